@@ -1,0 +1,143 @@
+//! Account rules: password policy, login lockout and session idle time.
+
+/// Minimum password length (characters).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Failed logins of one account that lock it.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// How long a locked account stays locked, in seconds.
+pub const LOCKOUT_SECONDS: i64 = 15 * 60;
+/// Idle time after which a session ends, in seconds.
+pub const SESSION_IDLE_SECONDS: i64 = 30 * 60;
+/// How long before the end of a session the user is warned, in seconds.
+pub const SESSION_WARNING_SECONDS: i64 = 5 * 60;
+
+/// Why a new password is refused; `message` is the German text for the form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("Das Passwort muss mindestens {MIN_PASSWORD_CHARS} Zeichen lang sein.")]
+    TooShort,
+    #[error("Das Passwort darf nicht den Benutzernamen enthalten.")]
+    ContainsUsername,
+    #[error("Das Passwort darf höchstens 256 Zeichen lang sein.")]
+    TooLong,
+}
+
+/// Checks a new password against the policy.
+pub fn check_new_password(password: &str, username: &str) -> Result<(), PasswordError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if chars > 256 {
+        return Err(PasswordError::TooLong);
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err(PasswordError::ContainsUsername);
+    }
+    Ok(())
+}
+
+/// Why a username is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameError {
+    #[error("Der Benutzername muss 3 bis 64 Zeichen lang sein.")]
+    Length,
+    #[error(
+        "Der Benutzername darf nur Kleinbuchstaben a–z, Ziffern, Punkt, Bindestrich und Unterstrich enthalten."
+    )]
+    Characters,
+}
+
+/// A validated login name: lower-case ASCII letters, digits, `.`, `-`, `_`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Username, UsernameError> {
+        let name = raw.trim().to_lowercase();
+        if !(3..=64).contains(&name.len()) {
+            return Err(UsernameError::Length);
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(UsernameError::Characters);
+        }
+        Ok(Username(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The state of an account's failed logins after one more failure at `now`
+/// (seconds): `(failed_logins, locked_until)`.
+pub fn after_failed_login(failed_logins: i64, now: i64) -> (i64, Option<i64>) {
+    let failed = failed_logins + 1;
+    if failed >= MAX_FAILED_LOGINS {
+        (0, Some(now + LOCKOUT_SECONDS))
+    } else {
+        (failed, None)
+    }
+}
+
+/// Whether an account locked until `locked_until` is still locked at `now`.
+pub fn is_locked(locked_until: Option<i64>, now: i64) -> bool {
+    locked_until.is_some_and(|until| until > now)
+}
+
+/// Whether a session last seen at `last_seen` has run out at `now`.
+pub fn session_expired(last_seen: i64, now: i64) -> bool {
+    now - last_seen >= SESSION_IDLE_SECONDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy() {
+        assert_eq!(
+            check_new_password("kurz", "anna"),
+            Err(PasswordError::TooShort)
+        );
+        assert_eq!(
+            check_new_password("elf zeichen", "anna"),
+            Err(PasswordError::TooShort)
+        );
+        assert!(check_new_password("zwölf zeiche", "anna").is_ok());
+        assert_eq!(
+            check_new_password("mein-Anna.Meier-passwort", "anna.meier"),
+            Err(PasswordError::ContainsUsername)
+        );
+    }
+
+    #[test]
+    fn lockout_after_five_failures_for_fifteen_minutes() {
+        let mut failed = 0;
+        let mut locked = None;
+        for _ in 0..4 {
+            (failed, locked) = after_failed_login(failed, 1000);
+            assert_eq!(locked, None);
+        }
+        (failed, locked) = after_failed_login(failed, 1000);
+        assert_eq!((failed, locked), (0, Some(1000 + 900)));
+        assert!(is_locked(locked, 1000 + 899));
+        assert!(!is_locked(locked, 1000 + 900));
+    }
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse(" Anna.Meier ").map(|u| u.0), Ok("anna.meier".into()));
+        assert_eq!(Username::parse("ab"), Err(UsernameError::Length));
+        assert_eq!(Username::parse("anna meier"), Err(UsernameError::Characters));
+    }
+
+    #[test]
+    fn session_idle() {
+        assert!(!session_expired(0, SESSION_IDLE_SECONDS - 1));
+        assert!(session_expired(0, SESSION_IDLE_SECONDS));
+    }
+}

@@ -1,0 +1,206 @@
+//! Customer master data: the value types and the list of profile fields a
+//! mandate can release to a service center.
+
+use serde::Serialize;
+
+/// The job center's customer number: opaque, unique per job center. Not a
+/// secret (it is printed in envelope windows), so it never proves identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CustomerNumber(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomerNumberError {
+    #[error("Die Kundennummer fehlt.")]
+    Missing,
+    #[error("Die Kundennummer darf höchstens 32 Zeichen lang sein.")]
+    TooLong,
+    #[error("Die Kundennummer darf nur Buchstaben, Ziffern, Bindestrich und Schrägstrich enthalten.")]
+    Characters,
+}
+
+impl CustomerNumber {
+    pub fn parse(raw: &str) -> Result<CustomerNumber, CustomerNumberError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(CustomerNumberError::Missing);
+        }
+        if value.chars().count() > 32 {
+            return Err(CustomerNumberError::TooLong);
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/'))
+        {
+            return Err(CustomerNumberError::Characters);
+        }
+        Ok(CustomerNumber(value.to_uppercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The customer's status with the job center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// arbeitslos
+    Unemployed,
+    /// arbeitsuchend, nicht arbeitslos
+    JobSeeking,
+    /// nicht arbeitsuchend
+    NotJobSeeking,
+    /// unbekannt
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Unemployed,
+        Status::JobSeeking,
+        Status::NotJobSeeking,
+        Status::Unknown,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Unemployed => "unemployed",
+            Status::JobSeeking => "job_seeking",
+            Status::NotJobSeeking => "not_job_seeking",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Unemployed => "arbeitslos",
+            Status::JobSeeking => "arbeitsuchend, nicht arbeitslos",
+            Status::NotJobSeeking => "nicht arbeitsuchend",
+            Status::Unknown => "unbekannt",
+        }
+    }
+}
+
+/// The profile fields of a customer that a mandate may release to the
+/// service center. Name and customer number are always needed to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum CustomerField {
+    Salutation,
+    BirthDate,
+    Address,
+    Phone,
+    Email,
+    Status,
+    UnemployedSince,
+    TargetOccupation,
+    LastContact,
+    BgNumber,
+}
+
+impl CustomerField {
+    pub const ALL: [CustomerField; 10] = [
+        CustomerField::Salutation,
+        CustomerField::BirthDate,
+        CustomerField::Address,
+        CustomerField::Phone,
+        CustomerField::Email,
+        CustomerField::Status,
+        CustomerField::UnemployedSince,
+        CustomerField::TargetOccupation,
+        CustomerField::LastContact,
+        CustomerField::BgNumber,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CustomerField::Salutation => "salutation",
+            CustomerField::BirthDate => "birth_date",
+            CustomerField::Address => "address",
+            CustomerField::Phone => "phone",
+            CustomerField::Email => "email",
+            CustomerField::Status => "status",
+            CustomerField::UnemployedSince => "unemployed_since",
+            CustomerField::TargetOccupation => "target_occupation",
+            CustomerField::LastContact => "last_contact",
+            CustomerField::BgNumber => "bg_number",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<CustomerField> {
+        CustomerField::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CustomerField::Salutation => "Anrede",
+            CustomerField::BirthDate => "Geburtsdatum",
+            CustomerField::Address => "Anschrift",
+            CustomerField::Phone => "Telefon und Mobil",
+            CustomerField::Email => "E-Mail",
+            CustomerField::Status => "Status",
+            CustomerField::UnemployedSince => "Arbeitslos seit",
+            CustomerField::TargetOccupation => "Zielberuf",
+            CustomerField::LastContact => "Letzter Kontakt",
+            CustomerField::BgNumber => "BG-Nummer",
+        }
+    }
+
+    /// The fields a new mandate releases unless the job center chooses otherwise:
+    /// what the call needs, nothing more.
+    pub fn default_for_mandate() -> Vec<CustomerField> {
+        vec![
+            CustomerField::Salutation,
+            CustomerField::BirthDate,
+            CustomerField::Address,
+            CustomerField::Phone,
+            CustomerField::Status,
+            CustomerField::TargetOccupation,
+        ]
+    }
+}
+
+/// Parses the stored comma list of field codes, skipping unknown codes.
+pub fn parse_field_list(stored: &str) -> Vec<CustomerField> {
+    stored
+        .split(',')
+        .filter_map(|code| CustomerField::parse(code.trim()))
+        .collect()
+}
+
+/// The stored form of a field list.
+pub fn field_list(fields: &[CustomerField]) -> String {
+    fields
+        .iter()
+        .map(|f| f.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_numbers() {
+        assert_eq!(
+            CustomerNumber::parse(" 333e000001 ").map(|c| c.0),
+            Ok("333E000001".to_string())
+        );
+        assert_eq!(CustomerNumber::parse("  "), Err(CustomerNumberError::Missing));
+        assert_eq!(
+            CustomerNumber::parse("333 E"),
+            Err(CustomerNumberError::Characters)
+        );
+    }
+
+    #[test]
+    fn field_lists_round_trip() {
+        let fields = CustomerField::default_for_mandate();
+        assert_eq!(parse_field_list(&field_list(&fields)), fields);
+        assert_eq!(parse_field_list("phone,bogus"), vec![CustomerField::Phone]);
+    }
+}

@@ -1,0 +1,10 @@
+//! The Outreach domain: who may do what, the rules of accounts, mandates and the
+//! audit chain, and the value types customer data is made of. Pure: no I/O, no
+//! async, no SQL.
+
+pub mod access;
+pub mod account;
+pub mod audit;
+pub mod customer;
+pub mod date;
+pub mod mandate;
