@@ -1,0 +1,281 @@
+//! The append-only, hash-chained audit log. Events are appended inside the
+//! transaction of the change they record; the chain head row serialises
+//! appenders, so events are chained in commit order on both backends.
+
+use crate::{StoreError, Tx, args};
+use outreach_core::access::Actor;
+use outreach_core::audit::{AuditAction, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, event_hash};
+
+/// An event to append: who did what to which record, for which purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub role: String,
+    pub action: AuditAction,
+    pub record_type: String,
+    pub record_id: String,
+    pub fields: String,
+    pub purpose: String,
+    pub client: String,
+    pub job_center_id: Option<i64>,
+    pub service_center_id: Option<i64>,
+}
+
+impl AuditEvent {
+    /// An event caused by a logged-in actor.
+    pub fn by(actor: &Actor, action: AuditAction, client: &str) -> AuditEvent {
+        AuditEvent {
+            user_id: Some(actor.user_id),
+            username: actor.username.clone(),
+            role: actor.role.code().to_string(),
+            action,
+            record_type: String::new(),
+            record_id: String::new(),
+            fields: String::new(),
+            purpose: String::new(),
+            client: client.to_string(),
+            job_center_id: actor.home.job_center(),
+            service_center_id: actor.home.service_center(),
+        }
+    }
+
+    /// An event without a logged-in actor (a failed login, a batch job).
+    pub fn anonymous(username: &str, action: AuditAction, client: &str) -> AuditEvent {
+        AuditEvent {
+            user_id: None,
+            username: username.to_string(),
+            role: String::new(),
+            action,
+            record_type: String::new(),
+            record_id: String::new(),
+            fields: String::new(),
+            purpose: String::new(),
+            client: client.to_string(),
+            job_center_id: None,
+            service_center_id: None,
+        }
+    }
+
+    pub fn record(mut self, record_type: &str, record_id: impl ToString) -> AuditEvent {
+        self.record_type = record_type.to_string();
+        self.record_id = record_id.to_string();
+        self
+    }
+
+    pub fn fields(mut self, fields: &str) -> AuditEvent {
+        self.fields = fields.to_string();
+        self
+    }
+
+    pub fn purpose(mut self, purpose: &str) -> AuditEvent {
+        self.purpose = purpose.to_string();
+        self
+    }
+
+    /// The job center whose data the event concerns (its DPO sees the event).
+    pub fn job_center(mut self, id: Option<i64>) -> AuditEvent {
+        if id.is_some() {
+            self.job_center_id = id;
+        }
+        self
+    }
+}
+
+/// Appends one event; returns its sequence number.
+pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
+    // Taking the head row's lock first orders concurrent appenders.
+    let (seq, prev_hash): (i64, String) = tx
+        .fetch_one(
+            "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash",
+            vec![],
+        )
+        .await?;
+    let record = AuditRecord {
+        seq,
+        at: now,
+        user_id: event.user_id,
+        username: event.username.clone(),
+        role: event.role.clone(),
+        action: event.action.code().to_string(),
+        record_type: event.record_type.clone(),
+        record_id: event.record_id.clone(),
+        fields: event.fields.clone(),
+        purpose: event.purpose.clone(),
+        client: event.client.clone(),
+        job_center_id: event.job_center_id,
+        service_center_id: event.service_center_id,
+        prev_hash,
+    };
+    let hash = event_hash(&record);
+    tx.execute(
+        "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        args![
+            record.seq,
+            record.at,
+            record.user_id,
+            record.username,
+            record.role,
+            record.action,
+            record.record_type,
+            record.record_id,
+            record.fields,
+            record.purpose,
+            record.client,
+            record.job_center_id,
+            record.service_center_id,
+            record.prev_hash,
+            hash.clone()
+        ],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE audit_head SET last_hash = $1 WHERE id = 1",
+        args![hash],
+    )
+    .await?;
+    Ok(seq)
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub at: i64,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub role: String,
+    pub action: String,
+    pub record_type: String,
+    pub record_id: String,
+    pub fields: String,
+    pub purpose: String,
+    pub client: String,
+    pub job_center_id: Option<i64>,
+    pub service_center_id: Option<i64>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEvent {
+    fn record(&self) -> AuditRecord {
+        AuditRecord {
+            seq: self.seq,
+            at: self.at,
+            user_id: self.user_id,
+            username: self.username.clone(),
+            role: self.role.clone(),
+            action: self.action.clone(),
+            record_type: self.record_type.clone(),
+            record_id: self.record_id.clone(),
+            fields: self.fields.clone(),
+            purpose: self.purpose.clone(),
+            client: self.client.clone(),
+            job_center_id: self.job_center_id,
+            service_center_id: self.service_center_id,
+            prev_hash: self.prev_hash.clone(),
+        }
+    }
+}
+
+/// What the DPO filters the log by. `job_center_id` limits a job center's DPO
+/// to events concerning that job center; `None` (a global DPO) sees all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub job_center_id: Option<i64>,
+    pub username: Option<String>,
+    pub action: Option<AuditAction>,
+    pub record_id: Option<String>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+pub async fn list(
+    tx: &mut Tx,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    tx.fetch_all(
+        "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
+         FROM audit_events
+         WHERE ($1 IS NULL OR job_center_id = $1)
+           AND ($2 IS NULL OR username = $2)
+           AND ($3 IS NULL OR action = $3)
+           AND ($4 IS NULL OR record_id = $4)
+           AND ($5 IS NULL OR at >= $5)
+           AND ($6 IS NULL OR at < $6)
+         ORDER BY seq DESC LIMIT $7 OFFSET $8",
+        args![
+            filter.job_center_id,
+            filter.username.clone(),
+            filter.action.map(|a| a.code()),
+            filter.record_id.clone(),
+            filter.from,
+            filter.until,
+            limit,
+            offset
+        ],
+    )
+    .await
+}
+
+/// The outcome of verifying the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub checked: u64,
+    pub broken: Option<ChainBreak>,
+}
+
+/// Walks the whole chain in sequence order and names the first broken event.
+/// The head row must also agree with the last event, so truncating the tail is
+/// found too.
+pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
+    const BATCH: i64 = 1000;
+    let mut after = 0i64;
+    let mut verifier: Option<ChainVerifier> = None;
+    let mut last: Option<StoredEvent> = None;
+    loop {
+        let events: Vec<StoredEvent> = tx
+            .fetch_all(
+                "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
+                 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                args![after, BATCH],
+            )
+            .await?;
+        let Some(tail) = events.last() else { break };
+        after = tail.seq;
+        for event in &events {
+            // Events removed by retention leave the chain starting later; the
+            // first remaining event anchors it.
+            let v = verifier.get_or_insert_with(|| {
+                if event.seq == 1 {
+                    ChainVerifier::new(GENESIS_HASH, None)
+                } else {
+                    ChainVerifier::new(&event.prev_hash, Some(event.seq - 1))
+                }
+            });
+            if let Err(broken) = v.check(&event.record(), &event.hash) {
+                return Ok(Verification {
+                    checked: v.checked,
+                    broken: Some(broken),
+                });
+            }
+        }
+        last = events.into_iter().last();
+    }
+    let checked = verifier.as_ref().map_or(0, |v| v.checked);
+    let (head_seq, head_hash): (i64, String) = tx
+        .fetch_one("SELECT last_seq, last_hash FROM audit_head WHERE id = 1", vec![])
+        .await?;
+    let head_matches = match &last {
+        Some(event) => event.seq == head_seq && event.hash == head_hash,
+        None => head_seq == 0,
+    };
+    let broken = (!head_matches).then(|| ChainBreak {
+        seq: last.as_ref().map_or(1, |e| e.seq + 1),
+        reason: outreach_core::audit::BreakReason::Gap,
+    });
+    Ok(Verification { checked, broken })
+}

@@ -1,0 +1,225 @@
+//! Customer master data. Every read takes a [`CustomerScope`]; the scope is part
+//! of the SQL, so rows outside it can't be returned.
+
+use crate::{StoreError, Tx, args};
+use outreach_core::access::CustomerScope;
+
+/// The full record of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Customer {
+    pub id: i64,
+    pub job_center_id: i64,
+    pub customer_number: String,
+    pub bg_number: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub birth_date: String,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub unemployed_since: Option<String>,
+    pub target_occupation: Option<String>,
+    pub pap_code: Option<String>,
+    pub last_contact: Option<String>,
+    pub state_code: Option<String>,
+    pub restricted: bool,
+    pub in_latest_export: bool,
+}
+
+/// A line of a customer list.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CustomerListing {
+    pub id: i64,
+    pub customer_number: String,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub status: String,
+    pub pap_code: Option<String>,
+    pub last_contact: Option<String>,
+}
+
+/// A customer to insert (the importer fills this from an export row).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewCustomer {
+    pub customer_number: String,
+    pub bg_number: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub birth_date: String,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub unemployed_since: Option<String>,
+    pub target_occupation: Option<String>,
+    pub pap_code: Option<String>,
+    pub last_contact: Option<String>,
+    pub state_code: Option<String>,
+}
+
+/// The scope as bind parameters: `$1` kind, `$2` organisation id, `$3` pAp
+/// code, `$4` today (ISO date, for the mandate period).
+fn scope_args(scope: &CustomerScope, today: &str) -> Vec<crate::Arg> {
+    match scope {
+        CustomerScope::JobCenter { job_center_id } => {
+            args![
+                "jc",
+                *job_center_id,
+                Option::<String>::None,
+                today
+            ]
+        }
+        CustomerScope::CaseManager {
+            job_center_id,
+            pap_code,
+        } => args!["pap", *job_center_id, pap_code.clone(), today],
+        CustomerScope::ServiceCenter { service_center_id } => {
+            args![
+                "sc",
+                *service_center_id,
+                Option::<String>::None,
+                today
+            ]
+        }
+    }
+}
+
+// The scope predicate, the same text in every query below. A service center sees
+// a job center's customers only through a mandate that is active today; restricted
+// customers are seen by the job center's administration only.
+macro_rules! scoped {
+    ($head:literal, $tail:literal) => {
+        concat!(
+            $head,
+            " WHERE ((($1 = 'jc' OR $1 = 'pap') AND c.job_center_id = $2 AND ($1 = 'jc' OR c.pap_code = $3))
+               OR ($1 = 'sc' AND c.job_center_id IN (
+                    SELECT m.job_center_id FROM mandates m
+                    WHERE m.service_center_id = $2 AND m.state = 'active'
+                      AND m.period_start <= $4 AND m.period_end >= $4)))
+             AND ($1 = 'jc' OR c.restricted = FALSE) ",
+            $tail
+        )
+    };
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    job_center_id: i64,
+    c: &NewCustomer,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO customers (job_center_id, customer_number, bg_number, salutation, first_name, last_name, birth_date,
+                street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation,
+                pap_code, last_contact, state_code, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+             RETURNING id",
+            args![
+                job_center_id,
+                &c.customer_number,
+                c.bg_number.clone(),
+                c.salutation.clone(),
+                c.first_name.clone(),
+                &c.last_name,
+                &c.birth_date,
+                c.street.clone(),
+                c.house_number.clone(),
+                c.postcode.clone(),
+                c.city.clone(),
+                c.phone.clone(),
+                c.mobile.clone(),
+                c.email.clone(),
+                &c.status,
+                c.unemployed_since.clone(),
+                c.target_occupation.clone(),
+                c.pap_code.clone(),
+                c.last_contact.clone(),
+                c.state_code.clone(),
+                now
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// One page of the customers in scope, by customer number. `number` filters
+/// on a customer-number prefix.
+pub async fn list(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    today: &str,
+    number: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<CustomerListing>, StoreError> {
+    let mut params = scope_args(scope, today);
+    params.extend(args![
+        number.map(|n| format!("{}%", n.replace(['%', '_'], ""))),
+        limit,
+        offset
+    ]);
+    tx.fetch_all(
+        scoped!(
+            "SELECT c.id, c.customer_number, c.first_name, c.last_name, c.status, c.pap_code, c.last_contact FROM customers c",
+            "AND ($5 IS NULL OR c.customer_number LIKE $5) ORDER BY c.customer_number LIMIT $6 OFFSET $7"
+        ),
+        params,
+    )
+    .await
+}
+
+/// How many customers are in scope.
+pub async fn count(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    today: &str,
+    number: Option<&str>,
+) -> Result<i64, StoreError> {
+    let mut params = scope_args(scope, today);
+    params.extend(args![number.map(|n| format!("{}%", n.replace(['%', '_'], "")))]);
+    let (n,): (i64,) = tx
+        .fetch_one(
+            scoped!(
+                "SELECT COUNT(*) FROM customers c",
+                "AND ($5 IS NULL OR c.customer_number LIKE $5)"
+            ),
+            params,
+        )
+        .await?;
+    Ok(n)
+}
+
+/// One customer, if in scope; a customer outside the scope looks exactly like
+/// one that doesn't exist.
+pub async fn get(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    today: &str,
+    id: i64,
+) -> Result<Option<Customer>, StoreError> {
+    let mut params = scope_args(scope, today);
+    params.extend(args![id]);
+    tx.fetch_optional(
+        scoped!(
+            "SELECT c.id, c.job_center_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name, c.birth_date,
+                    c.street, c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.status, c.unemployed_since,
+                    c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
+             FROM customers c",
+            "AND c.id = $5"
+        ),
+        params,
+    )
+    .await
+}

@@ -1,0 +1,124 @@
+//! Mandates (Aufträge): which job center commissions which service center, for
+//! which fields and period. Read only within the caller's organisation.
+
+use crate::{StoreError, Tx, args};
+use outreach_core::customer::field_list;
+use outreach_core::mandate::{MandateState, NewMandate};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Mandate {
+    pub id: i64,
+    pub job_center_id: i64,
+    pub job_center_name: String,
+    pub service_center_id: i64,
+    pub service_center_name: String,
+    pub title: String,
+    pub allowed_fields: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub deletion_deadline: String,
+    pub authority_notified_on: Option<String>,
+    pub state: String,
+}
+
+impl Mandate {
+    pub fn state(&self) -> MandateState {
+        MandateState::parse(&self.state).unwrap_or(MandateState::Draft)
+    }
+}
+
+/// Whose mandates to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MandateScope {
+    JobCenter(i64),
+    ServiceCenter(i64),
+}
+
+pub async fn create(
+    tx: &mut Tx,
+    job_center_id: i64,
+    mandate: &NewMandate,
+    created_by: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO mandates (job_center_id, service_center_id, title, allowed_fields, period_start, period_end, deletion_deadline, authority_notified_on, state, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10) RETURNING id",
+            args![
+                job_center_id,
+                mandate.service_center_id,
+                mandate.title.trim(),
+                field_list(&mandate.allowed_fields),
+                mandate.period_start.to_string(),
+                mandate.period_end.to_string(),
+                mandate.deletion_deadline.to_string(),
+                mandate.authority_notified_on.map(|d| d.to_string()),
+                created_by,
+                now
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, StoreError> {
+    let (kind, id) = match scope {
+        MandateScope::JobCenter(id) => ("jc", id),
+        MandateScope::ServiceCenter(id) => ("sc", id),
+    };
+    tx.fetch_all(
+        "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
+                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.state
+         FROM mandates m
+         JOIN job_centers j ON j.id = m.job_center_id
+         JOIN service_centers s ON s.id = m.service_center_id
+         WHERE ($1 = 'jc' AND m.job_center_id = $2) OR ($1 = 'sc' AND m.service_center_id = $2)
+         ORDER BY m.period_start DESC, m.id DESC",
+        args![kind, id],
+    )
+    .await
+}
+
+/// One mandate by id, whoever owns it: callers check ownership with
+/// `access::can_on` before showing it.
+pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Mandate>, StoreError> {
+    tx.fetch_optional(
+        "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
+                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.state
+         FROM mandates m
+         JOIN job_centers j ON j.id = m.job_center_id
+         JOIN service_centers s ON s.id = m.service_center_id
+         WHERE m.id = $1",
+        args![id],
+    )
+    .await
+}
+
+pub async fn set_state(
+    tx: &mut Tx,
+    id: i64,
+    from: MandateState,
+    to: MandateState,
+) -> Result<bool, StoreError> {
+    let changed = tx
+        .execute(
+            "UPDATE mandates SET state = $3 WHERE id = $1 AND state = $2",
+            args![id, from.code(), to.code()],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+pub async fn set_authority_notified(
+    tx: &mut Tx,
+    id: i64,
+    date: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE mandates SET authority_notified_on = $2 WHERE id = $1",
+        args![id, date],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Server-side sessions. The cookie holds a random id; the database keeps only
+//! its SHA-256, so a copy of the table can't be used to log in.
+
+use crate::{StoreError, Tx, args, random_token};
+use sha2::{Digest, Sha256};
+
+/// A session as found by its cookie, with its user.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub last_seen_at: i64,
+}
+
+/// A new session: the cookie value (shown to the browser once) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn create(
+    tx: &mut Tx,
+    user_id: i64,
+    client: &str,
+    now: i64,
+) -> Result<NewSession, StoreError> {
+    let session = NewSession {
+        token: random_token(32),
+        csrf_token: random_token(32),
+    };
+    tx.execute(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, client) VALUES ($1, $2, $3, $4, $4, $5)",
+        args![hash_token(&session.token), user_id, &session.csrf_token, now, client],
+    )
+    .await?;
+    Ok(session)
+}
+
+pub async fn find(tx: &mut Tx, token: &str) -> Result<Option<SessionRow>, StoreError> {
+    tx.fetch_optional(
+        "SELECT id_hash, user_id, csrf_token, last_seen_at FROM sessions WHERE id_hash = $1",
+        args![hash_token(token)],
+    )
+    .await
+}
+
+pub async fn touch(tx: &mut Tx, id_hash: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1",
+        args![id_hash, now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, id_hash: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM sessions WHERE id_hash = $1", args![id_hash])
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user except `keep` (the one changing the password).
+pub async fn delete_for_user(
+    tx: &mut Tx,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
+        args![user_id, keep.unwrap_or("")],
+    )
+    .await
+}
+
+/// Removes sessions idle since before `cutoff`.
+pub async fn delete_idle(tx: &mut Tx, cutoff: i64) -> Result<u64, StoreError> {
+    tx.execute(
+        "DELETE FROM sessions WHERE last_seen_at < $1",
+        args![cutoff],
+    )
+    .await
+}

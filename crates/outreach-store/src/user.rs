@@ -1,0 +1,156 @@
+//! User accounts: role, home organisation, password hash and lockout state.
+
+use crate::{StoreError, Tx, args};
+use outreach_core::access::{Actor, Home, Role};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub job_center_id: Option<i64>,
+    pub service_center_id: Option<i64>,
+    pub pap_code: Option<String>,
+    pub password_hash: String,
+    pub active: bool,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+}
+
+impl User {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+
+    pub fn home(&self) -> Home {
+        match (self.job_center_id, self.service_center_id) {
+            (Some(jc), _) => Home::JobCenter(jc),
+            (None, Some(sc)) => Home::ServiceCenter(sc),
+            (None, None) => Home::Global,
+        }
+    }
+
+    /// The user as an authorisation subject; `None` for an unknown role code.
+    pub fn actor(&self) -> Option<Actor> {
+        Some(Actor {
+            user_id: self.id,
+            username: self.username.clone(),
+            role: self.role()?,
+            home: self.home(),
+            pap_code: self.pap_code.clone(),
+        })
+    }
+}
+
+/// A user as listed on the admin page, with the organisation's name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserListing {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub organisation: Option<String>,
+    pub pap_code: Option<String>,
+    pub active: bool,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub home: Home,
+    pub pap_code: Option<String>,
+    pub password_hash: String,
+}
+
+
+pub async fn create(tx: &mut Tx, user: &NewUser, now: i64) -> Result<i64, StoreError> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO users (username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, password_changed_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, 0, $8, $8) RETURNING id",
+            args![
+                &user.username,
+                &user.display_name,
+                user.role.code(),
+                user.home.job_center(),
+                user.home.service_center(),
+                user.pap_code.clone(),
+                &user.password_hash,
+                now
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+pub async fn by_username(tx: &mut Tx, username: &str) -> Result<Option<User>, StoreError> {
+    tx.fetch_optional(
+        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users WHERE username = $1",
+        args![username],
+    )
+    .await
+}
+
+pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<User>, StoreError> {
+    tx.fetch_optional(
+        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users WHERE id = $1",
+        args![id],
+    )
+    .await
+}
+
+pub async fn list(tx: &mut Tx) -> Result<Vec<UserListing>, StoreError> {
+    tx.fetch_all(
+        "SELECT u.id, u.username, u.display_name, u.role,
+                COALESCE(j.name, s.name) AS organisation, u.pap_code, u.active, u.locked_until
+         FROM users u
+         LEFT JOIN job_centers j ON j.id = u.job_center_id
+         LEFT JOIN service_centers s ON s.id = u.service_center_id
+         ORDER BY u.username",
+        vec![],
+    )
+    .await
+}
+
+/// Records a failed login: the new counter and, when the limit is reached, the lock.
+pub async fn set_login_failures(
+    tx: &mut Tx,
+    id: i64,
+    failed_logins: i64,
+    locked_until: Option<i64>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1",
+        args![id, failed_logins, locked_until],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_password(
+    tx: &mut Tx,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL WHERE id = $1",
+        args![id, password_hash, now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> Result<bool, StoreError> {
+    let changed = tx
+        .execute(
+            "UPDATE users SET active = $2 WHERE id = $1",
+            args![id, active],
+        )
+        .await?;
+    Ok(changed == 1)
+}

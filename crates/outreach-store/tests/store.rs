@@ -1,0 +1,303 @@
+//! Storage tests: each body runs against SQLite and PostgreSQL.
+
+use jiff::civil::date;
+use outreach_core::access::{Actor, CustomerScope, Home, Role};
+use outreach_core::audit::{AuditAction, BreakReason};
+use outreach_core::customer::CustomerField;
+use outreach_core::mandate::{MandateState, NewMandate};
+use outreach_store::audit::{self, AuditEvent, AuditFilter};
+use outreach_store::customer::{self, NewCustomer};
+use outreach_store::org::{self, NewJobCenter};
+use outreach_store::testing::{TestDb, backends};
+use outreach_store::{Backend, Db, args, mandate, session, user};
+
+const NOW: i64 = 1_790_000_000;
+
+struct World {
+    jc_a: i64,
+    jc_b: i64,
+    sc_x: i64,
+    sc_y: i64,
+    mandate: i64,
+}
+
+async fn world(db: &Db) -> World {
+    let mut tx = db.begin().await.unwrap();
+    let jc = |code: &str| NewJobCenter {
+        code: code.into(),
+        name: format!("Jobcenter {code}"),
+        ..NewJobCenter::default()
+    };
+    let jc_a = org::create_job_center(&mut tx, &jc("A"), NOW).await.unwrap();
+    let jc_b = org::create_job_center(&mut tx, &jc("B"), NOW).await.unwrap();
+    let sc_x = org::create_service_center(&mut tx, "X", "SC X", "Hamburg", "", NOW)
+        .await
+        .unwrap();
+    let sc_y = org::create_service_center(&mut tx, "Y", "SC Y", "Offenburg", "", NOW)
+        .await
+        .unwrap();
+    for (jc, prefix) in [(jc_a, "A"), (jc_b, "B")] {
+        for i in 0..3 {
+            let c = NewCustomer {
+                customer_number: format!("{prefix}{i:04}"),
+                last_name: format!("Name{i}"),
+                birth_date: "1980-01-0".to_string() + &(i + 1).to_string(),
+                status: "unemployed".into(),
+                pap_code: Some(if i == 0 { "PAP1" } else { "PAP2" }.into()),
+                ..NewCustomer::default()
+            };
+            customer::insert(&mut tx, jc, &c, NOW).await.unwrap();
+        }
+    }
+    let m = NewMandate {
+        service_center_id: sc_x,
+        title: "Test".into(),
+        allowed_fields: CustomerField::default_for_mandate(),
+        period_start: date(2026, 1, 1),
+        period_end: date(2026, 12, 31),
+        deletion_deadline: date(2027, 3, 31),
+        authority_notified_on: Some(date(2025, 12, 1)),
+    };
+    let admin = user::create(
+        &mut tx,
+        &user::NewUser {
+            username: "jcadmin".into(),
+            display_name: "JC Admin".into(),
+            role: Role::JobcenterAdmin,
+            home: Home::JobCenter(jc_a),
+            pap_code: None,
+            password_hash: "x".into(),
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
+    let mandate = mandate::create(&mut tx, jc_a, &m, admin, NOW).await.unwrap();
+    tx.commit().await.unwrap();
+    World {
+        jc_a,
+        jc_b,
+        sc_x,
+        sc_y,
+        mandate,
+    }
+}
+
+async fn numbers(db: &Db, scope: &CustomerScope, today: &str) -> Vec<String> {
+    let mut tx = db.begin_read().await.unwrap();
+    customer::list(&mut tx, scope, today, None, 100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.customer_number)
+        .collect()
+}
+
+#[tokio::test]
+async fn customer_queries_stay_inside_the_scope() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let w = world(&t.db).await;
+        let today = "2026-06-01";
+        let a = CustomerScope::JobCenter {
+            job_center_id: w.jc_a,
+        };
+        assert_eq!(numbers(&t.db, &a, today).await, ["A0000", "A0001", "A0002"], "{backend:?}");
+        let pap = CustomerScope::CaseManager {
+            job_center_id: w.jc_a,
+            pap_code: "PAP2".into(),
+        };
+        assert_eq!(numbers(&t.db, &pap, today).await, ["A0001", "A0002"], "{backend:?}");
+
+        // Draft mandate: the service center sees nothing.
+        let x = CustomerScope::ServiceCenter {
+            service_center_id: w.sc_x,
+        };
+        assert!(numbers(&t.db, &x, today).await.is_empty(), "{backend:?}");
+
+        let mut tx = t.db.begin().await.unwrap();
+        assert!(mandate::set_state(&mut tx, w.mandate, MandateState::Draft, MandateState::Active)
+            .await
+            .unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(numbers(&t.db, &x, today).await.len(), 3, "{backend:?}");
+        // Outside the mandate's period, and for another service center: nothing.
+        assert!(numbers(&t.db, &x, "2027-01-01").await.is_empty(), "{backend:?}");
+        let y = CustomerScope::ServiceCenter {
+            service_center_id: w.sc_y,
+        };
+        assert!(numbers(&t.db, &y, today).await.is_empty(), "{backend:?}");
+
+        // A customer of another job center is "not found", not forbidden.
+        let mut tx = t.db.begin_read().await.unwrap();
+        let (b_id,): (i64,) = tx
+            .fetch_one(
+                "SELECT id FROM customers WHERE job_center_id = $1 LIMIT 1",
+                args![w.jc_b],
+            )
+            .await
+            .unwrap();
+        assert_eq!(customer::get(&mut tx, &a, today, b_id).await.unwrap(), None);
+        let b = CustomerScope::JobCenter {
+            job_center_id: w.jc_b,
+        };
+        assert!(customer::get(&mut tx, &b, today, b_id).await.unwrap().is_some());
+        assert_eq!(customer::count(&mut tx, &b, today, Some("B00")).await.unwrap(), 3);
+        assert_eq!(customer::count(&mut tx, &b, today, Some("A")).await.unwrap(), 0);
+    }
+}
+
+#[tokio::test]
+async fn restricted_customers_are_seen_by_the_job_center_admin_only() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let w = world(&t.db).await;
+        let mut tx = t.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE customers SET restricted = TRUE WHERE customer_number = 'A0001'",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let admin = CustomerScope::JobCenter {
+            job_center_id: w.jc_a,
+        };
+        let pap = CustomerScope::CaseManager {
+            job_center_id: w.jc_a,
+            pap_code: "PAP2".into(),
+        };
+        assert_eq!(numbers(&t.db, &admin, "2026-06-01").await.len(), 3);
+        assert_eq!(numbers(&t.db, &pap, "2026-06-01").await, ["A0002"], "{backend:?}");
+    }
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: 1,
+        username: "anna".into(),
+        role: Role::Dpo,
+        home: Home::Global,
+        pap_code: None,
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_detects_an_edited_row() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        for i in 0..5 {
+            let event = AuditEvent::by(&actor(), AuditAction::CustomerRead, "127.0.0.1")
+                .record("customer", i)
+                .fields("Name")
+                .purpose("Test");
+            assert_eq!(audit::append(&mut tx, &event, NOW + i).await.unwrap(), i + 1);
+        }
+        tx.commit().await.unwrap();
+
+        let mut tx = t.db.begin_read().await.unwrap();
+        let ok = audit::verify(&mut tx).await.unwrap();
+        assert_eq!((ok.checked, ok.broken), (5, None), "{backend:?}");
+        drop(tx);
+
+        let mut tx = t.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE audit_events SET username = 'mallory' WHERE seq = 3",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin_read().await.unwrap();
+        let broken = audit::verify(&mut tx).await.unwrap().broken.unwrap();
+        assert_eq!((broken.seq, broken.reason), (3, BreakReason::ContentChanged), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_detects_a_removed_tail() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        for i in 0..3 {
+            let event = AuditEvent::anonymous("x", AuditAction::LoginFailure, "c");
+            audit::append(&mut tx, &event, NOW + i).await.unwrap();
+        }
+        tx.execute("DELETE FROM audit_events WHERE seq = 3", vec![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin_read().await.unwrap();
+        let broken = audit::verify(&mut tx).await.unwrap().broken;
+        assert_eq!(broken.map(|b| b.seq), Some(3), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_appends_keep_one_unbroken_chain() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let mut handles = Vec::new();
+        for worker in 0..8 {
+            let db = t.db.clone();
+            handles.push(tokio::spawn(async move {
+                for i in 0..10 {
+                    let mut tx = db.begin().await.unwrap();
+                    let event = AuditEvent::anonymous(&format!("w{worker}"), AuditAction::LoginFailure, "c")
+                        .record("n", i);
+                    audit::append(&mut tx, &event, NOW).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let mut tx = t.db.begin_read().await.unwrap();
+        let v = audit::verify(&mut tx).await.unwrap();
+        assert_eq!((v.checked, v.broken), (80, None), "{backend:?}");
+        let filter = AuditFilter {
+            username: Some("w3".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(audit::list(&mut tx, &filter, 100, 0).await.unwrap().len(), 10);
+    }
+}
+
+#[tokio::test]
+async fn sessions_and_lockout_state() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let w = world(&t.db).await;
+        let mut tx = t.db.begin().await.unwrap();
+        let u = user::by_username(&mut tx, "jcadmin").await.unwrap().unwrap();
+        assert_eq!(u.actor().unwrap().home, Home::JobCenter(w.jc_a));
+        let s = session::create(&mut tx, u.id, "127.0.0.1", NOW).await.unwrap();
+        let found = session::find(&mut tx, &s.token).await.unwrap().unwrap();
+        assert_eq!(found.user_id, u.id);
+        assert_ne!(found.id_hash, s.token, "the raw token is never stored");
+        assert!(session::find(&mut tx, "nope").await.unwrap().is_none());
+        user::set_login_failures(&mut tx, u.id, 0, Some(NOW + 900)).await.unwrap();
+        let u2 = user::by_id(&mut tx, u.id).await.unwrap().unwrap();
+        assert_eq!(u2.locked_until, Some(NOW + 900));
+        assert_eq!(session::delete_for_user(&mut tx, u.id, None).await.unwrap(), 1);
+        let dup = user::create(
+            &mut tx,
+            &user::NewUser {
+                username: "jcadmin".into(),
+                display_name: "Doppelt".into(),
+                role: Role::Admin,
+                home: Home::Global,
+                pap_code: None,
+                password_hash: "y".into(),
+            },
+            NOW,
+        )
+        .await;
+        assert!(matches!(dup, Err(outreach_store::StoreError::UniqueViolation)), "{backend:?}");
+        let _ = w.sc_y;
+        assert_eq!(t.db.backend(), backend);
+        let _ = Backend::Sqlite;
+    }
+}
