@@ -1,1 +1,160 @@
-//! placeholder
+//! The Outreach web application: `app(state)` builds the whole router, which
+//! tests call without a network and `serve` runs on a listener.
+
+mod admin;
+mod audit_log;
+mod auth;
+mod customers;
+mod error;
+mod forms;
+mod home;
+mod layout;
+mod mandates;
+mod metrics;
+mod ops;
+pub mod password;
+mod routes;
+mod security;
+mod session;
+
+use axum::Router;
+use outreach_store::Db;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::net::TcpListener;
+
+pub use error::AppError;
+pub use routes::{Access, RouteInfo};
+
+/// Settings of the web layer.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure`. Browsers accept secure cookies on
+    /// `http://localhost`/`127.0.0.1`, so this stays on outside tests of plain HTTP clients.
+    pub secure_cookies: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            secure_cookies: true,
+        }
+    }
+}
+
+/// The clock the application reads. Tests move it forward to expire sessions
+/// and locks without waiting.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_seconds: AtomicI64,
+}
+
+impl Clock {
+    /// UTC unix seconds.
+    pub fn now(&self) -> i64 {
+        jiff::Timestamp::now().as_second() + self.offset_seconds.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
+    }
+
+    /// Today in Europe/Berlin as an ISO date.
+    pub fn today_iso(&self) -> String {
+        outreach_core::date::berlin_date(self.now()).to_string()
+    }
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub clock: Clock,
+    pub config: WebConfig,
+    metrics: metrics::Metrics,
+}
+
+/// Shared application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(db: Db, config: WebConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            db,
+            clock: Clock::default(),
+            config,
+            metrics: metrics::Metrics::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+fn all_routes() -> routes::Routes {
+    routes::Routes::new()
+        .merge(ops::routes())
+        .merge(auth::routes())
+        .merge(home::routes())
+        .merge(admin::routes())
+        .merge(mandates::routes())
+        .merge(customers::routes())
+        .merge(audit_log::routes())
+}
+
+/// Every route of the application with the access it requires.
+pub fn route_table() -> Vec<RouteInfo> {
+    all_routes().table()
+}
+
+/// The application's router with all its layers.
+pub fn app(state: AppState) -> Router {
+    all_routes()
+        .into_router()
+        .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::csrf_check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::load_session,
+        ))
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<_>| {
+                // The matched route, never the URI: paths and queries can carry
+                // customer numbers.
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("-", |p| p.as_str())
+                    .to_string();
+                tracing::info_span!("request", method = %request.method(), route)
+            },
+        ))
+        .with_state(state)
+}
+
+/// Serves the application until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

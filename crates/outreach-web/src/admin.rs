@@ -1,0 +1,7 @@
+//! admin
+
+use crate::routes::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+}

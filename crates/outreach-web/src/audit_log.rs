@@ -1,0 +1,7 @@
+//! audit_log
+
+use crate::routes::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+}

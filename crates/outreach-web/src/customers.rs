@@ -1,0 +1,7 @@
+//! customers
+
+use crate::routes::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+}

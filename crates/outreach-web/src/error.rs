@@ -1,0 +1,72 @@
+//! The one application error type: a status code and a German page. Internal
+//! causes are logged once and never shown.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use outreach_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("login required")]
+    LoginRequired,
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        AppError::Internal(error.to_string())
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: &'static str,
+    message: &'static str,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            AppError::LoginRequired => return Redirect::to("/login").into_response(),
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Seite nicht gefunden",
+                "Die aufgerufene Seite gibt es nicht, oder sie ist für Sie nicht freigegeben.",
+            ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Keine Berechtigung",
+                "Mit Ihrer Rolle haben Sie keinen Zugriff auf diese Seite.",
+            ),
+            AppError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Sicherheitsprüfung fehlgeschlagen",
+                "Das Formular ist abgelaufen oder wurde nicht von dieser Anwendung gesendet. Bitte laden Sie die Seite neu und versuchen Sie es erneut.",
+            ),
+            AppError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Interner Fehler",
+                    "Die Anfrage konnte nicht bearbeitet werden. Bitte versuchen Sie es später erneut. Ihre Daten wurden nicht verändert.",
+                )
+            }
+        };
+        (status, ErrorPage { title, message }).into_response()
+    }
+}

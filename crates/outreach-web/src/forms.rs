@@ -1,0 +1,123 @@
+//! Reading form bodies, query strings and path ids without ever answering with
+//! a framework's English rejection, and the field errors forms show.
+
+use crate::AppError;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+
+/// The fields of a submitted form (`application/x-www-form-urlencoded`).
+/// Repeated names (checkbox lists) keep every value.
+#[derive(Debug, Default)]
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    pub fn parse(bytes: &[u8]) -> FormData {
+        FormData(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The trimmed value of a field, "" when missing.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// The value, `None` when missing or blank.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name)).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
+    /// A value as typed, untrimmed (passwords).
+    pub fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<FormData, AppError> {
+        let bytes = axum::body::to_bytes(request.into_body(), 1024 * 1024)
+            .await
+            .map_err(|_| AppError::BadRequest("Die gesendeten Daten sind zu groß."))?;
+        Ok(FormData::parse(&bytes))
+    }
+}
+
+/// The query string's fields.
+pub struct QueryData(pub FormData);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryData {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryData, AppError> {
+        Ok(QueryData(FormData::parse(
+            parts.uri.query().unwrap_or("").as_bytes(),
+        )))
+    }
+}
+
+/// A numeric id from the path; anything else is "not found".
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdPath, AppError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        raw.parse().map(IdPath).map_err(|_| AppError::NotFound)
+    }
+}
+
+/// An error shown next to a form field and in the error summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's `id` (the summary links to it).
+    pub field: String,
+    pub label: String,
+    pub message: String,
+}
+
+/// The errors of one form submission.
+#[derive(Debug, Clone, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    pub fn add(&mut self, field: &str, label: &str, message: impl ToString) {
+        self.0.push(FieldError {
+            field: field.to_string(),
+            label: label.to_string(),
+            message: message.to_string(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The message for a field, "" when it has none (templates show it if set).
+    pub fn of(&self, field: &str) -> &str {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map_or("", |e| e.message.as_str())
+    }
+}

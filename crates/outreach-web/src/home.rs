@@ -1,0 +1,111 @@
+//! The start page: what each role works on, at a glance.
+
+use crate::layout::Layout;
+use crate::routes::{Access, Routes};
+use crate::session::Ctx;
+use crate::{AppError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use outreach_core::access::{Action, Home, Role, customer_scope, mandate_scope};
+use outreach_store::mandate::{self, MandateScope};
+use outreach_store::{customer, org};
+
+pub fn routes() -> Routes {
+    Routes::new().get("/", Access::Action(Action::UseAccount), start)
+}
+
+/// A figure on the start page.
+struct Figure {
+    label: &'static str,
+    value: String,
+    href: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    organisation: String,
+    intro: &'static str,
+    figures: Vec<Figure>,
+}
+
+fn intro(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "Zurzeit liegt kein Fall für Sie vor. Sobald die Anrufwarteschlange Ihnen einen Fall zuteilt, erscheint er hier.",
+        Role::Supervisor => "Hier sehen Sie die Aufträge Ihres Service-Centers und die Zahl der Kundinnen und Kunden, die Sie im Auftrag betreuen.",
+        Role::CaseManager => "Hier finden Sie Ihre Kundinnen und Kunden (nach Ihrer pAp-Kennung) und künftig die Ergebnisse der Telefonate.",
+        Role::JobcenterAdmin => "Sie verwalten die Kundendaten Ihres Jobcenters und die Aufträge an Service-Center.",
+        Role::Dpo => "Sie prüfen das Protokoll aller Zugriffe auf Sozialdaten und dessen Unversehrtheit.",
+        Role::Admin => "Sie verwalten Jobcenter, Service-Center und Benutzerkonten. Auf Kundendaten haben Sie keinen Zugriff.",
+    }
+}
+
+async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppError> {
+    let actor = &ctx.user.actor;
+    let today = state.clock.today_iso();
+    let mut tx = state.db.begin_read().await?;
+    let organisation = match actor.home {
+        Home::JobCenter(id) => org::job_center(&mut tx, id).await?.map(|j| j.name),
+        Home::ServiceCenter(id) => org::service_center(&mut tx, id).await?.map(|s| s.name),
+        Home::Global => Some("Bundesweit".to_string()),
+    }
+    .unwrap_or_default();
+    let mut figures = Vec::new();
+    if let Some(scope) = customer_scope(actor) {
+        let n = customer::count(&mut tx, &scope, &today, None).await?;
+        figures.push(Figure {
+            label: if actor.role == Role::CaseManager { "Meine Kundinnen und Kunden" } else { "Kundinnen und Kunden" },
+            value: n.to_string(),
+            href: "/kunden",
+        });
+    }
+    if let Some(scope) = mandate_scope(actor) {
+        let n = customer::count(&mut tx, &scope, &today, None).await?;
+        figures.push(Figure {
+            label: "Kundinnen und Kunden in aktiven Aufträgen",
+            value: n.to_string(),
+            href: "/auftraege",
+        });
+    }
+    let mandates = match (actor.role, actor.home) {
+        (Role::JobcenterAdmin, Home::JobCenter(id)) => Some(MandateScope::JobCenter(id)),
+        (Role::Supervisor, Home::ServiceCenter(id)) => Some(MandateScope::ServiceCenter(id)),
+        _ => None,
+    };
+    if let Some(scope) = mandates {
+        let list = mandate::list(&mut tx, scope).await?;
+        let active = list.iter().filter(|m| m.state == "active").count();
+        figures.push(Figure {
+            label: "Aktive Aufträge",
+            value: active.to_string(),
+            href: "/auftraege",
+        });
+    }
+    if actor.role == Role::Admin {
+        figures.push(Figure {
+            label: "Jobcenter",
+            value: org::list_job_centers(&mut tx).await?.len().to_string(),
+            href: "/admin/organisationen",
+        });
+        figures.push(Figure {
+            label: "Service-Center",
+            value: org::list_service_centers(&mut tx).await?.len().to_string(),
+            href: "/admin/organisationen",
+        });
+    }
+    if actor.role == Role::Dpo {
+        figures.push(Figure {
+            label: "Protokoll einsehen und prüfen",
+            value: "→".to_string(),
+            href: "/protokoll",
+        });
+    }
+    Ok(HomePage {
+        layout: Layout::new(&ctx.user, format!("Willkommen, {}", ctx.user.display_name), "/"),
+        organisation,
+        intro: intro(actor.role),
+        figures,
+    })
+}

@@ -1,0 +1,77 @@
+//! The page frame every page shares: title, the user bar, the navigation for
+//! the user's role, and the CSRF token for forms.
+
+use crate::session::CurrentUser;
+use outreach_core::access::{Action, can};
+use outreach_core::account::{SESSION_IDLE_SECONDS, SESSION_WARNING_SECONDS};
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+pub struct Layout {
+    pub title: String,
+    pub user_name: String,
+    pub role_label: String,
+    pub logged_in: bool,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub session_seconds: i64,
+    pub warning_seconds: i64,
+}
+
+/// The navigation entries: each shown only to those allowed to follow it.
+const NAV: [(&str, &str, Option<Action>); 7] = [
+    ("/", "Start", None),
+    ("/kunden", "Kunden", Some(Action::ViewCustomers)),
+    ("/auftraege", "Aufträge", Some(Action::ViewMandates)),
+    ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
+    (
+        "/admin/organisationen",
+        "Organisationen",
+        Some(Action::ManageOrganisations),
+    ),
+    ("/admin/benutzer", "Benutzer", Some(Action::ManageUsers)),
+    ("/konto/passwort", "Passwort ändern", None),
+];
+
+impl Layout {
+    /// The frame for a logged-in user; `current` is the navigation entry to mark.
+    pub fn new(user: &CurrentUser, title: impl ToString, current: &str) -> Layout {
+        let nav = NAV
+            .iter()
+            .filter(|(_, _, action)| action.is_none_or(|a| can(&user.actor, a)))
+            .map(|(href, label, _)| NavItem {
+                href,
+                label,
+                current: *href == current,
+            })
+            .collect();
+        Layout {
+            title: title.to_string(),
+            user_name: user.display_name.clone(),
+            role_label: user.actor.role.label().to_string(),
+            logged_in: true,
+            csrf: user.csrf_token.clone(),
+            nav,
+            session_seconds: SESSION_IDLE_SECONDS,
+            warning_seconds: SESSION_WARNING_SECONDS,
+        }
+    }
+
+    /// The frame for pages before login.
+    pub fn anonymous(title: impl ToString, csrf: String) -> Layout {
+        Layout {
+            title: title.to_string(),
+            user_name: String::new(),
+            role_label: String::new(),
+            logged_in: false,
+            csrf,
+            nav: Vec::new(),
+            session_seconds: 0,
+            warning_seconds: 0,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! mandates
+
+use crate::routes::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+}

@@ -1,0 +1,55 @@
+// Outreach: the session-timeout warning (WCAG 2.2.1 "Timing Adjustable").
+// The server ends a session after its idle time; shortly before, this dialog
+// lets the user extend it with one key press. No inline script: CSP forbids it.
+(function () {
+  "use strict";
+  var body = document.body;
+  var total = parseInt(body.getAttribute("data-session-seconds") || "0", 10);
+  var warn = parseInt(body.getAttribute("data-warning-seconds") || "0", 10);
+  var dialog = document.getElementById("sitzungswarnung");
+  if (!total || !dialog) { return; }
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var button = document.getElementById("sw-verlaengern");
+  var failure = document.getElementById("sw-fehler");
+  var warnTimer = null;
+  var endTimer = null;
+  var lastFocus = null;
+
+  function schedule() {
+    clearTimeout(warnTimer);
+    clearTimeout(endTimer);
+    warnTimer = setTimeout(showWarning, Math.max(0, (total - warn) * 1000));
+    endTimer = setTimeout(function () {
+      window.location.href = "/login?abgelaufen=1";
+    }, total * 1000);
+  }
+
+  function showWarning() {
+    lastFocus = document.activeElement;
+    failure.hidden = true;
+    if (typeof dialog.showModal === "function") { dialog.showModal(); } else { dialog.setAttribute("open", ""); }
+    button.focus();
+  }
+
+  button.addEventListener("click", function () {
+    fetch("/sitzung/verlaengern", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": meta ? meta.content : "" }
+    }).then(function (response) {
+      if (response.status === 204) {
+        dialog.close();
+        if (lastFocus && lastFocus.focus) { lastFocus.focus(); }
+        schedule();
+      } else {
+        failure.hidden = false;
+      }
+    }).catch(function () { failure.hidden = false; });
+  });
+
+  // Focus the error summary, so screen readers announce it after a failed submit.
+  var summary = document.getElementById("fehler");
+  if (summary) { summary.focus(); }
+
+  schedule();
+})();

@@ -1,0 +1,193 @@
+//! The subcommands other than the demo.
+
+use anyhow::{Context, bail};
+use outreach_core::access::{Home, OrgKind, Role};
+use outreach_core::account::{Username, check_new_password};
+use outreach_core::audit::AuditAction;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::{Db, StoreError, org, user};
+use outreach_web::{AppState, WebConfig};
+use std::process::ExitCode;
+
+/// The client recorded in the audit log for actions taken on the command line.
+pub const CLI_CLIENT: &str = "Kommandozeile";
+
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    Db::open(url)
+        .await
+        .with_context(|| format!("Datenbank {} kann nicht geöffnet werden", redact(url)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub async fn serve_db(db: Db, bind: &str) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
+    tracing::info!(address = %bind, "listening");
+    let state = AppState::new(db.clone(), WebConfig::default());
+    outreach_web::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn serve(url: &str, bind: &str) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    serve_db(db, bind).await
+}
+
+pub async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    db.close().await;
+    println!("Die Datenbank ist auf dem neuesten Stand.");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub struct UserSpec {
+    pub username: String,
+    pub name: String,
+    pub role: String,
+    pub organisation: Option<String>,
+    pub pap_code: Option<String>,
+    pub password_stdin: bool,
+}
+
+pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
+    let username = Username::parse(&spec.username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
+    let Some(role) = Role::parse(&spec.role) else {
+        bail!(
+            "--role: unbekannte Rolle „{}“. Möglich: agent, supervisor, case_manager, jobcenter_admin, dpo, admin",
+            spec.role
+        );
+    };
+    if spec.name.trim().is_empty() {
+        bail!("--name: Bitte einen Anzeigenamen angeben.");
+    }
+    let password = if spec.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("Passwort kann nicht von der Standardeingabe gelesen werden")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        check_new_password(&password, username.as_str()).map_err(|e| anyhow::anyhow!("Passwort: {e}"))?;
+        Some(password)
+    } else {
+        None
+    };
+    let db = open(url).await?;
+    let mut tx = db.begin().await?;
+    let home = match (role.org_kind(), spec.organisation.as_deref()) {
+        (OrgKind::Global, None) | (OrgKind::JobCenterOrGlobal, None) => Home::Global,
+        (OrgKind::Global, Some(_)) => bail!("--organisation: Die Systemadministration gehört zu keiner Organisation."),
+        (OrgKind::JobCenter | OrgKind::JobCenterOrGlobal, Some(code)) => {
+            match org::job_center_by_code(&mut tx, code).await? {
+                Some(jc) => Home::JobCenter(jc.id),
+                None => bail!("--organisation: Es gibt kein Jobcenter mit dem Kürzel „{code}“."),
+            }
+        }
+        (OrgKind::ServiceCenter, Some(code)) => match org::service_center_by_code(&mut tx, code).await? {
+            Some(sc) => Home::ServiceCenter(sc.id),
+            None => bail!("--organisation: Es gibt kein Service-Center mit dem Kürzel „{code}“."),
+        },
+        (OrgKind::JobCenter | OrgKind::ServiceCenter, None) => {
+            bail!("--organisation: Für die Rolle {} ist die Organisation anzugeben.", role.code())
+        }
+    };
+    if role == Role::CaseManager && spec.pap_code.is_none() {
+        bail!("--pap-code: Für pAp / Fallmanager/innen ist die pAp-Kennung anzugeben.");
+    }
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(outreach_web::password::generate);
+    let hash = outreach_web::password::hash(password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = jiff::Timestamp::now().as_second();
+    let new = user::NewUser {
+        username: username.as_str().to_string(),
+        display_name: spec.name.trim().to_string(),
+        role,
+        home,
+        pap_code: spec.pap_code,
+        password_hash: hash,
+    };
+    let id = match user::create(&mut tx, &new, now).await {
+        Err(StoreError::UniqueViolation) => bail!("--username: Den Benutzernamen „{}“ gibt es schon.", username.as_str()),
+        other => other?,
+    };
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::UserCreate, CLI_CLIENT)
+        .record("user", id)
+        .fields(&format!("Rolle {}", role.code()))
+        .job_center(home.job_center());
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    db.close().await;
+    println!("Benutzer {} ({}) angelegt.", username.as_str(), role.label());
+    if generated {
+        println!("Passwort (wird nur jetzt angezeigt): {password}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let mut tx = db.begin_read().await?;
+    let result = audit::verify(&mut tx).await?;
+    drop(tx);
+    db.close().await;
+    match result.broken {
+        None => {
+            println!("Protokoll unversehrt: {} Ereignisse geprüft.", result.checked);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(b) => {
+            println!(
+                "Protokoll VERLETZT: erstes fehlerhaftes Ereignis Nr. {} ({}); davor {} Ereignisse in Ordnung.",
+                b.seq,
+                b.reason.label(),
+                result.checked
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(super::redact("postgres://u:geheim@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
