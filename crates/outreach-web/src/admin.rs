@@ -1,7 +1,429 @@
-//! admin
+//! System administration: job centers, service centers and user accounts.
+//! The admin manages organisations and people, never customer data.
 
-use crate::routes::Routes;
+use crate::forms::{Errors, FormData, IdPath};
+use crate::layout::Layout;
+use crate::routes::{Access, Routes};
+use crate::session::Ctx;
+use crate::{AppError, AppState, password};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use outreach_core::access::{Action, Home, Role};
+use outreach_core::account::Username;
+use outreach_core::audit::AuditAction;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::org::{self, JobCenter, NewJobCenter, ServiceCenter};
+use outreach_store::user::{self, NewUser, UserListing};
+use outreach_store::{StoreError, session};
 
 pub fn routes() -> Routes {
+    let orgs = Access::Action(Action::ManageOrganisations);
+    let users = Access::Action(Action::ManageUsers);
     Routes::new()
+        .get("/admin/organisationen", orgs, organisations)
+        .post("/admin/jobcenter", orgs, create_job_center)
+        .post("/admin/servicecenter", orgs, create_service_center)
+        .get("/admin/benutzer", users, user_list)
+        .get("/admin/benutzer/neu", users, new_user_page)
+        .post("/admin/benutzer", users, create_user)
+        .post("/admin/benutzer/{id}/deaktivieren", users, deactivate_user)
+        .post("/admin/benutzer/{id}/passwort", users, reset_password)
 }
+
+/// The German federal states (Bundesländer) by their two-letter code.
+pub const STATES: [(&str, &str); 16] = [
+    ("BW", "Baden-Württemberg"),
+    ("BY", "Bayern"),
+    ("BE", "Berlin"),
+    ("BB", "Brandenburg"),
+    ("HB", "Bremen"),
+    ("HH", "Hamburg"),
+    ("HE", "Hessen"),
+    ("MV", "Mecklenburg-Vorpommern"),
+    ("NI", "Niedersachsen"),
+    ("NW", "Nordrhein-Westfalen"),
+    ("RP", "Rheinland-Pfalz"),
+    ("SL", "Saarland"),
+    ("SN", "Sachsen"),
+    ("ST", "Sachsen-Anhalt"),
+    ("SH", "Schleswig-Holstein"),
+    ("TH", "Thüringen"),
+];
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_organisations.html")]
+struct OrganisationsPage {
+    layout: Layout,
+    job_centers: Vec<JobCenter>,
+    service_centers: Vec<ServiceCenter>,
+    states: &'static [(&'static str, &'static str)],
+    jc_form: FormData,
+    sc_form: FormData,
+    errors: Errors,
+    created: String,
+}
+
+async fn organisations_page(
+    state: &AppState,
+    ctx: &Ctx,
+    jc_form: FormData,
+    sc_form: FormData,
+    errors: Errors,
+    created: String,
+) -> Result<OrganisationsPage, AppError> {
+    let mut tx = state.db.begin_read().await?;
+    Ok(OrganisationsPage {
+        layout: Layout::new(&ctx.user, "Organisationen", "/admin/organisationen"),
+        job_centers: org::list_job_centers(&mut tx).await?,
+        service_centers: org::list_service_centers(&mut tx).await?,
+        states: &STATES,
+        jc_form,
+        sc_form,
+        errors,
+        created,
+    })
+}
+
+async fn organisations(State(state): State<AppState>, ctx: Ctx) -> Result<OrganisationsPage, AppError> {
+    organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), String::new()).await
+}
+
+fn valid_code(code: &str) -> bool {
+    (2..=32).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+const CODE_RULE: &str = "Bitte 2 bis 32 Zeichen: Kleinbuchstaben a–z, Ziffern und Bindestrich.";
+
+async fn create_job_center(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let mut errors = Errors::default();
+    let code = form.get("jc_code").to_lowercase();
+    if !valid_code(&code) {
+        errors.add("jc_code", "Kürzel des Jobcenters", CODE_RULE);
+    }
+    if form.get("jc_name").is_empty() {
+        errors.add("jc_name", "Name des Jobcenters", "Bitte geben Sie den Namen an.");
+    }
+    let postcode = form.get("jc_postcode");
+    if !postcode.is_empty() && !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())) {
+        errors.add("jc_postcode", "PLZ", "Die Postleitzahl hat fünf Ziffern.");
+    }
+    let state_code = form.get("jc_state");
+    if !STATES.iter().any(|(c, _)| *c == state_code) {
+        errors.add("jc_state", "Bundesland", "Bitte wählen Sie das Bundesland aus.");
+    }
+    let new = NewJobCenter {
+        code: code.clone(),
+        name: form.get("jc_name").to_string(),
+        street: form.get("jc_street").to_string(),
+        postcode: postcode.to_string(),
+        city: form.get("jc_city").to_string(),
+        phone: form.get("jc_phone").to_string(),
+        email: form.get("jc_email").to_string(),
+        state_code: state_code.to_string(),
+        dpo_contact: form.get("jc_dpo").to_string(),
+        supervisory_authority: form.get("jc_authority").to_string(),
+    };
+    let now = state.clock.now();
+    if errors.is_empty() {
+        let mut tx = state.db.begin().await?;
+        match org::create_job_center(&mut tx, &new, now).await {
+            Ok(id) => {
+                let event = AuditEvent::by(&ctx.user.actor, AuditAction::OrganisationCreate, &ctx.client)
+                    .record("job_center", id)
+                    .job_center(Some(id));
+                audit::append(&mut tx, &event, now).await?;
+                tx.commit().await?;
+                let page = organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), format!("Jobcenter „{}“ wurde angelegt.", new.name)).await?;
+                return Ok(page.into_response());
+            }
+            Err(StoreError::UniqueViolation) => {
+                errors.add("jc_code", "Kürzel des Jobcenters", "Dieses Kürzel ist schon vergeben.");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = organisations_page(&state, &ctx, form, FormData::default(), errors, String::new()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+async fn create_service_center(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let mut errors = Errors::default();
+    let code = form.get("sc_code").to_lowercase();
+    if !valid_code(&code) {
+        errors.add("sc_code", "Kürzel des Service-Centers", CODE_RULE);
+    }
+    if form.get("sc_name").is_empty() {
+        errors.add("sc_name", "Name des Service-Centers", "Bitte geben Sie den Namen an.");
+    }
+    let now = state.clock.now();
+    if errors.is_empty() {
+        let mut tx = state.db.begin().await?;
+        match org::create_service_center(&mut tx, &code, form.get("sc_name"), form.get("sc_city"), form.get("sc_phone"), now).await {
+            Ok(id) => {
+                let event = AuditEvent::by(&ctx.user.actor, AuditAction::OrganisationCreate, &ctx.client)
+                    .record("service_center", id);
+                audit::append(&mut tx, &event, now).await?;
+                tx.commit().await?;
+                let page = organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), format!("Service-Center „{}“ wurde angelegt.", form.get("sc_name"))).await?;
+                return Ok(page.into_response());
+            }
+            Err(StoreError::UniqueViolation) => {
+                errors.add("sc_code", "Kürzel des Service-Centers", "Dieses Kürzel ist schon vergeben.");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = organisations_page(&state, &ctx, FormData::default(), form, errors, String::new()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// A user line with German labels.
+struct UserRow {
+    user: UserListing,
+    role_label: &'static str,
+    locked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    notice: String,
+}
+
+async fn user_list(State(state): State<AppState>, ctx: Ctx) -> Result<UsersPage, AppError> {
+    users_page(&state, &ctx, String::new()).await
+}
+
+async fn users_page(state: &AppState, ctx: &Ctx, notice: String) -> Result<UsersPage, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_read().await?;
+    let users = user::list(&mut tx)
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            role_label: Role::parse(&u.role).map_or("unbekannt", Role::label),
+            locked: u.locked_until.is_some_and(|t| t > now),
+            user: u,
+        })
+        .collect();
+    Ok(UsersPage {
+        layout: Layout::new(&ctx.user, "Benutzer", "/admin/benutzer"),
+        users,
+        notice,
+    })
+}
+
+/// An option of the organisation select.
+struct OrgOption {
+    value: String,
+    label: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_user_new.html")]
+struct NewUserPage {
+    layout: Layout,
+    errors: Errors,
+    form: FormData,
+    roles: Vec<(&'static str, &'static str)>,
+    job_centers: Vec<OrgOption>,
+    service_centers: Vec<OrgOption>,
+}
+
+async fn new_user_form(
+    state: &AppState,
+    ctx: &Ctx,
+    form: FormData,
+    errors: Errors,
+) -> Result<NewUserPage, AppError> {
+    let mut tx = state.db.begin_read().await?;
+    let job_centers = org::list_job_centers(&mut tx)
+        .await?
+        .into_iter()
+        .map(|j| OrgOption {
+            value: format!("jc:{}", j.id),
+            label: j.name,
+        })
+        .collect();
+    let service_centers = org::list_service_centers(&mut tx)
+        .await?
+        .into_iter()
+        .map(|s| OrgOption {
+            value: format!("sc:{}", s.id),
+            label: s.name,
+        })
+        .collect();
+    Ok(NewUserPage {
+        layout: Layout::new(&ctx.user, "Benutzer anlegen", "/admin/benutzer"),
+        errors,
+        form,
+        roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
+        job_centers,
+        service_centers,
+    })
+}
+
+async fn new_user_page(State(state): State<AppState>, ctx: Ctx) -> Result<NewUserPage, AppError> {
+    new_user_form(&state, &ctx, FormData::default(), Errors::default()).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_password_shown.html")]
+struct PasswordShownPage {
+    layout: Layout,
+    username: String,
+    password: String,
+    created: bool,
+}
+
+fn parse_home(value: &str) -> Option<Home> {
+    match value.split_once(':') {
+        Some(("jc", id)) => id.parse().ok().map(Home::JobCenter),
+        Some(("sc", id)) => id.parse().ok().map(Home::ServiceCenter),
+        None if value == "global" => Some(Home::Global),
+        _ => None,
+    }
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let mut errors = Errors::default();
+    let username = Username::parse(form.get("username"));
+    if let Err(e) = &username {
+        errors.add("username", "Benutzername", e);
+    }
+    if form.get("display_name").is_empty() {
+        errors.add("display_name", "Name", "Bitte geben Sie den Namen der Person an.");
+    }
+    let role = Role::parse(form.get("role"));
+    let home = parse_home(form.get("organisation"));
+    match role {
+        None => errors.add("role", "Rolle", "Bitte wählen Sie eine Rolle aus."),
+        Some(role) => match home {
+            Some(home) if home.fits(role) => {}
+            _ => errors.add(
+                "organisation",
+                "Organisation",
+                match role {
+                    Role::Agent | Role::Supervisor => "Diese Rolle gehört zu einem Service-Center.",
+                    Role::CaseManager | Role::JobcenterAdmin => "Diese Rolle gehört zu einem Jobcenter.",
+                    Role::Dpo => "Diese Rolle gehört zu einem Jobcenter oder ist bundesweit.",
+                    Role::Admin => "Die Systemadministration gehört zu keiner Organisation (bundesweit).",
+                },
+            ),
+        },
+    }
+    let pap_code = form.get("pap_code").to_uppercase();
+    if role == Some(Role::CaseManager) && pap_code.is_empty() {
+        errors.add("pap_code", "pAp-Kennung", "Für pAp / Fallmanager/innen ist die pAp-Kennung anzugeben; über sie werden ihre Kundinnen und Kunden zugeordnet.");
+    }
+    let (Ok(username), Some(role), Some(home), true) = (username, role, home, errors.is_empty()) else {
+        let page = new_user_form(&state, &ctx, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let generated = password::generate();
+    let hash = password::hash(generated.clone()).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let new = NewUser {
+        username: username.as_str().to_string(),
+        display_name: form.get("display_name").to_string(),
+        role,
+        home,
+        pap_code: (role == Role::CaseManager).then_some(pap_code),
+        password_hash: hash,
+    };
+    let id = match user::create(&mut tx, &new, now).await {
+        Ok(id) => id,
+        Err(StoreError::UniqueViolation) => {
+            drop(tx);
+            let mut errors = Errors::default();
+            errors.add("username", "Benutzername", "Diesen Benutzernamen gibt es schon.");
+            let page = new_user_form(&state, &ctx, form, errors).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::UserCreate, &ctx.client)
+        .record("user", id)
+        .fields(&format!("Rolle {}", role.code()))
+        .job_center(home.job_center());
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(PasswordShownPage {
+        layout: Layout::new(&ctx.user, "Benutzer angelegt", "/admin/benutzer"),
+        username: new.username,
+        password: generated,
+        created: true,
+    }
+    .into_response())
+}
+
+async fn deactivate_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    if id == ctx.user.actor.user_id {
+        let page = users_page(&state, &ctx, "Sie können Ihr eigenes Konto nicht deaktivieren.".into()).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    user::set_active(&mut tx, id, false).await?;
+    session::delete_for_user(&mut tx, id, None).await?;
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::UserDeactivate, &ctx.client)
+        .record("user", id)
+        .job_center(target.job_center_id);
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    let page = users_page(&state, &ctx, format!("Das Konto {} wurde deaktiviert und abgemeldet.", target.username)).await?;
+    Ok(page.into_response())
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let generated = password::generate();
+    let hash = password::hash(generated.clone()).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    user::set_password(&mut tx, id, &hash, now).await?;
+    session::delete_for_user(&mut tx, id, None).await?;
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::PasswordReset, &ctx.client)
+        .record("user", id)
+        .job_center(target.job_center_id);
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(PasswordShownPage {
+        layout: Layout::new(&ctx.user, "Passwort zurückgesetzt", "/admin/benutzer"),
+        username: target.username,
+        password: generated,
+        created: false,
+    }
+    .into_response())
+}
+

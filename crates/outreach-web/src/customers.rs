@@ -1,7 +1,134 @@
-//! customers
+//! Customer master data for the job center: the administration sees all its
+//! customers, a case manager those with their pAp-Kennung. Every list and every
+//! record read is audited.
 
-use crate::routes::Routes;
+use crate::forms::{IdPath, QueryData};
+use crate::layout::Layout;
+use crate::routes::{Access, Routes};
+use crate::session::Ctx;
+use crate::{AppError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use outreach_core::access::{Action, Role, customer_scope};
+use outreach_core::audit::AuditAction;
+use outreach_core::customer::Status;
+use outreach_core::date::iso_to_de;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::customer::{self, Customer, CustomerListing};
 
 pub fn routes() -> Routes {
+    let view = Access::Action(Action::ViewCustomers);
     Routes::new()
+        .get("/kunden", view, list)
+        .get("/kunden/{id}", view, detail)
+}
+
+const PAGE_SIZE: i64 = 50;
+
+fn purpose(role: Role) -> &'static str {
+    match role {
+        Role::CaseManager => "Betreuung der eigenen Kundinnen und Kunden",
+        _ => "Verwaltung der Kundendaten des Jobcenters",
+    }
+}
+
+fn status_label(code: &str) -> &'static str {
+    Status::parse(code).map_or("unbekannt", Status::label)
+}
+
+struct Row {
+    c: CustomerListing,
+    status: &'static str,
+    last_contact: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "customers.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    total: i64,
+    number: String,
+    page: i64,
+    pages: i64,
+    number_error: &'static str,
+}
+
+async fn list(State(state): State<AppState>, ctx: Ctx, QueryData(query): QueryData) -> Result<ListPage, AppError> {
+    let actor = &ctx.user.actor;
+    let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
+    let raw_number = query.get("nummer").to_uppercase();
+    let valid = raw_number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/') && raw_number.len() <= 32;
+    let number = valid.then_some(raw_number.clone()).filter(|n| !n.is_empty());
+    let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
+    let today = state.clock.today_iso();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let total = customer::count(&mut tx, &scope, &today, number.as_deref()).await?;
+    let listing = customer::list(&mut tx, &scope, &today, number.as_deref(), PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    if !listing.is_empty() {
+        let event = AuditEvent::by(actor, AuditAction::CustomerList, &ctx.client)
+            .record("customer_list", format!("Seite {page}, {} Datensätze", listing.len()))
+            .fields("Kundennummer, Name, Status, pAp-Kennung, Letzter Kontakt")
+            .purpose(purpose(actor.role));
+        audit::append(&mut tx, &event, now).await?;
+    }
+    tx.commit().await?;
+    let rows = listing
+        .into_iter()
+        .map(|c| Row {
+            status: status_label(&c.status),
+            last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
+            c,
+        })
+        .collect();
+    let title = if actor.role == Role::CaseManager { "Meine Kundinnen und Kunden" } else { "Kundinnen und Kunden" };
+    Ok(ListPage {
+        layout: Layout::new(&ctx.user, title, "/kunden"),
+        rows,
+        total,
+        number: raw_number,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        number_error: if valid { "" } else { "Eine Kundennummer besteht aus Buchstaben, Ziffern, Bindestrich oder Schrägstrich (höchstens 32 Zeichen)." },
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "customer_detail.html")]
+struct DetailPage {
+    layout: Layout,
+    c: Customer,
+    status: &'static str,
+    birth_date: String,
+    unemployed_since: String,
+    last_contact: String,
+}
+
+/// The fields the detail page shows, as recorded in the audit log.
+const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, Arbeitslos seit, Zielberuf, pAp-Kennung, Letzter Kontakt, Bundesland";
+
+async fn detail(State(state): State<AppState>, ctx: Ctx, IdPath(id): IdPath) -> Result<DetailPage, AppError> {
+    let actor = &ctx.user.actor;
+    let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
+    let today = state.clock.today_iso();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let c = customer::get(&mut tx, &scope, &today, id).await?.ok_or(AppError::NotFound)?;
+    let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
+        .record("customer", &c.customer_number)
+        .fields(DETAIL_FIELDS)
+        .purpose(purpose(actor.role))
+        .job_center(Some(c.job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(DetailPage {
+        layout: Layout::new(&ctx.user, format!("Kunde {}", c.customer_number), "/kunden"),
+        status: status_label(&c.status),
+        birth_date: iso_to_de(&c.birth_date),
+        unemployed_since: c.unemployed_since.as_deref().map(iso_to_de).unwrap_or_default(),
+        last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
+        c,
+    })
 }

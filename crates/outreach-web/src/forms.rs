@@ -27,11 +27,6 @@ impl FormData {
             .map_or("", |(_, v)| v.trim())
     }
 
-    /// The value, `None` when missing or blank.
-    pub fn opt(&self, name: &str) -> Option<String> {
-        Some(self.get(name)).filter(|v| !v.is_empty()).map(str::to_string)
-    }
-
     /// A value as typed, untrimmed (passwords).
     pub fn raw(&self, name: &str) -> &str {
         self.0

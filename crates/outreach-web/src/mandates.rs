@@ -1,7 +1,278 @@
-//! mandates
+//! Mandates (Aufträge): the job center administration creates and activates
+//! them; a service center's team leads read their own.
 
-use crate::routes::Routes;
+use crate::forms::{Errors, FormData, IdPath};
+use crate::layout::Layout;
+use crate::routes::{Access, Routes};
+use crate::session::Ctx;
+use crate::{AppError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::Date;
+use outreach_core::access::{Action, Actor, Home, Owner, can, can_on};
+use outreach_core::audit::AuditAction;
+use outreach_core::customer::{CustomerField, parse_field_list};
+use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
+use outreach_core::mandate::{MandateState, NewMandate, default_deletion_deadline, transition_problem};
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::mandate::{self, Mandate, MandateScope};
+use outreach_store::org::{self, ServiceCenter};
 
 pub fn routes() -> Routes {
+    let view = Access::Action(Action::ViewMandates);
+    let manage = Access::Action(Action::ManageMandates);
     Routes::new()
+        .get("/auftraege", view, list)
+        .get("/auftraege/neu", manage, new_page)
+        .post("/auftraege", manage, create)
+        .get("/auftraege/{id}", view, detail)
+        .post("/auftraege/{id}/status", manage, change_state)
+}
+
+/// A mandate as shown: dates in German, state and fields labelled.
+struct MandateView {
+    m: Mandate,
+    state_label: &'static str,
+    period: String,
+    deletion_deadline: String,
+    authority_notified_on: String,
+    fields: Vec<&'static str>,
+}
+
+impl MandateView {
+    fn new(m: Mandate) -> MandateView {
+        MandateView {
+            state_label: m.state().label(),
+            period: format!("{} bis {}", iso_to_de(&m.period_start), iso_to_de(&m.period_end)),
+            deletion_deadline: iso_to_de(&m.deletion_deadline),
+            authority_notified_on: m.authority_notified_on.as_deref().map(iso_to_de).unwrap_or_default(),
+            fields: parse_field_list(&m.allowed_fields).into_iter().map(CustomerField::label).collect(),
+            m,
+        }
+    }
+}
+
+fn scope_of(actor: &Actor) -> Result<MandateScope, AppError> {
+    match actor.home {
+        Home::JobCenter(id) => Ok(MandateScope::JobCenter(id)),
+        Home::ServiceCenter(id) => Ok(MandateScope::ServiceCenter(id)),
+        Home::Global => Err(AppError::Forbidden),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "mandates.html")]
+struct ListPage {
+    layout: Layout,
+    mandates: Vec<MandateView>,
+    can_manage: bool,
+}
+
+async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppError> {
+    let scope = scope_of(&ctx.user.actor)?;
+    let mut tx = state.db.begin_read().await?;
+    let mandates = mandate::list(&mut tx, scope).await?.into_iter().map(MandateView::new).collect();
+    Ok(ListPage {
+        layout: Layout::new(&ctx.user, "Aufträge", "/auftraege"),
+        mandates,
+        can_manage: can(&ctx.user.actor, Action::ManageMandates),
+    })
+}
+
+struct FieldChoice {
+    code: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "mandate_new.html")]
+struct NewPage {
+    layout: Layout,
+    errors: Errors,
+    form: FormData,
+    service_centers: Vec<ServiceCenter>,
+    fields: Vec<FieldChoice>,
+}
+
+async fn new_form(state: &AppState, ctx: &Ctx, form: FormData, errors: Errors, submitted: bool) -> Result<NewPage, AppError> {
+    let mut tx = state.db.begin_read().await?;
+    let chosen = form.all("fields");
+    let defaults = CustomerField::default_for_mandate();
+    let fields = CustomerField::ALL
+        .iter()
+        .map(|f| FieldChoice {
+            code: f.code(),
+            label: f.label(),
+            checked: if submitted { chosen.contains(&f.code()) } else { defaults.contains(f) },
+        })
+        .collect();
+    Ok(NewPage {
+        layout: Layout::new(&ctx.user, "Neuer Auftrag", "/auftraege"),
+        errors,
+        form,
+        service_centers: org::list_service_centers(&mut tx).await?,
+        fields,
+    })
+}
+
+async fn new_page(State(state): State<AppState>, ctx: Ctx) -> Result<NewPage, AppError> {
+    new_form(&state, &ctx, FormData::default(), Errors::default(), false).await
+}
+
+fn date_field(form: &FormData, errors: &mut Errors, field: &str, label: &str, required: bool) -> Option<Date> {
+    let raw = form.get(field);
+    if raw.is_empty() {
+        if required {
+            errors.add(field, label, "Bitte geben Sie ein Datum im Format TT.MM.JJJJ an.");
+        }
+        return None;
+    }
+    match parse_de_date(raw) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.add(field, label, e);
+            None
+        }
+    }
+}
+
+async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Result<Response, AppError> {
+    let Home::JobCenter(job_center_id) = ctx.user.actor.home else {
+        return Err(AppError::Forbidden);
+    };
+    let mut errors = Errors::default();
+    let mut tx = state.db.begin_read().await?;
+    let service_center = match form.get("service_center").parse::<i64>() {
+        Ok(id) => org::service_center(&mut tx, id).await?,
+        Err(_) => None,
+    };
+    drop(tx);
+    if service_center.is_none() {
+        errors.add("service_center", "Service-Center", "Bitte wählen Sie das beauftragte Service-Center aus.");
+    }
+    let fields: Vec<CustomerField> = form.all("fields").into_iter().filter_map(CustomerField::parse).collect();
+    let start = date_field(&form, &mut errors, "period_start", "Beginn", true);
+    let end = date_field(&form, &mut errors, "period_end", "Ende", true);
+    let deadline = date_field(&form, &mut errors, "deletion_deadline", "Löschfrist", false);
+    let notified = date_field(&form, &mut errors, "authority_notified_on", "Anzeige bei der Aufsichtsbehörde", false);
+    let (Some(sc), Some(start), Some(end), true) = (service_center, start, end, errors.is_empty()) else {
+        let page = new_form(&state, &ctx, form, errors, true).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let new = NewMandate {
+        service_center_id: sc.id,
+        title: form.get("title").to_string(),
+        allowed_fields: fields,
+        period_start: start,
+        period_end: end,
+        deletion_deadline: deadline.unwrap_or_else(|| default_deletion_deadline(end)),
+        authority_notified_on: notified,
+    };
+    let problems = new.problems();
+    if !problems.is_empty() {
+        for p in problems {
+            let label = match p.field {
+                "title" => "Bezeichnung",
+                "period_end" => "Ende",
+                _ => "Löschfrist",
+            };
+            errors.add(p.field, label, p.message);
+        }
+        let page = new_form(&state, &ctx, form, errors, true).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let id = mandate::create(&mut tx, job_center_id, &new, ctx.user.actor.user_id, now).await?;
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::MandateCreate, &ctx.client)
+        .record("mandate", id)
+        .fields(&outreach_core::customer::field_list(&new.allowed_fields));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "mandate_detail.html")]
+struct DetailPage {
+    layout: Layout,
+    v: MandateView,
+    can_manage: bool,
+    errors: Errors,
+    today_hint: String,
+}
+
+/// The mandate if the actor may take `action` on it; otherwise "not found", so
+/// ids of other organisations' mandates reveal nothing.
+async fn owned(state: &AppState, actor: &Actor, id: i64, action: Action) -> Result<Mandate, AppError> {
+    let mut tx = state.db.begin_read().await?;
+    let m = mandate::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let owner = Owner::Mandate {
+        job_center_id: m.job_center_id,
+        service_center_id: m.service_center_id,
+    };
+    if can_on(actor, action, owner) { Ok(m) } else { Err(AppError::NotFound) }
+}
+
+async fn detail_page(state: &AppState, ctx: &Ctx, m: Mandate, errors: Errors) -> DetailPage {
+    let owner = Owner::Mandate {
+        job_center_id: m.job_center_id,
+        service_center_id: m.service_center_id,
+    };
+    DetailPage {
+        layout: Layout::new(&ctx.user, format!("Auftrag: {}", m.title), "/auftraege"),
+        can_manage: can_on(&ctx.user.actor, Action::ManageMandates, owner),
+        v: MandateView::new(m),
+        errors,
+        today_hint: format!("TT.MM.JJJJ, z. B. {}", format_de_date(outreach_core::date::berlin_date(state.clock.now()))),
+    }
+}
+
+async fn detail(State(state): State<AppState>, ctx: Ctx, IdPath(id): IdPath) -> Result<DetailPage, AppError> {
+    let m = owned(&state, &ctx.user.actor, id, Action::ViewMandates).await?;
+    Ok(detail_page(&state, &ctx, m, Errors::default()).await)
+}
+
+async fn change_state(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let m = owned(&state, &ctx.user.actor, id, Action::ManageMandates).await?;
+    let mut errors = Errors::default();
+    let Some(to) = MandateState::parse(form.get("state")) else {
+        errors.add("state", "Status", "Unbekannter Status.");
+        let page = detail_page(&state, &ctx, m, errors).await;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let notified = date_field(&form, &mut errors, "authority_notified_on", "Anzeige bei der Aufsichtsbehörde", false);
+    let has_notification = m.authority_notified_on.is_some() || notified.is_some();
+    if let Some(problem) = transition_problem(m.state(), to, has_notification) {
+        errors.add("authority_notified_on", "Status", problem);
+    }
+    if !errors.is_empty() {
+        let page = detail_page(&state, &ctx, m, errors).await;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if let Some(date) = notified {
+        mandate::set_authority_notified(&mut tx, id, &date.to_string()).await?;
+    }
+    if !mandate::set_state(&mut tx, id, m.state(), to).await? {
+        // Changed by someone else meanwhile: show the current state.
+        drop(tx);
+        return Ok(Redirect::to(&format!("/auftraege/{id}")).into_response());
+    }
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::MandateStateChange, &ctx.client)
+        .record("mandate", id)
+        .fields(&format!("{} → {}", m.state().code(), to.code()));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())
 }
