@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Storage tests: each body runs against SQLite and PostgreSQL.
 
 use jiff::civil::date;

@@ -1,0 +1,342 @@
+//! The test harness: an application on a fresh database (SQLite or PostgreSQL)
+//! with two job centers, two service centers and one user per role on each
+//! side, and a small cookie-keeping client that talks to the router directly.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::civil::date;
+use outreach_core::access::{Home, Role};
+use outreach_core::customer::CustomerField;
+use outreach_core::mandate::{MandateState, NewMandate};
+use outreach_store::customer::{self, NewCustomer};
+use outreach_store::org::{self, NewJobCenter};
+use outreach_store::testing::TestDb;
+use outreach_store::{Backend, mandate, user};
+use outreach_web::{AppState, WebConfig, app};
+use std::collections::HashMap;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "ein-langes-test-passwort";
+
+/// Which organisation a test user belongs to: the one owning the fixtures, or another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Own,
+    Foreign,
+}
+
+pub struct Fixtures {
+    pub jc_a: i64,
+    pub jc_b: i64,
+    pub sc_x: i64,
+    pub sc_y: i64,
+    /// Active mandate A → X.
+    pub mandate: i64,
+    /// A customer of A with pAp-Kennung PAP1.
+    pub customer_a: i64,
+    pub customer_b: i64,
+    /// A user the admin may deactivate or reset in tests.
+    pub victim: i64,
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub fixtures: Fixtures,
+    pub backend: Backend,
+    _db: TestDb,
+}
+
+/// The login name of the test user with this role and side.
+pub fn username(role: Role, side: Side) -> String {
+    let side = match (role, side) {
+        (Role::Admin, _) => "global",
+        (_, Side::Own) => "own",
+        (_, Side::Foreign) => "foreign",
+    };
+    format!("{}.{}", role.code().replace('_', "-"), side)
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        let tdb = TestDb::new(backend).await.expect("test database");
+        let db = tdb.db.clone();
+        let now = jiff::Timestamp::now().as_second();
+        let hash = outreach_web::password::hash(PASSWORD.to_string())
+            .await
+            .expect("hash");
+        let mut tx = db.begin().await.expect("tx");
+        let jc = |code: &str, name: &str| NewJobCenter {
+            code: code.into(),
+            name: name.into(),
+            state_code: "NW".into(),
+            ..NewJobCenter::default()
+        };
+        let jc_a = org::create_job_center(&mut tx, &jc("jc-a", "Jobcenter A"), now).await.expect("jc");
+        let jc_b = org::create_job_center(&mut tx, &jc("jc-b", "Jobcenter B"), now).await.expect("jc");
+        let sc_x = org::create_service_center(&mut tx, "sc-x", "Service-Center X", "Hamburg", "", now)
+            .await
+            .expect("sc");
+        let sc_y = org::create_service_center(&mut tx, "sc-y", "Service-Center Y", "Offenburg", "", now)
+            .await
+            .expect("sc");
+        for role in Role::ALL {
+            for side in [Side::Own, Side::Foreign] {
+                if role == Role::Admin && side == Side::Foreign {
+                    continue;
+                }
+                let home = match (role, side) {
+                    (Role::Admin, _) => Home::Global,
+                    (Role::Agent | Role::Supervisor, Side::Own) => Home::ServiceCenter(sc_x),
+                    (Role::Agent | Role::Supervisor, Side::Foreign) => Home::ServiceCenter(sc_y),
+                    (_, Side::Own) => Home::JobCenter(jc_a),
+                    (_, Side::Foreign) => Home::JobCenter(jc_b),
+                };
+                user::create(
+                    &mut tx,
+                    &user::NewUser {
+                        username: username(role, side),
+                        display_name: format!("Test {}", role.label()),
+                        role,
+                        home,
+                        pap_code: (role == Role::CaseManager).then(|| "PAP1".to_string()),
+                        password_hash: hash.clone(),
+                    },
+                    now,
+                )
+                .await
+                .expect("user");
+            }
+        }
+        let victim = user::create(
+            &mut tx,
+            &user::NewUser {
+                username: "opfer".into(),
+                display_name: "Opfer".into(),
+                role: Role::Agent,
+                home: Home::ServiceCenter(sc_x),
+                pap_code: None,
+                password_hash: hash.clone(),
+            },
+            now,
+        )
+        .await
+        .expect("victim");
+        let customer = |number: &str, pap: &str| NewCustomer {
+            customer_number: number.into(),
+            first_name: Some("Erika".into()),
+            last_name: "Mustermann".into(),
+            birth_date: "1980-05-17".into(),
+            status: "unemployed".into(),
+            pap_code: Some(pap.into()),
+            phone: Some("+492081234567".into()),
+            ..NewCustomer::default()
+        };
+        let customer_a = customer::insert(&mut tx, jc_a, &customer("A000001", "PAP1"), now).await.expect("c");
+        customer::insert(&mut tx, jc_a, &customer("A000002", "PAP2"), now).await.expect("c");
+        let customer_b = customer::insert(&mut tx, jc_b, &customer("B000001", "PAP1"), now).await.expect("c");
+        let today = outreach_core::date::berlin_date(now);
+        let admin_a = user::by_username(&mut tx, &username(Role::JobcenterAdmin, Side::Own))
+            .await
+            .expect("admin")
+            .expect("admin");
+        let mandate = mandate::create(
+            &mut tx,
+            jc_a,
+            &NewMandate {
+                service_center_id: sc_x,
+                title: "Testauftrag".into(),
+                allowed_fields: CustomerField::default_for_mandate(),
+                period_start: today.yesterday().unwrap_or(today),
+                period_end: today.tomorrow().unwrap_or(today),
+                deletion_deadline: date(2099, 1, 1),
+                authority_notified_on: Some(date(2020, 1, 1)),
+            },
+            admin_a.id,
+            now,
+        )
+        .await
+        .expect("mandate");
+        mandate::set_state(&mut tx, mandate, MandateState::Draft, MandateState::Active)
+            .await
+            .expect("activate");
+        tx.commit().await.expect("commit");
+        let state = AppState::new(db, WebConfig::default());
+        TestApp {
+            router: app(state.clone()),
+            state,
+            fixtures: Fixtures {
+                jc_a,
+                jc_b,
+                sc_x,
+                sc_y,
+                mandate,
+                customer_a,
+                customer_b,
+                victim,
+            },
+            backend,
+            _db: tdb,
+        }
+    }
+
+    pub fn client(&self) -> Client<'_> {
+        Client {
+            app: self,
+            cookies: HashMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A client logged in as `username`.
+    pub async fn login(&self, username: &str) -> Client<'_> {
+        let mut client = self.client();
+        let response = client.login(username, PASSWORD).await;
+        assert_eq!(
+            response.status,
+            StatusCode::SEE_OTHER,
+            "[{:?}] login of {username} failed: {}",
+            self.backend,
+            response.body
+        );
+        client.refresh_csrf().await;
+        client
+    }
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Cookie-keeping client calling the router in process.
+pub struct Client<'a> {
+    app: &'a TestApp,
+    pub cookies: HashMap<String, String>,
+    /// The CSRF token forms of this client carry.
+    pub csrf: String,
+}
+
+/// The value of `<meta name="csrf-token" content="...">` or of the hidden field.
+pub fn csrf_in(body: &str) -> String {
+    for marker in ["name=\"csrf-token\" content=\"", "name=\"csrf\" value=\""] {
+        if let Some(start) = body.find(marker) {
+            let rest = &body[start + marker.len()..];
+            return rest.split('"').next().unwrap_or("").to_string();
+        }
+    }
+    String::new()
+}
+
+impl Client<'_> {
+    pub async fn send(&mut self, request: Request<Body>) -> Response {
+        let response = self
+            .app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap_or("");
+            let pair = text.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let request = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// Posts a form as is (no CSRF token added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// Posts a form with this client's CSRF token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Fetches a page to learn the current CSRF token.
+    pub async fn refresh_csrf(&mut self) {
+        let page = self.get("/konto/passwort").await;
+        self.csrf = csrf_in(&page.body);
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Response {
+        let page = self.get("/login").await;
+        self.csrf = csrf_in(&page.body);
+        self.post("/login", &[("username", username), ("password", password)])
+            .await
+    }
+
+    pub fn has_session(&self) -> bool {
+        self.cookies.contains_key("outreach_sitzung")
+    }
+}
