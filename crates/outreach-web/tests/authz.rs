@@ -1,0 +1,165 @@
+//! The authorisation matrix: every route × every role × own and foreign
+//! organisation (and no login), against the expectations written here —
+//! independently of the guards in the application. A route added without an
+//! entry here fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Fixtures, Side, TestApp, username};
+use outreach_core::access::Role;
+use outreach_store::testing::backends;
+use outreach_web::route_table;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The handler ran: anything but 401/403/404 and the login redirect.
+    Allow,
+    Forbidden,
+    NotFound,
+    /// No login: sent to the login page.
+    Login,
+}
+
+use Expect::*;
+
+/// Who asks: a role on the own or foreign side, or nobody.
+type Who = Option<(Role, Side)>;
+
+/// The expected answer for `who` on `method path`. `None`: no entry (a new route).
+fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
+    use Role::*;
+    let Some((role, side)) = who else {
+        return Some(match path {
+            "/healthz" | "/metrics" | "/static/{file}" | "/login" => Allow,
+            _ => Login,
+        });
+    };
+    let own = side == Side::Own;
+    let only = |allowed: &[Role]| if allowed.contains(&role) { Allow } else { Forbidden };
+    // Records owned by organisation A / service center X: the foreign side gets "not found".
+    let owned = |allowed: &[Role]| match (allowed.contains(&role), own) {
+        (false, _) => Forbidden,
+        (true, true) => Allow,
+        (true, false) => NotFound,
+    };
+    Some(match (method, path) {
+        ("GET", "/healthz" | "/metrics" | "/static/{file}" | "/login") => Allow,
+        ("POST", "/login") => Allow,
+        ("GET", "/") | ("POST", "/logout") => Allow,
+        ("GET" | "POST", "/konto/passwort") | ("POST", "/sitzung/verlaengern") => Allow,
+        ("GET", "/admin/organisationen") | ("POST", "/admin/jobcenter" | "/admin/servicecenter") => {
+            only(&[Admin])
+        }
+        ("GET", "/admin/benutzer" | "/admin/benutzer/neu")
+        | ("POST", "/admin/benutzer" | "/admin/benutzer/{id}/deaktivieren" | "/admin/benutzer/{id}/passwort") => {
+            only(&[Admin])
+        }
+        ("GET", "/auftraege") => only(&[JobcenterAdmin, Supervisor]),
+        ("GET", "/auftraege/neu") | ("POST", "/auftraege") => only(&[JobcenterAdmin]),
+        ("GET", "/auftraege/{id}") => owned(&[JobcenterAdmin, Supervisor]),
+        ("POST", "/auftraege/{id}/status") => owned(&[JobcenterAdmin]),
+        ("GET", "/kunden") => only(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/kunden/{id}") => owned(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/protokoll") | ("POST", "/protokoll/pruefen") => only(&[Dpo]),
+        _ => return None,
+    })
+}
+
+/// The concrete URL for a route pattern, with ids of records owned by A / X.
+fn url(path: &str, f: &Fixtures) -> String {
+    path.replace("{file}", "app.css").replace(
+        "{id}",
+        &if path.starts_with("/auftraege") {
+            f.mandate
+        } else if path.starts_with("/kunden") {
+            f.customer_a
+        } else {
+            f.victim
+        }
+        .to_string(),
+    )
+}
+
+fn everyone() -> Vec<Who> {
+    let mut all: Vec<Who> = vec![None];
+    for role in Role::ALL {
+        all.push(Some((role, Side::Own)));
+        if role != Role::Admin {
+            all.push(Some((role, Side::Foreign)));
+        }
+    }
+    all
+}
+
+#[test]
+fn every_route_has_an_entry() {
+    let routes: BTreeSet<_> = route_table()
+        .iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    let missing: Vec<_> = routes
+        .iter()
+        .filter(|(m, p)| everyone().into_iter().any(|who| expect(m, p, who).is_none()))
+        .collect();
+    assert!(missing.is_empty(), "routes without an authorisation entry: {missing:?}");
+    assert_eq!(routes.len(), route_table().len(), "a route is registered twice");
+}
+
+fn outcome(status: StatusCode, location: &str) -> Expect {
+    match status {
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Forbidden,
+        StatusCode::NOT_FOUND => NotFound,
+        // The guard's redirect; logout's own redirect carries a query.
+        StatusCode::SEE_OTHER if location == "/login" => Login,
+        _ => Allow,
+    }
+}
+
+#[tokio::test]
+async fn every_route_with_every_role_and_organisation() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for who in everyone() {
+            let name = who.map(|(role, side)| username(role, side));
+            for route in route_table() {
+                let Some(expected) = expect(route.method, route.path, who) else {
+                    continue;
+                };
+                // A fresh login per request: routes like logout end the session.
+                let mut client = match &name {
+                    Some(name) => app.login(name).await,
+                    None => {
+                        // With the login form's token, so the guard, not the CSRF check, answers.
+                        let mut anonymous = app.client();
+                        let page = anonymous.get("/login").await;
+                        anonymous.csrf = common::csrf_in(&page.body);
+                        anonymous
+                    }
+                };
+                let target = url(route.path, &app.fixtures);
+                let response = if route.method == "GET" {
+                    client.get(&target).await
+                } else {
+                    client.post(&target, &[]).await
+                };
+                let got = outcome(response.status, response.location());
+                // A logged-in user opening the login page is sent to the start page.
+                let got = if got == Login && who.is_some() && route.path == "/login" { Allow } else { got };
+                checked += 1;
+                if got != expected {
+                    failures.push(format!(
+                        "{} {} as {:?}: expected {expected:?}, got {got:?} ({})",
+                        route.method, target, who, response.status
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "[{backend:?}] {} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+        assert!(checked > 300, "{checked}");
+    }
+}
