@@ -1,0 +1,177 @@
+//! Browser test in Debian's Chromium through chromedriver: each role logs in
+//! by keyboard, sees its own navigation, and a screenshot of its start page is
+//! written to `target/tmp/screenshots/` for review.
+//!
+//! Needs `chromium` and `chromium-driver` (`apt-get install chromium
+//! chromium-driver`). Without them the test is skipped with a message, except in
+//! CI (`CI` set) or with `OUTREACH_REQUIRE_BROWSER`, where that is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{PASSWORD, Side, TestApp, username};
+use outreach_core::access::Role;
+use outreach_store::testing::backends;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use thirtyfour::prelude::*;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn browser_required() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        || std::env::var_os("OUTREACH_REQUIRE_BROWSER").is_some()
+}
+
+/// Polls until something accepts connections on `port`.
+async fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port()
+}
+
+async fn start_chromedriver() -> (Child, u16) {
+    let port = free_port().await;
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    wait_for_port(port).await;
+    (child, port)
+}
+
+async fn browser(driver_port: u16) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM).unwrap();
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        "--lang=de-DE",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
+        .await
+        .expect("browser session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The navigation entries a role must see, and some it must not.
+fn navigation(role: Role) -> (&'static [&'static str], &'static [&'static str]) {
+    match role {
+        Role::Agent => (&["Start", "Passwort ändern"], &["Kunden", "Aufträge", "Protokoll", "Benutzer"]),
+        Role::Supervisor => (&["Start", "Aufträge"], &["Kunden", "Protokoll", "Benutzer"]),
+        Role::CaseManager => (&["Start", "Kunden"], &["Aufträge", "Protokoll", "Benutzer"]),
+        Role::JobcenterAdmin => (&["Start", "Kunden", "Aufträge"], &["Protokoll", "Benutzer"]),
+        Role::Dpo => (&["Start", "Protokoll"], &["Kunden", "Aufträge", "Benutzer"]),
+        Role::Admin => (&["Start", "Organisationen", "Benutzer"], &["Kunden", "Aufträge", "Protokoll"]),
+    }
+}
+
+async fn wait_for_path(driver: &WebDriver, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = driver.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still on {url}, expected {path}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            !browser_required(),
+            "Chromium/chromedriver fehlen ({CHROMIUM}, {CHROMEDRIVER}); in CI ist das ein Fehler"
+        );
+        eprintln!("HINWEIS: Chromium oder chromedriver fehlt; Browser-Test übersprungen (apt-get install chromium chromium-driver).");
+        return;
+    }
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    let shots = screenshot_dir();
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(outreach_web::serve(listener, app.state.clone(), async {
+            let _ = stopped.await;
+        }));
+        let driver = browser(driver_port).await;
+        let tag = format!("{backend:?}").to_lowercase();
+
+        // The login page with the error summary, for review.
+        driver.goto(format!("{base}/login")).await.unwrap();
+        driver.find(By::Css("form[action='/login'] button")).await.unwrap().click().await.unwrap();
+        let summary = driver.find(By::Id("fehler")).await.unwrap();
+        assert!(summary.text().await.unwrap().contains("Bitte geben Sie Ihren Benutzernamen ein."));
+        driver.screenshot(&shots.join(format!("{tag}-anmeldung-fehler.png"))).await.unwrap();
+
+        for role in Role::ALL {
+            driver.goto(format!("{base}/login")).await.unwrap();
+            let name = driver.find(By::Id("username")).await.unwrap();
+            name.send_keys(username(role, Side::Own)).await.unwrap();
+            let password = driver.find(By::Id("password")).await.unwrap();
+            password.send_keys(PASSWORD).await.unwrap();
+            password.send_keys(Key::Enter).await.unwrap();
+            wait_for_path(&driver, "/").await;
+
+            let links = driver.find_all(By::Css("nav[aria-label='Hauptnavigation'] a")).await.unwrap();
+            let mut labels = Vec::new();
+            for link in links {
+                labels.push(link.text().await.unwrap());
+            }
+            let (must, must_not) = navigation(role);
+            for label in must {
+                assert!(labels.iter().any(|l| l == label), "[{tag}] {role:?} misses {label}: {labels:?}");
+            }
+            for label in must_not {
+                assert!(!labels.iter().any(|l| l == label), "[{tag}] {role:?} sees {label}: {labels:?}");
+            }
+            // Keyboard: the first Tab reaches the skip link.
+            driver.find(By::Tag("body")).await.unwrap().send_keys(Key::Tab).await.unwrap();
+            let focused = driver.active_element().await.unwrap();
+            assert_eq!(focused.text().await.unwrap(), "Zum Inhalt springen", "[{tag}] {role:?}");
+            driver
+                .screenshot(&shots.join(format!("{tag}-start-{}.png", role.code())))
+                .await
+                .unwrap();
+
+            driver.find(By::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+            wait_for_path(&driver, "/login").await;
+        }
+        driver.quit().await.unwrap();
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
