@@ -94,7 +94,10 @@ impl Home {
             (role.org_kind(), self),
             (OrgKind::JobCenter, Home::JobCenter(_))
                 | (OrgKind::ServiceCenter, Home::ServiceCenter(_))
-                | (OrgKind::JobCenterOrGlobal, Home::JobCenter(_) | Home::Global)
+                | (
+                    OrgKind::JobCenterOrGlobal,
+                    Home::JobCenter(_) | Home::Global
+                )
                 | (OrgKind::Global, Home::Global)
         )
     }

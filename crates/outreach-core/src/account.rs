@@ -117,11 +117,12 @@ mod tests {
     #[test]
     fn lockout_after_five_failures_for_fifteen_minutes() {
         let mut failed = 0;
-        let mut locked = None;
         for _ in 0..4 {
+            let locked;
             (failed, locked) = after_failed_login(failed, 1000);
             assert_eq!(locked, None);
         }
+        let locked;
         (failed, locked) = after_failed_login(failed, 1000);
         assert_eq!((failed, locked), (0, Some(1000 + 900)));
         assert!(is_locked(locked, 1000 + 899));
@@ -130,9 +131,15 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(Username::parse(" Anna.Meier ").map(|u| u.0), Ok("anna.meier".into()));
+        assert_eq!(
+            Username::parse(" Anna.Meier ").map(|u| u.0),
+            Ok("anna.meier".into())
+        );
         assert_eq!(Username::parse("ab"), Err(UsernameError::Length));
-        assert_eq!(Username::parse("anna meier"), Err(UsernameError::Characters));
+        assert_eq!(
+            Username::parse("anna meier"),
+            Err(UsernameError::Characters)
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub enum CustomerNumberError {
     Missing,
     #[error("Die Kundennummer darf höchstens 32 Zeichen lang sein.")]
     TooLong,
-    #[error("Die Kundennummer darf nur Buchstaben, Ziffern, Bindestrich und Schrägstrich enthalten.")]
+    #[error(
+        "Die Kundennummer darf nur Buchstaben, Ziffern, Bindestrich und Schrägstrich enthalten."
+    )]
     Characters,
 }
 
@@ -163,6 +165,11 @@ impl CustomerField {
     }
 }
 
+/// Whether a text is a German postcode (PLZ): five digits.
+pub fn is_postcode(text: &str) -> bool {
+    text.len() == 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses the stored comma list of field codes, skipping unknown codes.
 pub fn parse_field_list(stored: &str) -> Vec<CustomerField> {
     stored
@@ -190,11 +197,21 @@ mod tests {
             CustomerNumber::parse(" 333e000001 ").map(|c| c.0),
             Ok("333E000001".to_string())
         );
-        assert_eq!(CustomerNumber::parse("  "), Err(CustomerNumberError::Missing));
+        assert_eq!(
+            CustomerNumber::parse("  "),
+            Err(CustomerNumberError::Missing)
+        );
         assert_eq!(
             CustomerNumber::parse("333 E"),
             Err(CustomerNumberError::Characters)
         );
+    }
+
+    #[test]
+    fn postcodes() {
+        assert!(is_postcode("46045"));
+        assert!(!is_postcode("4604"));
+        assert!(!is_postcode("4604a"));
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub enum DateError {
 /// Parses `TT.MM.JJJJ` (leading zeros optional) into a calendar date.
 pub fn parse_de_date(raw: &str) -> Result<Date, DateError> {
     let mut parts = raw.trim().split('.');
-    let (Some(d), Some(m), Some(y), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(d), Some(m), Some(y), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(DateError::Format);
     };
@@ -73,7 +74,8 @@ pub fn format_de_datetime(unix_seconds: i64) -> String {
 
 /// The start (00:00 Europe/Berlin) of a calendar day, as unix seconds.
 pub fn berlin_day_start(date: Date) -> i64 {
-    date.to_zoned(berlin()).map_or(0, |z| z.timestamp().as_second())
+    date.to_zoned(berlin())
+        .map_or(0, |z| z.timestamp().as_second())
 }
 
 #[cfg(test)]

@@ -26,9 +26,13 @@ impl MandateState {
     }
 
     pub fn parse(code: &str) -> Option<MandateState> {
-        [MandateState::Draft, MandateState::Active, MandateState::Ended]
-            .into_iter()
-            .find(|s| s.code() == code)
+        [
+            MandateState::Draft,
+            MandateState::Active,
+            MandateState::Ended,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
     }
 
     pub fn label(self) -> &'static str {
@@ -105,7 +109,8 @@ pub fn transition_problem(
         (MandateState::Draft, MandateState::Active) if !authority_notified => Some(
             "Der Auftrag kann erst aktiviert werden, wenn das Datum der Anzeige bei der Aufsichtsbehörde eingetragen ist.",
         ),
-        (MandateState::Draft, MandateState::Active) | (MandateState::Active, MandateState::Ended) => None,
+        (MandateState::Draft, MandateState::Active)
+        | (MandateState::Active, MandateState::Ended) => None,
         (MandateState::Draft, MandateState::Ended) => None,
         _ => Some("Dieser Statuswechsel ist nicht möglich."),
     }
@@ -146,7 +151,10 @@ mod tests {
 
     #[test]
     fn deletion_deadline_defaults_to_three_months_after_end() {
-        assert_eq!(default_deletion_deadline(date(2027, 6, 30)), date(2027, 9, 30));
+        assert_eq!(
+            default_deletion_deadline(date(2027, 6, 30)),
+            date(2027, 9, 30)
+        );
     }
 
     #[test]

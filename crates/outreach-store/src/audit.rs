@@ -4,7 +4,9 @@
 
 use crate::{StoreError, Tx, args};
 use outreach_core::access::Actor;
-use outreach_core::audit::{AuditAction, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, event_hash};
+use outreach_core::audit::{
+    AuditAction, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, event_hash,
+};
 
 /// An event to append: who did what to which record, for which purpose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,7 +269,10 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
     }
     let checked = verifier.as_ref().map_or(0, |v| v.checked);
     let (head_seq, head_hash): (i64, String) = tx
-        .fetch_one("SELECT last_seq, last_hash FROM audit_head WHERE id = 1", vec![])
+        .fetch_one(
+            "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
+            vec![],
+        )
         .await?;
     let head_matches = match &last {
         Some(event) => event.seq == head_seq && event.hash == head_hash,

@@ -73,24 +73,14 @@ pub struct NewCustomer {
 fn scope_args(scope: &CustomerScope, today: &str) -> Vec<crate::Arg> {
     match scope {
         CustomerScope::JobCenter { job_center_id } => {
-            args![
-                "jc",
-                *job_center_id,
-                Option::<String>::None,
-                today
-            ]
+            args!["jc", *job_center_id, Option::<String>::None, today]
         }
         CustomerScope::CaseManager {
             job_center_id,
             pap_code,
         } => args!["pap", *job_center_id, pap_code.clone(), today],
         CustomerScope::ServiceCenter { service_center_id } => {
-            args![
-                "sc",
-                *service_center_id,
-                Option::<String>::None,
-                today
-            ]
+            args!["sc", *service_center_id, Option::<String>::None, today]
         }
     }
 }
@@ -188,7 +178,9 @@ pub async fn count(
     number: Option<&str>,
 ) -> Result<i64, StoreError> {
     let mut params = scope_args(scope, today);
-    params.extend(args![number.map(|n| format!("{}%", n.replace(['%', '_'], "")))]);
+    params.extend(args![
+        number.map(|n| format!("{}%", n.replace(['%', '_'], "")))
+    ]);
     let (n,): (i64,) = tx
         .fetch_one(
             scoped!(

@@ -118,7 +118,10 @@ impl Db {
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         match self.begin_read().await {
-            Ok(mut tx) => match tx.fetch_one::<(i64,)>("SELECT CAST(1 AS BIGINT)", vec![]).await {
+            Ok(mut tx) => match tx
+                .fetch_one::<(i64,)>("SELECT CAST(1 AS BIGINT)", vec![])
+                .await
+            {
                 Ok(_) => true,
                 Err(error) => {
                     tracing::warn!(%error, "database ping failed");

@@ -110,11 +110,7 @@ pub async fn set_state(
     Ok(changed == 1)
 }
 
-pub async fn set_authority_notified(
-    tx: &mut Tx,
-    id: i64,
-    date: &str,
-) -> Result<(), StoreError> {
+pub async fn set_authority_notified(tx: &mut Tx, id: i64, date: &str) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE mandates SET authority_notified_on = $2 WHERE id = $1",
         args![id, date],

@@ -40,7 +40,6 @@ pub struct ServiceCenter {
     pub phone: String,
 }
 
-
 pub async fn create_job_center(
     tx: &mut Tx,
     jc: &NewJobCenter,

@@ -23,6 +23,10 @@ fn postgres_required() -> bool {
 
 /// The backends tests should run on. Panics when PostgreSQL is required but
 /// unreachable (CI must fail, not skip).
+#[allow(
+    clippy::panic,
+    reason = "test support: a missing database in CI must fail the test"
+)]
 pub async fn backends() -> Vec<Backend> {
     let reachable = sqlx::PgConnection::connect(&admin_url()).await.is_ok();
     match (reachable, postgres_required()) {

@@ -66,7 +66,6 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-
 pub async fn create(tx: &mut Tx, user: &NewUser, now: i64) -> Result<i64, StoreError> {
     let (id,): (i64,) = tx
         .fetch_one(

@@ -10,7 +10,7 @@ use outreach_store::audit::{self, AuditEvent, AuditFilter};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends};
-use outreach_store::{Backend, Db, args, mandate, session, user};
+use outreach_store::{Db, args, mandate, session, user};
 
 const NOW: i64 = 1_790_000_000;
 
@@ -29,8 +29,12 @@ async fn world(db: &Db) -> World {
         name: format!("Jobcenter {code}"),
         ..NewJobCenter::default()
     };
-    let jc_a = org::create_job_center(&mut tx, &jc("A"), NOW).await.unwrap();
-    let jc_b = org::create_job_center(&mut tx, &jc("B"), NOW).await.unwrap();
+    let jc_a = org::create_job_center(&mut tx, &jc("A"), NOW)
+        .await
+        .unwrap();
+    let jc_b = org::create_job_center(&mut tx, &jc("B"), NOW)
+        .await
+        .unwrap();
     let sc_x = org::create_service_center(&mut tx, "X", "SC X", "Hamburg", "", NOW)
         .await
         .unwrap();
@@ -73,7 +77,9 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
-    let mandate = mandate::create(&mut tx, jc_a, &m, admin, NOW).await.unwrap();
+    let mandate = mandate::create(&mut tx, jc_a, &m, admin, NOW)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     World {
         jc_a,
@@ -103,12 +109,20 @@ async fn customer_queries_stay_inside_the_scope() {
         let a = CustomerScope::JobCenter {
             job_center_id: w.jc_a,
         };
-        assert_eq!(numbers(&t.db, &a, today).await, ["A0000", "A0001", "A0002"], "{backend:?}");
+        assert_eq!(
+            numbers(&t.db, &a, today).await,
+            ["A0000", "A0001", "A0002"],
+            "{backend:?}"
+        );
         let pap = CustomerScope::CaseManager {
             job_center_id: w.jc_a,
             pap_code: "PAP2".into(),
         };
-        assert_eq!(numbers(&t.db, &pap, today).await, ["A0001", "A0002"], "{backend:?}");
+        assert_eq!(
+            numbers(&t.db, &pap, today).await,
+            ["A0001", "A0002"],
+            "{backend:?}"
+        );
 
         // Draft mandate: the service center sees nothing.
         let x = CustomerScope::ServiceCenter {
@@ -117,13 +131,23 @@ async fn customer_queries_stay_inside_the_scope() {
         assert!(numbers(&t.db, &x, today).await.is_empty(), "{backend:?}");
 
         let mut tx = t.db.begin().await.unwrap();
-        assert!(mandate::set_state(&mut tx, w.mandate, MandateState::Draft, MandateState::Active)
+        assert!(
+            mandate::set_state(
+                &mut tx,
+                w.mandate,
+                MandateState::Draft,
+                MandateState::Active
+            )
             .await
-            .unwrap());
+            .unwrap()
+        );
         tx.commit().await.unwrap();
         assert_eq!(numbers(&t.db, &x, today).await.len(), 3, "{backend:?}");
         // Outside the mandate's period, and for another service center: nothing.
-        assert!(numbers(&t.db, &x, "2027-01-01").await.is_empty(), "{backend:?}");
+        assert!(
+            numbers(&t.db, &x, "2027-01-01").await.is_empty(),
+            "{backend:?}"
+        );
         let y = CustomerScope::ServiceCenter {
             service_center_id: w.sc_y,
         };
@@ -142,9 +166,24 @@ async fn customer_queries_stay_inside_the_scope() {
         let b = CustomerScope::JobCenter {
             job_center_id: w.jc_b,
         };
-        assert!(customer::get(&mut tx, &b, today, b_id).await.unwrap().is_some());
-        assert_eq!(customer::count(&mut tx, &b, today, Some("B00")).await.unwrap(), 3);
-        assert_eq!(customer::count(&mut tx, &b, today, Some("A")).await.unwrap(), 0);
+        assert!(
+            customer::get(&mut tx, &b, today, b_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            customer::count(&mut tx, &b, today, Some("B00"))
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            customer::count(&mut tx, &b, today, Some("A"))
+                .await
+                .unwrap(),
+            0
+        );
     }
 }
 
@@ -169,7 +208,11 @@ async fn restricted_customers_are_seen_by_the_job_center_admin_only() {
             pap_code: "PAP2".into(),
         };
         assert_eq!(numbers(&t.db, &admin, "2026-06-01").await.len(), 3);
-        assert_eq!(numbers(&t.db, &pap, "2026-06-01").await, ["A0002"], "{backend:?}");
+        assert_eq!(
+            numbers(&t.db, &pap, "2026-06-01").await,
+            ["A0002"],
+            "{backend:?}"
+        );
     }
 }
 
@@ -193,7 +236,10 @@ async fn audit_chain_detects_an_edited_row() {
                 .record("customer", i)
                 .fields("Name")
                 .purpose("Test");
-            assert_eq!(audit::append(&mut tx, &event, NOW + i).await.unwrap(), i + 1);
+            assert_eq!(
+                audit::append(&mut tx, &event, NOW + i).await.unwrap(),
+                i + 1
+            );
         }
         tx.commit().await.unwrap();
 
@@ -212,7 +258,11 @@ async fn audit_chain_detects_an_edited_row() {
         tx.commit().await.unwrap();
         let mut tx = t.db.begin_read().await.unwrap();
         let broken = audit::verify(&mut tx).await.unwrap().broken.unwrap();
-        assert_eq!((broken.seq, broken.reason), (3, BreakReason::ContentChanged), "{backend:?}");
+        assert_eq!(
+            (broken.seq, broken.reason),
+            (3, BreakReason::ContentChanged),
+            "{backend:?}"
+        );
     }
 }
 
@@ -245,8 +295,12 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
             handles.push(tokio::spawn(async move {
                 for i in 0..10 {
                     let mut tx = db.begin().await.unwrap();
-                    let event = AuditEvent::anonymous(&format!("w{worker}"), AuditAction::LoginFailure, "c")
-                        .record("n", i);
+                    let event = AuditEvent::anonymous(
+                        &format!("w{worker}"),
+                        AuditAction::LoginFailure,
+                        "c",
+                    )
+                    .record("n", i);
                     audit::append(&mut tx, &event, NOW).await.unwrap();
                     tx.commit().await.unwrap();
                 }
@@ -262,7 +316,10 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
             username: Some("w3".into()),
             ..AuditFilter::default()
         };
-        assert_eq!(audit::list(&mut tx, &filter, 100, 0).await.unwrap().len(), 10);
+        assert_eq!(
+            audit::list(&mut tx, &filter, 100, 0).await.unwrap().len(),
+            10
+        );
     }
 }
 
@@ -272,17 +329,27 @@ async fn sessions_and_lockout_state() {
         let t = TestDb::new(backend).await.unwrap();
         let w = world(&t.db).await;
         let mut tx = t.db.begin().await.unwrap();
-        let u = user::by_username(&mut tx, "jcadmin").await.unwrap().unwrap();
+        let u = user::by_username(&mut tx, "jcadmin")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(u.actor().unwrap().home, Home::JobCenter(w.jc_a));
-        let s = session::create(&mut tx, u.id, "127.0.0.1", NOW).await.unwrap();
+        let s = session::create(&mut tx, u.id, "127.0.0.1", NOW)
+            .await
+            .unwrap();
         let found = session::find(&mut tx, &s.token).await.unwrap().unwrap();
         assert_eq!(found.user_id, u.id);
         assert_ne!(found.id_hash, s.token, "the raw token is never stored");
         assert!(session::find(&mut tx, "nope").await.unwrap().is_none());
-        user::set_login_failures(&mut tx, u.id, 0, Some(NOW + 900)).await.unwrap();
+        user::set_login_failures(&mut tx, u.id, 0, Some(NOW + 900))
+            .await
+            .unwrap();
         let u2 = user::by_id(&mut tx, u.id).await.unwrap().unwrap();
         assert_eq!(u2.locked_until, Some(NOW + 900));
-        assert_eq!(session::delete_for_user(&mut tx, u.id, None).await.unwrap(), 1);
+        assert_eq!(
+            session::delete_for_user(&mut tx, u.id, None).await.unwrap(),
+            1
+        );
         let dup = user::create(
             &mut tx,
             &user::NewUser {
@@ -296,9 +363,27 @@ async fn sessions_and_lockout_state() {
             NOW,
         )
         .await;
-        assert!(matches!(dup, Err(outreach_store::StoreError::UniqueViolation)), "{backend:?}");
+        assert!(
+            matches!(dup, Err(outreach_store::StoreError::UniqueViolation)),
+            "{backend:?}"
+        );
         let _ = w.sc_y;
         assert_eq!(t.db.backend(), backend);
-        let _ = Backend::Sqlite;
     }
+}
+
+#[test]
+fn migration_folders_hold_the_same_file_names() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |backend: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite = names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, names("postgres"));
 }

@@ -87,8 +87,19 @@ async fn organisations_page(
     })
 }
 
-async fn organisations(State(state): State<AppState>, ctx: Ctx) -> Result<OrganisationsPage, AppError> {
-    organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), String::new()).await
+async fn organisations(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> Result<OrganisationsPage, AppError> {
+    organisations_page(
+        &state,
+        &ctx,
+        FormData::default(),
+        FormData::default(),
+        Errors::default(),
+        String::new(),
+    )
+    .await
 }
 
 fn valid_code(code: &str) -> bool {
@@ -111,15 +122,23 @@ async fn create_job_center(
         errors.add("jc_code", "Kürzel des Jobcenters", CODE_RULE);
     }
     if form.get("jc_name").is_empty() {
-        errors.add("jc_name", "Name des Jobcenters", "Bitte geben Sie den Namen an.");
+        errors.add(
+            "jc_name",
+            "Name des Jobcenters",
+            "Bitte geben Sie den Namen an.",
+        );
     }
     let postcode = form.get("jc_postcode");
-    if !postcode.is_empty() && !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())) {
+    if !postcode.is_empty() && !outreach_core::customer::is_postcode(postcode) {
         errors.add("jc_postcode", "PLZ", "Die Postleitzahl hat fünf Ziffern.");
     }
     let state_code = form.get("jc_state");
     if !STATES.iter().any(|(c, _)| *c == state_code) {
-        errors.add("jc_state", "Bundesland", "Bitte wählen Sie das Bundesland aus.");
+        errors.add(
+            "jc_state",
+            "Bundesland",
+            "Bitte wählen Sie das Bundesland aus.",
+        );
     }
     let new = NewJobCenter {
         code: code.clone(),
@@ -138,21 +157,45 @@ async fn create_job_center(
         let mut tx = state.db.begin().await?;
         match org::create_job_center(&mut tx, &new, now).await {
             Ok(id) => {
-                let event = AuditEvent::by(&ctx.user.actor, AuditAction::OrganisationCreate, &ctx.client)
-                    .record("job_center", id)
-                    .job_center(Some(id));
+                let event = AuditEvent::by(
+                    &ctx.user.actor,
+                    AuditAction::OrganisationCreate,
+                    &ctx.client,
+                )
+                .record("job_center", id)
+                .job_center(Some(id));
                 audit::append(&mut tx, &event, now).await?;
                 tx.commit().await?;
-                let page = organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), format!("Jobcenter „{}“ wurde angelegt.", new.name)).await?;
+                let page = organisations_page(
+                    &state,
+                    &ctx,
+                    FormData::default(),
+                    FormData::default(),
+                    Errors::default(),
+                    format!("Jobcenter „{}“ wurde angelegt.", new.name),
+                )
+                .await?;
                 return Ok(page.into_response());
             }
             Err(StoreError::UniqueViolation) => {
-                errors.add("jc_code", "Kürzel des Jobcenters", "Dieses Kürzel ist schon vergeben.");
+                errors.add(
+                    "jc_code",
+                    "Kürzel des Jobcenters",
+                    "Dieses Kürzel ist schon vergeben.",
+                );
             }
             Err(e) => return Err(e.into()),
         }
     }
-    let page = organisations_page(&state, &ctx, form, FormData::default(), errors, String::new()).await?;
+    let page = organisations_page(
+        &state,
+        &ctx,
+        form,
+        FormData::default(),
+        errors,
+        String::new(),
+    )
+    .await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -167,27 +210,64 @@ async fn create_service_center(
         errors.add("sc_code", "Kürzel des Service-Centers", CODE_RULE);
     }
     if form.get("sc_name").is_empty() {
-        errors.add("sc_name", "Name des Service-Centers", "Bitte geben Sie den Namen an.");
+        errors.add(
+            "sc_name",
+            "Name des Service-Centers",
+            "Bitte geben Sie den Namen an.",
+        );
     }
     let now = state.clock.now();
     if errors.is_empty() {
         let mut tx = state.db.begin().await?;
-        match org::create_service_center(&mut tx, &code, form.get("sc_name"), form.get("sc_city"), form.get("sc_phone"), now).await {
+        match org::create_service_center(
+            &mut tx,
+            &code,
+            form.get("sc_name"),
+            form.get("sc_city"),
+            form.get("sc_phone"),
+            now,
+        )
+        .await
+        {
             Ok(id) => {
-                let event = AuditEvent::by(&ctx.user.actor, AuditAction::OrganisationCreate, &ctx.client)
-                    .record("service_center", id);
+                let event = AuditEvent::by(
+                    &ctx.user.actor,
+                    AuditAction::OrganisationCreate,
+                    &ctx.client,
+                )
+                .record("service_center", id);
                 audit::append(&mut tx, &event, now).await?;
                 tx.commit().await?;
-                let page = organisations_page(&state, &ctx, FormData::default(), FormData::default(), Errors::default(), format!("Service-Center „{}“ wurde angelegt.", form.get("sc_name"))).await?;
+                let page = organisations_page(
+                    &state,
+                    &ctx,
+                    FormData::default(),
+                    FormData::default(),
+                    Errors::default(),
+                    format!("Service-Center „{}“ wurde angelegt.", form.get("sc_name")),
+                )
+                .await?;
                 return Ok(page.into_response());
             }
             Err(StoreError::UniqueViolation) => {
-                errors.add("sc_code", "Kürzel des Service-Centers", "Dieses Kürzel ist schon vergeben.");
+                errors.add(
+                    "sc_code",
+                    "Kürzel des Service-Centers",
+                    "Dieses Kürzel ist schon vergeben.",
+                );
             }
             Err(e) => return Err(e.into()),
         }
     }
-    let page = organisations_page(&state, &ctx, FormData::default(), form, errors, String::new()).await?;
+    let page = organisations_page(
+        &state,
+        &ctx,
+        FormData::default(),
+        form,
+        errors,
+        String::new(),
+    )
+    .await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -312,7 +392,11 @@ async fn create_user(
         errors.add("username", "Benutzername", e);
     }
     if form.get("display_name").is_empty() {
-        errors.add("display_name", "Name", "Bitte geben Sie den Namen der Person an.");
+        errors.add(
+            "display_name",
+            "Name",
+            "Bitte geben Sie den Namen der Person an.",
+        );
     }
     let role = Role::parse(form.get("role"));
     let home = parse_home(form.get("organisation"));
@@ -325,9 +409,13 @@ async fn create_user(
                 "Organisation",
                 match role {
                     Role::Agent | Role::Supervisor => "Diese Rolle gehört zu einem Service-Center.",
-                    Role::CaseManager | Role::JobcenterAdmin => "Diese Rolle gehört zu einem Jobcenter.",
+                    Role::CaseManager | Role::JobcenterAdmin => {
+                        "Diese Rolle gehört zu einem Jobcenter."
+                    }
                     Role::Dpo => "Diese Rolle gehört zu einem Jobcenter oder ist bundesweit.",
-                    Role::Admin => "Die Systemadministration gehört zu keiner Organisation (bundesweit).",
+                    Role::Admin => {
+                        "Die Systemadministration gehört zu keiner Organisation (bundesweit)."
+                    }
                 },
             ),
         },
@@ -336,7 +424,8 @@ async fn create_user(
     if role == Some(Role::CaseManager) && pap_code.is_empty() {
         errors.add("pap_code", "pAp-Kennung", "Für pAp / Fallmanager/innen ist die pAp-Kennung anzugeben; über sie werden ihre Kundinnen und Kunden zugeordnet.");
     }
-    let (Ok(username), Some(role), Some(home), true) = (username, role, home, errors.is_empty()) else {
+    let (Ok(username), Some(role), Some(home), true) = (username, role, home, errors.is_empty())
+    else {
         let page = new_user_form(&state, &ctx, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
@@ -357,7 +446,11 @@ async fn create_user(
         Err(StoreError::UniqueViolation) => {
             drop(tx);
             let mut errors = Errors::default();
-            errors.add("username", "Benutzername", "Diesen Benutzernamen gibt es schon.");
+            errors.add(
+                "username",
+                "Benutzername",
+                "Diesen Benutzernamen gibt es schon.",
+            );
             let page = new_user_form(&state, &ctx, form, errors).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
@@ -384,7 +477,12 @@ async fn deactivate_user(
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
     if id == ctx.user.actor.user_id {
-        let page = users_page(&state, &ctx, "Sie können Ihr eigenes Konto nicht deaktivieren.".into()).await?;
+        let page = users_page(
+            &state,
+            &ctx,
+            "Sie können Ihr eigenes Konto nicht deaktivieren.".into(),
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let now = state.clock.now();
@@ -397,7 +495,15 @@ async fn deactivate_user(
         .job_center(target.job_center_id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
-    let page = users_page(&state, &ctx, format!("Das Konto {} wurde deaktiviert und abgemeldet.", target.username)).await?;
+    let page = users_page(
+        &state,
+        &ctx,
+        format!(
+            "Das Konto {} wurde deaktiviert und abgemeldet.",
+            target.username
+        ),
+    )
+    .await?;
     Ok(page.into_response())
 }
 
@@ -426,4 +532,3 @@ async fn reset_password(
     }
     .into_response())
 }
-

@@ -125,13 +125,20 @@ async fn render(
         .append_pair("seite", &(page + 1).to_string())
         .finish();
     let (verification, verification_ok) = verification.unwrap_or_default();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = AuditPage {
         layout: Layout::new(&ctx.user, "Protokoll", "/protokoll"),
         rows,
         form: query,
         errors,
-        actions: AuditAction::ALL.iter().map(|a| (a.code(), a.label())).collect(),
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.code(), a.label()))
+            .collect(),
         page,
         has_more,
         next_query,
@@ -141,16 +148,30 @@ async fn render(
     Ok((status, page).into_response())
 }
 
-async fn page(State(state): State<AppState>, ctx: Ctx, QueryData(query): QueryData) -> Result<Response, AppError> {
+async fn page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    QueryData(query): QueryData,
+) -> Result<Response, AppError> {
     render(&state, &ctx, query, None).await
 }
 
-async fn verify(State(state): State<AppState>, ctx: Ctx, _form: FormData) -> Result<Response, AppError> {
+async fn verify(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _form: FormData,
+) -> Result<Response, AppError> {
     let mut tx = state.db.begin_read().await?;
     let result = audit::verify(&mut tx).await?;
     drop(tx);
     let message = match &result.broken {
-        None => (format!("Die Protokollkette ist unversehrt: {} Ereignisse geprüft.", result.checked), true),
+        None => (
+            format!(
+                "Die Protokollkette ist unversehrt: {} Ereignisse geprüft.",
+                result.checked
+            ),
+            true,
+        ),
         Some(b) => (
             format!(
                 "Die Protokollkette ist verletzt! Erstes fehlerhaftes Ereignis: Nr. {} ({}). Bitte informieren Sie die Systemadministration und sichern Sie die Datenbank.",
@@ -161,7 +182,10 @@ async fn verify(State(state): State<AppState>, ctx: Ctx, _form: FormData) -> Res
         ),
     };
     if !message.1 {
-        tracing::error!(seq = result.broken.as_ref().map(|b| b.seq), "audit chain broken");
+        tracing::error!(
+            seq = result.broken.as_ref().map(|b| b.seq),
+            "audit chain broken"
+        );
     }
     render(&state, &ctx, FormData::default(), Some(message)).await
 }

@@ -88,7 +88,14 @@ async fn login_page(
     if ctx.user.is_some() {
         return Redirect::to("/").into_response();
     }
-    login_form(&state, &headers, Errors::default(), String::new(), StatusCode::OK, &query)
+    login_form(
+        &state,
+        &headers,
+        Errors::default(),
+        String::new(),
+        StatusCode::OK,
+        &query,
+    )
 }
 
 async fn login(
@@ -101,13 +108,24 @@ async fn login(
     let password_given = form.raw("password").to_string();
     let mut errors = Errors::default();
     if username.is_empty() {
-        errors.add("username", "Benutzername", "Bitte geben Sie Ihren Benutzernamen ein.");
+        errors.add(
+            "username",
+            "Benutzername",
+            "Bitte geben Sie Ihren Benutzernamen ein.",
+        );
     }
     if password_given.is_empty() {
         errors.add("password", "Passwort", "Bitte geben Sie Ihr Passwort ein.");
     }
     let fail = |errors: Errors, username: String, status| {
-        Ok(login_form(&state, &headers, errors, username, status, &FormData::default()))
+        Ok(login_form(
+            &state,
+            &headers,
+            errors,
+            username,
+            status,
+            &FormData::default(),
+        ))
     };
     if !errors.is_empty() {
         return fail(errors, username, StatusCode::UNPROCESSABLE_ENTITY);
@@ -121,7 +139,11 @@ async fn login(
         .as_ref()
         .is_some_and(|u| is_locked(u.locked_until, now));
     let verified = !locked
-        && password::verify(password_given, found.as_ref().map(|u| u.password_hash.clone())).await;
+        && password::verify(
+            password_given,
+            found.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await;
     let usable = found
         .filter(|u| verified && u.active)
         .and_then(|u| u.actor().map(|a| (u, a)));
@@ -141,7 +163,11 @@ async fn login(
                 }
             }
         }
-        let reason = if message == LOCKED { "gesperrt" } else { "falsche Anmeldedaten" };
+        let reason = if message == LOCKED {
+            "gesperrt"
+        } else {
+            "falsche Anmeldedaten"
+        };
         let event = AuditEvent::anonymous(&audit_name, AuditAction::LoginFailure, &ctx.client)
             .record("user", &audit_name)
             .purpose(reason);
@@ -157,13 +183,20 @@ async fn login(
         session::delete(&mut tx, &session::hash_token(&old)).await?;
     }
     let new = session::create(&mut tx, user.id, &ctx.client, now).await?;
-    let event = AuditEvent::by(&actor, AuditAction::LoginSuccess, &ctx.client).record("user", user.id);
+    let event =
+        AuditEvent::by(&actor, AuditAction::LoginSuccess, &ctx.client).record("user", user.id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     let mut response = Redirect::to("/").into_response();
     let h = response.headers_mut();
-    h.append(header::SET_COOKIE, cookie(&state, SESSION_COOKIE, &new.token, None));
-    h.append(header::SET_COOKIE, cookie(&state, LOGIN_CSRF_COOKIE, "", Some(0)));
+    h.append(
+        header::SET_COOKIE,
+        cookie(&state, SESSION_COOKIE, &new.token, None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie(&state, LOGIN_CSRF_COOKIE, "", Some(0)),
+    );
     Ok(response)
 }
 
@@ -176,9 +209,10 @@ async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response, App
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     let mut response = Redirect::to("/login?abgemeldet=1").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, cookie(&state, SESSION_COOKIE, "", Some(0)));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(&state, SESSION_COOKIE, "", Some(0)),
+    );
     Ok(response)
 }
 
@@ -207,12 +241,20 @@ async fn change_password(
     let current = form.raw("current").to_string();
     let new = form.raw("new").to_string();
     if current.is_empty() {
-        errors.add("current", "Bisheriges Passwort", "Bitte geben Sie Ihr bisheriges Passwort ein.");
+        errors.add(
+            "current",
+            "Bisheriges Passwort",
+            "Bitte geben Sie Ihr bisheriges Passwort ein.",
+        );
     }
     if let Err(e) = check_new_password(&new, &ctx.user.actor.username) {
         errors.add("new", "Neues Passwort", e);
     } else if new != form.raw("repeat") {
-        errors.add("repeat", "Wiederholung", "Die beiden neuen Passwörter stimmen nicht überein.");
+        errors.add(
+            "repeat",
+            "Wiederholung",
+            "Die beiden neuen Passwörter stimmen nicht überein.",
+        );
     }
     let mut tx = state.db.begin_read().await?;
     let stored = user::by_id(&mut tx, ctx.user.actor.user_id)
@@ -220,7 +262,11 @@ async fn change_password(
         .map(|u| u.password_hash);
     drop(tx);
     if !current.is_empty() && !password::verify(current, stored).await {
-        errors.add("current", "Bisheriges Passwort", "Das bisherige Passwort ist falsch.");
+        errors.add(
+            "current",
+            "Bisheriges Passwort",
+            "Das bisherige Passwort ist falsch.",
+        );
     }
     if !errors.is_empty() {
         let page = PasswordPage {
@@ -234,7 +280,12 @@ async fn change_password(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     user::set_password(&mut tx, ctx.user.actor.user_id, &hash, now).await?;
-    session::delete_for_user(&mut tx, ctx.user.actor.user_id, Some(&ctx.user.session_hash)).await?;
+    session::delete_for_user(
+        &mut tx,
+        ctx.user.actor.user_id,
+        Some(&ctx.user.session_hash),
+    )
+    .await?;
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::PasswordChange, &ctx.client)
         .record("user", ctx.user.actor.user_id);
     audit::append(&mut tx, &event, now).await?;

@@ -55,21 +55,41 @@ struct ListPage {
     number_error: &'static str,
 }
 
-async fn list(State(state): State<AppState>, ctx: Ctx, QueryData(query): QueryData) -> Result<ListPage, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    QueryData(query): QueryData,
+) -> Result<ListPage, AppError> {
     let actor = &ctx.user.actor;
     let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
     let raw_number = query.get("nummer").to_uppercase();
-    let valid = raw_number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/') && raw_number.len() <= 32;
-    let number = valid.then_some(raw_number.clone()).filter(|n| !n.is_empty());
+    let valid = raw_number
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
+        && raw_number.len() <= 32;
+    let number = valid
+        .then_some(raw_number.clone())
+        .filter(|n| !n.is_empty());
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
     let today = state.clock.today_iso();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let total = customer::count(&mut tx, &scope, &today, number.as_deref()).await?;
-    let listing = customer::list(&mut tx, &scope, &today, number.as_deref(), PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    let listing = customer::list(
+        &mut tx,
+        &scope,
+        &today,
+        number.as_deref(),
+        PAGE_SIZE,
+        (page - 1) * PAGE_SIZE,
+    )
+    .await?;
     if !listing.is_empty() {
         let event = AuditEvent::by(actor, AuditAction::CustomerList, &ctx.client)
-            .record("customer_list", format!("Seite {page}, {} Datensätze", listing.len()))
+            .record(
+                "customer_list",
+                format!("Seite {page}, {} Datensätze", listing.len()),
+            )
             .fields("Kundennummer, Name, Status, pAp-Kennung, Letzter Kontakt")
             .purpose(purpose(actor.role));
         audit::append(&mut tx, &event, now).await?;
@@ -83,7 +103,11 @@ async fn list(State(state): State<AppState>, ctx: Ctx, QueryData(query): QueryDa
             c,
         })
         .collect();
-    let title = if actor.role == Role::CaseManager { "Meine Kundinnen und Kunden" } else { "Kundinnen und Kunden" };
+    let title = if actor.role == Role::CaseManager {
+        "Meine Kundinnen und Kunden"
+    } else {
+        "Kundinnen und Kunden"
+    };
     Ok(ListPage {
         layout: Layout::new(&ctx.user, title, "/kunden"),
         rows,
@@ -91,7 +115,11 @@ async fn list(State(state): State<AppState>, ctx: Ctx, QueryData(query): QueryDa
         number: raw_number,
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
-        number_error: if valid { "" } else { "Eine Kundennummer besteht aus Buchstaben, Ziffern, Bindestrich oder Schrägstrich (höchstens 32 Zeichen)." },
+        number_error: if valid {
+            ""
+        } else {
+            "Eine Kundennummer besteht aus Buchstaben, Ziffern, Bindestrich oder Schrägstrich (höchstens 32 Zeichen)."
+        },
     })
 }
 
@@ -109,13 +137,19 @@ struct DetailPage {
 /// The fields the detail page shows, as recorded in the audit log.
 const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, Arbeitslos seit, Zielberuf, pAp-Kennung, Letzter Kontakt, Bundesland";
 
-async fn detail(State(state): State<AppState>, ctx: Ctx, IdPath(id): IdPath) -> Result<DetailPage, AppError> {
+async fn detail(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<DetailPage, AppError> {
     let actor = &ctx.user.actor;
     let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
     let today = state.clock.today_iso();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let c = customer::get(&mut tx, &scope, &today, id).await?.ok_or(AppError::NotFound)?;
+    let c = customer::get(&mut tx, &scope, &today, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
         .record("customer", &c.customer_number)
         .fields(DETAIL_FIELDS)
@@ -127,7 +161,11 @@ async fn detail(State(state): State<AppState>, ctx: Ctx, IdPath(id): IdPath) -> 
         layout: Layout::new(&ctx.user, format!("Kunde {}", c.customer_number), "/kunden"),
         status: status_label(&c.status),
         birth_date: iso_to_de(&c.birth_date),
-        unemployed_since: c.unemployed_since.as_deref().map(iso_to_de).unwrap_or_default(),
+        unemployed_since: c
+            .unemployed_since
+            .as_deref()
+            .map(iso_to_de)
+            .unwrap_or_default(),
         last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
         c,
     })

@@ -33,12 +33,24 @@ struct HomePage {
 
 fn intro(role: Role) -> &'static str {
     match role {
-        Role::Agent => "Zurzeit liegt kein Fall für Sie vor. Sobald die Anrufwarteschlange Ihnen einen Fall zuteilt, erscheint er hier.",
-        Role::Supervisor => "Hier sehen Sie die Aufträge Ihres Service-Centers und die Zahl der Kundinnen und Kunden, die Sie im Auftrag betreuen.",
-        Role::CaseManager => "Hier finden Sie Ihre Kundinnen und Kunden (nach Ihrer pAp-Kennung) und künftig die Ergebnisse der Telefonate.",
-        Role::JobcenterAdmin => "Sie verwalten die Kundendaten Ihres Jobcenters und die Aufträge an Service-Center.",
-        Role::Dpo => "Sie prüfen das Protokoll aller Zugriffe auf Sozialdaten und dessen Unversehrtheit.",
-        Role::Admin => "Sie verwalten Jobcenter, Service-Center und Benutzerkonten. Auf Kundendaten haben Sie keinen Zugriff.",
+        Role::Agent => {
+            "Zurzeit liegt kein Fall für Sie vor. Sobald die Anrufwarteschlange Ihnen einen Fall zuteilt, erscheint er hier."
+        }
+        Role::Supervisor => {
+            "Hier sehen Sie die Aufträge Ihres Service-Centers und die Zahl der Kundinnen und Kunden, die Sie im Auftrag betreuen."
+        }
+        Role::CaseManager => {
+            "Hier finden Sie Ihre Kundinnen und Kunden (nach Ihrer pAp-Kennung) und künftig die Ergebnisse der Telefonate."
+        }
+        Role::JobcenterAdmin => {
+            "Sie verwalten die Kundendaten Ihres Jobcenters und die Aufträge an Service-Center."
+        }
+        Role::Dpo => {
+            "Sie prüfen das Protokoll aller Zugriffe auf Sozialdaten und dessen Unversehrtheit."
+        }
+        Role::Admin => {
+            "Sie verwalten Jobcenter, Service-Center und Benutzerkonten. Auf Kundendaten haben Sie keinen Zugriff."
+        }
     }
 }
 
@@ -56,7 +68,11 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
     if let Some(scope) = customer_scope(actor) {
         let n = customer::count(&mut tx, &scope, &today, None).await?;
         figures.push(Figure {
-            label: if actor.role == Role::CaseManager { "Meine Kundinnen und Kunden" } else { "Kundinnen und Kunden" },
+            label: if actor.role == Role::CaseManager {
+                "Meine Kundinnen und Kunden"
+            } else {
+                "Kundinnen und Kunden"
+            },
             value: n.to_string(),
             href: "/kunden",
         });
@@ -103,7 +119,11 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         });
     }
     Ok(HomePage {
-        layout: Layout::new(&ctx.user, format!("Willkommen, {}", ctx.user.display_name), "/"),
+        layout: Layout::new(
+            &ctx.user,
+            format!("Willkommen, {}", ctx.user.display_name),
+            "/",
+        ),
         organisation,
         intro: intro(actor.role),
         figures,

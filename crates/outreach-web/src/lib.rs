@@ -129,18 +129,20 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            |request: &axum::http::Request<_>| {
-                // The matched route, never the URI: paths and queries can carry
-                // customer numbers.
-                let route = request
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map_or("-", |p| p.as_str())
-                    .to_string();
-                tracing::info_span!("request", method = %request.method(), route)
-            },
-        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<_>| {
+                    // The matched route, never the URI: paths and queries can carry
+                    // customer numbers.
+                    let route = request
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("-", |p| p.as_str())
+                        .to_string();
+                    tracing::info_span!("request", method = %request.method(), route)
+                },
+            ),
+        )
         .with_state(state)
 }
 

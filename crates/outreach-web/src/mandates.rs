@@ -16,7 +16,9 @@ use outreach_core::access::{Action, Actor, Home, Owner, can, can_on};
 use outreach_core::audit::AuditAction;
 use outreach_core::customer::{CustomerField, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
-use outreach_core::mandate::{MandateState, NewMandate, default_deletion_deadline, transition_problem};
+use outreach_core::mandate::{
+    MandateState, NewMandate, default_deletion_deadline, transition_problem,
+};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::mandate::{self, Mandate, MandateScope};
 use outreach_store::org::{self, ServiceCenter};
@@ -46,10 +48,21 @@ impl MandateView {
     fn new(m: Mandate) -> MandateView {
         MandateView {
             state_label: m.state().label(),
-            period: format!("{} bis {}", iso_to_de(&m.period_start), iso_to_de(&m.period_end)),
+            period: format!(
+                "{} bis {}",
+                iso_to_de(&m.period_start),
+                iso_to_de(&m.period_end)
+            ),
             deletion_deadline: iso_to_de(&m.deletion_deadline),
-            authority_notified_on: m.authority_notified_on.as_deref().map(iso_to_de).unwrap_or_default(),
-            fields: parse_field_list(&m.allowed_fields).into_iter().map(CustomerField::label).collect(),
+            authority_notified_on: m
+                .authority_notified_on
+                .as_deref()
+                .map(iso_to_de)
+                .unwrap_or_default(),
+            fields: parse_field_list(&m.allowed_fields)
+                .into_iter()
+                .map(CustomerField::label)
+                .collect(),
             m,
         }
     }
@@ -74,7 +87,11 @@ struct ListPage {
 async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppError> {
     let scope = scope_of(&ctx.user.actor)?;
     let mut tx = state.db.begin_read().await?;
-    let mandates = mandate::list(&mut tx, scope).await?.into_iter().map(MandateView::new).collect();
+    let mandates = mandate::list(&mut tx, scope)
+        .await?
+        .into_iter()
+        .map(MandateView::new)
+        .collect();
     Ok(ListPage {
         layout: Layout::new(&ctx.user, "Aufträge", "/auftraege"),
         mandates,
@@ -98,7 +115,13 @@ struct NewPage {
     fields: Vec<FieldChoice>,
 }
 
-async fn new_form(state: &AppState, ctx: &Ctx, form: FormData, errors: Errors, submitted: bool) -> Result<NewPage, AppError> {
+async fn new_form(
+    state: &AppState,
+    ctx: &Ctx,
+    form: FormData,
+    errors: Errors,
+    submitted: bool,
+) -> Result<NewPage, AppError> {
     let mut tx = state.db.begin_read().await?;
     let chosen = form.all("fields");
     let defaults = CustomerField::default_for_mandate();
@@ -107,7 +130,11 @@ async fn new_form(state: &AppState, ctx: &Ctx, form: FormData, errors: Errors, s
         .map(|f| FieldChoice {
             code: f.code(),
             label: f.label(),
-            checked: if submitted { chosen.contains(&f.code()) } else { defaults.contains(f) },
+            checked: if submitted {
+                chosen.contains(&f.code())
+            } else {
+                defaults.contains(f)
+            },
         })
         .collect();
     Ok(NewPage {
@@ -123,11 +150,21 @@ async fn new_page(State(state): State<AppState>, ctx: Ctx) -> Result<NewPage, Ap
     new_form(&state, &ctx, FormData::default(), Errors::default(), false).await
 }
 
-fn date_field(form: &FormData, errors: &mut Errors, field: &str, label: &str, required: bool) -> Option<Date> {
+fn date_field(
+    form: &FormData,
+    errors: &mut Errors,
+    field: &str,
+    label: &str,
+    required: bool,
+) -> Option<Date> {
     let raw = form.get(field);
     if raw.is_empty() {
         if required {
-            errors.add(field, label, "Bitte geben Sie ein Datum im Format TT.MM.JJJJ an.");
+            errors.add(
+                field,
+                label,
+                "Bitte geben Sie ein Datum im Format TT.MM.JJJJ an.",
+            );
         }
         return None;
     }
@@ -140,7 +177,11 @@ fn date_field(form: &FormData, errors: &mut Errors, field: &str, label: &str, re
     }
 }
 
-async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Result<Response, AppError> {
+async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
     let Home::JobCenter(job_center_id) = ctx.user.actor.home else {
         return Err(AppError::Forbidden);
     };
@@ -152,14 +193,29 @@ async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Resu
     };
     drop(tx);
     if service_center.is_none() {
-        errors.add("service_center", "Service-Center", "Bitte wählen Sie das beauftragte Service-Center aus.");
+        errors.add(
+            "service_center",
+            "Service-Center",
+            "Bitte wählen Sie das beauftragte Service-Center aus.",
+        );
     }
-    let fields: Vec<CustomerField> = form.all("fields").into_iter().filter_map(CustomerField::parse).collect();
+    let fields: Vec<CustomerField> = form
+        .all("fields")
+        .into_iter()
+        .filter_map(CustomerField::parse)
+        .collect();
     let start = date_field(&form, &mut errors, "period_start", "Beginn", true);
     let end = date_field(&form, &mut errors, "period_end", "Ende", true);
     let deadline = date_field(&form, &mut errors, "deletion_deadline", "Löschfrist", false);
-    let notified = date_field(&form, &mut errors, "authority_notified_on", "Anzeige bei der Aufsichtsbehörde", false);
-    let (Some(sc), Some(start), Some(end), true) = (service_center, start, end, errors.is_empty()) else {
+    let notified = date_field(
+        &form,
+        &mut errors,
+        "authority_notified_on",
+        "Anzeige bei der Aufsichtsbehörde",
+        false,
+    );
+    let (Some(sc), Some(start), Some(end), true) = (service_center, start, end, errors.is_empty())
+    else {
         let page = new_form(&state, &ctx, form, errors, true).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
@@ -208,14 +264,25 @@ struct DetailPage {
 
 /// The mandate if the actor may take `action` on it; otherwise "not found", so
 /// ids of other organisations' mandates reveal nothing.
-async fn owned(state: &AppState, actor: &Actor, id: i64, action: Action) -> Result<Mandate, AppError> {
+async fn owned(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    action: Action,
+) -> Result<Mandate, AppError> {
     let mut tx = state.db.begin_read().await?;
-    let m = mandate::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let m = mandate::by_id(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let owner = Owner::Mandate {
         job_center_id: m.job_center_id,
         service_center_id: m.service_center_id,
     };
-    if can_on(actor, action, owner) { Ok(m) } else { Err(AppError::NotFound) }
+    if can_on(actor, action, owner) {
+        Ok(m)
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 async fn detail_page(state: &AppState, ctx: &Ctx, m: Mandate, errors: Errors) -> DetailPage {
@@ -228,11 +295,18 @@ async fn detail_page(state: &AppState, ctx: &Ctx, m: Mandate, errors: Errors) ->
         can_manage: can_on(&ctx.user.actor, Action::ManageMandates, owner),
         v: MandateView::new(m),
         errors,
-        today_hint: format!("TT.MM.JJJJ, z. B. {}", format_de_date(outreach_core::date::berlin_date(state.clock.now()))),
+        today_hint: format!(
+            "TT.MM.JJJJ, z. B. {}",
+            format_de_date(outreach_core::date::berlin_date(state.clock.now()))
+        ),
     }
 }
 
-async fn detail(State(state): State<AppState>, ctx: Ctx, IdPath(id): IdPath) -> Result<DetailPage, AppError> {
+async fn detail(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<DetailPage, AppError> {
     let m = owned(&state, &ctx.user.actor, id, Action::ViewMandates).await?;
     Ok(detail_page(&state, &ctx, m, Errors::default()).await)
 }
@@ -250,7 +324,13 @@ async fn change_state(
         let page = detail_page(&state, &ctx, m, errors).await;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let notified = date_field(&form, &mut errors, "authority_notified_on", "Anzeige bei der Aufsichtsbehörde", false);
+    let notified = date_field(
+        &form,
+        &mut errors,
+        "authority_notified_on",
+        "Anzeige bei der Aufsichtsbehörde",
+        false,
+    );
     let has_notification = m.authority_notified_on.is_some() || notified.is_some();
     if let Some(problem) = transition_problem(m.state(), to, has_notification) {
         errors.add("authority_notified_on", "Status", problem);
@@ -269,9 +349,13 @@ async fn change_state(
         drop(tx);
         return Ok(Redirect::to(&format!("/auftraege/{id}")).into_response());
     }
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::MandateStateChange, &ctx.client)
-        .record("mandate", id)
-        .fields(&format!("{} → {}", m.state().code(), to.code()));
+    let event = AuditEvent::by(
+        &ctx.user.actor,
+        AuditAction::MandateStateChange,
+        &ctx.client,
+    )
+    .record("mandate", id)
+    .fields(&format!("{} → {}", m.state().code(), to.code()));
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())

@@ -17,14 +17,21 @@ async fn healthz(State(state): State<AppState>) -> Response {
     if state.db.ping().await {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Datenbank nicht erreichbar\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Datenbank nicht erreichbar\n",
+        )
+            .into_response()
     }
 }
 
 /// Aggregate counters only: no user, customer or route parameters.
 async fn metrics_page(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics::render(&state),
     )
         .into_response()

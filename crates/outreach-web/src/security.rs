@@ -23,9 +23,18 @@ connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none';
 pub async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         "permissions-policy",
@@ -69,17 +78,17 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 fn same(a: &str, b: &str) -> bool {
     // Constant time in the length of the expected token.
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Rejects every state-changing request whose CSRF token (form field `csrf` or
 /// header `X-CSRF-Token`) doesn't match the session's — or, before login, the
 /// login cookie's.
-pub async fn csrf_check(
-    State(_state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -109,7 +118,8 @@ pub async fn csrf_check(
     });
     match provided {
         Some(token) if same(&token, &expected) => {
-            next.run(Request::from_parts(parts, Body::from(bytes))).await
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
         }
         _ => AppError::Csrf.into_response(),
     }

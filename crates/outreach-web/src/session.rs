@@ -73,10 +73,11 @@ pub async fn load_session(
     request.extensions_mut().insert(Client(client));
     let path = request.uri().path();
     let needs_session = !(path.starts_with("/static/") || path == "/healthz" || path == "/metrics");
-    if needs_session && let Some(token) = cookie_value(request.headers(), SESSION_COOKIE) {
-        if let Some(user) = find_user(&state, &token).await? {
-            request.extensions_mut().insert(user);
-        }
+    if needs_session
+        && let Some(token) = cookie_value(request.headers(), SESSION_COOKIE)
+        && let Some(user) = find_user(&state, &token).await?
+    {
+        request.extensions_mut().insert(user);
     }
     Ok(next.run(request).await)
 }

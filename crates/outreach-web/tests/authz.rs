@@ -38,7 +38,13 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         });
     };
     let own = side == Side::Own;
-    let only = |allowed: &[Role]| if allowed.contains(&role) { Allow } else { Forbidden };
+    let only = |allowed: &[Role]| {
+        if allowed.contains(&role) {
+            Allow
+        } else {
+            Forbidden
+        }
+    };
     // Records owned by organisation A / service center X: the foreign side gets "not found".
     let owned = |allowed: &[Role]| match (allowed.contains(&role), own) {
         (false, _) => Forbidden,
@@ -50,13 +56,15 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("POST", "/login") => Allow,
         ("GET", "/") | ("POST", "/logout") => Allow,
         ("GET" | "POST", "/konto/passwort") | ("POST", "/sitzung/verlaengern") => Allow,
-        ("GET", "/admin/organisationen") | ("POST", "/admin/jobcenter" | "/admin/servicecenter") => {
-            only(&[Admin])
-        }
+        ("GET", "/admin/organisationen")
+        | ("POST", "/admin/jobcenter" | "/admin/servicecenter") => only(&[Admin]),
         ("GET", "/admin/benutzer" | "/admin/benutzer/neu")
-        | ("POST", "/admin/benutzer" | "/admin/benutzer/{id}/deaktivieren" | "/admin/benutzer/{id}/passwort") => {
-            only(&[Admin])
-        }
+        | (
+            "POST",
+            "/admin/benutzer"
+            | "/admin/benutzer/{id}/deaktivieren"
+            | "/admin/benutzer/{id}/passwort",
+        ) => only(&[Admin]),
         ("GET", "/auftraege") => only(&[JobcenterAdmin, Supervisor]),
         ("GET", "/auftraege/neu") | ("POST", "/auftraege") => only(&[JobcenterAdmin]),
         ("GET", "/auftraege/{id}") => owned(&[JobcenterAdmin, Supervisor]),
@@ -96,16 +104,24 @@ fn everyone() -> Vec<Who> {
 
 #[test]
 fn every_route_has_an_entry() {
-    let routes: BTreeSet<_> = route_table()
-        .iter()
-        .map(|r| (r.method, r.path))
-        .collect();
+    let routes: BTreeSet<_> = route_table().iter().map(|r| (r.method, r.path)).collect();
     let missing: Vec<_> = routes
         .iter()
-        .filter(|(m, p)| everyone().into_iter().any(|who| expect(m, p, who).is_none()))
+        .filter(|(m, p)| {
+            everyone()
+                .into_iter()
+                .any(|who| expect(m, p, who).is_none())
+        })
         .collect();
-    assert!(missing.is_empty(), "routes without an authorisation entry: {missing:?}");
-    assert_eq!(routes.len(), route_table().len(), "a route is registered twice");
+    assert!(
+        missing.is_empty(),
+        "routes without an authorisation entry: {missing:?}"
+    );
+    assert_eq!(
+        routes.len(),
+        route_table().len(),
+        "a route is registered twice"
+    );
 }
 
 fn outcome(status: StatusCode, location: &str) -> Expect {
@@ -149,7 +165,11 @@ async fn every_route_with_every_role_and_organisation() {
                 };
                 let got = outcome(response.status, response.location());
                 // A logged-in user opening the login page is sent to the start page.
-                let got = if got == Login && who.is_some() && route.path == "/login" { Allow } else { got };
+                let got = if got == Login && who.is_some() && route.path == "/login" {
+                    Allow
+                } else {
+                    got
+                };
                 checked += 1;
                 if got != expected {
                     failures.push(format!(
@@ -159,7 +179,12 @@ async fn every_route_with_every_role_and_organisation() {
                 }
             }
         }
-        assert!(failures.is_empty(), "[{backend:?}] {} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "[{backend:?}] {} of {checked} checks failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
         assert!(checked > 300, "{checked}");
     }
 }

@@ -1,6 +1,6 @@
 //! Browser test in Debian's Chromium through chromedriver: each role logs in
 //! by keyboard, sees its own navigation, and a screenshot of its start page is
-//! written to `target/tmp/screenshots/` for review.
+//! written to `target/screenshots/` for review.
 //!
 //! Needs `chromium` and `chromium-driver` (`apt-get install chromium
 //! chromium-driver`). Without them the test is skipped with a message, except in
@@ -30,7 +30,10 @@ fn browser_required() -> bool {
 /// Polls until something accepts connections on `port`.
 async fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "nothing listens on port {port}");
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -38,7 +41,12 @@ async fn wait_for_port(port: u16) {
 }
 
 async fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_chromedriver() -> (Child, u16) {
@@ -78,7 +86,8 @@ async fn browser(driver_port: u16) -> WebDriver {
 }
 
 fn screenshot_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    // The workspace's own target/, also when CARGO_TARGET_DIR points elsewhere.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -86,12 +95,18 @@ fn screenshot_dir() -> PathBuf {
 /// The navigation entries a role must see, and some it must not.
 fn navigation(role: Role) -> (&'static [&'static str], &'static [&'static str]) {
     match role {
-        Role::Agent => (&["Start", "Passwort ändern"], &["Kunden", "Aufträge", "Protokoll", "Benutzer"]),
+        Role::Agent => (
+            &["Start", "Passwort ändern"],
+            &["Kunden", "Aufträge", "Protokoll", "Benutzer"],
+        ),
         Role::Supervisor => (&["Start", "Aufträge"], &["Kunden", "Protokoll", "Benutzer"]),
         Role::CaseManager => (&["Start", "Kunden"], &["Aufträge", "Protokoll", "Benutzer"]),
         Role::JobcenterAdmin => (&["Start", "Kunden", "Aufträge"], &["Protokoll", "Benutzer"]),
         Role::Dpo => (&["Start", "Protokoll"], &["Kunden", "Aufträge", "Benutzer"]),
-        Role::Admin => (&["Start", "Organisationen", "Benutzer"], &["Kunden", "Aufträge", "Protokoll"]),
+        Role::Admin => (
+            &["Start", "Organisationen", "Benutzer"],
+            &["Kunden", "Aufträge", "Protokoll"],
+        ),
     }
 }
 
@@ -114,7 +129,9 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             !browser_required(),
             "Chromium/chromedriver fehlen ({CHROMIUM}, {CHROMEDRIVER}); in CI ist das ein Fehler"
         );
-        eprintln!("HINWEIS: Chromium oder chromedriver fehlt; Browser-Test übersprungen (apt-get install chromium chromium-driver).");
+        eprintln!(
+            "HINWEIS: Chromium oder chromedriver fehlt; Browser-Test übersprungen (apt-get install chromium chromium-driver)."
+        );
         return;
     }
     let (_chromedriver, driver_port) = start_chromedriver().await;
@@ -132,10 +149,25 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
 
         // The login page with the error summary, for review.
         driver.goto(format!("{base}/login")).await.unwrap();
-        driver.find(By::Css("form[action='/login'] button")).await.unwrap().click().await.unwrap();
+        driver
+            .find(By::Css("form[action='/login'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let summary = driver.find(By::Id("fehler")).await.unwrap();
-        assert!(summary.text().await.unwrap().contains("Bitte geben Sie Ihren Benutzernamen ein."));
-        driver.screenshot(&shots.join(format!("{tag}-anmeldung-fehler.png"))).await.unwrap();
+        assert!(
+            summary
+                .text()
+                .await
+                .unwrap()
+                .contains("Bitte geben Sie Ihren Benutzernamen ein.")
+        );
+        driver
+            .screenshot(&shots.join(format!("{tag}-anmeldung-fehler.png")))
+            .await
+            .unwrap();
 
         for role in Role::ALL {
             driver.goto(format!("{base}/login")).await.unwrap();
@@ -146,28 +178,53 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             password.send_keys(Key::Enter).await.unwrap();
             wait_for_path(&driver, "/").await;
 
-            let links = driver.find_all(By::Css("nav[aria-label='Hauptnavigation'] a")).await.unwrap();
+            let links = driver
+                .find_all(By::Css("nav[aria-label='Hauptnavigation'] a"))
+                .await
+                .unwrap();
             let mut labels = Vec::new();
             for link in links {
                 labels.push(link.text().await.unwrap());
             }
             let (must, must_not) = navigation(role);
             for label in must {
-                assert!(labels.iter().any(|l| l == label), "[{tag}] {role:?} misses {label}: {labels:?}");
+                assert!(
+                    labels.iter().any(|l| l == label),
+                    "[{tag}] {role:?} misses {label}: {labels:?}"
+                );
             }
             for label in must_not {
-                assert!(!labels.iter().any(|l| l == label), "[{tag}] {role:?} sees {label}: {labels:?}");
+                assert!(
+                    !labels.iter().any(|l| l == label),
+                    "[{tag}] {role:?} sees {label}: {labels:?}"
+                );
             }
             // Keyboard: the first Tab reaches the skip link.
-            driver.find(By::Tag("body")).await.unwrap().send_keys(Key::Tab).await.unwrap();
+            driver
+                .find(By::Tag("body"))
+                .await
+                .unwrap()
+                .send_keys(Key::Tab)
+                .await
+                .unwrap();
             let focused = driver.active_element().await.unwrap();
-            assert_eq!(focused.text().await.unwrap(), "Zum Inhalt springen", "[{tag}] {role:?}");
+            assert_eq!(
+                focused.text().await.unwrap(),
+                "Zum Inhalt springen",
+                "[{tag}] {role:?}"
+            );
             driver
                 .screenshot(&shots.join(format!("{tag}-start-{}.png", role.code())))
                 .await
                 .unwrap();
 
-            driver.find(By::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+            driver
+                .find(By::Css("form[action='/logout'] button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
             wait_for_path(&driver, "/login").await;
         }
         driver.quit().await.unwrap();

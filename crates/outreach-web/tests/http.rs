@@ -39,8 +39,16 @@ async fn login_renews_the_session_and_logout_ends_it() {
         assert!(page.body.contains("Benutzername"));
 
         let wrong = client.login(&jc_admin(), "falsches-passwort").await;
-        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?}");
-        assert!(wrong.body.contains("Benutzername oder Passwort ist falsch."));
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend:?}"
+        );
+        assert!(
+            wrong
+                .body
+                .contains("Benutzername oder Passwort ist falsch.")
+        );
         assert!(!client.has_session());
 
         let ok = client.login(&jc_admin(), PASSWORD).await;
@@ -48,10 +56,21 @@ async fn login_renews_the_session_and_logout_ends_it() {
         assert_eq!(ok.location(), "/");
         let first = client.cookies["outreach_sitzung"].clone();
         let cookie = ok.header("set-cookie");
-        let all_cookies: Vec<_> = ok.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        let session_cookie = all_cookies.iter().find(|c| c.starts_with("outreach_sitzung=")).unwrap();
+        let all_cookies: Vec<_> = ok
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let session_cookie = all_cookies
+            .iter()
+            .find(|c| c.starts_with("outreach_sitzung="))
+            .unwrap();
         for flag in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
-            assert!(session_cookie.contains(flag), "{flag} missing in {session_cookie} ({cookie})");
+            assert!(
+                session_cookie.contains(flag),
+                "{flag} missing in {session_cookie} ({cookie})"
+            );
         }
         let start = client.get("/").await;
         assert_eq!(start.status, StatusCode::OK);
@@ -59,10 +78,18 @@ async fn login_renews_the_session_and_logout_ends_it() {
 
         // Logging in again (same browser) gives a new session id; the old one is dead.
         client.refresh_csrf().await;
-        let again = client.post("/login", &[("username", &jc_admin()), ("password", PASSWORD)]).await;
+        let again = client
+            .post(
+                "/login",
+                &[("username", &jc_admin()), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(again.status, StatusCode::SEE_OTHER, "{backend:?}");
         let second = client.cookies["outreach_sitzung"].clone();
-        assert_ne!(first, second, "{backend:?}: session id must change at login");
+        assert_ne!(
+            first, second,
+            "{backend:?}: session id must change at login"
+        );
         let mut stale = app.client();
         stale.cookies.insert("outreach_sitzung".into(), first);
         assert_eq!(stale.get("/").await.location(), "/login");
@@ -77,7 +104,10 @@ async fn login_renews_the_session_and_logout_ends_it() {
 
         let actions = audit_actions(&app, &jc_admin()).await;
         for expected in ["login_failure", "login_success", "logout"] {
-            assert!(actions.iter().any(|a| a == expected), "{backend:?}: {expected} not audited: {actions:?}");
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{backend:?}: {expected} not audited: {actions:?}"
+            );
         }
     }
 }
@@ -89,29 +119,49 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
         // Login form without the login cookie's token.
         let mut anon = app.client();
         let r = anon
-            .post_raw("/login", &[("username", &jc_admin()), ("password", PASSWORD)])
+            .post_raw(
+                "/login",
+                &[("username", &jc_admin()), ("password", PASSWORD)],
+            )
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{backend:?}");
         assert!(r.body.contains("Sicherheitsprüfung fehlgeschlagen"));
         assert!(!anon.has_session());
 
         let mut client = app.login(&jc_admin()).await;
-        let fields = [("current", PASSWORD), ("new", "ein-ganz-neues-passwort"), ("repeat", "ein-ganz-neues-passwort")];
+        let fields = [
+            ("current", PASSWORD),
+            ("new", "ein-ganz-neues-passwort"),
+            ("repeat", "ein-ganz-neues-passwort"),
+        ];
         let missing = client.post_raw("/konto/passwort", &fields).await;
         assert_eq!(missing.status, StatusCode::FORBIDDEN);
         let mut wrong = vec![("csrf", "0000")];
         wrong.extend_from_slice(&fields);
-        assert_eq!(client.post_raw("/konto/passwort", &wrong).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            client.post_raw("/konto/passwort", &wrong).await.status,
+            StatusCode::FORBIDDEN
+        );
         // Another user's token doesn't work either.
         let other = app.login(&username(Role::Dpo, Side::Own)).await;
         let mut foreign = vec![("csrf", other.csrf.as_str())];
         foreign.extend_from_slice(&fields);
-        assert_eq!(client.post_raw("/konto/passwort", &foreign).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            client.post_raw("/konto/passwort", &foreign).await.status,
+            StatusCode::FORBIDDEN
+        );
         // Nothing changed: the old password still works.
         let mut again = app.client();
-        assert_eq!(again.login(&jc_admin(), PASSWORD).await.status, StatusCode::SEE_OTHER, "{backend:?}");
+        assert_eq!(
+            again.login(&jc_admin(), PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "{backend:?}"
+        );
         // With the right token the change goes through.
-        assert_eq!(client.post("/konto/passwort", &fields).await.status, StatusCode::OK);
+        assert_eq!(
+            client.post("/konto/passwort", &fields).await.status,
+            StatusCode::OK
+        );
     }
 }
 
@@ -124,18 +174,34 @@ async fn five_failed_logins_lock_the_account_for_fifteen_minutes() {
         for attempt in 1..=5 {
             let r = client.login(&name, "ganz-falsches-passwort").await;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-            let locked = r.body.contains("nach mehreren falschen Passworteingaben für 15 Minuten gesperrt");
+            let locked = r
+                .body
+                .contains("nach mehreren falschen Passworteingaben für 15 Minuten gesperrt");
             assert_eq!(locked, attempt == 5, "{backend:?} attempt {attempt}");
         }
         let locked = client.login(&name, PASSWORD).await;
-        assert_eq!(locked.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?}: locked account let in");
+        assert_eq!(
+            locked.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend:?}: locked account let in"
+        );
         assert!(locked.body.contains("für 15 Minuten gesperrt"));
         app.state.clock.advance(14 * 60);
-        assert_eq!(client.login(&name, PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            client.login(&name, PASSWORD).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         app.state.clock.advance(61);
-        assert_eq!(client.login(&name, PASSWORD).await.status, StatusCode::SEE_OTHER, "{backend:?}");
+        assert_eq!(
+            client.login(&name, PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "{backend:?}"
+        );
         // Another account was never affected.
-        assert_eq!(app.client().login(&jc_admin(), PASSWORD).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            app.client().login(&jc_admin(), PASSWORD).await.status,
+            StatusCode::SEE_OTHER
+        );
     }
 }
 
@@ -144,7 +210,14 @@ async fn every_response_carries_the_security_headers() {
     for backend in backends().await {
         let app = TestApp::new(backend).await;
         let mut client = app.login(&jc_admin()).await;
-        for path in ["/login", "/", "/healthz", "/gibt-es-nicht", "/static/app.css", "/kunden"] {
+        for path in [
+            "/login",
+            "/",
+            "/healthz",
+            "/gibt-es-nicht",
+            "/static/app.css",
+            "/kunden",
+        ] {
             let r = client.get(path).await;
             let csp = r.header("content-security-policy");
             assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
@@ -174,7 +247,10 @@ async fn idle_sessions_end_after_thirty_minutes_unless_extended() {
         let extend = client
             .send(
                 axum::http::Request::post("/sitzung/verlaengern")
-                    .header("cookie", format!("outreach_sitzung={}", client.cookies["outreach_sitzung"]))
+                    .header(
+                        "cookie",
+                        format!("outreach_sitzung={}", client.cookies["outreach_sitzung"]),
+                    )
                     .header("x-csrf-token", token)
                     .body(axum::body::Body::empty())
                     .unwrap(),
@@ -182,10 +258,18 @@ async fn idle_sessions_end_after_thirty_minutes_unless_extended() {
             .await;
         assert_eq!(extend.status, StatusCode::NO_CONTENT, "{backend:?}");
         app.state.clock.advance(29 * 60);
-        assert_eq!(client.get("/").await.status, StatusCode::OK, "{backend:?}: extended session ended");
+        assert_eq!(
+            client.get("/").await.status,
+            StatusCode::OK,
+            "{backend:?}: extended session ended"
+        );
         app.state.clock.advance(30 * 60);
         let expired = client.get("/").await;
-        assert_eq!(expired.location(), "/login", "{backend:?}: idle session still valid");
+        assert_eq!(
+            expired.location(),
+            "/login",
+            "{backend:?}: idle session still valid"
+        );
     }
 }
 
@@ -195,31 +279,69 @@ async fn password_change_checks_the_policy_in_german() {
         let app = TestApp::new(backend).await;
         let mut client = app.login(&jc_admin()).await;
         let short = client
-            .post("/konto/passwort", &[("current", PASSWORD), ("new", "kurz"), ("repeat", "kurz")])
+            .post(
+                "/konto/passwort",
+                &[("current", PASSWORD), ("new", "kurz"), ("repeat", "kurz")],
+            )
             .await;
         assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(short.body.contains("mindestens 12 Zeichen"), "{}", short.body);
+        assert!(
+            short.body.contains("mindestens 12 Zeichen"),
+            "{}",
+            short.body
+        );
         assert!(short.body.contains("aria-invalid=\"true\""));
         assert!(short.body.contains("id=\"new-fehler\""));
         let mismatch = client
-            .post("/konto/passwort", &[("current", PASSWORD), ("new", "ein-ganz-neues-passwort"), ("repeat", "ein-anderes-passwort")])
+            .post(
+                "/konto/passwort",
+                &[
+                    ("current", PASSWORD),
+                    ("new", "ein-ganz-neues-passwort"),
+                    ("repeat", "ein-anderes-passwort"),
+                ],
+            )
             .await;
         assert!(mismatch.body.contains("stimmen nicht überein"));
         let wrong = client
-            .post("/konto/passwort", &[("current", "falsch-falsch-falsch"), ("new", "ein-ganz-neues-passwort"), ("repeat", "ein-ganz-neues-passwort")])
+            .post(
+                "/konto/passwort",
+                &[
+                    ("current", "falsch-falsch-falsch"),
+                    ("new", "ein-ganz-neues-passwort"),
+                    ("repeat", "ein-ganz-neues-passwort"),
+                ],
+            )
             .await;
         assert!(wrong.body.contains("Das bisherige Passwort ist falsch."));
         let ok = client
-            .post("/konto/passwort", &[("current", PASSWORD), ("new", "ein-ganz-neues-passwort"), ("repeat", "ein-ganz-neues-passwort")])
+            .post(
+                "/konto/passwort",
+                &[
+                    ("current", PASSWORD),
+                    ("new", "ein-ganz-neues-passwort"),
+                    ("repeat", "ein-ganz-neues-passwort"),
+                ],
+            )
             .await;
         assert_eq!(ok.status, StatusCode::OK, "{backend:?}");
         assert!(ok.body.contains("Ihr Passwort wurde geändert."));
-        assert_eq!(app.client().login(&jc_admin(), PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
-            app.client().login(&jc_admin(), "ein-ganz-neues-passwort").await.status,
+            app.client().login(&jc_admin(), PASSWORD).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            app.client()
+                .login(&jc_admin(), "ein-ganz-neues-passwort")
+                .await
+                .status,
             StatusCode::SEE_OTHER
         );
-        assert!(audit_actions(&app, &jc_admin()).await.contains(&"password_change".to_string()));
+        assert!(
+            audit_actions(&app, &jc_admin())
+                .await
+                .contains(&"password_change".to_string())
+        );
     }
 }
 
@@ -231,17 +353,29 @@ async fn customer_reads_are_scoped_and_audited() {
         let mut admin = app.login(&jc_admin()).await;
         let list = admin.get("/kunden").await;
         assert!(list.body.contains("A000001") && list.body.contains("A000002"));
-        assert!(!list.body.contains("B000001"), "{backend:?}: other job center's customer listed");
+        assert!(
+            !list.body.contains("B000001"),
+            "{backend:?}: other job center's customer listed"
+        );
         let detail = admin.get(&format!("/kunden/{}", f.customer_a)).await;
         assert_eq!(detail.status, StatusCode::OK);
         assert!(detail.body.contains("17.05.1980"), "dates in TT.MM.JJJJ");
-        assert_eq!(admin.get(&format!("/kunden/{}", f.customer_b)).await.status, StatusCode::NOT_FOUND);
-        assert_eq!(admin.get("/kunden/999999").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            admin.get(&format!("/kunden/{}", f.customer_b)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            admin.get("/kunden/999999").await.status,
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(admin.get("/kunden/abc").await.status, StatusCode::NOT_FOUND);
 
         let mut pap = app.login(&username(Role::CaseManager, Side::Own)).await;
         let mine = pap.get("/kunden").await;
-        assert!(mine.body.contains("A000001") && !mine.body.contains("A000002"), "{backend:?}");
+        assert!(
+            mine.body.contains("A000001") && !mine.body.contains("A000002"),
+            "{backend:?}"
+        );
 
         let mut tx = app.state.db.begin_read().await.unwrap();
         let filter = AuditFilter {
@@ -264,9 +398,14 @@ async fn the_admin_sees_no_customer_data() {
         let app = TestApp::new(backend).await;
         let mut admin = app.login(&username(Role::Admin, Side::Own)).await;
         let start = admin.get("/").await;
-        assert!(!start.body.contains("/kunden"), "{backend:?}: admin navigation links customers");
+        assert!(
+            !start.body.contains("/kunden"),
+            "{backend:?}: admin navigation links customers"
+        );
         assert_eq!(admin.get("/kunden").await.status, StatusCode::FORBIDDEN);
-        let detail = admin.get(&format!("/kunden/{}", app.fixtures.customer_a)).await;
+        let detail = admin
+            .get(&format!("/kunden/{}", app.fixtures.customer_a))
+            .await;
         assert_eq!(detail.status, StatusCode::FORBIDDEN);
         assert!(!detail.body.contains("Mustermann"));
         assert_eq!(admin.get("/protokoll").await.status, StatusCode::FORBIDDEN);
@@ -280,18 +419,34 @@ async fn the_dpo_page_finds_an_edited_audit_row() {
         app.login(&jc_admin()).await;
         let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
         let ok = dpo.post("/protokoll/pruefen", &[]).await;
-        assert!(ok.body.contains("Die Protokollkette ist unversehrt"), "{backend:?}: {}", ok.body);
-        let list = dpo.get(&format!("/protokoll?benutzer={}", jc_admin())).await;
+        assert!(
+            ok.body.contains("Die Protokollkette ist unversehrt"),
+            "{backend:?}: {}",
+            ok.body
+        );
+        let list = dpo
+            .get(&format!("/protokoll?benutzer={}", jc_admin()))
+            .await;
         assert!(list.body.contains("Anmeldung erfolgreich"), "{backend:?}");
 
         let mut tx = app.state.db.begin().await.unwrap();
-        tx.execute("UPDATE audit_events SET client = '10.0.0.66' WHERE seq = 1", vec![])
-            .await
-            .unwrap();
+        tx.execute(
+            "UPDATE audit_events SET client = '10.0.0.66' WHERE seq = 1",
+            vec![],
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         let broken = dpo.post("/protokoll/pruefen", &[]).await;
-        assert!(broken.body.contains("Die Protokollkette ist verletzt"), "{backend:?}");
-        assert!(broken.body.contains("Nr. 1 (Inhalt wurde verändert)"), "{}", broken.body);
+        assert!(
+            broken.body.contains("Die Protokollkette ist verletzt"),
+            "{backend:?}"
+        );
+        assert!(
+            broken.body.contains("Nr. 1 (Inhalt wurde verändert)"),
+            "{}",
+            broken.body
+        );
 
         let bad = dpo.get("/protokoll?von=31.02.2026").await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -305,7 +460,15 @@ async fn bad_input_gets_german_messages_next_to_the_field_and_no_internals() {
         let app = TestApp::new(backend).await;
         let mut jc = app.login(&jc_admin()).await;
         let r = jc
-            .post("/auftraege", &[("title", ""), ("service_center", "x"), ("period_start", "31.02.2026"), ("period_end", "morgen")])
+            .post(
+                "/auftraege",
+                &[
+                    ("title", ""),
+                    ("service_center", "x"),
+                    ("period_start", "31.02.2026"),
+                    ("period_end", "morgen"),
+                ],
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?}");
         for text in [
@@ -319,41 +482,105 @@ async fn bad_input_gets_german_messages_next_to_the_field_and_no_internals() {
         }
         let sc = app.fixtures.sc_y.to_string();
         let reversed = jc
-            .post("/auftraege", &[("title", "Test"), ("service_center", &sc), ("period_start", "01.06.2027"), ("period_end", "01.01.2027")])
+            .post(
+                "/auftraege",
+                &[
+                    ("title", "Test"),
+                    ("service_center", &sc),
+                    ("period_start", "01.06.2027"),
+                    ("period_end", "01.01.2027"),
+                ],
+            )
             .await;
-        assert!(reversed.body.contains("Das Ende des Zeitraums liegt vor seinem Beginn."));
+        assert!(
+            reversed
+                .body
+                .contains("Das Ende des Zeitraums liegt vor seinem Beginn.")
+        );
         let ok = jc
-            .post("/auftraege", &[("title", "Neu"), ("service_center", &sc), ("fields", "phone"), ("period_start", "01.01.2027"), ("period_end", "30.06.2027")])
+            .post(
+                "/auftraege",
+                &[
+                    ("title", "Neu"),
+                    ("service_center", &sc),
+                    ("fields", "phone"),
+                    ("period_start", "01.01.2027"),
+                    ("period_end", "30.06.2027"),
+                ],
+            )
             .await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{backend:?}: {}", ok.body);
         let detail = jc.get(ok.location()).await;
-        assert!(detail.body.contains("30.09.2027"), "default deletion deadline");
-        let activate = jc.post(&format!("{}/status", ok.location()), &[("state", "active")]).await;
-        assert!(activate.body.contains("Aufsichtsbehörde eingetragen ist"), "{backend:?}");
+        assert!(
+            detail.body.contains("30.09.2027"),
+            "default deletion deadline"
+        );
         let activate = jc
-            .post(&format!("{}/status", ok.location()), &[("state", "active"), ("authority_notified_on", "15.12.2026")])
+            .post(&format!("{}/status", ok.location()), &[("state", "active")])
+            .await;
+        assert!(
+            activate.body.contains("Aufsichtsbehörde eingetragen ist"),
+            "{backend:?}"
+        );
+        let activate = jc
+            .post(
+                &format!("{}/status", ok.location()),
+                &[("state", "active"), ("authority_notified_on", "15.12.2026")],
+            )
             .await;
         assert_eq!(activate.status, StatusCode::SEE_OTHER);
         assert!(jc.get(ok.location()).await.body.contains(">aktiv<"));
 
         let mut admin = app.login(&username(Role::Admin, Side::Own)).await;
         let u = admin
-            .post("/admin/benutzer", &[("username", "Ä b"), ("display_name", ""), ("role", "agent"), ("organisation", "global")])
+            .post(
+                "/admin/benutzer",
+                &[
+                    ("username", "Ä b"),
+                    ("display_name", ""),
+                    ("role", "agent"),
+                    ("organisation", "global"),
+                ],
+            )
             .await;
         assert_eq!(u.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(u.body.contains("Der Benutzername darf nur Kleinbuchstaben"));
-        assert!(u.body.contains("Diese Rolle gehört zu einem Service-Center."));
+        assert!(
+            u.body
+                .contains("Diese Rolle gehört zu einem Service-Center.")
+        );
         let dup = admin
-            .post("/admin/jobcenter", &[("jc_code", "jc-a"), ("jc_name", "Doppelt"), ("jc_state", "NW"), ("jc_postcode", "123")])
+            .post(
+                "/admin/jobcenter",
+                &[
+                    ("jc_code", "jc-a"),
+                    ("jc_name", "Doppelt"),
+                    ("jc_state", "NW"),
+                    ("jc_postcode", "123"),
+                ],
+            )
             .await;
         assert!(dup.body.contains("Die Postleitzahl hat fünf Ziffern."));
         let dup = admin
-            .post("/admin/jobcenter", &[("jc_code", "jc-a"), ("jc_name", "Doppelt"), ("jc_state", "NW")])
+            .post(
+                "/admin/jobcenter",
+                &[
+                    ("jc_code", "jc-a"),
+                    ("jc_name", "Doppelt"),
+                    ("jc_state", "NW"),
+                ],
+            )
             .await;
-        assert!(dup.body.contains("Dieses Kürzel ist schon vergeben."), "{backend:?}");
+        assert!(
+            dup.body.contains("Dieses Kürzel ist schon vergeben."),
+            "{backend:?}"
+        );
         for body in [&r.body, &u.body, &dup.body] {
             for leak in ["sqlx", "panicked", "UNIQUE", "duplicate key", "StoreError"] {
-                assert!(!body.contains(leak), "{backend:?}: internal text {leak} shown");
+                assert!(
+                    !body.contains(leak),
+                    "{backend:?}: internal text {leak} shown"
+                );
             }
         }
     }
@@ -366,29 +593,63 @@ async fn the_admin_creates_users_and_resets_passwords() {
         let mut admin = app.login(&username(Role::Admin, Side::Own)).await;
         let org = format!("jc:{}", app.fixtures.jc_a);
         let created = admin
-            .post("/admin/benutzer", &[("username", "neu.pap"), ("display_name", "Neue Person"), ("role", "case_manager"), ("organisation", &org), ("pap_code", "pap9")])
+            .post(
+                "/admin/benutzer",
+                &[
+                    ("username", "neu.pap"),
+                    ("display_name", "Neue Person"),
+                    ("role", "case_manager"),
+                    ("organisation", &org),
+                    ("pap_code", "pap9"),
+                ],
+            )
             .await;
-        assert_eq!(created.status, StatusCode::OK, "{backend:?}: {}", created.body);
+        assert_eq!(
+            created.status,
+            StatusCode::OK,
+            "{backend:?}: {}",
+            created.body
+        );
         let start = created.body.find("id=\"passwort\">").unwrap() + "id=\"passwort\">".len();
-        let password: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
+        let password: String = created.body[start..]
+            .chars()
+            .take_while(|c| *c != '<')
+            .collect();
         assert_eq!(password.len(), 24);
         let mut new_user = app.client();
-        assert_eq!(new_user.login("neu.pap", &password).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            new_user.login("neu.pap", &password).await.status,
+            StatusCode::SEE_OTHER
+        );
         let start_page = new_user.get("/").await;
         assert!(start_page.body.contains("Meine Kundinnen und Kunden"));
 
         let victim = app.fixtures.victim;
         let mut victim_client = app.client();
         victim_client.login("opfer", PASSWORD).await;
-        let reset = admin.post(&format!("/admin/benutzer/{victim}/passwort"), &[]).await;
+        let reset = admin
+            .post(&format!("/admin/benutzer/{victim}/passwort"), &[])
+            .await;
         assert!(reset.body.contains("wurde zurückgesetzt"));
-        assert_eq!(victim_client.get("/").await.location(), "/login", "{backend:?}: sessions survive reset");
-        let off = admin.post(&format!("/admin/benutzer/{victim}/deaktivieren"), &[]).await;
+        assert_eq!(
+            victim_client.get("/").await.location(),
+            "/login",
+            "{backend:?}: sessions survive reset"
+        );
+        let off = admin
+            .post(&format!("/admin/benutzer/{victim}/deaktivieren"), &[])
+            .await;
         assert!(off.body.contains("wurde deaktiviert"));
-        assert_eq!(app.client().login("opfer", PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.client().login("opfer", PASSWORD).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         let actions = audit_actions(&app, &username(Role::Admin, Side::Own)).await;
         for expected in ["user_create", "password_reset", "user_deactivate"] {
-            assert!(actions.iter().any(|a| a == expected), "{backend:?}: {expected} not audited");
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{backend:?}: {expected} not audited"
+            );
         }
     }
 }
@@ -402,9 +663,21 @@ async fn health_and_metrics() {
         assert_eq!(health.status, StatusCode::OK);
         client.get("/login").await;
         let metrics = client.get("/metrics").await;
-        assert!(metrics.body.contains("outreach_http_requests_total{class=\"2xx\"}"));
-        assert!(metrics.body.contains("outreach_http_request_duration_seconds_count"));
-        assert!(metrics.body.contains("outreach_db_connections{state=\"open\"}"));
+        assert!(
+            metrics
+                .body
+                .contains("outreach_http_requests_total{class=\"2xx\"}")
+        );
+        assert!(
+            metrics
+                .body
+                .contains("outreach_http_request_duration_seconds_count")
+        );
+        assert!(
+            metrics
+                .body
+                .contains("outreach_db_connections{state=\"open\"}")
+        );
         let count_line = metrics
             .body
             .lines()

@@ -13,9 +13,16 @@ use std::process::ExitCode;
 pub const CLI_CLIENT: &str = "Kommandozeile";
 
 pub async fn open(url: &str) -> anyhow::Result<Db> {
-    Db::open(url)
-        .await
-        .with_context(|| format!("Datenbank {} kann nicht geöffnet werden", redact(url)))
+    match Db::open(url).await {
+        Ok(db) => Ok(db),
+        Err(StoreError::UnsupportedUrl) => bail!(
+            "Datenbank {} kann nicht geöffnet werden: erwartet wird sqlite://DATEI oder postgres://BENUTZER@HOST/DATENBANK",
+            redact(url)
+        ),
+        Err(e) => {
+            Err(e).with_context(|| format!("Datenbank {} kann nicht geöffnet werden", redact(url)))
+        }
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -85,7 +92,8 @@ pub struct UserSpec {
 }
 
 pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
-    let username = Username::parse(&spec.username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
+    let username =
+        Username::parse(&spec.username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
     let Some(role) = Role::parse(&spec.role) else {
         bail!(
             "--role: unbekannte Rolle „{}“. Möglich: agent, supervisor, case_manager, jobcenter_admin, dpo, admin",
@@ -101,7 +109,8 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
             .read_line(&mut line)
             .context("Passwort kann nicht von der Standardeingabe gelesen werden")?;
         let password = line.trim_end_matches(['\r', '\n']).to_string();
-        check_new_password(&password, username.as_str()).map_err(|e| anyhow::anyhow!("Passwort: {e}"))?;
+        check_new_password(&password, username.as_str())
+            .map_err(|e| anyhow::anyhow!("Passwort: {e}"))?;
         Some(password)
     } else {
         None
@@ -110,19 +119,26 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
     let mut tx = db.begin().await?;
     let home = match (role.org_kind(), spec.organisation.as_deref()) {
         (OrgKind::Global, None) | (OrgKind::JobCenterOrGlobal, None) => Home::Global,
-        (OrgKind::Global, Some(_)) => bail!("--organisation: Die Systemadministration gehört zu keiner Organisation."),
+        (OrgKind::Global, Some(_)) => {
+            bail!("--organisation: Die Systemadministration gehört zu keiner Organisation.")
+        }
         (OrgKind::JobCenter | OrgKind::JobCenterOrGlobal, Some(code)) => {
             match org::job_center_by_code(&mut tx, code).await? {
                 Some(jc) => Home::JobCenter(jc.id),
                 None => bail!("--organisation: Es gibt kein Jobcenter mit dem Kürzel „{code}“."),
             }
         }
-        (OrgKind::ServiceCenter, Some(code)) => match org::service_center_by_code(&mut tx, code).await? {
+        (OrgKind::ServiceCenter, Some(code)) => match org::service_center_by_code(&mut tx, code)
+            .await?
+        {
             Some(sc) => Home::ServiceCenter(sc.id),
             None => bail!("--organisation: Es gibt kein Service-Center mit dem Kürzel „{code}“."),
         },
         (OrgKind::JobCenter | OrgKind::ServiceCenter, None) => {
-            bail!("--organisation: Für die Rolle {} ist die Organisation anzugeben.", role.code())
+            bail!(
+                "--organisation: Für die Rolle {} ist die Organisation anzugeben.",
+                role.code()
+            )
         }
     };
     if role == Role::CaseManager && spec.pap_code.is_none() {
@@ -143,7 +159,10 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
         password_hash: hash,
     };
     let id = match user::create(&mut tx, &new, now).await {
-        Err(StoreError::UniqueViolation) => bail!("--username: Den Benutzernamen „{}“ gibt es schon.", username.as_str()),
+        Err(StoreError::UniqueViolation) => bail!(
+            "--username: Den Benutzernamen „{}“ gibt es schon.",
+            username.as_str()
+        ),
         other => other?,
     };
     let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::UserCreate, CLI_CLIENT)
@@ -153,7 +172,11 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     db.close().await;
-    println!("Benutzer {} ({}) angelegt.", username.as_str(), role.label());
+    println!(
+        "Benutzer {} ({}) angelegt.",
+        username.as_str(),
+        role.label()
+    );
     if generated {
         println!("Passwort (wird nur jetzt angezeigt): {password}");
     }
@@ -168,7 +191,10 @@ pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     db.close().await;
     match result.broken {
         None => {
-            println!("Protokoll unversehrt: {} Ereignisse geprüft.", result.checked);
+            println!(
+                "Protokoll unversehrt: {} Ereignisse geprüft.",
+                result.checked
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {
@@ -187,7 +213,10 @@ pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
 mod tests {
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(super::redact("postgres://u:geheim@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            super::redact("postgres://u:geheim@h/db"),
+            "postgres://u@h/db"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

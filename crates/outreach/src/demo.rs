@@ -3,6 +3,7 @@
 //! Passwords are generated at every start and printed once.
 
 use crate::commands::{CLI_CLIENT, open, serve_db};
+use jiff::ToSpan;
 use outreach_core::access::{Home, Role};
 use outreach_core::audit::AuditAction;
 use outreach_core::customer::CustomerField;
@@ -12,7 +13,6 @@ use outreach_store::audit::{self, AuditEvent};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::{mandate, user};
-use jiff::ToSpan;
 use std::process::ExitCode;
 
 const JOB_CENTER: &str = "oberhausen";
@@ -20,11 +20,41 @@ const CUSTOMERS: usize = 300;
 
 /// The demo users: login, display name, role, organisation code, pAp-Kennung.
 const USERS: [(&str, &str, Role, &str, Option<&str>); 6] = [
-    ("agent.hamburg", "Jonas Petersen", Role::Agent, "sc-hamburg", None),
-    ("teamleitung.hamburg", "Birte Hansen", Role::Supervisor, "sc-hamburg", None),
-    ("pap.oberhausen", "Sabine Krüger", Role::CaseManager, JOB_CENTER, Some("PAP001")),
-    ("admin.oberhausen", "Thomas Becker", Role::JobcenterAdmin, JOB_CENTER, None),
-    ("datenschutz.oberhausen", "Dr. Petra Schulz", Role::Dpo, JOB_CENTER, None),
+    (
+        "agent.hamburg",
+        "Jonas Petersen",
+        Role::Agent,
+        "sc-hamburg",
+        None,
+    ),
+    (
+        "teamleitung.hamburg",
+        "Birte Hansen",
+        Role::Supervisor,
+        "sc-hamburg",
+        None,
+    ),
+    (
+        "pap.oberhausen",
+        "Sabine Krüger",
+        Role::CaseManager,
+        JOB_CENTER,
+        Some("PAP001"),
+    ),
+    (
+        "admin.oberhausen",
+        "Thomas Becker",
+        Role::JobcenterAdmin,
+        JOB_CENTER,
+        None,
+    ),
+    (
+        "datenschutz.oberhausen",
+        "Dr. Petra Schulz",
+        Role::Dpo,
+        JOB_CENTER,
+        None,
+    ),
     ("sysadmin", "Kai Neumann", Role::Admin, "", None),
 ];
 
@@ -33,7 +63,9 @@ pub async fn run(file: &str, bind: &str) -> anyhow::Result<ExitCode> {
     let db = open(&url).await?;
     let now = jiff::Timestamp::now().as_second();
     let mut tx = db.begin().await?;
-    let fresh = org::job_center_by_code(&mut tx, JOB_CENTER).await?.is_none();
+    let fresh = org::job_center_by_code(&mut tx, JOB_CENTER)
+        .await?
+        .is_none();
     if fresh {
         seed(&mut tx, now).await?;
     }
@@ -43,11 +75,17 @@ pub async fn run(file: &str, bind: &str) -> anyhow::Result<ExitCode> {
     println!();
     println!(
         "Outreach-Demo {} {file}",
-        if fresh { "angelegt in" } else { "verwendet vorhandene Datei" }
+        if fresh {
+            "angelegt in"
+        } else {
+            "verwendet vorhandene Datei"
+        }
     );
     println!("Adresse: http://{bind}/");
     println!();
-    println!("Anmeldungen (Passwörter werden bei jedem Start neu erzeugt und nur jetzt angezeigt):");
+    println!(
+        "Anmeldungen (Passwörter werden bei jedem Start neu erzeugt und nur jetzt angezeigt):"
+    );
     for (username, role, password) in &logins {
         println!("  {:<26} {:<32} {password}", username, role);
     }
@@ -100,11 +138,29 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
     .await?;
     let mut service_centers = Vec::new();
     for (code, name, city, phone) in [
-        ("sc-hamburg", "Service-Center Kundenbetreuung SGB II Hamburg", "Hamburg", "040 2485-0"),
-        ("sc-offenburg", "Service-Center Kundenbetreuung SGB II Offenburg", "Offenburg", "0781 9393-0"),
-        ("sc-goeppingen", "Service-Center Kundenbetreuung SGB II Göppingen", "Göppingen", "07161 9770-0"),
+        (
+            "sc-hamburg",
+            "Service-Center Kundenbetreuung SGB II Hamburg",
+            "Hamburg",
+            "040 2485-0",
+        ),
+        (
+            "sc-offenburg",
+            "Service-Center Kundenbetreuung SGB II Offenburg",
+            "Offenburg",
+            "0781 9393-0",
+        ),
+        (
+            "sc-goeppingen",
+            "Service-Center Kundenbetreuung SGB II Göppingen",
+            "Göppingen",
+            "07161 9770-0",
+        ),
     ] {
-        service_centers.push((code, org::create_service_center(tx, code, name, city, phone, now).await?));
+        service_centers.push((
+            code,
+            org::create_service_center(tx, code, name, city, phone, now).await?,
+        ));
     }
     let org_id = |code: &str| -> Home {
         if code.is_empty() {
@@ -172,25 +228,55 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
 /// A made-up customer; deterministic, so every demo looks alike.
 fn synthetic_customer(i: usize) -> NewCustomer {
     const FIRST: [&str; 16] = [
-        "Anna", "Mehmet", "Marie-Luise", "Jürgen", "Sofia", "Lukas", "Ayşe", "Peter", "Olga",
-        "Thomas", "Fatma", "Jan", "Katarzyna", "Dirk", "Leonie", "Hans-Jörg",
+        "Anna",
+        "Mehmet",
+        "Marie-Luise",
+        "Jürgen",
+        "Sofia",
+        "Lukas",
+        "Ayşe",
+        "Peter",
+        "Olga",
+        "Thomas",
+        "Fatma",
+        "Jan",
+        "Katarzyna",
+        "Dirk",
+        "Leonie",
+        "Hans-Jörg",
     ];
     const LAST: [&str; 16] = [
-        "Müller", "Schmidt", "Köhler", "Yılmaz", "Hoffmann", "Weiß", "Nowak", "Becker",
-        "Schäfer", "Öztürk", "Wagner", "Groß", "Kowalski", "Meyer", "Fuchs", "Brandt",
+        "Müller", "Schmidt", "Köhler", "Yılmaz", "Hoffmann", "Weiß", "Nowak", "Becker", "Schäfer",
+        "Öztürk", "Wagner", "Groß", "Kowalski", "Meyer", "Fuchs", "Brandt",
     ];
     const STREETS: [&str; 8] = [
-        "Königstraße", "Mülheimer Straße", "Essener Straße", "Schulstraße", "Marktstraße",
-        "Elsässer Straße", "Bahnhofstraße", "Lothringer Straße",
+        "Königstraße",
+        "Mülheimer Straße",
+        "Essener Straße",
+        "Schulstraße",
+        "Marktstraße",
+        "Elsässer Straße",
+        "Bahnhofstraße",
+        "Lothringer Straße",
     ];
     const JOBS: [&str; 8] = [
-        "Lagerlogistik", "Altenpflegehelfer/in", "Bürokaufmann/-frau", "Reinigungskraft",
-        "Berufskraftfahrer/in", "Verkäufer/in", "Koch/Köchin", "Elektroniker/in",
+        "Lagerlogistik",
+        "Altenpflegehelfer/in",
+        "Bürokaufmann/-frau",
+        "Reinigungskraft",
+        "Berufskraftfahrer/in",
+        "Verkäufer/in",
+        "Koch/Köchin",
+        "Elektroniker/in",
     ];
     // A small linear congruential generator is enough for made-up data.
-    let mut x = (i as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut x = (i as u64)
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     let mut next = |n: u64| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((x >> 33) % n) as usize
     };
     let year = 1960 + next(46);
@@ -219,4 +305,3 @@ fn synthetic_customer(i: usize) -> NewCustomer {
         state_code: Some("NW".into()),
     }
 }
-

@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "outreach",
     version,
-    about = "Outreach: telefonische Aktualisierung der Bewerberdaten für Jobcenter und Service-Center"
+    about = "Outreach: telefonische Aktualisierung der Bewerberdaten für Jobcenter und Service-Center",
+    disable_help_subcommand = true
 )]
 struct Cli {
-    /// Log format.
+    /// Format der Protokollausgabe (text oder json).
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
     #[command(subcommand)]
@@ -27,34 +28,34 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the web server.
+    /// Startet den Webserver.
     Serve {
-        /// Address to listen on.
+        /// Adresse, auf der der Server lauscht.
         #[arg(long, default_value = "127.0.0.1:8080", env = "OUTREACH_BIND")]
         bind: String,
         #[command(flatten)]
         database: DatabaseArg,
     },
-    /// Create (or reuse) a demo database with seeded data and serve it.
+    /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
-        /// Address to listen on.
+        /// Adresse, auf der der Server lauscht.
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
-        /// The demo's SQLite file.
+        /// SQLite-Datei der Demo.
         #[arg(long, default_value = "outreach-demo.db")]
         file: String,
     },
-    /// Apply the database migrations and exit.
+    /// Bringt das Datenbankschema auf den neuesten Stand und beendet sich.
     Migrate {
         #[command(flatten)]
         database: DatabaseArg,
     },
-    /// Manage user accounts.
+    /// Benutzerkonten verwalten.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Work with the audit log.
+    /// Protokoll (Audit-Log) prüfen.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -63,7 +64,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct DatabaseArg {
-    /// sqlite://FILE or postgres://USER@HOST/DB
+    /// sqlite://DATEI oder postgres://BENUTZER@HOST/DATENBANK
     #[arg(
         long = "database-url",
         env = "OUTREACH_DATABASE_URL",
@@ -74,25 +75,25 @@ struct DatabaseArg {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create a user; prints a generated password once, or reads one from stdin.
+    /// Legt ein Konto an; gibt ein erzeugtes Passwort einmal aus oder liest eines von der Standardeingabe.
     Add {
-        /// Login name (lower-case letters, digits, . - _).
+        /// Benutzername (Kleinbuchstaben, Ziffern, . - _).
         #[arg(long)]
         username: String,
-        /// Display name, e.g. "Anna Meier".
+        /// Angezeigter Name, z. B. "Anna Meier".
         #[arg(long)]
         name: String,
-        /// agent, supervisor, case_manager, jobcenter_admin, dpo or admin.
+        /// Rolle: agent, supervisor, case_manager, jobcenter_admin, dpo oder admin.
         #[arg(long)]
         role: String,
-        /// Code of the job center or service center the user belongs to
-        /// (none for admin; optional for dpo).
+        /// Kürzel des Jobcenters oder Service-Centers
+        /// (entfällt bei admin; bei dpo optional).
         #[arg(long)]
         organisation: Option<String>,
-        /// pAp-Kennung of a case manager.
+        /// pAp-Kennung (für case_manager).
         #[arg(long)]
         pap_code: Option<String>,
-        /// Read the password from standard input instead of generating one.
+        /// Passwort von der Standardeingabe lesen, statt es zu erzeugen.
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
@@ -102,7 +103,7 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain; names the first broken event.
+    /// Prüft die Hash-Kette und nennt das erste fehlerhafte Ereignis.
     Verify {
         #[command(flatten)]
         database: DatabaseArg,

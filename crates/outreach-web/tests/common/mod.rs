@@ -76,14 +76,20 @@ impl TestApp {
             state_code: "NW".into(),
             ..NewJobCenter::default()
         };
-        let jc_a = org::create_job_center(&mut tx, &jc("jc-a", "Jobcenter A"), now).await.expect("jc");
-        let jc_b = org::create_job_center(&mut tx, &jc("jc-b", "Jobcenter B"), now).await.expect("jc");
-        let sc_x = org::create_service_center(&mut tx, "sc-x", "Service-Center X", "Hamburg", "", now)
+        let jc_a = org::create_job_center(&mut tx, &jc("jc-a", "Jobcenter A"), now)
             .await
-            .expect("sc");
-        let sc_y = org::create_service_center(&mut tx, "sc-y", "Service-Center Y", "Offenburg", "", now)
+            .expect("jc");
+        let jc_b = org::create_job_center(&mut tx, &jc("jc-b", "Jobcenter B"), now)
             .await
-            .expect("sc");
+            .expect("jc");
+        let sc_x =
+            org::create_service_center(&mut tx, "sc-x", "Service-Center X", "Hamburg", "", now)
+                .await
+                .expect("sc");
+        let sc_y =
+            org::create_service_center(&mut tx, "sc-y", "Service-Center Y", "Offenburg", "", now)
+                .await
+                .expect("sc");
         for role in Role::ALL {
             for side in [Side::Own, Side::Foreign] {
                 if role == Role::Admin && side == Side::Foreign {
@@ -136,9 +142,15 @@ impl TestApp {
             phone: Some("+492081234567".into()),
             ..NewCustomer::default()
         };
-        let customer_a = customer::insert(&mut tx, jc_a, &customer("A000001", "PAP1"), now).await.expect("c");
-        customer::insert(&mut tx, jc_a, &customer("A000002", "PAP2"), now).await.expect("c");
-        let customer_b = customer::insert(&mut tx, jc_b, &customer("B000001", "PAP1"), now).await.expect("c");
+        let customer_a = customer::insert(&mut tx, jc_a, &customer("A000001", "PAP1"), now)
+            .await
+            .expect("c");
+        customer::insert(&mut tx, jc_a, &customer("A000002", "PAP2"), now)
+            .await
+            .expect("c");
+        let customer_b = customer::insert(&mut tx, jc_b, &customer("B000001", "PAP1"), now)
+            .await
+            .expect("c");
         let today = outreach_core::date::berlin_date(now);
         let admin_a = user::by_username(&mut tx, &username(Role::JobcenterAdmin, Side::Own))
             .await

@@ -1,0 +1,252 @@
+//! The command line against real databases (SQLite and PostgreSQL): migrate,
+//! user add, audit verify, and the demo serving its login page.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use outreach_store::testing::{TestDb, backends};
+use outreach_store::user;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_outreach");
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("OUTREACH_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn user_add_and_audit_verify() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let url = t.url.as_str();
+        let migrate = run(&["migrate", "--database-url", url], None);
+        assert!(migrate.status.success(), "{backend:?}: {}", text(&migrate));
+
+        let added = run(
+            &[
+                "user",
+                "add",
+                "--database-url",
+                url,
+                "--username",
+                "root.admin",
+                "--name",
+                "Erste Administratorin",
+                "--role",
+                "admin",
+            ],
+            None,
+        );
+        assert!(added.status.success(), "{backend:?}: {}", text(&added));
+        let out = text(&added);
+        assert!(
+            out.contains("Passwort (wird nur jetzt angezeigt): "),
+            "{out}"
+        );
+
+        let from_stdin = run(
+            &[
+                "user",
+                "add",
+                "--database-url",
+                url,
+                "--username",
+                "zweite",
+                "--name",
+                "Zweite",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("ein-eigenes-langes-passwort\n"),
+        );
+        assert!(from_stdin.status.success(), "{}", text(&from_stdin));
+        assert!(!text(&from_stdin).contains("ein-eigenes-langes-passwort"));
+
+        let short = run(
+            &[
+                "user",
+                "add",
+                "--database-url",
+                url,
+                "--username",
+                "dritte",
+                "--name",
+                "Dritte",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("kurz\n"),
+        );
+        assert!(!short.status.success());
+        assert!(
+            text(&short).contains("mindestens 12 Zeichen"),
+            "{}",
+            text(&short)
+        );
+
+        let no_org = run(
+            &[
+                "user",
+                "add",
+                "--database-url",
+                url,
+                "--username",
+                "agentin",
+                "--name",
+                "A",
+                "--role",
+                "agent",
+            ],
+            None,
+        );
+        assert!(!no_org.status.success());
+        assert!(
+            text(&no_org).contains("--organisation"),
+            "{}",
+            text(&no_org)
+        );
+        let duplicate = run(
+            &[
+                "user",
+                "add",
+                "--database-url",
+                url,
+                "--username",
+                "zweite",
+                "--name",
+                "Zweite",
+                "--role",
+                "admin",
+            ],
+            None,
+        );
+        assert!(
+            text(&duplicate).contains("gibt es schon"),
+            "{}",
+            text(&duplicate)
+        );
+
+        let mut tx = t.db.begin_read().await.unwrap();
+        let stored = user::by_username(&mut tx, "root.admin")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.password_hash.starts_with("$argon2id$"));
+        drop(tx);
+
+        let verified = run(&["audit", "verify", "--database-url", url], None);
+        assert!(verified.status.success(), "{}", text(&verified));
+        assert!(
+            text(&verified).contains("2 Ereignisse geprüft"),
+            "{}",
+            text(&verified)
+        );
+
+        let mut tx = t.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE audit_events SET fields = 'Rolle agent' WHERE seq = 2",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let broken = run(&["audit", "verify", "--database-url", url], None);
+        assert_eq!(
+            broken.status.code(),
+            Some(2),
+            "{backend:?}: {}",
+            text(&broken)
+        );
+        assert!(text(&broken).contains("Nr. 2"), "{}", text(&broken));
+    }
+}
+
+#[test]
+fn unreadable_database_url_is_a_german_error() {
+    let output = run(&["migrate", "--database-url", "mysql://x"], None);
+    assert!(!output.status.success());
+    let out = text(&output);
+    assert!(
+        out.contains("Fehler: Datenbank mysql://x kann nicht geöffnet werden"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_serves_the_login_page_and_prints_logins() {
+    let dir = std::env::temp_dir().join(format!("outreach-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.join("demo.log");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}"), "--file"])
+        .arg(dir.join("demo.db"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let page = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Read;
+            write!(
+                stream,
+                "GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            break response;
+        }
+        assert!(Instant::now() < deadline, "demo did not start");
+        assert!(child.try_wait().unwrap().is_none(), "demo exited");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Anmeldung"));
+    let printed = std::fs::read_to_string(&log).unwrap();
+    for login in [
+        "agent.hamburg",
+        "teamleitung.hamburg",
+        "pap.oberhausen",
+        "admin.oberhausen",
+        "datenschutz.oberhausen",
+        "sysadmin",
+    ] {
+        assert!(printed.contains(login), "{login} missing in {printed}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
