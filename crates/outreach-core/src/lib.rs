@@ -5,6 +5,7 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod calling;
 pub mod customer;
 pub mod date;
 pub mod mandate;

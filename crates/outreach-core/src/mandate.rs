@@ -2,6 +2,7 @@
 //! to process its customers' data for a period. Without an active mandate the
 //! service center sees nothing of that job center.
 
+use crate::calling::CallingWindow;
 use crate::customer::CustomerField;
 use jiff::{ToSpan, civil::Date};
 
@@ -63,6 +64,8 @@ pub struct NewMandate {
     pub period_end: Date,
     pub deletion_deadline: Date,
     pub authority_notified_on: Option<Date>,
+    /// The outer calling window; campaigns under the mandate can only narrow it.
+    pub window: CallingWindow,
 }
 
 /// A rule a mandate breaks: the form field and the German message.
@@ -130,6 +133,7 @@ mod tests {
             period_end: date(2027, 6, 30),
             deletion_deadline: date(2027, 9, 30),
             authority_notified_on: None,
+            window: CallingWindow::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! which fields and period. Read only within the caller's organisation.
 
 use crate::{StoreError, Tx, args};
+use outreach_core::calling::CallingWindow;
 use outreach_core::customer::field_list;
 use outreach_core::mandate::{MandateState, NewMandate};
 
@@ -18,10 +19,17 @@ pub struct Mandate {
     pub period_end: String,
     pub deletion_deadline: String,
     pub authority_notified_on: Option<String>,
+    pub window_days: String,
+    pub window_start: String,
+    pub window_end: String,
     pub state: String,
 }
 
 impl Mandate {
+    pub fn window(&self) -> CallingWindow {
+        CallingWindow::from_stored(&self.window_days, &self.window_start, &self.window_end)
+    }
+
     pub fn state(&self) -> MandateState {
         MandateState::parse(&self.state).unwrap_or(MandateState::Draft)
     }
@@ -43,8 +51,8 @@ pub async fn create(
 ) -> Result<i64, StoreError> {
     let (id,): (i64,) = tx
         .fetch_one(
-            "INSERT INTO mandates (job_center_id, service_center_id, title, allowed_fields, period_start, period_end, deletion_deadline, authority_notified_on, state, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10) RETURNING id",
+            "INSERT INTO mandates (job_center_id, service_center_id, title, allowed_fields, period_start, period_end, deletion_deadline, authority_notified_on, window_days, window_start, window_end, state, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $13) RETURNING id",
             args![
                 job_center_id,
                 mandate.service_center_id,
@@ -54,6 +62,9 @@ pub async fn create(
                 mandate.period_end.to_string(),
                 mandate.deletion_deadline.to_string(),
                 mandate.authority_notified_on.map(|d| d.to_string()),
+                mandate.window.stored_days(),
+                mandate.window.start(),
+                mandate.window.end(),
                 created_by,
                 now
             ],
@@ -69,7 +80,7 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
     };
     tx.fetch_all(
         "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
-                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.state
+                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.window_days, m.window_start, m.window_end, m.state
          FROM mandates m
          JOIN job_centers j ON j.id = m.job_center_id
          JOIN service_centers s ON s.id = m.service_center_id
@@ -85,7 +96,7 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Mandate>, StoreError> {
     tx.fetch_optional(
         "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
-                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.state
+                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.window_days, m.window_start, m.window_end, m.state
          FROM mandates m
          JOIN job_centers j ON j.id = m.job_center_id
          JOIN service_centers s ON s.id = m.service_center_id

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
 use outreach_core::access::{Action, Actor, Home, Owner, can, can_on};
 use outreach_core::audit::AuditAction;
+use outreach_core::calling::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{CustomerField, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
@@ -42,6 +43,7 @@ struct MandateView {
     deletion_deadline: String,
     authority_notified_on: String,
     fields: Vec<&'static str>,
+    window: String,
 }
 
 impl MandateView {
@@ -63,6 +65,7 @@ impl MandateView {
                 .into_iter()
                 .map(CustomerField::label)
                 .collect(),
+            window: m.window().label(),
             m,
         }
     }
@@ -105,6 +108,13 @@ struct FieldChoice {
     checked: bool,
 }
 
+/// A day of the calling window's checkboxes.
+struct DayChoice {
+    code: &'static str,
+    name: &'static str,
+    checked: bool,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "mandate_new.html")]
 struct NewPage {
@@ -113,6 +123,9 @@ struct NewPage {
     form: FormData,
     service_centers: Vec<ServiceCenter>,
     fields: Vec<FieldChoice>,
+    days: Vec<DayChoice>,
+    window_start: String,
+    window_end: String,
 }
 
 async fn new_form(
@@ -137,12 +150,35 @@ async fn new_form(
             },
         })
         .collect();
+    let window = CallingWindow::default();
     Ok(NewPage {
         layout: Layout::new(&ctx.user, "Neuer Auftrag", "/auftraege"),
         errors,
-        form,
         service_centers: org::list_service_centers(&mut tx).await?,
         fields,
+        days: WEEKDAYS[..5]
+            .iter()
+            .map(|(_, code, name)| DayChoice {
+                code,
+                name,
+                checked: if submitted {
+                    form.all("window_days").contains(code)
+                } else {
+                    window.includes_day(code)
+                },
+            })
+            .collect(),
+        window_start: if submitted {
+            form.get("window_start").to_string()
+        } else {
+            window.start()
+        },
+        window_end: if submitted {
+            form.get("window_end").to_string()
+        } else {
+            window.end()
+        },
+        form,
     })
 }
 
@@ -214,7 +250,21 @@ async fn create(
         "Anzeige bei der Aufsichtsbehörde",
         false,
     );
-    let (Some(sc), Some(start), Some(end), true) = (service_center, start, end, errors.is_empty())
+    let window = match CallingWindow::parse(
+        &form.all("window_days"),
+        form.get("window_start"),
+        form.get("window_end"),
+    ) {
+        Ok(window) => Some(window),
+        Err(problems) => {
+            for p in problems {
+                errors.add(p.field, "Anrufzeiten", p.message);
+            }
+            None
+        }
+    };
+    let (Some(sc), Some(start), Some(end), Some(window), true) =
+        (service_center, start, end, window, errors.is_empty())
     else {
         let page = new_form(&state, &ctx, form, errors, true).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -227,6 +277,7 @@ async fn create(
         period_end: end,
         deletion_deadline: deadline.unwrap_or_else(|| default_deletion_deadline(end)),
         authority_notified_on: notified,
+        window,
     };
     let problems = new.problems();
     if !problems.is_empty() {

@@ -218,6 +218,38 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
                 .await
                 .unwrap();
 
+            // Every page the navigation offers opens without an error page.
+            let mut hrefs = Vec::new();
+            for link in driver
+                .find_all(By::Css("nav[aria-label='Hauptnavigation'] a"))
+                .await
+                .unwrap()
+            {
+                hrefs.push(link.attr("href").await.unwrap().unwrap_or_default());
+            }
+            for href in hrefs.iter().filter(|h| h.as_str() != "/") {
+                driver.goto(format!("{base}{href}")).await.unwrap();
+                let title = driver
+                    .find(By::Tag("h1"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                for error in [
+                    "Keine Berechtigung",
+                    "Seite nicht gefunden",
+                    "Interner Fehler",
+                ] {
+                    assert!(!title.contains(error), "[{tag}] {role:?} {href}: {title}");
+                }
+                let name = href.trim_matches('/').replace('/', "-");
+                driver
+                    .screenshot(&shots.join(format!("{tag}-{}-{name}.png", role.code())))
+                    .await
+                    .unwrap();
+            }
+
             driver
                 .find(By::Css("form[action='/logout'] button"))
                 .await

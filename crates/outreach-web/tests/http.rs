@@ -467,6 +467,9 @@ async fn bad_input_gets_german_messages_next_to_the_field_and_no_internals() {
                     ("service_center", "x"),
                     ("period_start", "31.02.2026"),
                     ("period_end", "morgen"),
+                    ("window_days", "Sa"),
+                    ("window_start", "07:00"),
+                    ("window_end", "20:00"),
                 ],
             )
             .await;
@@ -475,6 +478,8 @@ async fn bad_input_gets_german_messages_next_to_the_field_and_no_internals() {
             "Bitte wählen Sie das beauftragte Service-Center aus.",
             "Dieses Datum gibt es nicht.",
             "Bitte geben Sie ein Datum im Format TT.MM.JJJJ an.",
+            "Am Samstag darf nicht angerufen werden.",
+            "Angerufen werden darf nur zwischen 08:00 und 20:00 Uhr.",
             "id=\"period_start-fehler\"",
             "class=\"error-summary\"",
         ] {
@@ -504,6 +509,10 @@ async fn bad_input_gets_german_messages_next_to_the_field_and_no_internals() {
                     ("title", "Neu"),
                     ("service_center", &sc),
                     ("fields", "phone"),
+                    ("window_days", "Mo"),
+                    ("window_days", "Di"),
+                    ("window_start", "09:00"),
+                    ("window_end", "18:00"),
                     ("period_start", "01.01.2027"),
                     ("period_end", "30.06.2027"),
                 ],

@@ -213,6 +213,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
             period_end: end,
             deletion_deadline: outreach_core::mandate::default_deletion_deadline(end),
             authority_notified_on: Some(start.checked_sub(14.days())?),
+            window: outreach_core::calling::CallingWindow::default(),
         },
         admin_id,
         now,

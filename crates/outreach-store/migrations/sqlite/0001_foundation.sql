@@ -63,6 +63,9 @@ CREATE TABLE mandates (
     period_end TEXT NOT NULL,
     deletion_deadline TEXT NOT NULL,
     authority_notified_on TEXT,
+    window_days TEXT NOT NULL DEFAULT 'Mo,Di,Mi,Do,Fr',
+    window_start TEXT NOT NULL DEFAULT '08:00',
+    window_end TEXT NOT NULL DEFAULT '20:00',
     state TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft','active','ended')),
     created_by BIGINT REFERENCES users(id),
     created_at BIGINT NOT NULL

@@ -167,6 +167,7 @@ impl TestApp {
                 period_end: today.tomorrow().unwrap_or(today),
                 deletion_deadline: date(2099, 1, 1),
                 authority_notified_on: Some(date(2020, 1, 1)),
+                window: outreach_core::calling::CallingWindow::default(),
             },
             admin_a.id,
             now,
