@@ -7,7 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Database, Encode, FromRow, Postgres, Sqlite, Transaction, Type};
+use sqlx::{FromRow, Postgres, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -221,42 +221,31 @@ impl<T> Record for T where
 {
 }
 
-fn bind<'q, DB: Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as Database>::Arguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments>
-where
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    Option<String>: Encode<'q, DB> + Type<DB>,
-    bool: Encode<'q, DB> + Type<DB>,
-{
-    for arg in args {
-        query = match arg {
-            Arg::Int(v) => query.bind(v),
-            Arg::Text(v) => query.bind(v),
-            Arg::Bool(v) => query.bind(v),
-        };
-    }
-    query
+// Binds the arguments in order; a macro because `Query` and `QueryAs` share no
+// trait for `bind`.
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
 }
 
-fn bind_as<'q, DB: Database, T>(
-    mut query: sqlx::query::QueryAs<'q, DB, T, <DB as Database>::Arguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::QueryAs<'q, DB, T, <DB as Database>::Arguments>
-where
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    Option<String>: Encode<'q, DB> + Type<DB>,
-    bool: Encode<'q, DB> + Type<DB>,
-{
-    for arg in args {
-        query = match arg {
-            Arg::Int(v) => query.bind(v),
-            Arg::Text(v) => query.bind(v),
-            Arg::Bool(v) => query.bind(v),
-        };
-    }
-    query
+// Runs the same statement code on whichever backend the transaction has; each
+// arm is type-checked for its own driver.
+macro_rules! on_backend {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite($conn) => $body,
+            Tx::Postgres($conn) => $body,
+        }
+    };
 }
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
@@ -275,16 +264,10 @@ impl Tx {
 
     /// Runs a statement; returns the number of rows it touched.
     pub async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => bind(sqlx::query(sql), args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            Tx::Postgres(tx) => bind(sqlx::query(sql), args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        })
+        Ok(on_backend!(self, tx => bind_args!(sqlx::query(sql), args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()))
     }
 
     pub async fn fetch_all<T: Record>(
@@ -292,18 +275,11 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Vec<T>, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_all(&mut **tx)
-                    .await?
-            }
-            Tx::Postgres(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_all(&mut **tx)
-                    .await?
-            }
-        })
+        Ok(
+            on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
+            .fetch_all(&mut **tx)
+            .await?),
+        )
     }
 
     pub async fn fetch_optional<T: Record>(
@@ -311,18 +287,11 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Option<T>, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            Tx::Postgres(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-        })
+        Ok(
+            on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
+            .fetch_optional(&mut **tx)
+            .await?),
+        )
     }
 
     pub async fn fetch_one<T: Record>(
@@ -330,18 +299,11 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_one(&mut **tx)
-                    .await?
-            }
-            Tx::Postgres(tx) => {
-                bind_as(sqlx::query_as::<_, T>(sql), args)
-                    .fetch_one(&mut **tx)
-                    .await?
-            }
-        })
+        Ok(
+            on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
+            .fetch_one(&mut **tx)
+            .await?),
+        )
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

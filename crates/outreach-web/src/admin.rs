@@ -111,23 +111,119 @@ fn valid_code(code: &str) -> bool {
 
 const CODE_RULE: &str = "Bitte 2 bis 32 Zeichen: Kleinbuchstaben a–z, Ziffern und Bindestrich.";
 
+/// Which of the two organisation forms was sent.
+#[derive(Clone, Copy)]
+enum OrgForm {
+    JobCenter,
+    ServiceCenter,
+}
+
+impl OrgForm {
+    /// The prefix of the form's field names.
+    fn prefix(self) -> &'static str {
+        match self {
+            OrgForm::JobCenter => "jc",
+            OrgForm::ServiceCenter => "sc",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            OrgForm::JobCenter => "Jobcenter",
+            OrgForm::ServiceCenter => "Service-Center",
+        }
+    }
+
+    fn field(self, name: &str) -> String {
+        format!("{}_{name}", self.prefix())
+    }
+
+    /// Checks code and name, the fields both forms have; returns the code.
+    fn check_common(self, form: &FormData, errors: &mut Errors) -> String {
+        let code = form.get(&self.field("code")).to_lowercase();
+        if !valid_code(&code) {
+            errors.add(
+                &self.field("code"),
+                &format!("Kürzel des {}s", self.noun()),
+                CODE_RULE,
+            );
+        }
+        if form.get(&self.field("name")).is_empty() {
+            errors.add(
+                &self.field("name"),
+                &format!("Name des {}s", self.noun()),
+                "Bitte geben Sie den Namen an.",
+            );
+        }
+        code
+    }
+
+    /// After the insert: commits it with its audit event, or turns a taken code
+    /// into a field error; then shows the page.
+    async fn finish(
+        self,
+        state: &AppState,
+        ctx: &Ctx,
+        form: FormData,
+        mut errors: Errors,
+        inserted: Option<(outreach_store::Tx, Result<i64, StoreError>)>,
+    ) -> Result<Response, AppError> {
+        match inserted {
+            Some((mut tx, Ok(id))) => {
+                let record_type = match self {
+                    OrgForm::JobCenter => "job_center",
+                    OrgForm::ServiceCenter => "service_center",
+                };
+                let event = AuditEvent::by(
+                    &ctx.user.actor,
+                    AuditAction::OrganisationCreate,
+                    &ctx.client,
+                )
+                .record(record_type, id)
+                .job_center(matches!(self, OrgForm::JobCenter).then_some(id));
+                audit::append(&mut tx, &event, state.clock.now()).await?;
+                tx.commit().await?;
+                let notice = format!(
+                    "{} „{}“ wurde angelegt.",
+                    self.noun(),
+                    form.get(&self.field("name"))
+                );
+                let page = organisations_page(
+                    state,
+                    ctx,
+                    FormData::default(),
+                    FormData::default(),
+                    Errors::default(),
+                    notice,
+                )
+                .await?;
+                return Ok(page.into_response());
+            }
+            Some((_, Err(StoreError::UniqueViolation))) => errors.add(
+                &self.field("code"),
+                &format!("Kürzel des {}s", self.noun()),
+                "Dieses Kürzel ist schon vergeben.",
+            ),
+            Some((_, Err(e))) => return Err(e.into()),
+            None => {}
+        }
+        let (jc_form, sc_form) = match self {
+            OrgForm::JobCenter => (form, FormData::default()),
+            OrgForm::ServiceCenter => (FormData::default(), form),
+        };
+        let page = organisations_page(state, ctx, jc_form, sc_form, errors, String::new()).await?;
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    }
+}
+
 async fn create_job_center(
     State(state): State<AppState>,
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
+    let kind = OrgForm::JobCenter;
     let mut errors = Errors::default();
-    let code = form.get("jc_code").to_lowercase();
-    if !valid_code(&code) {
-        errors.add("jc_code", "Kürzel des Jobcenters", CODE_RULE);
-    }
-    if form.get("jc_name").is_empty() {
-        errors.add(
-            "jc_name",
-            "Name des Jobcenters",
-            "Bitte geben Sie den Namen an.",
-        );
-    }
+    let code = kind.check_common(&form, &mut errors);
     let postcode = form.get("jc_postcode");
     if !postcode.is_empty() && !outreach_core::customer::is_postcode(postcode) {
         errors.add("jc_postcode", "PLZ", "Die Postleitzahl hat fünf Ziffern.");
@@ -140,8 +236,11 @@ async fn create_job_center(
             "Bitte wählen Sie das Bundesland aus.",
         );
     }
+    if !errors.is_empty() {
+        return kind.finish(&state, &ctx, form, errors, None).await;
+    }
     let new = NewJobCenter {
-        code: code.clone(),
+        code,
         name: form.get("jc_name").to_string(),
         street: form.get("jc_street").to_string(),
         postcode: postcode.to_string(),
@@ -152,51 +251,10 @@ async fn create_job_center(
         dpo_contact: form.get("jc_dpo").to_string(),
         supervisory_authority: form.get("jc_authority").to_string(),
     };
-    let now = state.clock.now();
-    if errors.is_empty() {
-        let mut tx = state.db.begin().await?;
-        match org::create_job_center(&mut tx, &new, now).await {
-            Ok(id) => {
-                let event = AuditEvent::by(
-                    &ctx.user.actor,
-                    AuditAction::OrganisationCreate,
-                    &ctx.client,
-                )
-                .record("job_center", id)
-                .job_center(Some(id));
-                audit::append(&mut tx, &event, now).await?;
-                tx.commit().await?;
-                let page = organisations_page(
-                    &state,
-                    &ctx,
-                    FormData::default(),
-                    FormData::default(),
-                    Errors::default(),
-                    format!("Jobcenter „{}“ wurde angelegt.", new.name),
-                )
-                .await?;
-                return Ok(page.into_response());
-            }
-            Err(StoreError::UniqueViolation) => {
-                errors.add(
-                    "jc_code",
-                    "Kürzel des Jobcenters",
-                    "Dieses Kürzel ist schon vergeben.",
-                );
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let page = organisations_page(
-        &state,
-        &ctx,
-        form,
-        FormData::default(),
-        errors,
-        String::new(),
-    )
-    .await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    let mut tx = state.db.begin().await?;
+    let result = org::create_job_center(&mut tx, &new, state.clock.now()).await;
+    kind.finish(&state, &ctx, form, errors, Some((tx, result)))
+        .await
 }
 
 async fn create_service_center(
@@ -204,71 +262,24 @@ async fn create_service_center(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
+    let kind = OrgForm::ServiceCenter;
     let mut errors = Errors::default();
-    let code = form.get("sc_code").to_lowercase();
-    if !valid_code(&code) {
-        errors.add("sc_code", "Kürzel des Service-Centers", CODE_RULE);
+    let code = kind.check_common(&form, &mut errors);
+    if !errors.is_empty() {
+        return kind.finish(&state, &ctx, form, errors, None).await;
     }
-    if form.get("sc_name").is_empty() {
-        errors.add(
-            "sc_name",
-            "Name des Service-Centers",
-            "Bitte geben Sie den Namen an.",
-        );
-    }
-    let now = state.clock.now();
-    if errors.is_empty() {
-        let mut tx = state.db.begin().await?;
-        match org::create_service_center(
-            &mut tx,
-            &code,
-            form.get("sc_name"),
-            form.get("sc_city"),
-            form.get("sc_phone"),
-            now,
-        )
-        .await
-        {
-            Ok(id) => {
-                let event = AuditEvent::by(
-                    &ctx.user.actor,
-                    AuditAction::OrganisationCreate,
-                    &ctx.client,
-                )
-                .record("service_center", id);
-                audit::append(&mut tx, &event, now).await?;
-                tx.commit().await?;
-                let page = organisations_page(
-                    &state,
-                    &ctx,
-                    FormData::default(),
-                    FormData::default(),
-                    Errors::default(),
-                    format!("Service-Center „{}“ wurde angelegt.", form.get("sc_name")),
-                )
-                .await?;
-                return Ok(page.into_response());
-            }
-            Err(StoreError::UniqueViolation) => {
-                errors.add(
-                    "sc_code",
-                    "Kürzel des Service-Centers",
-                    "Dieses Kürzel ist schon vergeben.",
-                );
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let page = organisations_page(
-        &state,
-        &ctx,
-        FormData::default(),
-        form,
-        errors,
-        String::new(),
+    let mut tx = state.db.begin().await?;
+    let result = org::create_service_center(
+        &mut tx,
+        &code,
+        form.get("sc_name"),
+        form.get("sc_city"),
+        form.get("sc_phone"),
+        state.clock.now(),
     )
-    .await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    .await;
+    kind.finish(&state, &ctx, form, errors, Some((tx, result)))
+        .await
 }
 
 /// A user line with German labels.

@@ -9,6 +9,7 @@ mod error;
 mod forms;
 mod home;
 mod layout;
+pub mod maintenance;
 mod mandates;
 mod metrics;
 mod ops;

@@ -156,7 +156,8 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             .click()
             .await
             .unwrap();
-        let summary = driver.find(By::Id("fehler")).await.unwrap();
+        // `query` polls until the page after the submit shows the element.
+        let summary = driver.query(By::Id("fehler")).first().await.unwrap();
         assert!(
             summary
                 .text()
@@ -179,7 +180,8 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             wait_for_path(&driver, "/").await;
 
             let links = driver
-                .find_all(By::Css("nav[aria-label='Hauptnavigation'] a"))
+                .query(By::Css("nav[aria-label='Hauptnavigation'] a"))
+                .all_from_selector_required()
                 .await
                 .unwrap();
             let mut labels = Vec::new();

@@ -102,6 +102,14 @@ async fn login_renews_the_session_and_logout_ends_it() {
         replay.cookies.insert("outreach_sitzung".into(), second);
         assert_eq!(replay.get("/").await.location(), "/login", "{backend:?}");
 
+        // Idle sessions are removed from the table by the upkeep task.
+        app.login(&jc_admin()).await;
+        app.state.clock.advance(31 * 60);
+        let removed = outreach_web::maintenance::remove_idle_sessions(&app.state)
+            .await
+            .unwrap();
+        assert!(removed >= 1, "{backend:?}: {removed}");
+
         let actions = audit_actions(&app, &jc_admin()).await;
         for expected in ["login_failure", "login_success", "logout"] {
             assert!(

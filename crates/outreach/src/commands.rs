@@ -65,7 +65,9 @@ pub async fn serve_db(db: Db, bind: &str) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
     tracing::info!(address = %bind, "listening");
     let state = AppState::new(db.clone(), WebConfig::default());
+    let upkeep = outreach_web::maintenance::spawn(state.clone());
     outreach_web::serve(listener, state, shutdown_signal()).await?;
+    upkeep.abort();
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }

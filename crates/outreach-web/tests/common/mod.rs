@@ -197,16 +197,16 @@ impl TestApp {
         }
     }
 
-    pub fn client(&self) -> Client<'_> {
+    pub fn client(&self) -> Client {
         Client {
-            app: self,
+            router: self.router.clone(),
             cookies: HashMap::new(),
             csrf: String::new(),
         }
     }
 
     /// A client logged in as `username`.
-    pub async fn login(&self, username: &str) -> Client<'_> {
+    pub async fn login(&self, username: &str) -> Client {
         let mut client = self.client();
         let response = client.login(username, PASSWORD).await;
         assert_eq!(
@@ -246,8 +246,8 @@ impl Response {
 }
 
 /// Cookie-keeping client calling the router in process.
-pub struct Client<'a> {
-    app: &'a TestApp,
+pub struct Client {
+    router: Router,
     pub cookies: HashMap<String, String>,
     /// The CSRF token forms of this client carry.
     pub csrf: String,
@@ -264,10 +264,9 @@ pub fn csrf_in(body: &str) -> String {
     String::new()
 }
 
-impl Client<'_> {
+impl Client {
     pub async fn send(&mut self, request: Request<Body>) -> Response {
         let response = self
-            .app
             .router
             .clone()
             .oneshot(request)
