@@ -6,10 +6,16 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a locked account stays locked, in seconds.
 pub const LOCKOUT_SECONDS: i64 = 15 * 60;
-/// Idle time after which a session ends, in seconds.
+/// Idle time after which a session ends, in seconds (default; configurable).
 pub const SESSION_IDLE_SECONDS: i64 = 30 * 60;
 /// How long before the end of a session the user is warned, in seconds.
 pub const SESSION_WARNING_SECONDS: i64 = 5 * 60;
+
+/// When to warn before a session of `idle_seconds` ends: five minutes before,
+/// or halfway for short sessions.
+pub fn session_warning_seconds(idle_seconds: i64) -> i64 {
+    SESSION_WARNING_SECONDS.min(idle_seconds / 2)
+}
 
 /// Why a new password is refused; `message` is the German text for the form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,8 +95,8 @@ pub fn is_locked(locked_until: Option<i64>, now: i64) -> bool {
 }
 
 /// Whether a session last seen at `last_seen` has run out at `now`.
-pub fn session_expired(last_seen: i64, now: i64) -> bool {
-    now - last_seen >= SESSION_IDLE_SECONDS
+pub fn session_expired(last_seen: i64, now: i64, idle_seconds: i64) -> bool {
+    now - last_seen >= idle_seconds
 }
 
 #[cfg(test)]
@@ -144,7 +150,17 @@ mod tests {
 
     #[test]
     fn session_idle() {
-        assert!(!session_expired(0, SESSION_IDLE_SECONDS - 1));
-        assert!(session_expired(0, SESSION_IDLE_SECONDS));
+        assert!(!session_expired(
+            0,
+            SESSION_IDLE_SECONDS - 1,
+            SESSION_IDLE_SECONDS
+        ));
+        assert!(session_expired(
+            0,
+            SESSION_IDLE_SECONDS,
+            SESSION_IDLE_SECONDS
+        ));
+        assert_eq!(session_warning_seconds(SESSION_IDLE_SECONDS), 300);
+        assert_eq!(session_warning_seconds(8), 4);
     }
 }

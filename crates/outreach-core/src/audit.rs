@@ -87,6 +87,20 @@ impl AuditAction {
     }
 }
 
+/// The German name of the kind of record an event concerns.
+pub fn record_type_label(code: &str) -> &str {
+    match code {
+        "user" => "Benutzer",
+        "customer" => "Kunde",
+        "customer_list" => "Kundenliste",
+        "mandate" => "Auftrag",
+        "job_center" => "Jobcenter",
+        "service_center" => "Service-Center",
+        "audit_log" => "Protokoll",
+        other => other,
+    }
+}
+
 /// One audit event as it is hashed. `at` is UTC unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditRecord {

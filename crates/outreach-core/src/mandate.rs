@@ -78,27 +78,47 @@ pub struct MandateProblem {
 impl NewMandate {
     /// The rules across fields; each field's own format is checked when parsed.
     pub fn problems(&self) -> Vec<MandateProblem> {
-        let mut problems = Vec::new();
-        if self.title.trim().is_empty() {
-            problems.push(MandateProblem {
-                field: "title",
-                message: "Bitte geben Sie eine Bezeichnung des Auftrags an.",
-            });
-        }
-        if self.period_end < self.period_start {
-            problems.push(MandateProblem {
-                field: "period_end",
-                message: "Das Ende des Zeitraums liegt vor seinem Beginn.",
-            });
-        }
-        if self.deletion_deadline < self.period_end {
-            problems.push(MandateProblem {
-                field: "deletion_deadline",
-                message: "Die Löschfrist darf nicht vor dem Ende des Auftrags liegen.",
-            });
-        }
-        problems
+        period_problems(
+            &self.title,
+            Some(self.period_start),
+            Some(self.period_end),
+            Some(self.deletion_deadline),
+        )
     }
+}
+
+/// The rules across title, period and deletion deadline, for the values that
+/// could be read (a form shows them together with the format errors of the rest).
+pub fn period_problems(
+    title: &str,
+    start: Option<Date>,
+    end: Option<Date>,
+    deletion_deadline: Option<Date>,
+) -> Vec<MandateProblem> {
+    let mut problems = Vec::new();
+    if title.trim().is_empty() {
+        problems.push(MandateProblem {
+            field: "title",
+            message: "Bitte geben Sie eine Bezeichnung des Auftrags an.",
+        });
+    }
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        problems.push(MandateProblem {
+            field: "period_end",
+            message: "Das Ende des Zeitraums liegt vor seinem Beginn.",
+        });
+    }
+    if let (Some(end), Some(deadline)) = (end, deletion_deadline)
+        && deadline < end
+    {
+        problems.push(MandateProblem {
+            field: "deletion_deadline",
+            message: "Die Löschfrist darf nicht vor dem Ende des Auftrags liegen.",
+        });
+    }
+    problems
 }
 
 /// Whether a mandate may move from `from` to `to`. Activation needs the date the

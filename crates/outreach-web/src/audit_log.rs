@@ -29,6 +29,7 @@ struct Row {
     at: String,
     action: &'static str,
     role: &'static str,
+    record: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -113,6 +114,11 @@ async fn render(
             at: format_de_datetime(e.at),
             action: AuditAction::parse(&e.action).map_or("unbekannt", AuditAction::label),
             role: Role::parse(&e.role).map_or("–", Role::label),
+            record: format!(
+                "{} {}",
+                outreach_core::audit::record_type_label(&e.record_type),
+                e.record_id
+            ),
             e,
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use crate::session::CurrentUser;
 use outreach_core::access::{Action, can};
-use outreach_core::account::{SESSION_IDLE_SECONDS, SESSION_WARNING_SECONDS};
+use outreach_core::account::session_warning_seconds;
 
 pub struct NavItem {
     pub href: &'static str,
@@ -56,8 +56,8 @@ impl Layout {
             logged_in: true,
             csrf: user.csrf_token.clone(),
             nav,
-            session_seconds: SESSION_IDLE_SECONDS,
-            warning_seconds: SESSION_WARNING_SECONDS,
+            session_seconds: user.idle_seconds,
+            warning_seconds: session_warning_seconds(user.idle_seconds),
         }
     }
 

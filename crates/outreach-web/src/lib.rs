@@ -34,12 +34,16 @@ pub struct WebConfig {
     /// Mark cookies `Secure`. Browsers accept secure cookies on
     /// `http://localhost`/`127.0.0.1`, so this stays on outside tests of plain HTTP clients.
     pub secure_cookies: bool,
+    /// Idle time after which a session ends (WCAG 2.2.1: the user is warned
+    /// before and can extend it).
+    pub session_idle_seconds: i64,
 }
 
 impl Default for WebConfig {
     fn default() -> WebConfig {
         WebConfig {
             secure_cookies: true,
+            session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
         }
     }
 }

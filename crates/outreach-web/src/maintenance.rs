@@ -2,7 +2,6 @@
 //! database (they are refused anyway once idle; this keeps the table small).
 
 use crate::AppState;
-use outreach_core::account::SESSION_IDLE_SECONDS;
 use outreach_store::session;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ const INTERVAL: Duration = Duration::from_secs(300);
 
 /// Removes sessions idle longer than the idle limit; returns how many.
 pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_store::StoreError> {
-    let cutoff = state.clock.now() - SESSION_IDLE_SECONDS;
+    let cutoff = state.clock.now() - state.config.session_idle_seconds;
     let mut tx = state.db.begin().await?;
     let removed = session::delete_idle(&mut tx, cutoff).await?;
     tx.commit().await?;

@@ -18,7 +18,7 @@ use outreach_core::calling::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{CustomerField, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
-    MandateState, NewMandate, default_deletion_deadline, transition_problem,
+    MandateState, NewMandate, default_deletion_deadline, period_problems, transition_problem,
 };
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::mandate::{self, Mandate, MandateScope};
@@ -263,9 +263,23 @@ async fn create(
             None
         }
     };
-    let (Some(sc), Some(start), Some(end), Some(window), true) =
-        (service_center, start, end, window, errors.is_empty())
-    else {
+    let deadline = deadline.or_else(|| end.map(default_deletion_deadline));
+    for p in period_problems(form.get("title"), start, end, deadline) {
+        let label = match p.field {
+            "title" => "Bezeichnung",
+            "period_end" => "Ende",
+            _ => "Löschfrist",
+        };
+        errors.add(p.field, label, p.message);
+    }
+    let (Some(sc), Some(start), Some(end), Some(deadline), Some(window), true) = (
+        service_center,
+        start,
+        end,
+        deadline,
+        window,
+        errors.is_empty(),
+    ) else {
         let page = new_form(&state, &ctx, form, errors, true).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
@@ -275,23 +289,10 @@ async fn create(
         allowed_fields: fields,
         period_start: start,
         period_end: end,
-        deletion_deadline: deadline.unwrap_or_else(|| default_deletion_deadline(end)),
+        deletion_deadline: deadline,
         authority_notified_on: notified,
         window,
     };
-    let problems = new.problems();
-    if !problems.is_empty() {
-        for p in problems {
-            let label = match p.field {
-                "title" => "Bezeichnung",
-                "period_end" => "Ende",
-                _ => "Löschfrist",
-            };
-            errors.add(p.field, label, p.message);
-        }
-        let page = new_form(&state, &ctx, form, errors, true).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let id = mandate::create(&mut tx, job_center_id, &new, ctx.user.actor.user_id, now).await?;

@@ -12,8 +12,11 @@ use outreach_core::account::session_expired;
 use outreach_store::{session, user};
 use std::net::SocketAddr;
 
-/// Writes of `last_seen_at` are skipped when the last one is this recent.
-const TOUCH_INTERVAL_SECONDS: i64 = 15;
+/// Writes of `last_seen_at` are skipped when the last one is this recent:
+/// at most 15 s, and a small part of short idle limits.
+fn touch_interval(idle_seconds: i64) -> i64 {
+    (idle_seconds / 60).clamp(1, 15)
+}
 
 /// The logged-in user of a request.
 #[derive(Debug, Clone)]
@@ -22,6 +25,8 @@ pub struct CurrentUser {
     pub display_name: String,
     pub csrf_token: String,
     pub session_hash: String,
+    /// The idle limit of this session, for the warning dialog.
+    pub idle_seconds: i64,
 }
 
 /// Where a request came from, for the audit log.
@@ -42,7 +47,8 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
     };
     let found = user::by_id(&mut tx, row.user_id).await?;
     drop(tx);
-    let expired = session_expired(row.last_seen_at, now);
+    let idle_seconds = state.config.session_idle_seconds;
+    let expired = session_expired(row.last_seen_at, now, idle_seconds);
     let usable = found.filter(|u| u.active && !expired);
     let Some((user, actor)) = usable.and_then(|u| u.actor().map(|a| (u, a))) else {
         let mut tx = state.db.begin().await?;
@@ -50,7 +56,7 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         tx.commit().await?;
         return Ok(None);
     };
-    if now - row.last_seen_at >= TOUCH_INTERVAL_SECONDS {
+    if now - row.last_seen_at >= touch_interval(idle_seconds) {
         let mut tx = state.db.begin().await?;
         session::touch(&mut tx, &row.id_hash, now).await?;
         tx.commit().await?;
@@ -60,6 +66,7 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         display_name: user.display_name,
         csrf_token: row.csrf_token,
         session_hash: row.id_hash,
+        idle_seconds,
     }))
 }
 

@@ -19,9 +19,10 @@
     clearTimeout(warnTimer);
     clearTimeout(endTimer);
     warnTimer = setTimeout(showWarning, Math.max(0, (total - warn) * 1000));
+    // Two seconds after the server's limit, so the server has surely ended it.
     endTimer = setTimeout(function () {
       window.location.href = "/login?abgelaufen=1";
-    }, total * 1000);
+    }, (total + 2) * 1000);
   }
 
   function showWarning() {

@@ -122,28 +122,84 @@ async fn wait_for_path(driver: &WebDriver, path: &str) {
     }
 }
 
+/// Whether the browser is installed; fails in CI when it isn't.
+fn browser_available() -> bool {
+    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    assert!(
+        !browser_required(),
+        "Chromium/chromedriver fehlen ({CHROMIUM}, {CHROMEDRIVER}); in CI ist das ein Fehler"
+    );
+    eprintln!(
+        "HINWEIS: Chromium oder chromedriver fehlt; Browser-Test übersprungen (apt-get install chromium chromium-driver)."
+    );
+    false
+}
+
+/// The application served on a free port of 127.0.0.1 until `stop` is sent.
+struct Server {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(app: &TestApp) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(outreach_web::serve(listener, app.state.clone(), async {
+            let _ = stopped.await;
+        }));
+        Server { base, stop, handle }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+async fn log_in(driver: &WebDriver, base: &str, user: &str) {
+    driver.goto(format!("{base}/login")).await.unwrap();
+    driver
+        .find(By::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    let password = driver.find(By::Id("password")).await.unwrap();
+    password.send_keys(PASSWORD).await.unwrap();
+    password.send_keys(Key::Enter).await.unwrap();
+    wait_for_path(driver, "/").await;
+}
+
+/// Whether the page is wider than the window (horizontal scrolling).
+async fn scrolls_sideways(driver: &WebDriver) -> bool {
+    driver
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            Vec::new(),
+        )
+        .await
+        .unwrap()
+        .convert::<bool>()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        assert!(
-            !browser_required(),
-            "Chromium/chromedriver fehlen ({CHROMIUM}, {CHROMEDRIVER}); in CI ist das ein Fehler"
-        );
-        eprintln!(
-            "HINWEIS: Chromium oder chromedriver fehlt; Browser-Test übersprungen (apt-get install chromium chromium-driver)."
-        );
+    if !browser_available() {
         return;
     }
     let (_chromedriver, driver_port) = start_chromedriver().await;
     let shots = screenshot_dir();
     for backend in backends().await {
         let app = TestApp::new(backend).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(outreach_web::serve(listener, app.state.clone(), async {
-            let _ = stopped.await;
-        }));
+        let server = Server::start(&app).await;
+        let base = server.base.clone();
         let driver = browser(driver_port).await;
         let tag = format!("{backend:?}").to_lowercase();
 
@@ -158,12 +214,10 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             .unwrap();
         // `query` polls until the page after the submit shows the element.
         let summary = driver.query(By::Id("fehler")).first().await.unwrap();
+        let text = summary.text().await.unwrap();
         assert!(
-            summary
-                .text()
-                .await
-                .unwrap()
-                .contains("Bitte geben Sie Ihren Benutzernamen ein.")
+            text.contains("Bitte geben Sie Ihren Benutzernamen ein."),
+            "{text}"
         );
         driver
             .screenshot(&shots.join(format!("{tag}-anmeldung-fehler.png")))
@@ -171,22 +225,17 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             .unwrap();
 
         for role in Role::ALL {
-            driver.goto(format!("{base}/login")).await.unwrap();
-            let name = driver.find(By::Id("username")).await.unwrap();
-            name.send_keys(username(role, Side::Own)).await.unwrap();
-            let password = driver.find(By::Id("password")).await.unwrap();
-            password.send_keys(PASSWORD).await.unwrap();
-            password.send_keys(Key::Enter).await.unwrap();
-            wait_for_path(&driver, "/").await;
-
+            log_in(&driver, &base, &username(role, Side::Own)).await;
             let links = driver
                 .query(By::Css("nav[aria-label='Hauptnavigation'] a"))
                 .all_from_selector_required()
                 .await
                 .unwrap();
             let mut labels = Vec::new();
+            let mut hrefs = Vec::new();
             for link in links {
                 labels.push(link.text().await.unwrap());
+                hrefs.push(link.attr("href").await.unwrap().unwrap_or_default());
             }
             let (must, must_not) = navigation(role);
             for label in must {
@@ -220,37 +269,43 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
                 .await
                 .unwrap();
 
-            // Every page the navigation offers opens without an error page.
-            let mut hrefs = Vec::new();
-            for link in driver
-                .find_all(By::Css("nav[aria-label='Hauptnavigation'] a"))
-                .await
-                .unwrap()
-            {
-                hrefs.push(link.attr("href").await.unwrap().unwrap_or_default());
-            }
-            for href in hrefs.iter().filter(|h| h.as_str() != "/") {
-                driver.goto(format!("{base}{href}")).await.unwrap();
-                let title = driver
-                    .find(By::Tag("h1"))
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
-                for error in [
-                    "Keine Berechtigung",
-                    "Seite nicht gefunden",
-                    "Interner Fehler",
-                ] {
-                    assert!(!title.contains(error), "[{tag}] {role:?} {href}: {title}");
+            // Every page the navigation offers opens without an error page and,
+            // at 640 px (1280 px at 200 % zoom), without sideways scrolling.
+            for href in &hrefs {
+                for (width, suffix) in [(1280, ""), (640, "-zoom200")] {
+                    driver.set_window_rect(0, 0, width, 900).await.unwrap();
+                    driver.goto(format!("{base}{href}")).await.unwrap();
+                    let title = driver
+                        .find(By::Tag("h1"))
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    for error in [
+                        "Keine Berechtigung",
+                        "Seite nicht gefunden",
+                        "Interner Fehler",
+                    ] {
+                        assert!(!title.contains(error), "[{tag}] {role:?} {href}: {title}");
+                    }
+                    assert!(
+                        !scrolls_sideways(&driver).await,
+                        "[{tag}] {role:?} {href} at {width}px"
+                    );
+                    let name = match href.trim_matches('/') {
+                        "" => "start".to_string(),
+                        other => other.replace('/', "-"),
+                    };
+                    driver
+                        .screenshot(
+                            &shots.join(format!("{tag}-{}-{name}{suffix}.png", role.code())),
+                        )
+                        .await
+                        .unwrap();
                 }
-                let name = href.trim_matches('/').replace('/', "-");
-                driver
-                    .screenshot(&shots.join(format!("{tag}-{}-{name}.png", role.code())))
-                    .await
-                    .unwrap();
             }
+            driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
 
             driver
                 .find(By::Css("form[action='/logout'] button"))
@@ -262,7 +317,95 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             wait_for_path(&driver, "/login").await;
         }
         driver.quit().await.unwrap();
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        server.stop().await;
+    }
+}
+
+/// WCAG 2.2.1: before the session ends a dialog offers to extend it; one key
+/// press keeps the session, doing nothing ends it.
+#[tokio::test]
+async fn the_session_warning_extends_the_session_by_keyboard() {
+    if !browser_available() {
+        return;
+    }
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    for backend in backends().await {
+        // 8 s idle limit: the warning shows after 4 s.
+        let config = outreach_web::WebConfig {
+            session_idle_seconds: 8,
+            ..outreach_web::WebConfig::default()
+        };
+        let app = TestApp::with_config(backend, config).await;
+        let server = Server::start(&app).await;
+        let driver = browser(driver_port).await;
+        let user = username(Role::JobcenterAdmin, Side::Own);
+        log_in(&driver, &server.base, &user).await;
+        let logged_in = Instant::now();
+
+        let dialog = driver.find(By::Id("sitzungswarnung")).await.unwrap();
+        let open = |d: WebElement| async move { d.attr("open").await.unwrap().is_some() };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !open(dialog.clone()).await {
+            assert!(Instant::now() < deadline, "[{backend:?}] no warning shown");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            logged_in.elapsed() >= Duration::from_secs(3),
+            "warned too early"
+        );
+        let focused = driver.active_element().await.unwrap();
+        assert_eq!(
+            focused.text().await.unwrap(),
+            "Sitzung verlängern",
+            "[{backend:?}] focus"
+        );
+        focused.send_keys(Key::Enter).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while open(dialog.clone()).await {
+            assert!(Instant::now() < deadline, "[{backend:?}] dialog stays open");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Past the original limit the session is still valid on the server.
+        while logged_in.elapsed() < Duration::from_secs(9) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        driver
+            .goto(format!("{}/kunden", server.base))
+            .await
+            .unwrap();
+        assert_eq!(
+            driver.current_url().await.unwrap().path(),
+            "/kunden",
+            "[{backend:?}] extension lost"
+        );
+
+        // Without an answer the page leaves for the login page when the session ends.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while driver.current_url().await.unwrap().path() != "/login" {
+            assert!(
+                Instant::now() < deadline,
+                "[{backend:?}] no logout after idle time"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let notice = driver.query(By::Css("p.notice")).first().await.unwrap();
+        assert!(
+            notice
+                .text()
+                .await
+                .unwrap()
+                .contains("Ihre Sitzung ist abgelaufen")
+        );
+        driver
+            .goto(format!("{}/kunden", server.base))
+            .await
+            .unwrap();
+        assert_eq!(
+            driver.current_url().await.unwrap().path(),
+            "/login",
+            "[{backend:?}] session outlived its idle limit"
+        );
+        driver.quit().await.unwrap();
+        server.stop().await;
     }
 }

@@ -59,12 +59,12 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub async fn serve_db(db: Db, bind: &str) -> anyhow::Result<ExitCode> {
+pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
     tracing::info!(address = %bind, "listening");
-    let state = AppState::new(db.clone(), WebConfig::default());
+    let state = AppState::new(db.clone(), config);
     let upkeep = outreach_web::maintenance::spawn(state.clone());
     outreach_web::serve(listener, state, shutdown_signal()).await?;
     upkeep.abort();
@@ -72,9 +72,13 @@ pub async fn serve_db(db: Db, bind: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn serve(url: &str, bind: &str) -> anyhow::Result<ExitCode> {
+pub async fn serve(url: &str, bind: &str, session_minutes: i64) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
-    serve_db(db, bind).await
+    let config = WebConfig {
+        session_idle_seconds: session_minutes * 60,
+        ..WebConfig::default()
+    };
+    serve_db(db, bind, config).await
 }
 
 pub async fn migrate(url: &str) -> anyhow::Result<ExitCode> {

@@ -90,7 +90,7 @@ pub async fn run(file: &str, bind: &str) -> anyhow::Result<ExitCode> {
         println!("  {:<26} {:<32} {password}", username, role);
     }
     println!();
-    serve_db(db, bind).await
+    serve_db(db, bind, outreach_web::WebConfig::default()).await
 }
 
 async fn set_passwords(

@@ -35,6 +35,10 @@ enum Command {
         bind: String,
         #[command(flatten)]
         database: DatabaseArg,
+        /// Minuten ohne Aktivität, nach denen eine Sitzung endet (5 bis 480).
+        #[arg(long, default_value_t = 30, env = "OUTREACH_SESSION_MINUTES",
+              value_parser = clap::value_parser!(i64).range(5..=480))]
+        session_minutes: i64,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -127,7 +131,11 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Serve { bind, database } => commands::serve(&database.url, &bind).await,
+        Command::Serve {
+            bind,
+            database,
+            session_minutes,
+        } => commands::serve(&database.url, &bind, session_minutes).await,
         Command::Demo { bind, file } => demo::run(&file, &bind).await,
         Command::Migrate { database } => commands::migrate(&database.url).await,
         Command::User {

@@ -63,6 +63,10 @@ pub fn username(role: Role, side: Side) -> String {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
+        TestApp::with_config(backend, WebConfig::default()).await
+    }
+
+    pub async fn with_config(backend: Backend, config: WebConfig) -> TestApp {
         let tdb = TestDb::new(backend).await.expect("test database");
         let db = tdb.db.clone();
         let now = jiff::Timestamp::now().as_second();
@@ -178,7 +182,7 @@ impl TestApp {
             .await
             .expect("activate");
         tx.commit().await.expect("commit");
-        let state = AppState::new(db, WebConfig::default());
+        let state = AppState::new(db, config);
         TestApp {
             router: app(state.clone()),
             state,
