@@ -17,6 +17,7 @@ pub enum AuditAction {
     PasswordReset,
     UserCreate,
     UserDeactivate,
+    UserActivate,
     OrganisationCreate,
     MandateCreate,
     MandateStateChange,
@@ -27,7 +28,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -35,6 +36,7 @@ impl AuditAction {
         AuditAction::PasswordReset,
         AuditAction::UserCreate,
         AuditAction::UserDeactivate,
+        AuditAction::UserActivate,
         AuditAction::OrganisationCreate,
         AuditAction::MandateCreate,
         AuditAction::MandateStateChange,
@@ -53,6 +55,7 @@ impl AuditAction {
             AuditAction::PasswordReset => "password_reset",
             AuditAction::UserCreate => "user_create",
             AuditAction::UserDeactivate => "user_deactivate",
+            AuditAction::UserActivate => "user_activate",
             AuditAction::OrganisationCreate => "organisation_create",
             AuditAction::MandateCreate => "mandate_create",
             AuditAction::MandateStateChange => "mandate_state_change",
@@ -76,6 +79,7 @@ impl AuditAction {
             AuditAction::PasswordReset => "Passwort zurückgesetzt",
             AuditAction::UserCreate => "Benutzer angelegt",
             AuditAction::UserDeactivate => "Benutzer deaktiviert",
+            AuditAction::UserActivate => "Benutzer wieder aktiviert",
             AuditAction::OrganisationCreate => "Organisation angelegt",
             AuditAction::MandateCreate => "Auftrag angelegt",
             AuditAction::MandateStateChange => "Auftragsstatus geändert",

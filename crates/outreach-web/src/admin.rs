@@ -30,6 +30,7 @@ pub fn routes() -> Routes {
         .get("/admin/benutzer/neu", users, new_user_page)
         .post("/admin/benutzer", users, create_user)
         .post("/admin/benutzer/{id}/deaktivieren", users, deactivate_user)
+        .post("/admin/benutzer/{id}/aktivieren", users, activate_user)
         .post("/admin/benutzer/{id}/passwort", users, reset_password)
 }
 
@@ -487,35 +488,53 @@ async fn deactivate_user(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
+    set_user_active(&state, &ctx, id, false).await
+}
+
+async fn activate_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    set_user_active(&state, &ctx, id, true).await
+}
+
+/// Deactivates an account (ending its sessions) or activates it again.
+async fn set_user_active(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    active: bool,
+) -> Result<Response, AppError> {
     if id == ctx.user.actor.user_id {
-        let page = users_page(
-            &state,
-            &ctx,
-            "Sie können Ihr eigenes Konto nicht deaktivieren.".into(),
-        )
-        .await?;
+        let notice = "Sie können Ihr eigenes Konto nicht deaktivieren.".to_string();
+        let page = users_page(state, ctx, notice).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    user::set_active(&mut tx, id, false).await?;
-    session::delete_for_user(&mut tx, id, None).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::UserDeactivate, &ctx.client)
+    user::set_active(&mut tx, id, active).await?;
+    let action = if active {
+        AuditAction::UserActivate
+    } else {
+        session::delete_for_user(&mut tx, id, None).await?;
+        AuditAction::UserDeactivate
+    };
+    let event = AuditEvent::by(&ctx.user.actor, action, &ctx.client)
         .record("user", id)
         .job_center(target.job_center_id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
-    let page = users_page(
-        &state,
-        &ctx,
+    let notice = if active {
+        format!("Das Konto {} ist wieder aktiv.", target.username)
+    } else {
         format!(
             "Das Konto {} wurde deaktiviert und abgemeldet.",
             target.username
-        ),
-    )
-    .await?;
-    Ok(page.into_response())
+        )
+    };
+    Ok(users_page(state, ctx, notice).await?.into_response())
 }
 
 async fn reset_password(

@@ -63,6 +63,7 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "POST",
             "/admin/benutzer"
             | "/admin/benutzer/{id}/deaktivieren"
+            | "/admin/benutzer/{id}/aktivieren"
             | "/admin/benutzer/{id}/passwort",
         ) => only(&[Admin]),
         ("GET", "/auftraege") => only(&[JobcenterAdmin, Supervisor]),

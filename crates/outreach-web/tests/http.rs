@@ -661,8 +661,17 @@ async fn the_admin_creates_users_and_resets_passwords() {
             app.client().login("opfer", PASSWORD).await.status,
             StatusCode::UNPROCESSABLE_ENTITY
         );
+        let on = admin
+            .post(&format!("/admin/benutzer/{victim}/aktivieren"), &[])
+            .await;
+        assert!(on.body.contains("ist wieder aktiv"), "{backend:?}");
         let actions = audit_actions(&app, &username(Role::Admin, Side::Own)).await;
-        for expected in ["user_create", "password_reset", "user_deactivate"] {
+        for expected in [
+            "user_create",
+            "password_reset",
+            "user_deactivate",
+            "user_activate",
+        ] {
             assert!(
                 actions.iter().any(|a| a == expected),
                 "{backend:?}: {expected} not audited"
