@@ -210,10 +210,17 @@ async fn the_demo_serves_the_login_page_and_prints_logins() {
         .port();
     let log = dir.join("demo.log");
     let mut child = Command::new(BIN)
-        .args(["demo", "--bind", &format!("127.0.0.1:{port}"), "--file"])
+        .args([
+            "--log-format",
+            "json",
+            "demo",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--file",
+        ])
         .arg(dir.join("demo.db"))
         .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -248,5 +255,21 @@ async fn the_demo_serves_the_login_page_and_prints_logins() {
     ] {
         assert!(printed.contains(login), "{login} missing in {printed}");
     }
+    // Structured logs: every line is a JSON object; none carries a password.
+    let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "listening"),
+        "{logs}"
+    );
+    let password = printed
+        .lines()
+        .find(|l| l.contains("admin.oberhausen"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap();
+    assert!(!logs.contains(password));
     std::fs::remove_dir_all(&dir).unwrap();
 }
