@@ -1,5 +1,6 @@
 //! The subcommands other than the demo.
 
+use crate::config::{DatabaseUrl, ServeSettings};
 use anyhow::{Context, bail};
 use outreach_core::access::{Home, OrgKind, Role};
 use outreach_core::account::{Username, check_new_password};
@@ -13,27 +14,13 @@ use std::process::ExitCode;
 pub const CLI_CLIENT: &str = "Kommandozeile";
 
 pub async fn open(url: &str) -> anyhow::Result<Db> {
+    let shown = DatabaseUrl::new(url.to_string());
     match Db::open(url).await {
         Ok(db) => Ok(db),
         Err(StoreError::UnsupportedUrl) => bail!(
-            "Datenbank {} kann nicht geöffnet werden: erwartet wird sqlite://DATEI oder postgres://BENUTZER@HOST/DATENBANK",
-            redact(url)
+            "Datenbank {shown} kann nicht geöffnet werden: erwartet wird sqlite://DATEI oder postgres://BENUTZER@HOST/DATENBANK"
         ),
-        Err(e) => {
-            Err(e).with_context(|| format!("Datenbank {} kann nicht geöffnet werden", redact(url)))
-        }
-    }
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
-        }
-        _ => url.to_string(),
+        Err(e) => Err(e).with_context(|| format!("Datenbank {shown} kann nicht geöffnet werden")),
     }
 }
 
@@ -72,13 +59,18 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn serve(url: &str, bind: &str, session_minutes: i64) -> anyhow::Result<ExitCode> {
-    let db = open(url).await?;
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
+    tracing::info!(
+        database = %settings.database_url,
+        session_minutes = settings.session_minutes,
+        "starting"
+    );
+    let db = open(settings.database_url.expose()).await?;
     let config = WebConfig {
-        session_idle_seconds: session_minutes * 60,
+        session_idle_seconds: settings.session_minutes * 60,
         ..WebConfig::default()
     };
-    serve_db(db, bind, config).await
+    serve_db(db, &settings.bind, config).await
 }
 
 pub async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
@@ -212,17 +204,5 @@ pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(2))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            super::redact("postgres://u:geheim@h/db"),
-            "postgres://u@h/db"
-        );
-        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

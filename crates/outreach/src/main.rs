@@ -1,9 +1,10 @@
 //! The `outreach` command: parses the command line and calls the libraries.
 
 mod commands;
+mod config;
 mod demo;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,10 @@ enum Command {
         #[arg(long, default_value_t = 30, env = "OUTREACH_SESSION_MINUTES",
               value_parser = clap::value_parser!(i64).range(5..=480))]
         session_minutes: i64,
+        /// TOML-Datei mit bind, database_url, session_minutes; Umgebung und
+        /// Optionen haben Vorrang.
+        #[arg(long, env = "OUTREACH_CONFIG")]
+        config: Option<String>,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -128,14 +133,38 @@ fn init_logging(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve {
             bind,
             database,
             session_minutes,
-        } => commands::serve(&database.url, &bind, session_minutes).await,
+            config,
+        } => {
+            let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
+            let file = match config.as_deref().map(config::FileConfig::load).transpose() {
+                Ok(file) => file.unwrap_or_default(),
+                Err(error) => {
+                    eprintln!("Fehler: {error:#}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match config::ServeSettings::resolve(
+                serve_matches,
+                file,
+                bind,
+                database.url,
+                session_minutes,
+            ) {
+                Ok(settings) => commands::serve(settings).await,
+                Err(error) => Err(error),
+            }
+        }
         Command::Demo { bind, file } => demo::run(&file, &bind).await,
         Command::Migrate { database } => commands::migrate(&database.url).await,
         Command::User {

@@ -199,15 +199,11 @@ fn unreadable_database_url_is_a_german_error() {
     );
 }
 
-#[tokio::test]
-async fn the_demo_serves_the_login_page_and_prints_logins() {
+#[test]
+fn the_demo_serves_the_login_page_and_prints_logins() {
     let dir = std::env::temp_dir().join(format!("outreach-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = dir.join("demo.log");
     let mut child = Command::new(BIN)
         .args([
@@ -223,23 +219,7 @@ async fn the_demo_serves_the_login_page_and_prints_logins() {
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let page = loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::Read;
-            write!(
-                stream,
-                "GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).unwrap();
-            break response;
-        }
-        assert!(Instant::now() < deadline, "demo did not start");
-        assert!(child.try_wait().unwrap().is_none(), "demo exited");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let page = wait_get(&mut child, port, "/login");
     let _ = child.kill();
     let _ = child.wait();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -271,5 +251,81 @@ async fn the_demo_serves_the_login_page_and_prints_logins() {
         .and_then(|l| l.split_whitespace().last())
         .unwrap();
     assert!(!logs.contains(password));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `GET path` on `port` until it answers, while `child` runs.
+fn wait_get(child: &mut std::process::Child, port: u16, path: &str) -> String {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            return response;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        assert!(child.try_wait().unwrap().is_none(), "server exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_reads_a_config_file_and_the_environment_wins() {
+    let dir = std::env::temp_dir().join(format!("outreach-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file_port, env_port) = (free_port(), free_port());
+    let config = dir.join("outreach.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{file_port}\"\ndatabase_url = \"sqlite://{}\"\nsession_minutes = 20\n",
+            dir.join("serve.db").display()
+        ),
+    )
+    .unwrap();
+    for (env_bind, port) in [
+        (None, file_port),
+        (Some(format!("127.0.0.1:{env_port}")), env_port),
+    ] {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("OUTREACH_DATABASE_URL")
+            .env_remove("OUTREACH_BIND")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(bind) = &env_bind {
+            command.env("OUTREACH_BIND", bind);
+        }
+        let mut child = command.spawn().unwrap();
+        let health = wait_get(&mut child, port, "/healthz");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    }
+    assert!(
+        dir.join("serve.db").exists(),
+        "the file's database_url was used"
+    );
+
+    std::fs::write(&config, "session_minutes = \"dreißig\"\n").unwrap();
+    let bad = run(&["serve", "--config", config.to_str().unwrap()], None);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("Zeile 1"), "{}", text(&bad));
     std::fs::remove_dir_all(&dir).unwrap();
 }
