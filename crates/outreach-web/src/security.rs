@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 pub const SESSION_COOKIE: &str = "outreach_sitzung";
 /// The token that protects the login form (there is no session yet).
@@ -102,7 +102,12 @@ pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: 
     }
     let expected = match request.extensions().get::<CurrentUser>() {
         Some(user) => Some(user.csrf_token.clone()),
-        None => cookie_value(request.headers(), LOGIN_CSRF_COOKIE),
+        None if request.uri().path() == "/login" => {
+            cookie_value(request.headers(), LOGIN_CSRF_COOKIE)
+        }
+        // No session (it ended, or never was): nothing is processed; the user
+        // is sent to log in again instead of seeing a security error.
+        None => return Redirect::to("/login?abgelaufen=1").into_response(),
     };
     let Some(expected) = expected else {
         return AppError::Csrf.into_response();

@@ -129,8 +129,9 @@ fn outcome(status: StatusCode, location: &str) -> Expect {
     match status {
         StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Forbidden,
         StatusCode::NOT_FOUND => NotFound,
-        // The guard's redirect; logout's own redirect carries a query.
-        StatusCode::SEE_OTHER if location == "/login" => Login,
+        // The guard's redirect, or the form check's for a missing session;
+        // logout's own redirect (`?abgemeldet=1`) is the handler running.
+        StatusCode::SEE_OTHER if location == "/login" || location == "/login?abgelaufen=1" => Login,
         _ => Allow,
     }
 }

@@ -135,6 +135,9 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{backend:?}");
         assert!(r.body.contains("Sicherheitsprüfung fehlgeschlagen"));
         assert!(!anon.has_session());
+        // A form sent after the session ended is not processed: back to the login.
+        let late = anon.post_raw("/konto/passwort", &[("csrf", "x")]).await;
+        assert_eq!(late.location(), "/login?abgelaufen=1", "{backend:?}");
 
         let mut client = app.login(&jc_admin()).await;
         let fields = [
