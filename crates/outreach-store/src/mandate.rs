@@ -35,6 +35,18 @@ impl Mandate {
     }
 }
 
+// The columns of [`Mandate`], with the organisations' names.
+macro_rules! mandate_select {
+    () => {
+        "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
+                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on,
+                m.window_days, m.window_start, m.window_end, m.state
+         FROM mandates m
+         JOIN job_centers j ON j.id = m.job_center_id
+         JOIN service_centers s ON s.id = m.service_center_id "
+    };
+}
+
 /// Whose mandates to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MandateScope {
@@ -79,13 +91,11 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
         MandateScope::ServiceCenter(id) => ("sc", id),
     };
     tx.fetch_all(
-        "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
-                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.window_days, m.window_start, m.window_end, m.state
-         FROM mandates m
-         JOIN job_centers j ON j.id = m.job_center_id
-         JOIN service_centers s ON s.id = m.service_center_id
-         WHERE ($1 = 'jc' AND m.job_center_id = $2) OR ($1 = 'sc' AND m.service_center_id = $2)
-         ORDER BY m.period_start DESC, m.id DESC",
+        concat!(
+            mandate_select!(),
+            "WHERE ($1 = 'jc' AND m.job_center_id = $2) OR ($1 = 'sc' AND m.service_center_id = $2)
+         ORDER BY m.period_start DESC, m.id DESC"
+        ),
         args![kind, id],
     )
     .await
@@ -94,16 +104,8 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
 /// One mandate by id, whoever owns it: callers check ownership with
 /// `access::can_on` before showing it.
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Mandate>, StoreError> {
-    tx.fetch_optional(
-        "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
-                m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on, m.window_days, m.window_start, m.window_end, m.state
-         FROM mandates m
-         JOIN job_centers j ON j.id = m.job_center_id
-         JOIN service_centers s ON s.id = m.service_center_id
-         WHERE m.id = $1",
-        args![id],
-    )
-    .await
+    tx.fetch_optional(concat!(mandate_select!(), "WHERE m.id = $1"), args![id])
+        .await
 }
 
 pub async fn set_state(

@@ -40,6 +40,18 @@ pub struct ServiceCenter {
     pub phone: String,
 }
 
+// The columns of [`JobCenter`] and [`ServiceCenter`].
+macro_rules! job_center_select {
+    () => {
+        "SELECT id, code, name, street, postcode, city, phone, email, state_code, dpo_contact, supervisory_authority FROM job_centers"
+    };
+}
+macro_rules! service_center_select {
+    () => {
+        "SELECT id, code, name, city, phone FROM service_centers"
+    };
+}
+
 pub async fn create_job_center(
     tx: &mut Tx,
     jc: &NewJobCenter,
@@ -68,27 +80,18 @@ pub async fn create_job_center(
 }
 
 pub async fn list_job_centers(tx: &mut Tx) -> Result<Vec<JobCenter>, StoreError> {
-    tx.fetch_all(
-        "SELECT id, code, name, street, postcode, city, phone, email, state_code, dpo_contact, supervisory_authority
-         FROM job_centers ORDER BY name",
-        vec![],
-    )
-    .await
+    tx.fetch_all(concat!(job_center_select!(), " ORDER BY name"), vec![])
+        .await
 }
 
 pub async fn job_center(tx: &mut Tx, id: i64) -> Result<Option<JobCenter>, StoreError> {
-    tx.fetch_optional(
-        "SELECT id, code, name, street, postcode, city, phone, email, state_code, dpo_contact, supervisory_authority
-         FROM job_centers WHERE id = $1",
-        args![id],
-    )
-    .await
+    tx.fetch_optional(concat!(job_center_select!(), " WHERE id = $1"), args![id])
+        .await
 }
 
 pub async fn job_center_by_code(tx: &mut Tx, code: &str) -> Result<Option<JobCenter>, StoreError> {
     tx.fetch_optional(
-        "SELECT id, code, name, street, postcode, city, phone, email, state_code, dpo_contact, supervisory_authority
-         FROM job_centers WHERE code = $1",
+        concat!(job_center_select!(), " WHERE code = $1"),
         args![code],
     )
     .await
@@ -112,16 +115,13 @@ pub async fn create_service_center(
 }
 
 pub async fn list_service_centers(tx: &mut Tx) -> Result<Vec<ServiceCenter>, StoreError> {
-    tx.fetch_all(
-        "SELECT id, code, name, city, phone FROM service_centers ORDER BY name",
-        vec![],
-    )
-    .await
+    tx.fetch_all(concat!(service_center_select!(), " ORDER BY name"), vec![])
+        .await
 }
 
 pub async fn service_center(tx: &mut Tx, id: i64) -> Result<Option<ServiceCenter>, StoreError> {
     tx.fetch_optional(
-        "SELECT id, code, name, city, phone FROM service_centers WHERE id = $1",
+        concat!(service_center_select!(), " WHERE id = $1"),
         args![id],
     )
     .await
@@ -132,7 +132,7 @@ pub async fn service_center_by_code(
     code: &str,
 ) -> Result<Option<ServiceCenter>, StoreError> {
     tx.fetch_optional(
-        "SELECT id, code, name, city, phone FROM service_centers WHERE code = $1",
+        concat!(service_center_select!(), " WHERE code = $1"),
         args![code],
     )
     .await

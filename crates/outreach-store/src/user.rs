@@ -66,6 +66,13 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+// The columns of [`User`].
+macro_rules! user_select {
+    () => {
+        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users"
+    };
+}
+
 pub async fn create(tx: &mut Tx, user: &NewUser, now: i64) -> Result<i64, StoreError> {
     let (id,): (i64,) = tx
         .fetch_one(
@@ -88,18 +95,15 @@ pub async fn create(tx: &mut Tx, user: &NewUser, now: i64) -> Result<i64, StoreE
 
 pub async fn by_username(tx: &mut Tx, username: &str) -> Result<Option<User>, StoreError> {
     tx.fetch_optional(
-        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users WHERE username = $1",
+        concat!(user_select!(), " WHERE username = $1"),
         args![username],
     )
     .await
 }
 
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<User>, StoreError> {
-    tx.fetch_optional(
-        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users WHERE id = $1",
-        args![id],
-    )
-    .await
+    tx.fetch_optional(concat!(user_select!(), " WHERE id = $1"), args![id])
+        .await
 }
 
 pub async fn list(tx: &mut Tx) -> Result<Vec<UserListing>, StoreError> {
