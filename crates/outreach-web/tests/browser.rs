@@ -269,8 +269,20 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
                 .await
                 .unwrap();
 
-            // Every page the navigation offers opens without an error page and,
-            // at 640 px (1280 px at 200 % zoom), without sideways scrolling.
+            // Every page the navigation offers, and the forms and records behind
+            // them, open without an error page and, at 640 px (1280 px at 200 %
+            // zoom), without sideways scrolling.
+            let f = &app.fixtures;
+            hrefs.extend(match role {
+                Role::JobcenterAdmin => vec![
+                    "/auftraege/neu".to_string(),
+                    format!("/auftraege/{}", f.mandate),
+                    format!("/kunden/{}", f.customer_a),
+                ],
+                Role::Supervisor => vec![format!("/auftraege/{}", f.mandate)],
+                Role::Admin => vec!["/admin/benutzer/neu".to_string()],
+                _ => vec![],
+            });
             for href in &hrefs {
                 for (width, suffix) in [(1280, ""), (640, "-zoom200")] {
                     driver.set_window_rect(0, 0, width, 900).await.unwrap();
