@@ -8,4 +8,5 @@ pub mod audit;
 pub mod calling;
 pub mod customer;
 pub mod date;
+pub mod import;
 pub mod mandate;

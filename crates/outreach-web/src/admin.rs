@@ -34,25 +34,7 @@ pub fn routes() -> Routes {
         .post("/admin/benutzer/{id}/passwort", users, reset_password)
 }
 
-/// The German federal states (Bundesländer) by their two-letter code.
-pub const STATES: [(&str, &str); 16] = [
-    ("BW", "Baden-Württemberg"),
-    ("BY", "Bayern"),
-    ("BE", "Berlin"),
-    ("BB", "Brandenburg"),
-    ("HB", "Bremen"),
-    ("HH", "Hamburg"),
-    ("HE", "Hessen"),
-    ("MV", "Mecklenburg-Vorpommern"),
-    ("NI", "Niedersachsen"),
-    ("NW", "Nordrhein-Westfalen"),
-    ("RP", "Rheinland-Pfalz"),
-    ("SL", "Saarland"),
-    ("SN", "Sachsen"),
-    ("ST", "Sachsen-Anhalt"),
-    ("SH", "Schleswig-Holstein"),
-    ("TH", "Thüringen"),
-];
+use outreach_core::customer::STATES;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_organisations.html")]

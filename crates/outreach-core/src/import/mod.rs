@@ -1,0 +1,13 @@
+//! Reading job-center customer exports (CSV) and checking each record. Pure
+//! and streaming: one record at a time from any `io::Read`.
+
+mod columns;
+mod decode;
+pub mod phone;
+mod reader;
+mod validate;
+
+pub use columns::{Column, Values};
+pub use decode::{Encoding, Utf8Reader};
+pub use reader::{ExportReader, RawRecord, ReadError};
+pub use validate::{Checked, CustomerRecord, Issue, check};
