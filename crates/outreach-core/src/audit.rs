@@ -24,11 +24,13 @@ pub enum AuditAction {
     CustomerList,
     CustomerRead,
     CustomerWrite,
+    CustomerImport,
+    CustomerExport,
     AuditRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -43,6 +45,8 @@ impl AuditAction {
         AuditAction::CustomerList,
         AuditAction::CustomerRead,
         AuditAction::CustomerWrite,
+        AuditAction::CustomerImport,
+        AuditAction::CustomerExport,
         AuditAction::AuditRead,
     ];
 
@@ -62,6 +66,8 @@ impl AuditAction {
             AuditAction::CustomerList => "customer_list",
             AuditAction::CustomerRead => "customer_read",
             AuditAction::CustomerWrite => "customer_write",
+            AuditAction::CustomerImport => "customer_import",
+            AuditAction::CustomerExport => "customer_export",
             AuditAction::AuditRead => "audit_read",
         }
     }
@@ -86,6 +92,8 @@ impl AuditAction {
             AuditAction::CustomerList => "Kundenliste gelesen",
             AuditAction::CustomerRead => "Kundendaten gelesen",
             AuditAction::CustomerWrite => "Kundendaten geändert",
+            AuditAction::CustomerImport => "Kundendaten importiert",
+            AuditAction::CustomerExport => "Kundendaten exportiert",
             AuditAction::AuditRead => "Protokoll gelesen",
         }
     }
@@ -101,6 +109,8 @@ pub fn record_type_label(code: &str) -> &str {
         "job_center" => "Jobcenter",
         "service_center" => "Service-Center",
         "audit_log" => "Protokoll",
+        "import" => "Import",
+        "export" => "Export",
         other => other,
     }
 }

@@ -306,6 +306,44 @@ impl Tx {
         )
     }
 
+    /// Runs a statement generated at run time from constant pieces only (never
+    /// from input), such as a multi-row `INSERT` with one placeholder per value.
+    pub async fn execute_generated(
+        &mut self,
+        sql: String,
+        args: Vec<Arg>,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            on_backend!(self, tx => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()),
+        )
+    }
+
+    /// PostgreSQL's bulk path: `COPY ... FROM STDIN` with `data` in COPY's text
+    /// format. Returns the rows copied; on SQLite it is an error to call.
+    pub async fn copy_in(
+        &mut self,
+        statement: &'static str,
+        data: &[u8],
+    ) -> Result<u64, StoreError> {
+        match self {
+            Tx::Postgres(tx) => {
+                let mut copy = tx.copy_in_raw(statement).await?;
+                copy.send(data).await?;
+                Ok(copy.finish().await?)
+            }
+            Tx::Sqlite(_) => Err(StoreError::Integrity("COPY is PostgreSQL only".into())),
+        }
+    }
+
+    /// Ends the transaction without keeping its changes.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        on_backend!(self, tx => tx.rollback().await?);
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,

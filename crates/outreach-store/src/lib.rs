@@ -6,6 +6,7 @@ pub mod audit;
 pub mod customer;
 mod db;
 mod error;
+pub mod import;
 pub mod mandate;
 pub mod org;
 pub mod session;
