@@ -77,6 +77,17 @@ impl Status {
         Status::ALL.into_iter().find(|s| s.code() == code)
     }
 
+    /// The word the export format uses (empty for unknown), so that an export
+    /// reads back in unchanged.
+    pub fn export_word(self) -> &'static str {
+        match self {
+            Status::Unemployed => "arbeitslos",
+            Status::JobSeeking => "arbeitsuchend",
+            Status::NotJobSeeking => "nicht arbeitsuchend",
+            Status::Unknown => "",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Status::Unemployed => "arbeitslos",

@@ -3,6 +3,9 @@
 
 use crate::{StoreError, Tx, args};
 use outreach_core::access::CustomerScope;
+use outreach_core::customer::Status;
+use outreach_core::date::iso_to_de;
+use outreach_core::import::{Column, Values};
 
 /// The full record of one customer.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -30,6 +33,46 @@ pub struct Customer {
     pub state_code: Option<String>,
     pub restricted: bool,
     pub in_latest_export: bool,
+}
+
+impl Customer {
+    /// The record in the export format's columns and notation (dates
+    /// `TT.MM.JJJJ`, phones E.164), as the job center's own export has them.
+    pub fn export_values(&self) -> Values {
+        let mut v = Values::default();
+        let mut set = |column, value: Option<&str>| {
+            if let Some(value) = value {
+                v.set(column, value);
+            }
+        };
+        let date = |d: &Option<String>| d.as_deref().map(iso_to_de);
+        set(Column::CustomerNumber, Some(&self.customer_number));
+        set(Column::BgNumber, self.bg_number.as_deref());
+        set(Column::Salutation, self.salutation.as_deref());
+        set(Column::FirstName, self.first_name.as_deref());
+        set(Column::LastName, Some(&self.last_name));
+        set(Column::BirthDate, Some(&iso_to_de(&self.birth_date)));
+        set(Column::Street, self.street.as_deref());
+        set(Column::HouseNumber, self.house_number.as_deref());
+        set(Column::Postcode, self.postcode.as_deref());
+        set(Column::City, self.city.as_deref());
+        set(Column::Phone, self.phone.as_deref());
+        set(Column::Mobile, self.mobile.as_deref());
+        set(Column::Email, self.email.as_deref());
+        set(
+            Column::Status,
+            Status::parse(&self.status).map(Status::export_word),
+        );
+        set(
+            Column::UnemployedSince,
+            date(&self.unemployed_since).as_deref(),
+        );
+        set(Column::TargetOccupation, self.target_occupation.as_deref());
+        set(Column::PapCode, self.pap_code.as_deref());
+        set(Column::LastContact, date(&self.last_contact).as_deref());
+        set(Column::State, self.state_code.as_deref());
+        v
+    }
 }
 
 /// A line of a customer list.
@@ -210,6 +253,30 @@ pub async fn get(
                     c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
              FROM customers c",
             "AND c.id = $5"
+        ),
+        params,
+    )
+    .await
+}
+
+/// The next page of full records in scope after the customer `after_id`, by
+/// id (for exports that must not hold every record in memory).
+pub async fn page_after(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    today: &str,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<Customer>, StoreError> {
+    let mut params = scope_args(scope, today);
+    params.extend(args![after_id, limit]);
+    tx.fetch_all(
+        scoped!(
+            "SELECT c.id, c.job_center_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name, c.birth_date,
+                    c.street, c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.status, c.unemployed_since,
+                    c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
+             FROM customers c",
+            "AND c.id > $5 ORDER BY c.id LIMIT $6"
         ),
         params,
     )

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod demo;
+mod transfer;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -64,6 +65,16 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Kundendaten aus dem Export eines Jobcenters übernehmen.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Kundendaten als CSV ausgeben.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Protokoll (Audit-Log) prüfen.
     Audit {
         #[command(subcommand)]
@@ -105,6 +116,42 @@ enum UserCommand {
         /// Passwort von der Standardeingabe lesen, statt es zu erzeugen.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Liest einen Kundenexport (CSV) ein: neue Kunden anlegen, geänderte
+    /// aktualisieren, fehlende als „nicht mehr im Export“ kennzeichnen.
+    Customers {
+        /// Die CSV-Datei (UTF-8 oder Windows-1252, Trennzeichen ; oder ,).
+        file: String,
+        /// Kürzel des Jobcenters.
+        #[arg(long)]
+        jobcenter: String,
+        /// Nur prüfen und zählen, nichts speichern.
+        #[arg(long)]
+        dry_run: bool,
+        /// Bericht als JSON in diese Datei schreiben.
+        #[arg(long)]
+        report: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Die Kunden eines Jobcenters im Importformat (; , UTF-8 mit BOM).
+    Customers {
+        /// Kürzel des Jobcenters.
+        #[arg(long)]
+        jobcenter: String,
+        /// Zieldatei (sonst Standardausgabe).
+        #[arg(long)]
+        out: Option<String>,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -195,6 +242,24 @@ async fn main() -> std::process::ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { database },
         } => commands::audit_verify(&database.url).await,
+        Command::Import {
+            command:
+                ImportCommand::Customers {
+                    file,
+                    jobcenter,
+                    dry_run,
+                    report,
+                    database,
+                },
+        } => transfer::import(&database.url, &file, &jobcenter, dry_run, report.as_deref()).await,
+        Command::Export {
+            command:
+                ExportCommand::Customers {
+                    jobcenter,
+                    out,
+                    database,
+                },
+        } => transfer::export(&database.url, &jobcenter, out.as_deref()).await,
     };
     match result {
         Ok(code) => code,

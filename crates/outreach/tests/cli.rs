@@ -329,3 +329,190 @@ fn serve_reads_a_config_file_and_the_environment_wins() {
     assert!(text(&bad).contains("Zeile 1"), "{}", text(&bad));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn import_report_export_and_round_trip() {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/samples/kunden-export-beispiel.csv");
+    let sample = sample.to_str().unwrap().to_string();
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let url = t.url.as_str();
+        let mut tx = t.db.begin().await.unwrap();
+        let jc = outreach_store::org::NewJobCenter {
+            code: "ob".into(),
+            name: "Jobcenter Oberhausen".into(),
+            ..Default::default()
+        };
+        outreach_store::org::create_job_center(&mut tx, &jc, 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "outreach-import-{}-{backend:?}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = dir.join("report.json");
+
+        let first = run(
+            &[
+                "import",
+                "customers",
+                &sample,
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(first.status.success(), "{backend:?}: {}", text(&first));
+        assert!(
+            text(&first).contains("übernommen: 25  (neu 25"),
+            "{}",
+            text(&first)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        for key in [
+            "rows",
+            "accepted",
+            "rejected",
+            "inserted",
+            "updated",
+            "unchanged",
+            "warnings",
+            "errors",
+            "warning_list",
+            "unknown_columns",
+        ] {
+            assert!(json.get(key).is_some(), "{key} missing in the report");
+        }
+        assert_eq!(json["accepted"], 25);
+
+        let again = run(
+            &[
+                "import",
+                "customers",
+                &sample,
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(
+            text(&again).contains("unverändert 25"),
+            "{backend:?}: {}",
+            text(&again)
+        );
+
+        let exported = dir.join("export.csv");
+        let export = run(
+            &[
+                "export",
+                "customers",
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+                "--out",
+                exported.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(export.status.success(), "{}", text(&export));
+        let bytes = std::fs::read(&exported).unwrap();
+        assert!(
+            bytes.starts_with(b"\xEF\xBB\xBFKundennummer;BG-Nummer;"),
+            "BOM and German headers"
+        );
+        assert!(
+            String::from_utf8_lossy(&bytes).contains(";+49408916615;"),
+            "phones in E.164"
+        );
+        let round = run(
+            &[
+                "import",
+                "customers",
+                exported.to_str().unwrap(),
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+                "--dry-run",
+            ],
+            None,
+        );
+        assert!(
+            text(&round).contains("unverändert 25"),
+            "{backend:?}: the export reads back unchanged: {}",
+            text(&round)
+        );
+
+        let bad_rows = dir.join("bad.csv");
+        std::fs::write(
+            &bad_rows,
+            "Kundennummer;Nachname;Geburtsdatum\nX1;;01.01.1980\nX2;Gut;01.01.1980\n",
+        )
+        .unwrap();
+        let partly = run(
+            &[
+                "import",
+                "customers",
+                bad_rows.to_str().unwrap(),
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+                "--dry-run",
+            ],
+            None,
+        );
+        assert!(partly.status.success(), "rejected rows are no failure");
+        assert!(
+            text(&partly).contains("Zeile 2, Nachname (X1): Der Nachname fehlt."),
+            "{}",
+            text(&partly)
+        );
+
+        let unreadable = dir.join("unreadable.csv");
+        std::fs::write(&unreadable, "Name;Ort\n").unwrap();
+        let failed = run(
+            &[
+                "import",
+                "customers",
+                unreadable.to_str().unwrap(),
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(!failed.status.success());
+        assert!(
+            text(&failed).contains("In der Kopfzeile fehlen Spalten"),
+            "{}",
+            text(&failed)
+        );
+        let unknown = run(
+            &[
+                "import",
+                "customers",
+                &sample,
+                "--jobcenter",
+                "xx",
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(text(&unknown).contains("kein Jobcenter mit dem Kürzel „xx“"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

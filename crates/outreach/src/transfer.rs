@@ -1,0 +1,178 @@
+//! `outreach import customers` and `outreach export customers`: a job center's
+//! customer data in and out, as CSV in the export format.
+
+use crate::commands::{CLI_CLIENT, open};
+use anyhow::{Context, bail};
+use outreach_core::access::CustomerScope;
+use outreach_core::audit::AuditAction;
+use outreach_core::date::berlin_date;
+use outreach_core::import::Column;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
+use outreach_store::{customer, org};
+use std::io::Write;
+use std::process::ExitCode;
+
+async fn job_center(db: &outreach_store::Db, code: &str) -> anyhow::Result<i64> {
+    let mut tx = db.begin_read().await?;
+    match org::job_center_by_code(&mut tx, code).await? {
+        Some(jc) => Ok(jc.id),
+        None => bail!("--jobcenter: Es gibt kein Jobcenter mit dem Kürzel „{code}“."),
+    }
+}
+
+fn summary(file: &str, r: &ImportReport) -> String {
+    let mut out = format!(
+        "{}{file}: {} Zeilen gelesen ({}, Trennzeichen „{}“)\n  übernommen: {}  (neu {}, geändert {}, unverändert {})\n  abgelehnt:  {}\n  Warnungen:  {}\n  nicht mehr im Export: {}\n",
+        if r.dry_run {
+            "PROBELAUF – nichts gespeichert. "
+        } else {
+            ""
+        },
+        r.rows,
+        r.encoding,
+        r.delimiter,
+        r.accepted,
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.rejected,
+        r.warnings,
+        r.missing
+    );
+    if !r.unknown_columns.is_empty() {
+        out.push_str(&format!(
+            "  unbekannte Spalten (ignoriert): {}\n",
+            r.unknown_columns.join(", ")
+        ));
+    }
+    const SHOWN: usize = 20;
+    for e in r.errors.iter().take(SHOWN) {
+        out.push_str(&format!(
+            "  Zeile {}, {} ({}): {}\n",
+            e.line,
+            e.field,
+            if e.customer_number.is_empty() {
+                "ohne Kundennummer"
+            } else {
+                &e.customer_number
+            },
+            e.message
+        ));
+    }
+    if r.errors.len() > SHOWN {
+        out.push_str(&format!(
+            "  … und {} weitere abgelehnte Zeilen (vollständig im Bericht, --report)\n",
+            r.errors.len() - SHOWN
+        ));
+    }
+    out
+}
+
+pub async fn import(
+    url: &str,
+    file: &str,
+    code: &str,
+    dry_run: bool,
+    report_path: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let job_center_id = job_center(&db, code).await?;
+    let source = std::fs::File::open(file)
+        .with_context(|| format!("Die Datei {file} kann nicht geöffnet werden"))?;
+    let size = source.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, noch {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let now = jiff::Timestamp::now().as_second();
+    let name = std::path::Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+    let request = ImportRequest {
+        job_center_id,
+        file_name: name,
+        audit: AuditEvent::anonymous(CLI_CLIENT, AuditAction::CustomerImport, CLI_CLIENT),
+        user_id: None,
+        today: berlin_date(now),
+        now,
+        dry_run,
+    };
+    let progress = bar.clone();
+    let result = import_customers(
+        &db,
+        request,
+        std::io::BufReader::new(source),
+        move |bytes| progress.set_position(bytes),
+    )
+    .await;
+    bar.finish_and_clear();
+    db.close().await;
+    let report = match result {
+        Ok(report) => report,
+        Err(ImportError::Read(e)) => bail!("{file}: {e} Es wurde nichts gespeichert."),
+        Err(ImportError::Store(e)) => {
+            return Err(e).context("Der Import ist fehlgeschlagen; es wurde nichts gespeichert");
+        }
+    };
+    print!("{}", summary(file, &report));
+    if let Some(path) = report_path {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("Der Bericht {path} kann nicht geschrieben werden"))?;
+        println!("Bericht: {path}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let job_center_id = job_center(&db, code).await?;
+    let target: Box<dyn Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("{path} kann nicht angelegt werden"))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut target = target;
+    // A byte order mark, so that Excel reads the file as UTF-8.
+    target.write_all(b"\xEF\xBB\xBF")?;
+    let mut csv = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(target);
+    csv.write_record(Column::ALL.iter().map(|c| c.header()))?;
+    let scope = CustomerScope::JobCenter { job_center_id };
+    let now = jiff::Timestamp::now().as_second();
+    let today = berlin_date(now).to_string();
+    let (mut after, mut count) = (0i64, 0u64);
+    loop {
+        let mut tx = db.begin_read().await?;
+        let page = customer::page_after(&mut tx, &scope, &today, after, 5000).await?;
+        drop(tx);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for c in &page {
+            let values = c.export_values();
+            csv.write_record(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))?;
+            count += 1;
+        }
+    }
+    csv.flush()?;
+    let mut tx = db.begin().await?;
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::CustomerExport, CLI_CLIENT)
+        .record("export", out.unwrap_or("Standardausgabe"))
+        .fields(&format!("{count} Kunden, alle Spalten des Exportformats"))
+        .purpose("Export der Kundendaten des Jobcenters")
+        .job_center(Some(job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    db.close().await;
+    if out.is_some() {
+        eprintln!("{count} Kunden exportiert.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
