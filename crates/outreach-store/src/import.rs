@@ -229,11 +229,10 @@ async fn insert_staging_sqlite(tx: &mut Tx, records: &[CustomerRecord]) -> Resul
         let mut params: Vec<Arg> = Vec::with_capacity(chunk.len() * STAGING_WIDTH);
         for (row, record) in chunk.iter().enumerate() {
             sql.push_str(if row == 0 { "(" } else { ",(" });
+            // Positional `?`: sqlx resolves numbered `$n` names one by one,
+            // which grows with the square of the parameter count.
             for col in 0..STAGING_WIDTH {
-                if col > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${}", row * STAGING_WIDTH + col + 1));
+                sql.push_str(if col == 0 { "?" } else { ",?" });
             }
             sql.push(')');
             let values = staging_values(record);
@@ -417,6 +416,8 @@ where
         }
     }
     let _ = reading.await;
+    let phase = std::time::Instant::now();
+    tracing::debug!(rows = report.rows, "import: staging loaded");
     tx.execute(
         "CREATE INDEX import_rows_number ON import_rows (customer_number, line)",
         vec![],
@@ -424,6 +425,7 @@ where
     .await?;
 
     let duplicates = reject_duplicates(&mut tx).await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
     report.accepted -= duplicates.len() as u64;
     report.errors.extend(duplicates);
     report.errors.sort_by_key(|e| e.line);
@@ -434,10 +436,13 @@ where
     for sql in CHANGES {
         tx.execute(sql, args![import_id, jc]).await?;
     }
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: changes");
     report.updated = tx
         .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
         .await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
     report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
     report.unchanged = report.accepted - report.inserted - report.updated;
     report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
     if tx.backend() == Backend::Sqlite {
