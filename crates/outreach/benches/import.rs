@@ -4,6 +4,7 @@
 //!     customer number, and `psql \copy` into such a PostgreSQL table;
 //!   - `outreach import customers` of the same file into SQLite and PostgreSQL,
 //!     with its peak memory (`/usr/bin/time`).
+//!
 //! Run: `cargo bench -p outreach --bench import`. Prints the figures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
