@@ -144,6 +144,8 @@ pub enum Action {
     ManageMandates,
     /// Read customer master data in the actor's [`CustomerScope`].
     ViewCustomers,
+    /// Import the job center's customer export.
+    ImportCustomers,
     /// Read the audit log.
     ViewAuditLog,
 }
@@ -155,7 +157,7 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         Action::UseAccount => true,
         Action::ManageOrganisations | Action::ManageUsers => actor.role == Admin,
         Action::ViewMandates => matches!(actor.role, JobcenterAdmin | Supervisor),
-        Action::ManageMandates => actor.role == JobcenterAdmin,
+        Action::ManageMandates | Action::ImportCustomers => actor.role == JobcenterAdmin,
         Action::ViewCustomers => customer_scope(actor).is_some(),
         Action::ViewAuditLog => actor.role == Dpo,
     }

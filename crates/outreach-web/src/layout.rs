@@ -23,9 +23,10 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 7] = [
+const NAV: [(&str, &str, Option<Action>); 8] = [
     ("/", "Start", None),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
+    ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
     (

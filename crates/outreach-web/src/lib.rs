@@ -8,6 +8,7 @@ mod customers;
 mod error;
 mod forms;
 mod home;
+mod imports;
 mod layout;
 pub mod maintenance;
 mod mandates;
@@ -76,6 +77,7 @@ pub struct Inner {
     pub clock: Clock,
     pub config: WebConfig,
     metrics: metrics::Metrics,
+    imports: imports::ImportJobs,
 }
 
 /// Shared application state.
@@ -89,6 +91,7 @@ impl AppState {
             clock: Clock::default(),
             config,
             metrics: metrics::Metrics::default(),
+            imports: imports::ImportJobs::default(),
         }))
     }
 }
@@ -108,6 +111,7 @@ fn all_routes() -> routes::Routes {
         .merge(admin::routes())
         .merge(mandates::routes())
         .merge(customers::routes())
+        .merge(imports::routes())
         .merge(audit_log::routes())
 }
 

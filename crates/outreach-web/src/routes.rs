@@ -87,6 +87,21 @@ impl Routes {
         self.add("POST", path, access, post(handler))
     }
 
+    /// A POST route whose body may be larger than the default limit (uploads).
+    pub fn post_with_limit<H, T>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+        limit: axum::extract::DefaultBodyLimit,
+    ) -> Routes
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add("POST", path, access, post(handler).layer(limit))
+    }
+
     pub fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         self.table.extend(other.table);

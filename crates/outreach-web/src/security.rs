@@ -117,6 +117,24 @@ pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: 
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // File uploads are too large to read twice: their token travels in the
+    // form's action URL (`?csrf=…`; never logged, no referrer is sent).
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let from_query = request.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == CSRF_FIELD)
+                .map(|(_, v)| v.into_owned())
+        });
+        return match from_header.or(from_query) {
+            Some(token) if same(&token, &expected) => next.run(request).await,
+            _ => AppError::Csrf.into_response(),
+        };
+    }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
         return AppError::BadRequest("Die gesendeten Daten sind zu groß.").into_response();

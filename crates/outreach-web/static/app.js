@@ -48,6 +48,24 @@
     }).catch(function () { failure.hidden = false; });
   });
 
+  // Import progress: poll the status and reload the page when the import is done.
+  var progress = document.getElementById("import-fortschritt");
+  if (progress) {
+    var bar = document.getElementById("fortschritt");
+    var text = document.getElementById("fortschritt-text");
+    var poll = function () {
+      fetch(progress.getAttribute("data-status-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (s) {
+          bar.value = s.percent;
+          text.textContent = s.percent + " % gelesen";
+          if (s.running) { setTimeout(poll, 1000); } else { window.location.reload(); }
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    };
+    setTimeout(poll, 500);
+  }
+
   // Focus the error summary, so screen readers announce it after a failed submit.
   var summary = document.getElementById("fehler");
   if (summary) { summary.focus(); }

@@ -73,23 +73,56 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("GET", "/kunden") => only(&[JobcenterAdmin, CaseManager]),
         ("GET", "/kunden/{id}") => owned(&[JobcenterAdmin, CaseManager]),
         ("GET", "/protokoll") | ("POST", "/protokoll/pruefen") => only(&[Dpo]),
+        ("GET" | "POST", "/kunden/import") => only(&[JobcenterAdmin]),
+        (
+            "GET",
+            "/kunden/import/{job}"
+            | "/kunden/import/{job}/status"
+            | "/kunden/import/{job}/meldungen.csv",
+        )
+        | ("POST", "/kunden/import/{job}/ausfuehren" | "/kunden/import/{job}/verwerfen") => {
+            owned(&[JobcenterAdmin])
+        }
         _ => return None,
     })
 }
 
 /// The concrete URL for a route pattern, with ids of records owned by A / X.
-fn url(path: &str, f: &Fixtures) -> String {
-    path.replace("{file}", "app.css").replace(
-        "{id}",
-        &if path.starts_with("/auftraege") {
-            f.mandate
-        } else if path.starts_with("/kunden") {
-            f.customer_a
-        } else {
-            f.victim
+/// A finished dry-run import of the own job center; returns its page's path.
+async fn import_job(app: &TestApp) -> String {
+    let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+    let file = b"Kundennummer;Nachname;Geburtsdatum\nZ1;Zett;01.01.1980\n";
+    let up = admin
+        .post_multipart(
+            "/kunden/import",
+            &[("probelauf", None, b"1"), ("datei", Some("z.csv"), file)],
+        )
+        .await;
+    let job = up.location().to_string();
+    assert!(job.starts_with("/kunden/import/"), "{}", up.body);
+    loop {
+        let status = admin.get(&format!("{job}/status")).await;
+        if status.body.contains("\"running\":false") {
+            return job;
         }
-        .to_string(),
-    )
+        tokio::task::yield_now().await;
+    }
+}
+
+fn url(path: &str, f: &Fixtures, job: &str) -> String {
+    path.replace("/kunden/import/{job}", job)
+        .replace("{file}", "app.css")
+        .replace(
+            "{id}",
+            &if path.starts_with("/auftraege") {
+                f.mandate
+            } else if path.starts_with("/kunden") {
+                f.customer_a
+            } else {
+                f.victim
+            }
+            .to_string(),
+        )
 }
 
 fn everyone() -> Vec<Who> {
@@ -159,7 +192,12 @@ async fn every_route_with_every_role_and_organisation() {
                         anonymous
                     }
                 };
-                let target = url(route.path, &app.fixtures);
+                let job = if route.path.contains("{job}") {
+                    import_job(&app).await
+                } else {
+                    String::new()
+                };
+                let target = url(route.path, &app.fixtures, &job);
                 let response = if route.method == "GET" {
                     client.get(&target).await
                 } else {

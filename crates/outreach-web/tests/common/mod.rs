@@ -331,6 +331,39 @@ impl Client {
         self.send(request).await
     }
 
+    /// Posts a multipart form: `(name, filename, content)`; a part without a
+    /// filename is a plain field. The CSRF token goes in the URL, as the page does it.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Response {
+        let boundary = "----outreach-test-boundary";
+        let mut body = Vec::new();
+        for (name, filename, content) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match filename {
+                Some(f) => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+                ),
+                None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+            }
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let request = Request::post(format!("{path}{separator}csrf={}", self.csrf))
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
     /// Posts a form with this client's CSRF token.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let csrf = self.csrf.clone();

@@ -1,0 +1,164 @@
+//! Customer import in the browser's HTTP flow: upload, dry run, result,
+//! CSV of problems, confirm and discard — on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Client, Side, TestApp, username};
+use outreach_core::access::Role;
+use outreach_store::testing::backends;
+use std::time::{Duration, Instant};
+
+const FILE: &str = "Kundennummer;Nachname;Geburtsdatum;Telefon\nN1;Neu;01.01.1980;0208 1234567\nN2;;01.01.1981;\nN3;Auch;01.01.1982;keine\n";
+
+/// Polls the status until the import finished; returns the job page.
+async fn finished(client: &mut Client, job: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.get(&format!("{job}/status")).await;
+        let json: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+        if json["running"] == false {
+            return client.get(job).await.body;
+        }
+        assert!(Instant::now() < deadline, "import still running");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn upload_dry_run_confirm_and_discard() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let page = admin.get("/kunden/import").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("enctype=\"multipart/form-data\""));
+
+        let up = admin
+            .post_multipart(
+                "/kunden/import",
+                &[
+                    ("probelauf", None, b"1"),
+                    ("datei", Some("export.csv"), FILE.as_bytes()),
+                ],
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::SEE_OTHER, "{backend:?}: {}", up.body);
+        let job = up.location().to_string();
+        let result = finished(&mut admin, &job).await;
+        assert!(
+            result.contains("Probelauf abgeschlossen"),
+            "{backend:?}: {result}"
+        );
+        assert!(result.contains("<dt>übernommen</dt><dd>2</dd>"), "{result}");
+        assert!(result.contains("<dt>abgelehnt</dt><dd>1</dd>"));
+        assert!(result.contains("Der Nachname fehlt."));
+        assert!(result.contains("Das ist keine gültige Telefonnummer."));
+        assert!(
+            !admin.get("/kunden").await.body.contains("N1"),
+            "a dry run stores nothing"
+        );
+
+        let csv = admin.get(&format!("{job}/meldungen.csv")).await;
+        assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
+        assert!(
+            csv.body
+                .starts_with("\u{feff}Art;Zeile;Kundennummer;Feld;Meldung")
+        );
+        assert!(
+            csv.body
+                .contains("abgelehnt;3;N2;Nachname;Der Nachname fehlt."),
+            "{}",
+            csv.body
+        );
+
+        // Another job center's admin can't see or run it.
+        let mut foreign = app
+            .login(&username(Role::JobcenterAdmin, Side::Foreign))
+            .await;
+        assert_eq!(foreign.get(&job).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            foreign.post(&format!("{job}/ausfuehren"), &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        let run = admin.post(&format!("{job}/ausfuehren"), &[]).await;
+        assert_eq!(run.status, StatusCode::SEE_OTHER, "{backend:?}");
+        let real = finished(&mut admin, run.location()).await;
+        assert!(
+            real.contains("Import abgeschlossen und gespeichert."),
+            "{backend:?}: {real}"
+        );
+        let list = admin.get("/kunden").await;
+        assert!(
+            list.body.contains("N1") && list.body.contains("N3"),
+            "{backend:?}"
+        );
+
+        // Discarding a dry run removes it.
+        let up = admin
+            .post_multipart(
+                "/kunden/import",
+                &[
+                    ("probelauf", None, b"1"),
+                    ("datei", Some("x.csv"), FILE.as_bytes()),
+                ],
+            )
+            .await;
+        let job = up.location().to_string();
+        finished(&mut admin, &job).await;
+        let gone = admin.post(&format!("{job}/verwerfen"), &[]).await;
+        assert_eq!(gone.location(), "/kunden/import?verworfen=1");
+        assert_eq!(admin.get(&job).await.status, StatusCode::NOT_FOUND);
+
+        // The import is audited without row content.
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let rows: Vec<(String, String)> = tx
+            .fetch_all("SELECT record_id, fields FROM audit_events WHERE action = 'customer_import' ORDER BY seq", vec![])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3, "{backend:?}: {rows:?}");
+        assert!(
+            rows.iter().all(|(_, fields)| !fields.contains("Neu")),
+            "no row content in the audit"
+        );
+        assert!(rows[1].1.contains("neu 2"), "{rows:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_uploads_get_german_messages() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let empty = admin
+            .post_multipart("/kunden/import", &[("datei", Some("leer.csv"), b"")])
+            .await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.body.contains("die gesendete Datei ist leer"));
+
+        let up = admin
+            .post_multipart(
+                "/kunden/import",
+                &[("datei", Some("falsch.csv"), b"Name;Ort\nA;B\n")],
+            )
+            .await;
+        let page = finished(&mut admin, up.location()).await;
+        assert!(
+            page.contains("In der Kopfzeile fehlen Spalten: Kundennummer, Nachname, Geburtsdatum."),
+            "{backend:?}: {page}"
+        );
+
+        // Without the token in the URL the upload is refused.
+        let token = std::mem::take(&mut admin.csrf);
+        let refused = admin
+            .post_multipart(
+                "/kunden/import",
+                &[("datei", Some("x.csv"), FILE.as_bytes())],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        admin.csrf = token;
+    }
+}
