@@ -85,6 +85,44 @@ pub struct CustomerListing {
     pub status: String,
     pub pap_code: Option<String>,
     pub last_contact: Option<String>,
+    pub in_latest_export: bool,
+}
+
+/// What a customer list is narrowed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerFilter {
+    /// A prefix of the customer number.
+    pub number: Option<String>,
+    /// Only customers the latest export no longer contained.
+    pub missing_only: bool,
+}
+
+impl CustomerFilter {
+    pub fn number(prefix: &str) -> CustomerFilter {
+        CustomerFilter {
+            number: Some(prefix.to_string()),
+            ..CustomerFilter::default()
+        }
+    }
+
+    fn args(&self) -> Vec<crate::Arg> {
+        args![
+            self.number
+                .as_ref()
+                .map(|n| format!("{}%", n.replace(['%', '_'], ""))),
+            self.missing_only
+        ]
+    }
+}
+
+/// A field a customer import changed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CustomerChange {
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub changed_at: i64,
+    pub file_name: String,
 }
 
 /// A customer to insert (the importer fills this from an export row).
@@ -193,20 +231,18 @@ pub async fn list(
     tx: &mut Tx,
     scope: &CustomerScope,
     today: &str,
-    number: Option<&str>,
+    filter: &CustomerFilter,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<CustomerListing>, StoreError> {
     let mut params = scope_args(scope, today);
-    params.extend(args![
-        number.map(|n| format!("{}%", n.replace(['%', '_'], ""))),
-        limit,
-        offset
-    ]);
+    params.extend(filter.args());
+    params.extend(args![limit, offset]);
     tx.fetch_all(
         scoped!(
-            "SELECT c.id, c.customer_number, c.first_name, c.last_name, c.status, c.pap_code, c.last_contact FROM customers c",
-            "AND ($5 IS NULL OR c.customer_number LIKE $5) ORDER BY c.customer_number LIMIT $6 OFFSET $7"
+            "SELECT c.id, c.customer_number, c.first_name, c.last_name, c.status, c.pap_code, c.last_contact, c.in_latest_export FROM customers c",
+            "AND ($5 IS NULL OR c.customer_number LIKE $5) AND ($6 = FALSE OR c.in_latest_export = FALSE)
+             ORDER BY c.customer_number LIMIT $7 OFFSET $8"
         ),
         params,
     )
@@ -218,17 +254,15 @@ pub async fn count(
     tx: &mut Tx,
     scope: &CustomerScope,
     today: &str,
-    number: Option<&str>,
+    filter: &CustomerFilter,
 ) -> Result<i64, StoreError> {
     let mut params = scope_args(scope, today);
-    params.extend(args![
-        number.map(|n| format!("{}%", n.replace(['%', '_'], "")))
-    ]);
+    params.extend(filter.args());
     let (n,): (i64,) = tx
         .fetch_one(
             scoped!(
                 "SELECT COUNT(*) FROM customers c",
-                "AND ($5 IS NULL OR c.customer_number LIKE $5)"
+                "AND ($5 IS NULL OR c.customer_number LIKE $5) AND ($6 = FALSE OR c.in_latest_export = FALSE)"
             ),
             params,
         )
@@ -277,6 +311,28 @@ pub async fn page_after(
                     c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
              FROM customers c",
             "AND c.id > $5 ORDER BY c.id LIMIT $6"
+        ),
+        params,
+    )
+    .await
+}
+
+/// The fields imports changed for one customer in scope, newest first.
+pub async fn changes(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    today: &str,
+    id: i64,
+) -> Result<Vec<CustomerChange>, StoreError> {
+    let mut params = scope_args(scope, today);
+    params.extend(args![id]);
+    tx.fetch_all(
+        scoped!(
+            "SELECT ch.field, ch.old_value, ch.new_value, COALESCE(i.finished_at, i.started_at) AS changed_at, i.file_name
+             FROM customers c
+             JOIN customer_changes ch ON ch.customer_id = c.id
+             JOIN imports i ON i.id = ch.import_id",
+            "AND c.id = $5 ORDER BY ch.id DESC"
         ),
         params,
     )

@@ -95,9 +95,14 @@ async fn the_sample_imports_and_a_second_import_changes_nothing() {
         let scope = CustomerScope::JobCenter { job_center_id: jc };
         let mut tx = t.db.begin_read().await.unwrap();
         assert_eq!(
-            customer::count(&mut tx, &scope, "2026-11-25", None)
-                .await
-                .unwrap(),
+            customer::count(
+                &mut tx,
+                &scope,
+                "2026-11-25",
+                &customer::CustomerFilter::default()
+            )
+            .await
+            .unwrap(),
             25
         );
         let (phone,): (Option<String>,) = tx

@@ -207,19 +207,26 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
             })
             .map(|(_, n)| n.clone())
             .collect();
-        let got: BTreeSet<String> = customer::list(&mut tx, &scope, &today, None, 1000, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.customer_number)
-            .filter(|n| n.starts_with(&format!("K{run}").to_uppercase()))
-            .collect();
+        let got: BTreeSet<String> = customer::list(
+            &mut tx,
+            &scope,
+            &today,
+            &customer::CustomerFilter::default(),
+            1000,
+            0,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.customer_number)
+        .filter(|n| n.starts_with(&format!("K{run}").to_uppercase()))
+        .collect();
         prop_assert_eq!(&got, &expected, "scope {:?}", scope);
         let count = customer::count(
             &mut tx,
             &scope,
             &today,
-            Some(&format!("K{run}").to_uppercase()),
+            &customer::CustomerFilter::number(&format!("K{run}").to_uppercase()),
         )
         .await
         .unwrap();

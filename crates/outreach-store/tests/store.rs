@@ -93,12 +93,19 @@ async fn world(db: &Db) -> World {
 
 async fn numbers(db: &Db, scope: &CustomerScope, today: &str) -> Vec<String> {
     let mut tx = db.begin_read().await.unwrap();
-    customer::list(&mut tx, scope, today, None, 100, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.customer_number)
-        .collect()
+    customer::list(
+        &mut tx,
+        scope,
+        today,
+        &customer::CustomerFilter::default(),
+        100,
+        0,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|c| c.customer_number)
+    .collect()
 }
 
 #[tokio::test]
@@ -174,13 +181,13 @@ async fn customer_queries_stay_inside_the_scope() {
                 .is_some()
         );
         assert_eq!(
-            customer::count(&mut tx, &b, today, Some("B00"))
+            customer::count(&mut tx, &b, today, &customer::CustomerFilter::number("B00"))
                 .await
                 .unwrap(),
             3
         );
         assert_eq!(
-            customer::count(&mut tx, &b, today, Some("A"))
+            customer::count(&mut tx, &b, today, &customer::CustomerFilter::number("A"))
                 .await
                 .unwrap(),
             0

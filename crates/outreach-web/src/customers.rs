@@ -13,9 +13,9 @@ use axum::extract::State;
 use outreach_core::access::{Action, Role, customer_scope};
 use outreach_core::audit::AuditAction;
 use outreach_core::customer::Status;
-use outreach_core::date::iso_to_de;
+use outreach_core::date::{format_de_datetime, iso_to_de};
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::customer::{self, Customer, CustomerListing};
+use outreach_store::customer::{self, Customer, CustomerChange, CustomerFilter, CustomerListing};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewCustomers);
@@ -53,6 +53,7 @@ struct ListPage {
     page: i64,
     pages: i64,
     number_error: &'static str,
+    missing_only: bool,
 }
 
 async fn list(
@@ -71,15 +72,20 @@ async fn list(
         .then_some(raw_number.clone())
         .filter(|n| !n.is_empty());
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
+    let missing_only = query.get("fehlend") == "1";
+    let filter = CustomerFilter {
+        number,
+        missing_only,
+    };
     let today = state.clock.today_iso();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let total = customer::count(&mut tx, &scope, &today, number.as_deref()).await?;
+    let total = customer::count(&mut tx, &scope, &today, &filter).await?;
     let listing = customer::list(
         &mut tx,
         &scope,
         &today,
-        number.as_deref(),
+        &filter,
         PAGE_SIZE,
         (page - 1) * PAGE_SIZE,
     )
@@ -113,6 +119,7 @@ async fn list(
         rows,
         total,
         number: raw_number,
+        missing_only,
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         number_error: if valid {
@@ -132,10 +139,42 @@ struct DetailPage {
     birth_date: String,
     unemployed_since: String,
     last_contact: String,
+    changes: Vec<ChangeRow>,
+}
+
+/// A field an import changed, as shown.
+struct ChangeRow {
+    at: String,
+    field: &'static str,
+    old: String,
+    new: String,
+    file_name: String,
+}
+
+impl ChangeRow {
+    fn new(c: CustomerChange) -> ChangeRow {
+        let dated = matches!(
+            c.field.as_str(),
+            "birth_date" | "unemployed_since" | "last_contact"
+        );
+        let show = |v: Option<String>| match v {
+            None => "–".to_string(),
+            Some(v) if dated => iso_to_de(&v),
+            Some(v) => v,
+        };
+        ChangeRow {
+            at: format_de_datetime(c.changed_at),
+            field: outreach_core::import::Column::from_field_code(&c.field)
+                .map_or("?", |col| col.header()),
+            old: show(c.old_value),
+            new: show(c.new_value),
+            file_name: c.file_name,
+        }
+    }
 }
 
 /// The fields the detail page shows, as recorded in the audit log.
-const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, Arbeitslos seit, Zielberuf, pAp-Kennung, Letzter Kontakt, Bundesland";
+const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, Arbeitslos seit, Zielberuf, pAp-Kennung, Letzter Kontakt, Bundesland, Änderungen durch Importe";
 
 async fn detail(
     State(state): State<AppState>,
@@ -150,6 +189,7 @@ async fn detail(
     let c = customer::get(&mut tx, &scope, &today, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let changes = customer::changes(&mut tx, &scope, &today, id).await?;
     let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
         .record("customer", &c.customer_number)
         .fields(DETAIL_FIELDS)
@@ -167,6 +207,7 @@ async fn detail(
             .map(iso_to_de)
             .unwrap_or_default(),
         last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
+        changes: changes.into_iter().map(ChangeRow::new).collect(),
         c,
     })
 }

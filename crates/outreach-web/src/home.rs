@@ -8,6 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use outreach_core::access::{Action, Home, Role, customer_scope, mandate_scope};
+use outreach_store::customer::CustomerFilter;
 use outreach_store::mandate::{self, MandateScope};
 use outreach_store::{customer, org};
 
@@ -66,7 +67,7 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
     .unwrap_or_default();
     let mut figures = Vec::new();
     if let Some(scope) = customer_scope(actor) {
-        let n = customer::count(&mut tx, &scope, &today, None).await?;
+        let n = customer::count(&mut tx, &scope, &today, &CustomerFilter::default()).await?;
         figures.push(Figure {
             label: if actor.role == Role::CaseManager {
                 "Meine Kundinnen und Kunden"
@@ -78,7 +79,7 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         });
     }
     if let Some(scope) = mandate_scope(actor) {
-        let n = customer::count(&mut tx, &scope, &today, None).await?;
+        let n = customer::count(&mut tx, &scope, &today, &CustomerFilter::default()).await?;
         figures.push(Figure {
             label: "Kundinnen und Kunden in aktiven Aufträgen",
             value: n.to_string(),

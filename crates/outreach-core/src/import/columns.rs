@@ -87,6 +87,32 @@ impl Column {
             .find(|c| c.header().to_lowercase() == wanted)
     }
 
+    /// The column a stored field (database column name) comes from.
+    pub fn from_field_code(code: &str) -> Option<Column> {
+        Some(match code {
+            "customer_number" => Column::CustomerNumber,
+            "last_name" => Column::LastName,
+            "birth_date" => Column::BirthDate,
+            "first_name" => Column::FirstName,
+            "bg_number" => Column::BgNumber,
+            "salutation" => Column::Salutation,
+            "street" => Column::Street,
+            "house_number" => Column::HouseNumber,
+            "postcode" => Column::Postcode,
+            "city" => Column::City,
+            "phone" => Column::Phone,
+            "mobile" => Column::Mobile,
+            "email" => Column::Email,
+            "status" => Column::Status,
+            "unemployed_since" => Column::UnemployedSince,
+            "target_occupation" => Column::TargetOccupation,
+            "pap_code" => Column::PapCode,
+            "last_contact" => Column::LastContact,
+            "state_code" => Column::State,
+            _ => return None,
+        })
+    }
+
     fn index(self) -> usize {
         self as usize
     }
