@@ -9,7 +9,9 @@ use crate::audit::{self, AuditEvent};
 use crate::{Arg, Backend, Db, StoreError, Tx, args};
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
-use outreach_core::import::{Checked, CustomerRecord, ExportReader, Issue, ReadError, check};
+use outreach_core::import::{
+    Checked, CustomerRecord, ExportReader, Issue, RawRecord, ReadError, check,
+};
 use std::io::Read;
 
 /// What to import where, and for whom.
@@ -78,6 +80,54 @@ enum Message {
     Failed(ReadError),
 }
 
+/// Threads that check records while one thread reads the file.
+const CHECKERS: usize = 2;
+
+/// Raw records read, with the bytes read up to their end.
+struct RawBatch {
+    records: Vec<RawRecord>,
+    bytes: u64,
+}
+
+fn check_batches(
+    raw: &std::sync::Mutex<std::sync::mpsc::Receiver<RawBatch>>,
+    today: Date,
+    tx: &tokio::sync::mpsc::Sender<Message>,
+) {
+    loop {
+        let next = raw.lock().ok().and_then(|r| r.recv().ok());
+        let Some(batch) = next else { return };
+        let (mut records, mut errors, mut warnings) = (
+            Vec::with_capacity(batch.records.len()),
+            Vec::new(),
+            Vec::new(),
+        );
+        for record in &batch.records {
+            match check(record, today) {
+                Checked::Accepted {
+                    record,
+                    warnings: w,
+                } => {
+                    records.push(*record);
+                    warnings.extend(w);
+                }
+                Checked::Rejected { error } => errors.push(error),
+            }
+        }
+        let message = Message::Batch {
+            records,
+            errors,
+            warnings,
+            bytes: batch.bytes,
+        };
+        if tx.blocking_send(message).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads the file on this thread and checks its records on `CHECKERS` others.
+/// Batches may arrive out of order; every record carries its line.
 fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Message>) {
     let mut reader = match ExportReader::new(source) {
         Ok(reader) => reader,
@@ -93,46 +143,44 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
     if tx.blocking_send(header).is_err() {
         return;
     }
-    let (mut records, mut errors, mut warnings) =
-        (Vec::with_capacity(BATCH), Vec::new(), Vec::new());
-    loop {
-        let next = reader.next_record();
-        let end = next.is_none();
-        match next {
-            Some(Err(e)) => {
-                let _ = tx.blocking_send(Message::Failed(e));
-                return;
-            }
-            Some(Ok(raw)) => match check(&raw, today) {
-                Checked::Accepted {
-                    record,
-                    warnings: w,
-                } => {
-                    records.push(*record);
-                    warnings.extend(w);
-                }
-                Checked::Rejected { error } => errors.push(error),
-            },
-            None => {}
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<RawBatch>(CHECKERS * 2);
+    let raw_rx = std::sync::Mutex::new(raw_rx);
+    let failure = std::thread::scope(|scope| {
+        for _ in 0..CHECKERS {
+            scope.spawn(|| check_batches(&raw_rx, today, &tx));
         }
-        if end || records.len() + errors.len() >= BATCH {
-            let batch = Message::Batch {
+        let mut records = Vec::with_capacity(BATCH);
+        let failure = loop {
+            match reader.next_record() {
+                Some(Ok(raw)) => {
+                    records.push(raw);
+                    if records.len() < BATCH {
+                        continue;
+                    }
+                }
+                Some(Err(e)) => break Some(e),
+                None => {}
+            }
+            let end = records.len() < BATCH;
+            let batch = RawBatch {
                 records: std::mem::replace(&mut records, Vec::with_capacity(BATCH)),
-                errors: std::mem::take(&mut errors),
-                warnings: std::mem::take(&mut warnings),
                 bytes: reader.position(),
             };
-            if tx.blocking_send(batch).is_err() {
-                return;
+            if raw_tx.send(batch).is_err() || end {
+                break None;
             }
-        }
-        if end {
-            let _ = tx.blocking_send(Message::Done {
-                encoding: reader.encoding().label(),
-            });
-            return;
-        }
-    }
+        };
+        // Closing the channel ends the checkers once they have drained it.
+        drop(raw_tx);
+        failure
+    });
+    let last = match failure {
+        Some(e) => Message::Failed(e),
+        None => Message::Done {
+            encoding: reader.encoding().label(),
+        },
+    };
+    let _ = tx.blocking_send(last);
 }
 
 /// The staging table's columns, in the order of [`staging_values`].

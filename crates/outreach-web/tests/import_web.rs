@@ -97,24 +97,46 @@ async fn upload_dry_run_confirm_and_discard() {
         );
 
         // A newer export: N1 renamed, N3 gone.
-        let newer = "Kundennummer;Nachname;Geburtsdatum;Telefon\nN1;Umbenannt;01.01.1980;0208 1234567\n";
+        let newer =
+            "Kundennummer;Nachname;Geburtsdatum;Telefon\nN1;Umbenannt;01.01.1980;0208 1234567\n";
         let up = admin
-            .post_multipart("/kunden/import", &[("datei", Some("neu.csv"), newer.as_bytes())])
+            .post_multipart(
+                "/kunden/import",
+                &[("datei", Some("neu.csv"), newer.as_bytes())],
+            )
             .await;
         let done = finished(&mut admin, up.location()).await;
-        assert!(done.contains("<dt>nicht mehr im Export</dt><dd>1</dd>"), "{backend:?}: {done}");
+        assert!(
+            done.contains("<dt>nicht mehr im Export</dt><dd>1</dd>"),
+            "{backend:?}: {done}"
+        );
         let missing = admin.get("/kunden?fehlend=1").await;
-        assert!(missing.body.contains("N3") && !missing.body.contains(">N1<"), "{backend:?}");
+        assert!(
+            missing.body.contains("N3") && !missing.body.contains(">N1<"),
+            "{backend:?}"
+        );
         assert!(missing.body.contains("nicht mehr im Export"));
         let mut tx = app.state.db.begin_read().await.unwrap();
         let (n1,): (i64,) = tx
-            .fetch_one("SELECT id FROM customers WHERE customer_number = 'N1'", vec![])
+            .fetch_one(
+                "SELECT id FROM customers WHERE customer_number = 'N1'",
+                vec![],
+            )
             .await
             .unwrap();
         drop(tx);
         let detail = admin.get(&format!("/kunden/{n1}")).await;
-        assert!(detail.body.contains("Änderungen durch Importe"), "{backend:?}");
-        assert!(detail.body.contains("<td>Nachname</td><td>Neu</td><td>Umbenannt</td><td>neu.csv</td>"), "{}", detail.body);
+        assert!(
+            detail.body.contains("Änderungen durch Importe"),
+            "{backend:?}"
+        );
+        assert!(
+            detail
+                .body
+                .contains("<td>Nachname</td><td>Neu</td><td>Umbenannt</td><td>neu.csv</td>"),
+            "{}",
+            detail.body
+        );
 
         // Discarding a dry run removes it.
         let up = admin
