@@ -516,3 +516,104 @@ async fn import_report_export_and_round_trip() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// CPU time a process has used, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after
+        .split_whitespace()
+        .nth(11)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Kills `outreach import` while it works, then runs it again: the database
+/// holds exactly the file's customers, on both backends.
+#[tokio::test]
+async fn an_import_killed_half_way_and_run_again_ends_right() {
+    let dir = std::env::temp_dir().join(format!("outreach-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gross.csv");
+    let mut content = String::from("Kundennummer;Nachname;Geburtsdatum;Telefon\n");
+    for i in 0..150_000 {
+        content.push_str(&format!(
+            "K{i:07};Name{i};01.01.1980;0208 {}\n",
+            1_000_000 + i
+        ));
+    }
+    std::fs::write(&path, content).unwrap();
+    let file = path.to_str().unwrap().to_string();
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let jc = outreach_store::org::NewJobCenter {
+            code: "ob".into(),
+            name: "Oberhausen".into(),
+            ..Default::default()
+        };
+        outreach_store::org::create_job_center(&mut tx, &jc, 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "import",
+                "customers",
+                &file,
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                &t.url,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it once it has worked for a while (a quarter second of CPU):
+        // by then it is reading the file and writing the staging table.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while cpu_ticks(child.id()) < 25 && child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "import did not start");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let killed = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut tx = t.db.begin_read().await.unwrap();
+        let (stored,): (i64,) = tx
+            .fetch_one("SELECT COUNT(*) FROM customers", vec![])
+            .await
+            .unwrap();
+        drop(tx);
+        assert!(
+            killed,
+            "{backend:?}: the import finished before it could be killed"
+        );
+        assert_eq!(
+            stored, 0,
+            "{backend:?}: a killed import left customers behind"
+        );
+        let again = run(
+            &[
+                "import",
+                "customers",
+                &file,
+                "--jobcenter",
+                "ob",
+                "--database-url",
+                &t.url,
+            ],
+            None,
+        );
+        assert!(again.status.success(), "{backend:?}: {}", text(&again));
+        let mut tx = t.db.begin_read().await.unwrap();
+        let (stored,): (i64,) = tx
+            .fetch_one("SELECT COUNT(*) FROM customers", vec![])
+            .await
+            .unwrap();
+        assert_eq!(stored, 150_000, "{backend:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
