@@ -319,6 +319,10 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             }
             driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
 
+            if role == Role::JobcenterAdmin {
+                import_in_the_browser(&driver, &base, &shots, &tag).await;
+            }
+
             driver
                 .find(By::Css("form[action='/logout'] button"))
                 .await
@@ -331,6 +335,78 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
         driver.quit().await.unwrap();
         server.stop().await;
     }
+}
+
+/// The job center's administration uploads the sample export as a dry run,
+/// the page follows the progress by itself and shows the result; then the
+/// import is run for real.
+async fn import_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, tag: &str) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/samples/kunden-export-beispiel.csv");
+    let sample = sample.canonicalize().unwrap();
+    driver.goto(format!("{base}/kunden/import")).await.unwrap();
+    driver
+        .find(By::Id("datei"))
+        .await
+        .unwrap()
+        .send_keys(sample.to_str().unwrap())
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("form[enctype='multipart/form-data'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let done = driver
+        .query(By::Css("p.notice"))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("Probelauf abgeschlossen"),
+        "[{tag}]"
+    );
+    let body = driver
+        .find(By::Tag("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("übernommen\n25") || body.contains("übernommen 25"),
+        "[{tag}] {body}"
+    );
+    driver
+        .screenshot(&shots.join(format!("{tag}-import-probelauf.png")))
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("form[action$='/ausfuehren'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let saved = driver
+        .query(By::XPath(
+            "//p[contains(., 'Import abgeschlossen und gespeichert.')]",
+        ))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(saved.text().await.unwrap().contains("gespeichert"));
+    driver
+        .screenshot(&shots.join(format!("{tag}-import-gespeichert.png")))
+        .await
+        .unwrap();
 }
 
 /// WCAG 2.2.1: before the session ends a dialog offers to extend it; one key
