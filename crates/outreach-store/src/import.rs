@@ -481,6 +481,9 @@ where
     report.warnings = report.warning_list.len() as u64;
 
     let jc = request.job_center_id;
+    let (existing,): (i64,) = tx
+        .fetch_one("SELECT COUNT(*) FROM customers WHERE job_center_id = $1", args![jc])
+        .await?;
     for sql in CHANGES {
         tx.execute(sql, args![import_id, jc]).await?;
     }
@@ -492,7 +495,10 @@ where
     report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
     tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
     report.unchanged = report.accepted - report.inserted - report.updated;
-    report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
+    // On a first import every customer came from this file: nobody is missing.
+    if existing > 0 {
+        report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
+    }
     if tx.backend() == Backend::Sqlite {
         tx.execute("DROP TABLE temp.import_rows", vec![]).await?;
     }
