@@ -482,7 +482,10 @@ where
 
     let jc = request.job_center_id;
     let (existing,): (i64,) = tx
-        .fetch_one("SELECT COUNT(*) FROM customers WHERE job_center_id = $1", args![jc])
+        .fetch_one(
+            "SELECT COUNT(*) FROM customers WHERE job_center_id = $1",
+            args![jc],
+        )
         .await?;
     for sql in CHANGES {
         tx.execute(sql, args![import_id, jc]).await?;

@@ -220,11 +220,10 @@ fn the_demo_serves_the_login_page_and_prints_logins() {
         .spawn()
         .unwrap();
     let page = wait_get(&mut child, port, "/login");
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Anmeldung"));
     let printed = std::fs::read_to_string(&log).unwrap();
+    // Each printed login works: the login form answers with the start page.
     for login in [
         "agent.hamburg",
         "teamleitung.hamburg",
@@ -233,8 +232,15 @@ fn the_demo_serves_the_login_page_and_prints_logins() {
         "datenschutz.oberhausen",
         "sysadmin",
     ] {
-        assert!(printed.contains(login), "{login} missing in {printed}");
+        let line = printed
+            .lines()
+            .find(|l| l.trim_start().starts_with(login))
+            .unwrap_or_else(|| panic!("{login} missing in {printed}"));
+        let password = line.split_whitespace().last().unwrap();
+        assert_eq!(log_in(port, login, password), "/", "{login}");
     }
+    let _ = child.kill();
+    let _ = child.wait();
     // Structured logs: every line is a JSON object; none carries a password.
     let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
     let lines: Vec<serde_json::Value> = logs
@@ -252,6 +258,50 @@ fn the_demo_serves_the_login_page_and_prints_logins() {
         .unwrap();
     assert!(!logs.contains(password));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns the raw response.
+fn http(port: u16, request: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Logs in through the login form; returns where the server sends the browser.
+fn log_in(port: u16, username: &str, password: &str) -> String {
+    let page = http(
+        port,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let cookie = page
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let body = format!("csrf={token}&username={username}&password={password}");
+    let response = http(
+        port,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or("")
+        .to_string()
 }
 
 fn free_port() -> u16 {
