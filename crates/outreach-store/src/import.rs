@@ -12,6 +12,7 @@ use outreach_core::audit::AuditAction;
 use outreach_core::import::{
     Checked, CustomerRecord, ExportReader, Issue, RawRecord, ReadError, check,
 };
+use std::borrow::Cow;
 use std::io::Read;
 
 /// What to import where, and for whom.
@@ -187,29 +188,34 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
 const STAGING_COLUMNS: &str = "line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code";
 const STAGING_WIDTH: usize = 20;
 
-fn staging_values(r: &CustomerRecord) -> [Option<String>; STAGING_WIDTH] {
-    let date = |d: Option<Date>| d.map(|d| d.to_string());
+/// A record's staging values, borrowed where the record holds them as text.
+fn text(value: &Option<String>) -> Option<Cow<'_, str>> {
+    value.as_deref().map(Cow::Borrowed)
+}
+
+fn staging_values(r: &CustomerRecord) -> [Option<Cow<'_, str>>; STAGING_WIDTH] {
+    let date = |d: Option<Date>| d.map(|d| Cow::Owned(d.to_string()));
     [
-        Some(r.line.to_string()),
-        Some(r.customer_number.as_str().to_string()),
-        r.bg_number.clone(),
-        r.salutation.map(str::to_string),
-        r.first_name.clone(),
-        Some(r.last_name.clone()),
-        Some(r.birth_date.to_string()),
-        r.street.clone(),
-        r.house_number.clone(),
-        r.postcode.clone(),
-        r.city.clone(),
-        r.phone.clone(),
-        r.mobile.clone(),
-        r.email.clone(),
-        Some(r.status.code().to_string()),
+        Some(Cow::Owned(r.line.to_string())),
+        Some(Cow::Borrowed(r.customer_number.as_str())),
+        text(&r.bg_number),
+        r.salutation.map(Cow::Borrowed),
+        text(&r.first_name),
+        Some(Cow::Borrowed(r.last_name.as_str())),
+        date(Some(r.birth_date)),
+        text(&r.street),
+        text(&r.house_number),
+        text(&r.postcode),
+        text(&r.city),
+        text(&r.phone),
+        text(&r.mobile),
+        text(&r.email),
+        Some(Cow::Borrowed(r.status.code())),
         date(r.unemployed_since),
-        r.target_occupation.clone(),
-        r.pap_code.clone(),
+        text(&r.target_occupation),
+        text(&r.pap_code),
         date(r.last_contact),
-        r.state_code.map(str::to_string),
+        r.state_code.map(Cow::Borrowed),
     ]
 }
 
@@ -287,7 +293,12 @@ async fn insert_staging_sqlite(tx: &mut Tx, records: &[CustomerRecord]) -> Resul
             params.push(Arg::Int(Some(
                 i64::try_from(record.line).unwrap_or(i64::MAX),
             )));
-            params.extend(values.into_iter().skip(1).map(Arg::Text));
+            params.extend(
+                values
+                    .into_iter()
+                    .skip(1)
+                    .map(|v| Arg::Text(v.map(Cow::into_owned))),
+            );
         }
         tx.execute_generated(sql, params).await?;
     }

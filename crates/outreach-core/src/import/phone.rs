@@ -25,13 +25,25 @@ pub fn normalize(raw: &str) -> Option<String> {
         return None;
     }
     let number = phonenumber::parse(Some(Id::DE), &cleaned).ok()?;
-    phonenumber::is_valid(&number)
-        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+    if !phonenumber::is_valid(&number) {
+        return None;
+    }
+    // E.164 is "+", the country code and the national number (with the
+    // leading zeros some countries keep); writing it directly is several
+    // times cheaper than the crate's general formatter.
+    let national = number.national();
+    let zeros = "0".repeat(usize::from(national.zeros()));
+    Some(format!(
+        "+{}{zeros}{}",
+        number.code().value(),
+        national.value()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::normalize;
+    use phonenumber::country::Id;
 
     #[test]
     fn the_ways_people_write_numbers() {
@@ -51,6 +63,32 @@ mod tests {
         }
         assert_eq!(normalize("0171-1234567").as_deref(), Some("+491711234567"));
         assert_eq!(normalize("040 8916615").as_deref(), Some("+49408916615"));
+    }
+
+    #[test]
+    fn e164_written_directly_matches_the_crate_formatter() {
+        let mut valid = 0;
+        for written in [
+            "+39 06 6982 1234",
+            "+39 06 698 12345",
+            "+39 347 123 4567",
+            "0033 1 42 68 53 00",
+            "+43 1 5877 4560",
+            "+41 44 668 18 00",
+            "+1 202 456 1111",
+            "0208 1234567",
+            "0171 1234567",
+            "089 2287834",
+        ] {
+            let Some(fast) = normalize(written) else {
+                continue;
+            };
+            let number = phonenumber::parse(Some(Id::DE), fast.as_str())
+                .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+            assert_eq!(number.ok().as_deref(), Some(fast.as_str()), "{written}");
+            valid += 1;
+        }
+        assert!(valid >= 6, "{valid}");
     }
 
     #[test]
