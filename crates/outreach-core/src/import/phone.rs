@@ -5,7 +5,24 @@ use phonenumber::country::Id;
 
 /// The number in E.164, or `None` when the text is no valid number
 /// (`n.v.`, `keine`, `0000`, too short, letters).
+///
+/// German numbers in the usual shapes take a memoised path: the crate's
+/// verdict for a German national number depends only on its first six digits
+/// and its length (every pattern in the crate's metadata for DE is a prefix of
+/// at most six digits followed by `\d{m,n}`), so the crate decides once per
+/// (prefix, length) on each thread and later numbers of that kind reuse the
+/// decision. A test compares both paths on random numbers.
 pub fn normalize(raw: &str) -> Option<String> {
+    let cleaned = clean(raw)?;
+    match german_national(&cleaned) {
+        Some(national) => normalize_german(&cleaned, national),
+        None => normalize_with_crate(&cleaned),
+    }
+}
+
+/// Digits with an optional leading `+`; `00` becomes `+`. `None` for text
+/// that cannot be a number at all.
+fn clean(raw: &str) -> Option<String> {
     // "+49 (0)208 …": the bracketed national prefix is written but not dialled.
     let text = raw.trim().replace("(0)", "");
     let mut cleaned = String::with_capacity(text.len());
@@ -24,7 +41,54 @@ pub fn normalize(raw: &str) -> Option<String> {
     if digits.len() < 6 || digits.bytes().all(|b| b == b'0') {
         return None;
     }
-    let number = phonenumber::parse(Some(Id::DE), &cleaned).ok()?;
+    Some(cleaned)
+}
+
+/// The national number of `0…` or `+49…` with a first digit 1–9.
+fn german_national(cleaned: &str) -> Option<&str> {
+    let national = cleaned
+        .strip_prefix("+49")
+        .or_else(|| cleaned.strip_prefix('0'))?;
+    national.starts_with(|c: char| ('1'..='9').contains(&c)).then_some(national)
+}
+
+/// Decisions remembered per thread; bounded, after that the crate decides.
+const MEMO_LIMIT: usize = 100_000;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<std::collections::HashMap<(u32, usize), bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn normalize_german(cleaned: &str, national: &str) -> Option<String> {
+    let prefix = national
+        .bytes()
+        .take(6)
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    let key = (prefix, national.len());
+    if let Some(valid) = MEMO.with(|memo| memo.borrow().get(&key).copied()) {
+        return valid.then(|| format!("+49{national}"));
+    }
+    let result = normalize_with_crate(cleaned);
+    let verdict = match result.as_deref() {
+        None => Some(false),
+        Some(e164) if e164.strip_prefix("+49") == Some(national) => Some(true),
+        // Not the plain shape this memo stands for: decide each time.
+        Some(_) => None,
+    };
+    if let Some(verdict) = verdict {
+        MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if memo.len() < MEMO_LIMIT {
+                memo.insert(key, verdict);
+            }
+        });
+    }
+    result
+}
+
+fn normalize_with_crate(cleaned: &str) -> Option<String> {
+    let number = phonenumber::parse(Some(Id::DE), cleaned).ok()?;
     if !phonenumber::is_valid(&number) {
         return None;
     }
@@ -42,8 +106,39 @@ pub fn normalize(raw: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{clean, normalize, normalize_with_crate};
     use phonenumber::country::Id;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// The memoised path gives what the crate alone gives, for numbers
+        /// that share prefixes and lengths with numbers decided before.
+        #[test]
+        fn memoised_path_agrees_with_the_crate(
+            shape in 0usize..4,
+            first in 1u8..10,
+            rest in proptest::collection::vec(0u8..10, 3..15),
+            seen in proptest::collection::vec(0u8..10, 0..8),
+        ) {
+            let digits: String = std::iter::once(first).chain(rest.iter().copied())
+                .map(|d| char::from(b'0' + d)).collect();
+            // A number with the same prefix decided first fills the memo.
+            let mut sibling: Vec<u8> = digits.bytes().take(6).collect();
+            sibling.extend(seen.iter().map(|d| b'0' + d));
+            let sibling = String::from_utf8(sibling).unwrap_or_default();
+            for national in [sibling.as_str(), digits.as_str()] {
+                let written = match shape {
+                    0 => format!("0{national}"),
+                    1 => format!("+49 {national}"),
+                    2 => format!("0049{national}"),
+                    _ => format!("+49 (0){national}"),
+                };
+                let expected = clean(&written).and_then(|c| normalize_with_crate(&c));
+                prop_assert_eq!(normalize(&written), expected, "{}", written);
+            }
+        }
+    }
 
     #[test]
     fn the_ways_people_write_numbers() {
