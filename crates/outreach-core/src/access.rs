@@ -148,6 +148,9 @@ pub enum Action {
     ImportCustomers,
     /// Read the audit log.
     ViewAuditLog,
+    /// Create and run campaigns, produce and dispatch their letters, record
+    /// objections (the job center's own campaigns).
+    ManageCampaigns,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -157,7 +160,9 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         Action::UseAccount => true,
         Action::ManageOrganisations | Action::ManageUsers => actor.role == Admin,
         Action::ViewMandates => matches!(actor.role, JobcenterAdmin | Supervisor),
-        Action::ManageMandates | Action::ImportCustomers => actor.role == JobcenterAdmin,
+        Action::ManageMandates | Action::ImportCustomers | Action::ManageCampaigns => {
+            actor.role == JobcenterAdmin
+        }
         Action::ViewCustomers => customer_scope(actor).is_some(),
         Action::ViewAuditLog => actor.role == Dpo,
     }
@@ -166,6 +171,8 @@ pub fn can(actor: &Actor, action: Action) -> bool {
 /// Who owns a record that an action targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
+    /// A record of one job center (a campaign, its cases and letters).
+    JobCenter(i64),
     /// A mandate: commissioned by a job center, carried out by a service center.
     Mandate {
         job_center_id: i64,
@@ -179,6 +186,7 @@ pub fn can_on(actor: &Actor, action: Action, owner: Owner) -> bool {
         return false;
     }
     match owner {
+        Owner::JobCenter(owner) => actor.home == Home::JobCenter(owner),
         Owner::Mandate {
             job_center_id,
             service_center_id,

@@ -27,10 +27,16 @@ pub enum AuditAction {
     CustomerImport,
     CustomerExport,
     AuditRead,
+    CampaignCreate,
+    CampaignStateChange,
+    LetterBatchCreate,
+    LetterPrint,
+    LetterBatchSent,
+    ObjectionRecord,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -48,6 +54,12 @@ impl AuditAction {
         AuditAction::CustomerImport,
         AuditAction::CustomerExport,
         AuditAction::AuditRead,
+        AuditAction::CampaignCreate,
+        AuditAction::CampaignStateChange,
+        AuditAction::LetterBatchCreate,
+        AuditAction::LetterPrint,
+        AuditAction::LetterBatchSent,
+        AuditAction::ObjectionRecord,
     ];
 
     pub fn code(self) -> &'static str {
@@ -69,6 +81,12 @@ impl AuditAction {
             AuditAction::CustomerImport => "customer_import",
             AuditAction::CustomerExport => "customer_export",
             AuditAction::AuditRead => "audit_read",
+            AuditAction::CampaignCreate => "campaign_create",
+            AuditAction::CampaignStateChange => "campaign_state_change",
+            AuditAction::LetterBatchCreate => "letter_batch_create",
+            AuditAction::LetterPrint => "letter_print",
+            AuditAction::LetterBatchSent => "letter_batch_sent",
+            AuditAction::ObjectionRecord => "objection_record",
         }
     }
 
@@ -95,6 +113,12 @@ impl AuditAction {
             AuditAction::CustomerImport => "Kundendaten importiert",
             AuditAction::CustomerExport => "Kundendaten exportiert",
             AuditAction::AuditRead => "Protokoll gelesen",
+            AuditAction::CampaignCreate => "Aktion angelegt",
+            AuditAction::CampaignStateChange => "Aktionsstatus geändert",
+            AuditAction::LetterBatchCreate => "Briefstapel erstellt",
+            AuditAction::LetterPrint => "Briefe gedruckt (PDF erzeugt)",
+            AuditAction::LetterBatchSent => "Briefstapel als versandt markiert",
+            AuditAction::ObjectionRecord => "Widerspruch erfasst",
         }
     }
 }
@@ -111,6 +135,9 @@ pub fn record_type_label(code: &str) -> &str {
         "audit_log" => "Protokoll",
         "import" => "Import",
         "export" => "Export",
+        "campaign" => "Aktion",
+        "letter_batch" => "Briefstapel",
+        "case" => "Fall",
         other => other,
     }
 }

@@ -134,6 +134,13 @@ impl CallingWindow {
         hhmm(self.end)
     }
 
+    /// Whether this window lies inside `outer` (days and hours).
+    pub fn within(&self, outer: &CallingWindow) -> bool {
+        self.days.iter().all(|d| outer.days.contains(d))
+            && self.start >= outer.start
+            && self.end <= outer.end
+    }
+
     pub fn includes_day(&self, code: &str) -> bool {
         WEEKDAYS
             .iter()

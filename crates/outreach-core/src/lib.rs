@@ -6,6 +6,7 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod calling;
+pub mod campaign;
 pub mod customer;
 pub mod date;
 pub mod import;

@@ -3,10 +3,12 @@
 //! query for customer data takes the actor's scope.
 
 pub mod audit;
+pub mod campaign;
 pub mod customer;
 mod db;
 mod error;
 pub mod import;
+pub mod letters;
 pub mod mandate;
 pub mod org;
 pub mod session;

@@ -49,7 +49,9 @@ fn german_national(cleaned: &str) -> Option<&str> {
     let national = cleaned
         .strip_prefix("+49")
         .or_else(|| cleaned.strip_prefix('0'))?;
-    national.starts_with(|c: char| ('1'..='9').contains(&c)).then_some(national)
+    national
+        .starts_with(|c: char| ('1'..='9').contains(&c))
+        .then_some(national)
 }
 
 /// Decisions remembered per thread; bounded, after that the crate decides.

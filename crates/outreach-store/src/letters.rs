@@ -1,0 +1,246 @@
+//! Letters and their print batches. A batch records which letters were
+//! produced (case, kind, template version, content hash, place in the batch);
+//! the PDFs are typeset again from the data whenever they are needed, and are
+//! byte-identical while the data is unchanged.
+
+use crate::{Arg, Backend, StoreError, Tx, args};
+use jiff::civil::Date;
+
+/// Everything an advance letter prints, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AdvanceLetterRow {
+    pub case_id: i64,
+    pub customer_id: i64,
+    pub customer_number: String,
+    pub bg_number: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub code_secret: String,
+    pub window_days: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub deletion_deadline: String,
+    pub jc_name: String,
+    pub jc_street: String,
+    pub jc_postcode: String,
+    pub jc_city: String,
+    pub jc_phone: String,
+    pub jc_email: String,
+    pub jc_dpo_contact: String,
+    pub jc_supervisory_authority: String,
+    pub sc_name: String,
+    pub sc_city: String,
+    /// The letter's place in its batch (0 for a letter not yet in one).
+    pub position: i64,
+}
+
+macro_rules! letter_select {
+    () => {
+        "SELECT k.id AS case_id, c.id AS customer_id, c.customer_number, c.bg_number, c.salutation, c.first_name,
+                c.last_name, c.street, c.house_number, c.postcode, c.city, p.code_secret, p.window_days,
+                p.window_start, p.window_end, p.period_start, p.period_end, m.deletion_deadline,
+                j.name AS jc_name, j.street AS jc_street, j.postcode AS jc_postcode, j.city AS jc_city,
+                j.phone AS jc_phone, j.email AS jc_email, j.dpo_contact AS jc_dpo_contact,
+                j.supervisory_authority AS jc_supervisory_authority, s.name AS sc_name, s.city AS sc_city, "
+    };
+}
+
+macro_rules! letter_joins {
+    () => {
+        " FROM cases k
+          JOIN campaigns p ON p.id = k.campaign_id
+          JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id
+          JOIN mandates m ON m.id = p.mandate_id
+          JOIN job_centers j ON j.id = p.job_center_id
+          JOIN service_centers s ON s.id = m.service_center_id "
+    };
+}
+
+/// The campaign's cases that have no advance letter yet and are still open,
+/// in postal order (postcode, then customer number).
+pub async fn pending_advance(
+    tx: &mut Tx,
+    campaign_id: i64,
+) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            letter_select!(),
+            "0 AS position",
+            letter_joins!(),
+            "WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
+               AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.case_id = k.id AND l.kind = 'advance')
+             ORDER BY c.postcode, c.customer_number"
+        ),
+        args![campaign_id],
+    )
+    .await
+}
+
+/// The letters of a batch, in batch order, with today's data.
+pub async fn batch_advance(
+    tx: &mut Tx,
+    batch_id: i64,
+) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            letter_select!(),
+            "l.position",
+            letter_joins!(),
+            "JOIN letters l ON l.case_id = k.id AND l.batch_id = $1
+             ORDER BY l.position"
+        ),
+        args![batch_id],
+    )
+    .await
+}
+
+/// A letter to record in a new batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLetter {
+    pub case_id: i64,
+    pub customer_id: i64,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Batch {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub job_center_id: i64,
+    pub kind: String,
+    pub letter_date: String,
+    pub letter_count: i64,
+    pub created_at: i64,
+    pub sent_on: Option<String>,
+}
+
+macro_rules! batch_select {
+    () => {
+        "SELECT b.id, b.campaign_id, p.job_center_id, b.kind, b.letter_date, b.letter_count, b.created_at, b.sent_on
+         FROM letter_batches b JOIN campaigns p ON p.id = b.campaign_id "
+    };
+}
+
+/// Records a batch of advance letters dated `letter_date`, in the given order.
+pub async fn create_batch(
+    tx: &mut Tx,
+    campaign_id: i64,
+    letter_date: Date,
+    template_version: &str,
+    letters: &[NewLetter],
+    created_by: Option<i64>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (batch_id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO letter_batches (campaign_id, kind, letter_date, letter_count, created_by, created_at)
+             VALUES ($1, 'advance', $2, $3, $4, $5) RETURNING id",
+            args![
+                campaign_id,
+                letter_date.to_string(),
+                letters.len() as i64,
+                created_by,
+                now
+            ],
+        )
+        .await?;
+    // Multi-row inserts, 500 letters (3,500 parameters) at a time.
+    for (chunk_index, chunk) in letters.chunks(500).enumerate() {
+        let mut sql = String::from(
+            "INSERT INTO letters (customer_id, case_id, kind, template_version, content_hash, batch_id, position, generated_at) VALUES ",
+        );
+        let mut params: Vec<Arg> = Vec::with_capacity(chunk.len() * 7);
+        for (i, letter) in chunk.iter().enumerate() {
+            let n = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            // SQLite resolves numbered names one by one: positional `?` there.
+            let p: Vec<String> = (1..=7)
+                .map(|k| match tx.backend() {
+                    Backend::Sqlite => "?".to_string(),
+                    Backend::Postgres => format!("${}", n + k),
+                })
+                .collect();
+            sql.push_str(&format!(
+                "({}, {}, 'advance', {}, {}, {}, {}, {})",
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+            ));
+            let position = (chunk_index * 500 + i) as i64;
+            params.extend(args![
+                letter.customer_id,
+                letter.case_id,
+                template_version,
+                letter.content_hash.as_str(),
+                batch_id,
+                position,
+                now
+            ]);
+        }
+        tx.execute_generated(sql, params).await?;
+    }
+    Ok(batch_id)
+}
+
+/// The recorded content hashes of a batch's letters, in batch order.
+pub async fn batch_hashes(tx: &mut Tx, batch_id: i64) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = tx
+        .fetch_all(
+            "SELECT content_hash FROM letters WHERE batch_id = $1 ORDER BY position",
+            args![batch_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
+pub async fn batches(tx: &mut Tx, campaign_id: i64) -> Result<Vec<Batch>, StoreError> {
+    tx.fetch_all(
+        concat!(batch_select!(), "WHERE b.campaign_id = $1 ORDER BY b.id"),
+        args![campaign_id],
+    )
+    .await
+}
+
+/// One batch by id, whoever owns it: callers check the job center.
+pub async fn batch_by_id(tx: &mut Tx, batch_id: i64) -> Result<Option<Batch>, StoreError> {
+    tx.fetch_optional(concat!(batch_select!(), "WHERE b.id = $1"), args![batch_id])
+        .await
+}
+
+/// Marks a batch dispatched on `sent_on`; its cases' lead time starts then.
+/// False when the batch was already marked.
+pub async fn mark_sent(
+    tx: &mut Tx,
+    batch_id: i64,
+    sent_on: Date,
+    user_id: Option<i64>,
+) -> Result<bool, StoreError> {
+    let changed = tx
+        .execute(
+            "UPDATE letter_batches SET sent_on = $2, sent_by = $3 WHERE id = $1 AND sent_on IS NULL",
+            args![batch_id, sent_on.to_string(), user_id],
+        )
+        .await?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE letters SET sent_on = $2 WHERE batch_id = $1",
+        args![batch_id, sent_on.to_string()],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE cases SET letter_sent_on = $2
+         WHERE letter_sent_on IS NULL AND id IN (SELECT case_id FROM letters WHERE batch_id = $1)",
+        args![batch_id, sent_on.to_string()],
+    )
+    .await?;
+    Ok(true)
+}
