@@ -8,6 +8,7 @@
 //! checks this and refuses a batch where a letter ran over.
 
 mod advance;
+pub mod batch;
 mod world;
 
 pub use advance::{ADVANCE_TEMPLATE_VERSION, AdvanceLetter, Organisation, Recipient};

@@ -72,7 +72,7 @@ pub async fn pending_advance(
     tx.fetch_all(
         concat!(
             letter_select!(),
-            "0 AS position",
+            "CAST(0 AS BIGINT) AS position",
             letter_joins!(),
             "WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
                AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.case_id = k.id AND l.kind = 'advance')

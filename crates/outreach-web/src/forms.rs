@@ -35,6 +35,12 @@ impl FormData {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Sets a field (replacing its values), for forms filled with defaults.
+    pub fn set(&mut self, name: &str, value: String) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_string(), value));
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
@@ -79,6 +85,23 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .await
             .map_err(|_| AppError::NotFound)?;
         raw.parse().map(IdPath).map_err(|_| AppError::NotFound)
+    }
+}
+
+/// Several numeric ids from the path, in order; anything else is "not found".
+pub struct IdsPath(pub Vec<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdsPath, AppError> {
+        let Path(raw) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        raw.iter()
+            .map(|(_, v)| v.parse().map_err(|_| AppError::NotFound))
+            .collect::<Result<Vec<i64>, AppError>>()
+            .map(IdsPath)
     }
 }
 

@@ -23,11 +23,12 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 8] = [
+const NAV: [(&str, &str, Option<Action>); 9] = [
     ("/", "Start", None),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),
+    ("/aktionen", "Aktionen", Some(Action::ManageCampaigns)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
     (
         "/admin/organisationen",

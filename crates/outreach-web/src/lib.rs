@@ -4,6 +4,7 @@
 mod admin;
 mod audit_log;
 mod auth;
+mod campaigns;
 mod customers;
 mod error;
 mod forms;
@@ -110,6 +111,7 @@ fn all_routes() -> routes::Routes {
         .merge(home::routes())
         .merge(admin::routes())
         .merge(mandates::routes())
+        .merge(campaigns::routes())
         .merge(customers::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())

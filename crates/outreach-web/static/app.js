@@ -72,3 +72,30 @@
 
   schedule();
 })();
+
+// Campaign form: the number of selected customers, live, as the selection
+// changes (the button "Anzahl anzeigen" does the same without script).
+(function () {
+  var form = document.querySelector("form[data-preview]");
+  var out = document.getElementById("vorschau");
+  if (!form || !out) return;
+  var timer = null;
+  function update() {
+    var params = new URLSearchParams();
+    ["statuses", "contact_weeks", "contact_weeks_under_25", "postcodes"].forEach(function (name) {
+      form.querySelectorAll("[name='" + name + "']").forEach(function (el) {
+        if (el.type === "checkbox" && !el.checked) return;
+        params.append(name, el.value);
+      });
+    });
+    fetch(form.getAttribute("data-preview") + "?" + params.toString(), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) out.textContent = data.text; })
+      .catch(function () {});
+  }
+  form.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(update, 300);
+  });
+  update();
+})();

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod demo;
+mod letters;
 mod transfer;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -74,6 +75,11 @@ enum Command {
     Export {
         #[command(subcommand)]
         command: ExportCommand,
+    },
+    /// Briefe erzeugen und als versandt markieren.
+    Letters {
+        #[command(subcommand)]
+        command: LettersCommand,
     },
     /// Protokoll (Audit-Log) prüfen.
     Audit {
@@ -152,6 +158,35 @@ enum ExportCommand {
         /// Zieldatei (sonst Standardausgabe).
         #[arg(long)]
         out: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum LettersCommand {
+    /// Vorabinformationen einer Aktion als Druckstapel: PDF-Dateien mit je bis zu 1.000 Briefen und ein Manifest (CSV).
+    Advance {
+        /// Nummer der Aktion.
+        #[arg(long)]
+        campaign: i64,
+        /// Zielverzeichnis (wird angelegt).
+        #[arg(long)]
+        out: String,
+        /// Einen vorhandenen Stapel erneut erzeugen (sonst: neuer Stapel mit allen Fällen ohne Vorabinformation).
+        #[arg(long)]
+        batch: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Markiert einen Stapel als versandt; ab dem Versanddatum läuft die Wartefrist.
+    Sent {
+        /// Nummer des Stapels.
+        #[arg(long)]
+        batch: i64,
+        /// Versanddatum TT.MM.JJJJ (sonst heute).
+        #[arg(long)]
+        date: Option<String>,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -239,6 +274,23 @@ async fn main() -> std::process::ExitCode {
             )
             .await
         }
+        Command::Letters {
+            command:
+                LettersCommand::Advance {
+                    campaign,
+                    out,
+                    batch,
+                    database,
+                },
+        } => letters::advance(&database.url, campaign, &out, batch).await,
+        Command::Letters {
+            command:
+                LettersCommand::Sent {
+                    batch,
+                    date,
+                    database,
+                },
+        } => letters::sent(&database.url, batch, date.as_deref()).await,
         Command::Audit {
             command: AuditCommand::Verify { database },
         } => commands::audit_verify(&database.url).await,
