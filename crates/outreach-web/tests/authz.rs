@@ -83,6 +83,23 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         | ("POST", "/kunden/import/{job}/ausfuehren" | "/kunden/import/{job}/verwerfen") => {
             owned(&[JobcenterAdmin])
         }
+        ("GET", "/aktionen" | "/aktionen/neu" | "/aktionen/vorschau") | ("POST", "/aktionen") => {
+            only(&[JobcenterAdmin])
+        }
+        (
+            "GET",
+            "/aktionen/{id}"
+            | "/aktionen/{id}/stapel/{batch}/teil/{part}"
+            | "/aktionen/{id}/stapel/{batch}/manifest"
+            | "/aktionen/{id}/faelle/{case}",
+        )
+        | (
+            "POST",
+            "/aktionen/{id}/status"
+            | "/aktionen/{id}/briefe"
+            | "/aktionen/{id}/stapel/{batch}/versandt"
+            | "/aktionen/{id}/faelle/{case}/widerspruch",
+        ) => owned(&[JobcenterAdmin]),
         _ => return None,
     })
 }
@@ -112,9 +129,14 @@ async fn import_job(app: &TestApp) -> String {
 fn url(path: &str, f: &Fixtures, job: &str) -> String {
     path.replace("/kunden/import/{job}", job)
         .replace("{file}", "app.css")
+        .replace("{batch}", &f.batch.to_string())
+        .replace("{part}", "1")
+        .replace("{case}", &f.case.to_string())
         .replace(
             "{id}",
-            &if path.starts_with("/auftraege") {
+            &if path.starts_with("/aktionen") {
+                f.campaign
+            } else if path.starts_with("/auftraege") {
                 f.mandate
             } else if path.starts_with("/kunden") {
                 f.customer_a

@@ -15,7 +15,7 @@ use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::TestDb;
-use outreach_store::{Backend, mandate, user};
+use outreach_store::{Backend, campaign, mandate, user};
 use outreach_web::{AppState, WebConfig, app};
 use std::collections::HashMap;
 use tower::ServiceExt;
@@ -41,6 +41,10 @@ pub struct Fixtures {
     pub customer_b: i64,
     /// A user the admin may deactivate or reset in tests.
     pub victim: i64,
+    /// A closed campaign of A with cases and one letter batch.
+    pub campaign: i64,
+    pub batch: i64,
+    pub case: i64,
 }
 
 pub struct TestApp {
@@ -181,6 +185,49 @@ impl TestApp {
         mandate::set_state(&mut tx, mandate, MandateState::Draft, MandateState::Active)
             .await
             .expect("activate");
+        // A campaign of A with cases and a letter batch, then closed, so that
+        // tests creating campaigns can select the same customers again.
+        let settings = outreach_core::campaign::CampaignSettings {
+            name: "Testaktion".into(),
+            selection: outreach_core::campaign::Selection::default(),
+            guide_ref: "Standardleitfaden".into(),
+            window: outreach_core::calling::CallingWindow::default(),
+            attempts_per_day: 1,
+            attempts_total: 6,
+            lead_days: 7,
+            period_start: today.yesterday().unwrap_or(today),
+            period_end: today.tomorrow().unwrap_or(today),
+        };
+        let campaign = campaign::create(&mut tx, jc_a, mandate, &settings, admin_a.id, now)
+            .await
+            .expect("campaign");
+        let c = campaign::by_id(&mut tx, campaign)
+            .await
+            .expect("campaign")
+            .expect("campaign");
+        campaign::activate(&mut tx, &c, today, now)
+            .await
+            .expect("activate campaign");
+        let (batch, _) =
+            outreach_letters::batch::create_advance_batch(&mut tx, campaign, today, None, now)
+                .await
+                .expect("batch")
+                .expect("letters");
+        let (case,): (i64,) = tx
+            .fetch_one(
+                "SELECT MIN(id) FROM cases WHERE campaign_id = $1",
+                outreach_store::args![campaign],
+            )
+            .await
+            .expect("case");
+        campaign::set_state(
+            &mut tx,
+            campaign,
+            outreach_core::campaign::CampaignState::Active,
+            outreach_core::campaign::CampaignState::Closed,
+        )
+        .await
+        .expect("close campaign");
         tx.commit().await.expect("commit");
         let state = AppState::new(db, config);
         TestApp {
@@ -195,6 +242,9 @@ impl TestApp {
                 customer_a,
                 customer_b,
                 victim,
+                campaign,
+                batch,
+                case,
             },
             backend,
             _db: tdb,
