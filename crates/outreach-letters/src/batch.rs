@@ -117,13 +117,16 @@ pub fn manifest(batch_id: i64, letters: &[AdvanceLetter]) -> Vec<u8> {
 }
 
 /// Typesets the files of a batch on `threads` threads (typst wants 16 MiB
-/// stacks); `progress` is told the letters done so far. Files in order.
+/// stacks) and hands each finished file to `write` (its index and bytes), so
+/// that no more than one file per thread is held in memory; `progress` is
+/// told the letters done so far. Returns the number of files.
 pub fn render_files(
     renderer: &Renderer,
     letters: &[AdvanceLetter],
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<Vec<Vec<u8>>, LetterError> {
+    write: &(dyn Fn(usize, &[u8]) -> std::io::Result<()> + Sync),
+) -> Result<usize, LetterError> {
     let chunks: Vec<&[AdvanceLetter]> = letters.chunks(LETTERS_PER_FILE).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -134,7 +137,11 @@ pub fn render_files(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(chunk) = chunks.get(i) else { return };
-                    let pdf = renderer.advance_letters(chunk);
+                    let pdf = renderer.advance_letters(chunk).and_then(|pdf| {
+                        write(i, &pdf).map_err(|e| {
+                            LetterError::Typeset(format!("Datei {} nicht geschrieben: {e}", i + 1))
+                        })
+                    });
                     let failed = pdf.is_err();
                     if let Ok(mut results) = results.lock() {
                         results[i] = Some(pdf);
@@ -158,8 +165,8 @@ pub fn render_files(
     let results = results
         .into_inner()
         .map_err(|_| LetterError::Typeset("ein Satz-Thread ist abgebrochen".into()))?;
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(LetterError::Typeset("nicht gesetzt".into()))))
-        .collect()
+    for result in &mut results.into_iter() {
+        result.unwrap_or_else(|| Err(LetterError::Typeset("nicht gesetzt".into())))?;
+    }
+    Ok(chunks.len())
 }

@@ -17,8 +17,11 @@ pub use world::Renderer;
 /// Pages of every letter: the letter, and the data protection notice on the back.
 pub const PAGES_PER_LETTER: usize = 2;
 
-/// The most letters in one PDF file of a print batch.
-pub const LETTERS_PER_FILE: usize = 1000;
+/// The most letters in one PDF file of a print batch. The issue allows up to
+/// 1,000; typst's memory grows with the pages of one document (10,000 letters
+/// on two threads: 2.0 GB peak with 1,000 a file, 540 MB with 250, 338 MB
+/// with 125), so files hold 125 letters (250 pages; see BENCHMARKS.md).
+pub const LETTERS_PER_FILE: usize = 125;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LetterError {

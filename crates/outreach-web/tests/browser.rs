@@ -321,6 +321,7 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
 
             if role == Role::JobcenterAdmin {
                 import_in_the_browser(&driver, &base, &shots, &tag).await;
+                campaign_in_the_browser(&driver, &base, &shots, &tag).await;
             }
 
             driver
@@ -405,6 +406,90 @@ async fn import_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, tag
     assert!(saved.text().await.unwrap().contains("gespeichert"));
     driver
         .screenshot(&shots.join(format!("{tag}-import-gespeichert.png")))
+        .await
+        .unwrap();
+}
+
+/// The job center's administration creates a campaign (the count of
+/// selected customers appears as the selection is entered), activates it,
+/// produces the advance letters, marks the batch sent, and sees the reasons
+/// of the cases change from "not sent" to the lead time.
+async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, tag: &str) {
+    let today = outreach_core::date::berlin_date(jiff::Timestamp::now().as_second());
+    let de = outreach_core::date::format_de_date;
+    driver.goto(format!("{base}/aktionen/neu")).await.unwrap();
+    let preview = driver
+        .query(By::XPath(
+            "//p[@id='vorschau' and contains(., 'umfasst heute')]",
+        ))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(preview.text().await.unwrap().contains("Kunden"), "[{tag}]");
+    let type_into = |id: &'static str, text: String| async move {
+        let field = driver.find(By::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    };
+    type_into("name", "Aktion im Browser".into()).await;
+    type_into("period_start", de(today)).await;
+    type_into("period_end", de(today.tomorrow().unwrap())).await;
+    driver
+        .find(By::Css("#mandate option:nth-child(2)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("button[value='anlegen']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let click = |xpath: &'static str| async move {
+        driver
+            .query(By::XPath(xpath))
+            .wait(Duration::from_secs(10), Duration::from_millis(100))
+            .first()
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    };
+    click("//button[normalize-space()='Aktivieren']").await;
+    click("//button[starts-with(normalize-space(), 'Briefstapel')]").await;
+    let reasons = driver
+        .query(By::XPath(
+            "//table[@id='gruende' and contains(., 'Vorabinformation noch nicht versandt')]",
+        ))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(reasons.is_displayed().await.unwrap(), "[{tag}]");
+    driver
+        .screenshot(&shots.join(format!("{tag}-aktion-stapel.png")))
+        .await
+        .unwrap();
+    let sent_on = driver.find(By::Css("input[id^='sent_on_']")).await.unwrap();
+    sent_on.send_keys(de(today)).await.unwrap();
+    click("//button[normalize-space()='Als versandt markieren']").await;
+    let waiting = driver
+        .query(By::XPath(
+            "//table[@id='gruende' and contains(., 'Wartefrist bis')]",
+        ))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    let text = waiting.text().await.unwrap();
+    assert!(!text.contains("noch nicht versandt"), "[{tag}] {text}");
+    driver
+        .screenshot(&shots.join(format!("{tag}-aktion-versandt.png")))
         .await
         .unwrap();
 }

@@ -88,21 +88,21 @@ pub async fn advance(
     let progress = bar.clone();
     let started = std::time::Instant::now();
     let to_render = letters.clone();
+    let names = file_names(batch_id, letters.len());
+    let targets: Vec<std::path::PathBuf> = names.iter().map(|n| Path::new(out).join(n)).collect();
     let files = tokio::task::spawn_blocking(move || {
         let renderer = Renderer::new();
-        render_files(&renderer, &to_render, 2, &|done| {
-            progress.set_position(done as u64);
-        })
+        render_files(
+            &renderer,
+            &to_render,
+            2,
+            &|done| progress.set_position(done as u64),
+            &|i, pdf| std::fs::write(&targets[i], pdf),
+        )
     })
     .await??;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let names = file_names(batch_id, letters.len());
-    for (name, pdf) in names.iter().zip(&files) {
-        let path = Path::new(out).join(name);
-        std::fs::write(&path, pdf)
-            .with_context(|| format!("{} kann nicht geschrieben werden", path.display()))?;
-    }
     let manifest_name = format!("vorabinformation-stapel-{batch_id}-manifest.csv");
     std::fs::write(
         Path::new(out).join(&manifest_name),
@@ -113,7 +113,7 @@ pub async fn advance(
         found.name,
         letters.len(),
         format_de_date(letter_date),
-        files.len(),
+        files,
         seconds,
         letters.len() as f64 / seconds.max(0.001)
     );

@@ -165,7 +165,7 @@ enum ExportCommand {
 
 #[derive(Subcommand)]
 enum LettersCommand {
-    /// Vorabinformationen einer Aktion als Druckstapel: PDF-Dateien mit je bis zu 1.000 Briefen und ein Manifest (CSV).
+    /// Vorabinformationen einer Aktion als Druckstapel: PDF-Dateien mit je bis zu 125 Briefen und ein Manifest (CSV).
     Advance {
         /// Nummer der Aktion.
         #[arg(long)]
