@@ -28,6 +28,7 @@ pub enum AuditAction {
     CustomerExport,
     AuditRead,
     CampaignCreate,
+    CampaignEdit,
     CampaignStateChange,
     LetterBatchCreate,
     LetterPrint,
@@ -36,7 +37,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -55,6 +56,7 @@ impl AuditAction {
         AuditAction::CustomerExport,
         AuditAction::AuditRead,
         AuditAction::CampaignCreate,
+        AuditAction::CampaignEdit,
         AuditAction::CampaignStateChange,
         AuditAction::LetterBatchCreate,
         AuditAction::LetterPrint,
@@ -82,6 +84,7 @@ impl AuditAction {
             AuditAction::CustomerExport => "customer_export",
             AuditAction::AuditRead => "audit_read",
             AuditAction::CampaignCreate => "campaign_create",
+            AuditAction::CampaignEdit => "campaign_edit",
             AuditAction::CampaignStateChange => "campaign_state_change",
             AuditAction::LetterBatchCreate => "letter_batch_create",
             AuditAction::LetterPrint => "letter_print",
@@ -114,6 +117,7 @@ impl AuditAction {
             AuditAction::CustomerExport => "Kundendaten exportiert",
             AuditAction::AuditRead => "Protokoll gelesen",
             AuditAction::CampaignCreate => "Aktion angelegt",
+            AuditAction::CampaignEdit => "Aktionsentwurf geändert",
             AuditAction::CampaignStateChange => "Aktionsstatus geändert",
             AuditAction::LetterBatchCreate => "Briefstapel erstellt",
             AuditAction::LetterPrint => "Briefe gedruckt (PDF erzeugt)",

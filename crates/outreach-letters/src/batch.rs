@@ -10,8 +10,8 @@ use jiff::civil::Date;
 use outreach_core::calling::CallingWindow;
 use outreach_core::campaign::case_code;
 use outreach_core::date::{format_de_date, iso_to_de};
-use outreach_store::letters::{self, AdvanceLetterRow, NewLetter};
-use outreach_store::{StoreError, Tx};
+use outreach_store::letters::{self, AdvanceLetterRow};
+use outreach_store::{Db, StoreError, Tx};
 
 /// The letter a stored row prints, dated `letter_date`.
 pub fn advance_letter(row: &AdvanceLetterRow, letter_date: Date) -> AdvanceLetter {
@@ -54,9 +54,13 @@ pub fn advance_letter(row: &AdvanceLetterRow, letter_date: Date) -> AdvanceLette
     }
 }
 
+/// Letters whose content hash is computed per round trip when a batch is made.
+const HASH_CHUNK: i64 = 500;
+
 /// Records a new batch of the campaign's open cases without an advance letter.
 /// Returns the batch id and its number of letters, or `None` when every case
-/// already has its letter.
+/// already has its letter. Works through the letters 500 at a time, so that
+/// memory does not grow with the campaign.
 pub async fn create_advance_batch(
     tx: &mut Tx,
     campaign_id: i64,
@@ -64,29 +68,34 @@ pub async fn create_advance_batch(
     created_by: Option<i64>,
     now: i64,
 ) -> Result<Option<(i64, usize)>, StoreError> {
-    let rows = letters::pending_advance(tx, campaign_id).await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let new: Vec<NewLetter> = rows
-        .iter()
-        .map(|row| NewLetter {
-            case_id: row.case_id,
-            customer_id: row.customer_id,
-            content_hash: advance_letter(row, letter_date).content_hash(),
-        })
-        .collect();
-    let id = letters::create_batch(
+    let Some((id, count)) = letters::create_pending_batch(
         tx,
         campaign_id,
         letter_date,
         ADVANCE_TEMPLATE_VERSION,
-        &new,
         created_by,
         now,
     )
-    .await?;
-    Ok(Some((id, new.len())))
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut from = 0;
+    while from < count {
+        let rows = letters::batch_advance_range(tx, id, from, from + HASH_CHUNK).await?;
+        let hashes: Vec<(i64, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.position,
+                    advance_letter(row, letter_date).content_hash(),
+                )
+            })
+            .collect();
+        letters::set_hashes(tx, id, &hashes).await?;
+        from += HASH_CHUNK;
+    }
+    Ok(Some((id, usize::try_from(count).unwrap_or(0))))
 }
 
 /// The file names of batch `batch_id` with `count` letters.
@@ -99,15 +108,15 @@ pub fn file_names(batch_id: i64, count: usize) -> Vec<String> {
 
 /// The manifest: for each letter its customer number, file and first page.
 /// CSV with `;`, UTF-8 with BOM, German headers.
-pub fn manifest(batch_id: i64, letters: &[AdvanceLetter]) -> Vec<u8> {
-    let names = file_names(batch_id, letters.len());
+pub fn manifest(batch_id: i64, customer_numbers: &[String]) -> Vec<u8> {
+    let names = file_names(batch_id, customer_numbers.len());
     let mut out = "\u{feff}Kundennummer;Datei;Seite;Brief\r\n".to_string();
-    for (i, letter) in letters.iter().enumerate() {
+    for (i, customer_number) in customer_numbers.iter().enumerate() {
         let file = &names[i / LETTERS_PER_FILE];
         let page = (i % LETTERS_PER_FILE) * PAGES_PER_LETTER + 1;
         out.push_str(&format!(
             "{};{};{};{}\r\n",
-            letter.customer_number,
+            customer_number,
             file,
             page,
             i + 1
@@ -116,10 +125,10 @@ pub fn manifest(batch_id: i64, letters: &[AdvanceLetter]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Typesets the files of a batch on `threads` threads (typst wants 16 MiB
-/// stacks) and hands each finished file to `write` (its index and bytes), so
-/// that no more than one file per thread is held in memory; `progress` is
-/// told the letters done so far. Returns the number of files.
+/// A part of a batch to typeset: its index and its letters.
+pub type Part = (usize, Vec<AdvanceLetter>);
+
+/// Typesets the files of a batch already in memory; see [`render_parts`].
 pub fn render_files(
     renderer: &Renderer,
     letters: &[AdvanceLetter],
@@ -127,46 +136,156 @@ pub fn render_files(
     progress: &(dyn Fn(usize) + Sync),
     write: &(dyn Fn(usize, &[u8]) -> std::io::Result<()> + Sync),
 ) -> Result<usize, LetterError> {
-    let chunks: Vec<&[AdvanceLetter]> = letters.chunks(LETTERS_PER_FILE).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new((0..chunks.len()).map(|_| None).collect::<Vec<_>>());
+    let parts = std::sync::Mutex::new(letters.chunks(LETTERS_PER_FILE).enumerate());
+    let next = || {
+        parts
+            .lock()
+            .ok()
+            .and_then(|mut p| p.next())
+            .map(|(i, chunk)| (i, chunk.to_vec()))
+    };
+    render_parts(renderer, threads, &next, progress, write)
+}
+
+/// Typesets parts of a batch on `threads` threads (typst wants 16 MiB
+/// stacks) as `next` hands them out, and gives each finished file to `write`
+/// (its index and bytes), so that no more than one part per thread is held in
+/// memory; `progress` is told the letters done so far. Returns the number of
+/// files written; stops at the first error.
+pub fn render_parts(
+    renderer: &Renderer,
+    threads: usize,
+    next: &(dyn Fn() -> Option<Part> + Sync),
+    progress: &(dyn Fn(usize) + Sync),
+    write: &(dyn Fn(usize, &[u8]) -> std::io::Result<()> + Sync),
+) -> Result<usize, LetterError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let done = AtomicUsize::new(0);
+    let files = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let error = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, chunks.len().max(1)) {
+        for _ in 0..threads.max(1) {
             let worker = || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(chunk) = chunks.get(i) else { return };
-                    let pdf = renderer.advance_letters(chunk).and_then(|pdf| {
+                while !failed.load(Ordering::SeqCst) {
+                    let Some((i, letters)) = next() else { return };
+                    let result = renderer.advance_letters(&letters).and_then(|pdf| {
                         write(i, &pdf).map_err(|e| {
                             LetterError::Typeset(format!("Datei {} nicht geschrieben: {e}", i + 1))
                         })
                     });
-                    let failed = pdf.is_err();
-                    if let Ok(mut results) = results.lock() {
-                        results[i] = Some(pdf);
-                    }
-                    let total = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst)
-                        + chunk.len();
-                    progress(total);
-                    if failed {
+                    if let Err(e) = result {
+                        failed.store(true, Ordering::SeqCst);
+                        if let Ok(mut slot) = error.lock() {
+                            slot.get_or_insert(e);
+                        }
                         return;
                     }
+                    files.fetch_add(1, Ordering::SeqCst);
+                    progress(done.fetch_add(letters.len(), Ordering::SeqCst) + letters.len());
                 }
             };
             let spawned = std::thread::Builder::new()
                 .stack_size(16 << 20)
                 .spawn_scoped(scope, worker);
             if spawned.is_err() {
+                failed.store(true, Ordering::SeqCst);
+                if let Ok(mut slot) = error.lock() {
+                    slot.get_or_insert(LetterError::Typeset("kein Satz-Thread".into()));
+                }
                 break;
             }
         }
     });
-    let results = results
-        .into_inner()
-        .map_err(|_| LetterError::Typeset("ein Satz-Thread ist abgebrochen".into()))?;
-    for result in &mut results.into_iter() {
-        result.unwrap_or_else(|| Err(LetterError::Typeset("nicht gesetzt".into())))?;
+    if let Some(e) = error.into_inner().ok().flatten() {
+        return Err(e);
     }
-    Ok(chunks.len())
+    Ok(files.into_inner())
+}
+
+/// Where [`print_batch`] puts each finished file (its index and bytes).
+pub type FileSink = std::sync::Arc<dyn Fn(usize, &[u8]) -> std::io::Result<()> + Send + Sync>;
+
+/// What printing a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Printed {
+    pub files: usize,
+    pub letters: usize,
+    /// Letters whose data changed since the batch was made.
+    pub changed: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    #[error(transparent)]
+    Letter(#[from] LetterError),
+    #[error("Die Briefdaten konnten nicht gelesen werden: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Typesets every file of batch `batch_id` (`count` letters dated
+/// `letter_date`) on `threads` threads, reading its letters from the
+/// database one part at a time: memory stays flat whatever the batch size.
+/// `write` gets each file's index and bytes, in the order they finish.
+pub async fn print_batch(
+    db: &Db,
+    batch_id: i64,
+    count: usize,
+    letter_date: Date,
+    threads: usize,
+    progress: std::sync::Arc<dyn Fn(usize) + Send + Sync>,
+    write: FileSink,
+) -> Result<Printed, PrintError> {
+    let threads = threads.max(1);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Part>(threads);
+    let receiver = std::sync::Mutex::new(receiver);
+    let render = tokio::task::spawn_blocking(move || {
+        let renderer = Renderer::new();
+        let next = || receiver.lock().ok().and_then(|mut r| r.blocking_recv());
+        render_parts(&renderer, threads, &next, &*progress, &*write)
+    });
+    let mut changed = 0;
+    let mut fed = Ok(());
+    for part in 0..count.div_ceil(LETTERS_PER_FILE) {
+        let from = (part * LETTERS_PER_FILE) as i64;
+        let rows = match read_part(db, batch_id, from).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                fed = Err(e);
+                break;
+            }
+        };
+        let letters: Vec<AdvanceLetter> = rows
+            .iter()
+            .map(|row| {
+                let letter = advance_letter(row, letter_date);
+                if letter.content_hash() != row.recorded_hash {
+                    changed += 1;
+                }
+                letter
+            })
+            .collect();
+        if sender.send((part, letters)).await.is_err() {
+            break; // the renderer stopped; its error follows
+        }
+    }
+    drop(sender);
+    let files = render
+        .await
+        .map_err(|e| LetterError::Typeset(format!("Satz-Thread: {e}")))??;
+    fed?;
+    Ok(Printed {
+        files,
+        letters: count,
+        changed,
+    })
+}
+
+async fn read_part(db: &Db, batch_id: i64, from: i64) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    let mut tx = db.begin_read().await?;
+    let rows =
+        letters::batch_advance_range(&mut tx, batch_id, from, from + LETTERS_PER_FILE as i64)
+            .await?;
+    tx.commit().await?;
+    Ok(rows)
 }

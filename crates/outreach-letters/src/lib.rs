@@ -10,6 +10,7 @@
 mod advance;
 pub mod batch;
 mod world;
+pub mod zip;
 
 pub use advance::{ADVANCE_TEMPLATE_VERSION, AdvanceLetter, Organisation, Recipient};
 pub use world::Renderer;

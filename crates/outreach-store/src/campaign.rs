@@ -158,6 +158,41 @@ pub async fn create(
     Ok(id)
 }
 
+/// Changes a draft's settings and mandate. False when the campaign is no
+/// longer a draft (once active, its selection and letters are fixed).
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    mandate_id: i64,
+    settings: &CampaignSettings,
+) -> Result<bool, StoreError> {
+    let selection = serde_json::to_string(&settings.selection).unwrap_or_else(|_| "{}".into());
+    let changed = tx
+        .execute(
+            "UPDATE campaigns SET mandate_id = $2, name = $3, selection = $4, guide_ref = $5, window_days = $6,
+                window_start = $7, window_end = $8, attempts_per_day = $9, attempts_total = $10,
+                lead_days = $11, period_start = $12, period_end = $13
+             WHERE id = $1 AND state = 'draft'",
+            args![
+                id,
+                mandate_id,
+                settings.name.trim(),
+                selection,
+                settings.guide_ref.trim(),
+                settings.window.stored_days(),
+                settings.window.start(),
+                settings.window.end(),
+                i64::from(settings.attempts_per_day),
+                i64::from(settings.attempts_total),
+                i64::from(settings.lead_days),
+                settings.period_start.to_string(),
+                settings.period_end.to_string()
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// The job center's campaigns, newest first.
 pub async fn list(tx: &mut Tx, job_center_id: i64) -> Result<Vec<Campaign>, StoreError> {
     tx.fetch_all(

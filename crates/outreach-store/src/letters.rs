@@ -39,6 +39,8 @@ pub struct AdvanceLetterRow {
     pub sc_city: String,
     /// The letter's place in its batch (0 for a letter not yet in one).
     pub position: i64,
+    /// The content hash recorded when the batch was made ("" outside a batch).
+    pub recorded_hash: String,
 }
 
 macro_rules! letter_select {
@@ -63,6 +65,20 @@ macro_rules! letter_joins {
     };
 }
 
+macro_rules! pending_where {
+    () => {
+        " WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
+            AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.case_id = k.id AND l.kind = 'advance')"
+    };
+}
+
+/// Postal order; NULL postcodes first on both databases.
+macro_rules! postal_order {
+    () => {
+        "COALESCE(c.postcode, ''), c.customer_number"
+    };
+}
+
 /// The campaign's cases that have no advance letter yet and are still open,
 /// in postal order (postcode, then customer number).
 pub async fn pending_advance(
@@ -72,15 +88,103 @@ pub async fn pending_advance(
     tx.fetch_all(
         concat!(
             letter_select!(),
-            "CAST(0 AS BIGINT) AS position",
+            "CAST(0 AS BIGINT) AS position, '' AS recorded_hash",
             letter_joins!(),
-            "WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
-               AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.case_id = k.id AND l.kind = 'advance')
-             ORDER BY c.postcode, c.customer_number"
+            pending_where!(),
+            " ORDER BY ",
+            postal_order!()
         ),
         args![campaign_id],
     )
     .await
+}
+
+/// The number of the campaign's open cases without an advance letter.
+pub async fn pending_count(tx: &mut Tx, campaign_id: i64) -> Result<i64, StoreError> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            concat!("SELECT COUNT(*) FROM cases k ", pending_where!()),
+            args![campaign_id],
+        )
+        .await?;
+    Ok(n)
+}
+
+/// Records a batch of all the campaign's open cases without an advance
+/// letter, in postal order, with empty content hashes for [`set_hashes`] to
+/// fill in. Returns the batch id and its number of letters, or `None` when
+/// every case already has its letter.
+pub async fn create_pending_batch(
+    tx: &mut Tx,
+    campaign_id: i64,
+    letter_date: Date,
+    template_version: &str,
+    created_by: Option<i64>,
+    now: i64,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let (batch_id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO letter_batches (campaign_id, kind, letter_date, letter_count, created_by, created_at)
+             VALUES ($1, 'advance', $2, 0, $3, $4) RETURNING id",
+            args![campaign_id, letter_date.to_string(), created_by, now],
+        )
+        .await?;
+    let count = tx
+        .execute(
+            concat!(
+                "INSERT INTO letters (customer_id, case_id, kind, template_version, content_hash, batch_id, position, generated_at)
+                 SELECT k.customer_id, k.id, 'advance', $2, '', $3, ROW_NUMBER() OVER (ORDER BY ",
+                postal_order!(),
+                ") - 1, $4 FROM cases k JOIN customers c ON c.id = k.customer_id ",
+                pending_where!()
+            ),
+            args![campaign_id, template_version, batch_id, now],
+        )
+        .await?;
+    if count == 0 {
+        tx.execute("DELETE FROM letter_batches WHERE id = $1", args![batch_id])
+            .await?;
+        return Ok(None);
+    }
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE letter_batches SET letter_count = $2 WHERE id = $1",
+        args![batch_id, count],
+    )
+    .await?;
+    Ok(Some((batch_id, count)))
+}
+
+/// Records the content hashes of a batch's letters, by position.
+pub async fn set_hashes(
+    tx: &mut Tx,
+    batch_id: i64,
+    hashes: &[(i64, String)],
+) -> Result<(), StoreError> {
+    for chunk in hashes.chunks(500) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params: Vec<Arg> = Vec::with_capacity(chunk.len() * 2 + 1);
+        for (i, (position, hash)) in chunk.iter().enumerate() {
+            values.push(match tx.backend() {
+                Backend::Sqlite => "(?, ?)".to_string(),
+                Backend::Postgres => format!("(${}, ${})", 2 * i + 1, 2 * i + 2),
+            });
+            params.extend(args![*position, hash.as_str()]);
+        }
+        let batch_param = match tx.backend() {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${}", chunk.len() * 2 + 1),
+        };
+        params.extend(args![batch_id]);
+        let sql = format!(
+            "WITH v(pos, h) AS (VALUES {})
+             UPDATE letters SET content_hash = (SELECT h FROM v WHERE v.pos = letters.position)
+             WHERE batch_id = {batch_param} AND position IN (SELECT pos FROM v)",
+            values.join(", ")
+        );
+        tx.execute_generated(sql, params).await?;
+    }
+    Ok(())
 }
 
 /// The letters of a batch, in batch order, with today's data.
@@ -88,17 +192,41 @@ pub async fn batch_advance(
     tx: &mut Tx,
     batch_id: i64,
 ) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    batch_advance_range(tx, batch_id, 0, i64::MAX).await
+}
+
+/// The letters of a batch at positions `from..to`, in batch order, with
+/// today's data.
+pub async fn batch_advance_range(
+    tx: &mut Tx,
+    batch_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<AdvanceLetterRow>, StoreError> {
     tx.fetch_all(
         concat!(
             letter_select!(),
-            "l.position",
+            "l.position, l.content_hash AS recorded_hash",
             letter_joins!(),
             "JOIN letters l ON l.case_id = k.id AND l.batch_id = $1
+             WHERE l.position >= $2 AND l.position < $3
              ORDER BY l.position"
         ),
-        args![batch_id],
+        args![batch_id, from, to],
     )
     .await
+}
+
+/// The customer numbers of a batch's letters, in batch order (for its manifest).
+pub async fn batch_customer_numbers(tx: &mut Tx, batch_id: i64) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = tx
+        .fetch_all(
+            "SELECT c.customer_number FROM letters l JOIN customers c ON c.id = l.customer_id
+             WHERE l.batch_id = $1 ORDER BY l.position",
+            args![batch_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
 /// A letter to record in a new batch.
@@ -187,17 +315,6 @@ pub async fn create_batch(
         tx.execute_generated(sql, params).await?;
     }
     Ok(batch_id)
-}
-
-/// The recorded content hashes of a batch's letters, in batch order.
-pub async fn batch_hashes(tx: &mut Tx, batch_id: i64) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = tx
-        .fetch_all(
-            "SELECT content_hash FROM letters WHERE batch_id = $1 ORDER BY position",
-            args![batch_id],
-        )
-        .await?;
-    Ok(rows.into_iter().map(|(h,)| h).collect())
 }
 
 pub async fn batches(tx: &mut Tx, campaign_id: i64) -> Result<Vec<Batch>, StoreError> {

@@ -296,7 +296,7 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
         );
         let mut tx = t.db.begin().await.unwrap();
         assert_eq!(
-            letters::batch_hashes(&mut tx, batch).await.unwrap().len(),
+            letters::batch_advance(&mut tx, batch).await.unwrap().len(),
             2
         );
         assert!(
@@ -408,5 +408,82 @@ async fn an_objection_closes_the_case_at_once() {
         assert!(pending.iter().all(|r| r.case_id != case));
         let counts = campaign::callable_counts(&mut tx, &c, TODAY).await.unwrap();
         assert!(counts.held.contains(&(Hold::Final, 1)));
+    }
+}
+
+#[tokio::test]
+async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let w = world(&t.db).await;
+        let mut tx = t.db.begin().await.unwrap();
+        let id = campaign::create(
+            &mut tx,
+            w.jc,
+            w.mandate,
+            &settings(Selection::default()),
+            w.admin,
+            NOW,
+        )
+        .await
+        .unwrap();
+        let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+        campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
+        let pending = letters::pending_advance(&mut tx, id).await.unwrap();
+        assert_eq!(
+            letters::pending_count(&mut tx, id).await.unwrap(),
+            pending.len() as i64
+        );
+        let (batch, count) =
+            letters::create_pending_batch(&mut tx, id, TODAY, "v1", Some(w.admin), NOW)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(count, pending.len() as i64, "{backend:?}");
+        let hashes: Vec<(i64, String)> = (0..count).map(|p| (p, format!("h{p}"))).collect();
+        letters::set_hashes(&mut tx, batch, &hashes).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = t.db.begin_read().await.unwrap();
+        let rows = letters::batch_advance(&mut tx, batch).await.unwrap();
+        // Same cases, same (postal) order as the pending list, hashes by position.
+        assert_eq!(
+            rows.iter().map(|r| r.case_id).collect::<Vec<_>>(),
+            pending.iter().map(|r| r.case_id).collect::<Vec<_>>(),
+            "{backend:?}"
+        );
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.position, i as i64);
+            assert_eq!(row.recorded_hash, format!("h{i}"));
+        }
+        let tail = letters::batch_advance_range(&mut tx, batch, 1, 2)
+            .await
+            .unwrap();
+        assert_eq!(tail.len(), 1);
+        assert_eq!(tail[0].case_id, rows[1].case_id);
+        let numbers = letters::batch_customer_numbers(&mut tx, batch)
+            .await
+            .unwrap();
+        assert_eq!(
+            numbers,
+            rows.iter()
+                .map(|r| r.customer_number.clone())
+                .collect::<Vec<_>>()
+        );
+        let b = letters::batch_by_id(&mut tx, batch).await.unwrap().unwrap();
+        assert_eq!(b.letter_count, count);
+        tx.commit().await.unwrap();
+
+        // Nothing is left: no second batch, and no empty batch recorded.
+        let mut tx = t.db.begin().await.unwrap();
+        assert_eq!(letters::pending_count(&mut tx, id).await.unwrap(), 0);
+        assert!(
+            letters::create_pending_batch(&mut tx, id, TODAY, "v1", None, NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(letters::batches(&mut tx, id).await.unwrap().len(), 1);
+        tx.commit().await.unwrap();
     }
 }

@@ -38,6 +38,8 @@ pub fn routes() -> Routes {
         .post("/aktionen", manage, create)
         .get("/aktionen/vorschau", manage, preview)
         .get("/aktionen/{id}", manage, detail)
+        .get("/aktionen/{id}/bearbeiten", manage, edit_page)
+        .post("/aktionen/{id}/bearbeiten", manage, update)
         .post("/aktionen/{id}/status", manage, change_state)
         .post("/aktionen/{id}/briefe", manage, create_batch)
         .get(
@@ -150,6 +152,9 @@ struct NewPage {
     statuses: Vec<Choice>,
     days: Vec<Choice>,
     preview: Option<i64>,
+    /// Where the form goes: `/aktionen`, or the draft's edit address.
+    action: String,
+    submit_label: &'static str,
 }
 
 /// The form's value, or the default when the form was not submitted yet.
@@ -170,12 +175,14 @@ async fn active_mandates(state: &AppState, jc: i64) -> Result<Vec<Mandate>, AppE
         .collect())
 }
 
+/// The campaign form: new (`editing` None) or a draft's.
 async fn new_form(
     state: &AppState,
     ctx: &Ctx,
     form: FormData,
     errors: Errors,
     preview: Option<i64>,
+    editing: Option<&Campaign>,
 ) -> Result<NewPage, AppError> {
     let jc = job_center_of(&ctx.user.actor)?;
     let submitted = form.get("submitted") == "1";
@@ -201,8 +208,22 @@ async fn new_form(
         defaulted.set(name, form.get(name).to_string());
     }
     defaulted.set("submitted", "1".to_string());
+    let (title, action, submit_label) = match editing {
+        Some(c) => (
+            format!("Entwurf bearbeiten: {}", c.name),
+            format!("/aktionen/{}/bearbeiten", c.id),
+            "Änderungen speichern",
+        ),
+        None => (
+            "Neue Aktion".to_string(),
+            "/aktionen".to_string(),
+            "Aktion als Entwurf anlegen",
+        ),
+    };
     Ok(NewPage {
-        layout: Layout::new(&ctx.user, "Neue Aktion", "/aktionen"),
+        layout: Layout::new(&ctx.user, title, "/aktionen"),
+        action,
+        submit_label,
         errors,
         mandates: active_mandates(state, jc).await?,
         statuses: Status::ALL
@@ -235,7 +256,86 @@ async fn new_form(
 }
 
 async fn new_page(State(state): State<AppState>, ctx: Ctx) -> Result<NewPage, AppError> {
-    new_form(&state, &ctx, FormData::default(), Errors::default(), None).await
+    new_form(
+        &state,
+        &ctx,
+        FormData::default(),
+        Errors::default(),
+        None,
+        None,
+    )
+    .await
+}
+
+/// The draft's settings as the form shows them.
+fn draft_form(c: &Campaign) -> FormData {
+    let selection = c.selection();
+    let window = c.window();
+    let mut form = FormData::default();
+    form.set("submitted", "1".into());
+    form.set("name", c.name.clone());
+    form.set("mandate", c.mandate_id.to_string());
+    for status in &selection.statuses {
+        form.push("statuses", status.clone());
+    }
+    form.set("contact_weeks", selection.contact_weeks.to_string());
+    form.set(
+        "contact_weeks_under_25",
+        selection.contact_weeks_under_25.to_string(),
+    );
+    form.set("postcodes", selection.postcodes.join(", "));
+    form.set("guide_ref", c.guide_ref.clone());
+    for (_, code, _) in WEEKDAYS.iter() {
+        if window.includes_day(code) {
+            form.push("window_days", (*code).to_string());
+        }
+    }
+    form.set("window_start", window.start());
+    form.set("window_end", window.end());
+    form.set("attempts_per_day", c.attempts_per_day.to_string());
+    form.set("attempts_total", c.attempts_total.to_string());
+    form.set("lead_days", c.lead_days.to_string());
+    form.set("period_start", iso_to_de(&c.period_start));
+    form.set("period_end", iso_to_de(&c.period_end));
+    form
+}
+
+/// The campaign if it is still a draft; otherwise its page says why it
+/// can't be changed.
+async fn owned_draft(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+) -> Result<Result<Campaign, Response>, AppError> {
+    let c = owned(state, &ctx.user.actor, id).await?;
+    if c.state() == CampaignState::Draft {
+        return Ok(Ok(c));
+    }
+    let mut errors = Errors::default();
+    errors.add(
+        "state",
+        "Status",
+        "Nur ein Entwurf kann geändert werden; nach der Aktivierung sind Auswahl und Briefe festgeschrieben.",
+    );
+    let page = detail_page(state, ctx, c, errors, "", String::new()).await?;
+    Ok(Err((StatusCode::CONFLICT, page).into_response()))
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let c = match owned_draft(&state, &ctx, id).await? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
+    let form = draft_form(&c);
+    Ok(
+        new_form(&state, &ctx, form, Errors::default(), None, Some(&c))
+            .await?
+            .into_response(),
+    )
 }
 
 fn number(form: &FormData, errors: &mut Errors, field: &str, label: &str) -> u32 {
@@ -303,26 +403,17 @@ fn label_of(field: &str) -> &'static str {
     }
 }
 
-async fn create(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    form: FormData,
-) -> Result<Response, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
-    let mut errors = Errors::default();
-    let selection = read_selection(&form, &mut errors);
-    if form.get("action") == "vorschau" {
-        let count = if errors.is_empty() {
-            let mut tx = state.db.begin_read().await?;
-            Some(campaign::preview_count(&mut tx, jc, &selection, today(&state)).await?)
-        } else {
-            None
-        };
-        let page = new_form(&state, &ctx, form, errors, count).await?;
-        return Ok(page.into_response());
-    }
+/// What the campaign form asks for, checked; `None` (with the problems
+/// named in `errors`) when something is missing or wrong.
+async fn read_settings(
+    state: &AppState,
+    jc: i64,
+    form: &FormData,
+    selection: Selection,
+    errors: &mut Errors,
+) -> Result<Option<(CampaignSettings, Mandate)>, AppError> {
     let mandate = match form.get("mandate").parse::<i64>() {
-        Ok(id) => active_mandates(&state, jc)
+        Ok(id) => active_mandates(state, jc)
             .await?
             .into_iter()
             .find(|m| m.id == id),
@@ -335,16 +426,11 @@ async fn create(
             "Bitte wählen Sie einen aktiven Auftrag aus.",
         );
     }
-    let attempts_per_day = number(&form, &mut errors, "attempts_per_day", "Versuche pro Tag");
-    let attempts_total = number(&form, &mut errors, "attempts_total", "Versuche insgesamt");
-    let lead_days = number(&form, &mut errors, "lead_days", "Wartefrist nach Versand");
-    let start = date(
-        &form,
-        &mut errors,
-        "period_start",
-        "Beginn des Anrufzeitraums",
-    );
-    let end = date(&form, &mut errors, "period_end", "Ende des Anrufzeitraums");
+    let attempts_per_day = number(form, errors, "attempts_per_day", "Versuche pro Tag");
+    let attempts_total = number(form, errors, "attempts_total", "Versuche insgesamt");
+    let lead_days = number(form, errors, "lead_days", "Wartefrist nach Versand");
+    let start = date(form, errors, "period_start", "Beginn des Anrufzeitraums");
+    let end = date(form, errors, "period_end", "Ende des Anrufzeitraums");
     let window = match CallingWindow::parse(
         &form.all("window_days"),
         form.get("window_start"),
@@ -382,8 +468,43 @@ async fn create(
             errors.add(p.field, label_of(p.field), p.message);
         }
     }
-    let (Some(settings), Some(m), true) = (settings, mandate, errors.is_empty()) else {
-        let page = new_form(&state, &ctx, form, errors, None).await?;
+    Ok(match (settings, mandate, errors.is_empty()) {
+        (Some(settings), Some(m), true) => Some((settings, m)),
+        _ => None,
+    })
+}
+
+/// The count for "Anzahl anzeigen" (without script), when the selection is valid.
+async fn preview_form(
+    state: &AppState,
+    jc: i64,
+    selection: &Selection,
+    errors: &Errors,
+) -> Result<Option<i64>, AppError> {
+    Ok(if errors.is_empty() {
+        let mut tx = state.db.begin_read().await?;
+        Some(campaign::preview_count(&mut tx, jc, selection, today(state)).await?)
+    } else {
+        None
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let jc = job_center_of(&ctx.user.actor)?;
+    let mut errors = Errors::default();
+    let selection = read_selection(&form, &mut errors);
+    if form.get("action") == "vorschau" {
+        let count = preview_form(&state, jc, &selection, &errors).await?;
+        let page = new_form(&state, &ctx, form, errors, count, None).await?;
+        return Ok(page.into_response());
+    }
+    let Some((settings, m)) = read_settings(&state, jc, &form, selection, &mut errors).await?
+    else {
+        let page = new_form(&state, &ctx, form, errors, None, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let now = state.clock.now();
@@ -396,6 +517,49 @@ async fn create(
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/aktionen/{id}")).into_response())
+}
+
+/// Saves a draft's changed settings.
+async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let c = match owned_draft(&state, &ctx, id).await? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
+    let jc = c.job_center_id;
+    let mut errors = Errors::default();
+    let selection = read_selection(&form, &mut errors);
+    if form.get("action") == "vorschau" {
+        let count = preview_form(&state, jc, &selection, &errors).await?;
+        let page = new_form(&state, &ctx, form, errors, count, Some(&c)).await?;
+        return Ok(page.into_response());
+    }
+    let Some((settings, m)) = read_settings(&state, jc, &form, selection, &mut errors).await?
+    else {
+        let page = new_form(&state, &ctx, form, errors, None, Some(&c)).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !campaign::update(&mut tx, c.id, m.id, &settings).await? {
+        // Activated in the meantime: nothing was changed.
+        tx.rollback().await?;
+        return Ok(owned_draft(&state, &ctx, id)
+            .await?
+            .err()
+            .unwrap_or_else(|| Redirect::to(&format!("/aktionen/{id}")).into_response()));
+    }
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::CampaignEdit, &ctx.client)
+        .record("campaign", c.id)
+        .fields(&settings.selection.label())
+        .purpose(&format!("Auftrag „{}“", m.title));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/aktionen/{id}?meldung=gespeichert")).into_response())
 }
 
 /// The live preview: how many customers the selection in the query takes.
@@ -480,8 +644,8 @@ async fn detail_page(
             b,
         })
         .collect();
-    let pending_letters = c.state() != CampaignState::Draft
-        && !letters::pending_advance(&mut tx, c.id).await?.is_empty();
+    let pending_letters =
+        c.state() != CampaignState::Draft && letters::pending_count(&mut tx, c.id).await? > 0;
     let cases = campaign::cases(&mut tx, &c, search, 50, 0).await?;
     if !cases.is_empty() {
         // Names of customers are shown: a read of customer data.
@@ -539,9 +703,12 @@ async fn detail(
 ) -> Result<DetailPage, AppError> {
     let c = owned(&state, &ctx.user.actor, id).await?;
     let notice = match query.get("meldung") {
-        "stapel" => "Der Briefstapel wurde erstellt. Laden Sie die PDF-Dateien zum Druck herunter.",
+        "stapel" => {
+            "Der Briefstapel wurde erstellt. Erzeugen Sie die Druckdateien als ZIP-Archiv oder laden Sie einzelne PDF-Teile herunter."
+        }
         "versandt" => "Der Stapel ist als versandt markiert; die Wartefrist läuft.",
         "aktiviert" => "Die Aktion ist aktiv; die Auswahl ist als Fälle festgeschrieben.",
+        "gespeichert" => "Die Änderungen am Entwurf sind gespeichert.",
         _ => "",
     };
     detail_page(
@@ -658,7 +825,7 @@ async fn create_batch(
 }
 
 /// The batch if it belongs to the campaign (which the actor owns).
-async fn owned_batch(
+pub(crate) async fn owned_batch(
     state: &AppState,
     actor: &Actor,
     ids: &[i64],
@@ -674,28 +841,25 @@ async fn owned_batch(
     }
 }
 
-async fn batch_letters(
+/// Records that the actor reads a batch's letters (`what`).
+async fn audit_print(
     state: &AppState,
     ctx: &Ctx,
     c: &Campaign,
     b: &Batch,
     what: &str,
-) -> Result<Vec<AdvanceLetter>, AppError> {
-    let letter_date = parse_iso_date(&b.letter_date).unwrap_or_else(|| today(state));
+) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
-    let rows = letters::batch_advance(&mut tx, b.id).await?;
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterPrint, &ctx.client)
         .record("letter_batch", b.id)
         .fields(what)
         .purpose(&format!("Vorabinformation zur Aktion „{}“", c.name));
     audit::append(&mut tx, &event, state.clock.now()).await?;
     tx.commit().await?;
-    Ok(rows
-        .iter()
-        .map(|row| advance_letter(row, letter_date))
-        .collect())
+    Ok(())
 }
 
+/// One PDF part of a batch, typeset now from the current data.
 async fn batch_pdf(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -704,11 +868,13 @@ async fn batch_pdf(
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     let part = ids.get(2).copied().unwrap_or(0);
     let names = file_names(b.id, usize::try_from(b.letter_count).unwrap_or(0));
-    let Some(name) = usize::try_from(part - 1).ok().and_then(|i| names.get(i)) else {
+    let Some((index, name)) = usize::try_from(part - 1)
+        .ok()
+        .and_then(|i| names.get(i).map(|n| (i, n.clone())))
+    else {
         return Err(AppError::NotFound);
     };
-    let index = usize::try_from(part - 1).unwrap_or(0);
-    let all = batch_letters(
+    audit_print(
         &state,
         &ctx,
         &c,
@@ -716,10 +882,15 @@ async fn batch_pdf(
         &format!("PDF Teil {part}: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode"),
     )
     .await?;
-    let chunk: Vec<AdvanceLetter> = all
-        .into_iter()
-        .skip(index * LETTERS_PER_FILE)
-        .take(LETTERS_PER_FILE)
+    let letter_date = parse_iso_date(&b.letter_date).unwrap_or_else(|| today(&state));
+    let from = (index * LETTERS_PER_FILE) as i64;
+    let mut tx = state.db.begin_read().await?;
+    let rows =
+        letters::batch_advance_range(&mut tx, b.id, from, from + LETTERS_PER_FILE as i64).await?;
+    tx.commit().await?;
+    let chunk: Vec<AdvanceLetter> = rows
+        .iter()
+        .map(|row| advance_letter(row, letter_date))
         .collect();
     let pdf = tokio::task::spawn_blocking(move || {
         std::thread::Builder::new()
@@ -751,7 +922,10 @@ async fn batch_manifest(
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let all = batch_letters(&state, &ctx, &c, &b, "Manifest: Kundennummer, Datei, Seite").await?;
+    audit_print(&state, &ctx, &c, &b, "Manifest: Kundennummer, Datei, Seite").await?;
+    let mut tx = state.db.begin_read().await?;
+    let numbers = letters::batch_customer_numbers(&mut tx, b.id).await?;
+    tx.commit().await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -763,7 +937,7 @@ async fn batch_manifest(
                 ),
             ),
         ],
-        manifest(b.id, &all),
+        manifest(b.id, &numbers),
     )
         .into_response())
 }

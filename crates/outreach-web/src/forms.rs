@@ -41,6 +41,11 @@ impl FormData {
         self.0.push((name.to_string(), value));
     }
 
+    /// Adds one more value under `name` (check boxes of one group).
+    pub fn push(&mut self, name: &str, value: String) {
+        self.0.push((name.to_string(), value));
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()

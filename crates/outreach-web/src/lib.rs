@@ -16,6 +16,7 @@ mod mandates;
 mod metrics;
 mod ops;
 pub mod password;
+mod printing;
 mod routes;
 mod security;
 mod session;
@@ -79,6 +80,7 @@ pub struct Inner {
     pub config: WebConfig,
     metrics: metrics::Metrics,
     imports: imports::ImportJobs,
+    prints: printing::PrintJobs,
 }
 
 /// Shared application state.
@@ -93,6 +95,7 @@ impl AppState {
             config,
             metrics: metrics::Metrics::default(),
             imports: imports::ImportJobs::default(),
+            prints: printing::PrintJobs::default(),
         }))
     }
 }
@@ -112,6 +115,7 @@ fn all_routes() -> routes::Routes {
         .merge(admin::routes())
         .merge(mandates::routes())
         .merge(campaigns::routes())
+        .merge(printing::routes())
         .merge(customers::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())

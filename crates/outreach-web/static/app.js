@@ -48,8 +48,9 @@
     }).catch(function () { failure.hidden = false; });
   });
 
-  // Import progress: poll the status and reload the page when the import is done.
-  var progress = document.getElementById("import-fortschritt");
+  // Progress of a background job (import, print files): poll the status and
+  // reload the page when the job is done.
+  var progress = document.querySelector("[data-status-url]");
   if (progress) {
     var bar = document.getElementById("fortschritt");
     var text = document.getElementById("fortschritt-text");
@@ -58,7 +59,7 @@
         .then(function (r) { return r.json(); })
         .then(function (s) {
           bar.value = s.percent;
-          text.textContent = s.percent + " % gelesen";
+          text.textContent = s.text || (s.percent + " % gelesen");
           if (s.running) { setTimeout(poll, 1000); } else { window.location.reload(); }
         })
         .catch(function () { setTimeout(poll, 3000); });

@@ -91,6 +91,10 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "/aktionen/{id}"
             | "/aktionen/{id}/stapel/{batch}/teil/{part}"
             | "/aktionen/{id}/stapel/{batch}/manifest"
+            | "/aktionen/{id}/stapel/{batch}/druck"
+            | "/aktionen/{id}/stapel/{batch}/druck/status"
+            | "/aktionen/{id}/stapel/{batch}/druck/zip"
+            | "/aktionen/{id}/bearbeiten"
             | "/aktionen/{id}/faelle/{case}",
         )
         | (
@@ -98,6 +102,8 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "/aktionen/{id}/status"
             | "/aktionen/{id}/briefe"
             | "/aktionen/{id}/stapel/{batch}/versandt"
+            | "/aktionen/{id}/stapel/{batch}/druck"
+            | "/aktionen/{id}/bearbeiten"
             | "/aktionen/{id}/faelle/{case}/widerspruch",
         ) => owned(&[JobcenterAdmin]),
         _ => return None,

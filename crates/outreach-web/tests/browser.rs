@@ -475,6 +475,46 @@ async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, t
         .screenshot(&shots.join(format!("{tag}-aktion-stapel.png")))
         .await
         .unwrap();
+    // All print files: the progress page reloads itself when they are done.
+    click("//button[normalize-space()='Alle Druckdateien erzeugen (ZIP)']").await;
+    let ready = driver
+        .query(By::Id("druck-fertig"))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(
+        ready
+            .text()
+            .await
+            .unwrap()
+            .contains("Die Druckdateien sind fertig"),
+        "[{tag}]"
+    );
+    let zip = driver
+        .find(By::XPath(
+            "//a[starts-with(normalize-space(), 'Druckdateien herunterladen')]",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        zip.attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .ends_with("/druck/zip")
+    );
+    driver
+        .screenshot(&shots.join(format!("{tag}-aktion-druck.png")))
+        .await
+        .unwrap();
+    driver
+        .find(By::PartialLinkText("Zurück zur Aktion"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let sent_on = driver.find(By::Css("input[id^='sent_on_']")).await.unwrap();
     sent_on.send_keys(de(today)).await.unwrap();
     click("//button[normalize-space()='Als versandt markieren']").await;

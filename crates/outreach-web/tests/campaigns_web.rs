@@ -26,6 +26,42 @@ async fn audit_actions(app: &TestApp, user: &str) -> Vec<String> {
         .collect()
 }
 
+/// The entry names of a stored ZIP archive, from its central directory.
+fn zip_entries(zip: &[u8]) -> Vec<String> {
+    let u16_at = |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize;
+    let u32_at =
+        |i: usize| u32::from_le_bytes([zip[i], zip[i + 1], zip[i + 2], zip[i + 3]]) as usize;
+    let end = zip.len() - 22;
+    assert_eq!(u32_at(end), 0x0605_4b50, "end of central directory");
+    let (count, mut at) = (u16_at(end + 10), u32_at(end + 16));
+    let mut names = Vec::new();
+    for _ in 0..count {
+        assert_eq!(u32_at(at), 0x0201_4b50);
+        let (name_len, extra, comment) = (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
+        names.push(String::from_utf8(zip[at + 46..at + 46 + name_len].to_vec()).unwrap());
+        at += 46 + name_len + extra + comment;
+    }
+    names
+}
+
+/// The bytes of the `n`th entry, read from its local header (stored entries).
+fn zip_entry(zip: &[u8], n: usize) -> &[u8] {
+    let u16_at = |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize;
+    let u32_at =
+        |i: usize| u32::from_le_bytes([zip[i], zip[i + 1], zip[i + 2], zip[i + 3]]) as usize;
+    let mut at = 0;
+    for i in 0.. {
+        assert_eq!(u32_at(at), 0x0403_4b50);
+        let (size, name_len, extra) = (u32_at(at + 18), u16_at(at + 26), u16_at(at + 28));
+        let data = at + 30 + name_len + extra;
+        if i == n {
+            return &zip[data..data + size];
+        }
+        at = data + size;
+    }
+    unreachable!()
+}
+
 #[tokio::test]
 async fn a_campaign_from_draft_to_letters_sent() {
     for backend in backends().await {
@@ -127,12 +163,65 @@ async fn a_campaign_from_draft_to_letters_sent() {
         assert!(draft.body.contains("Entwurf"));
         assert!(draft.body.contains("Mo, Di, 09:00–18:00 Uhr"));
 
+        // The draft can be edited: the form shows what was saved, a bad
+        // change is refused per field, a good one is saved and audited.
+        let edit = client.get(&format!("/aktionen/{id}/bearbeiten")).await;
+        assert_eq!(edit.status, StatusCode::OK, "{}", edit.body);
+        assert!(edit.body.contains("value=\"Aktualisierung Winter\""));
+        assert!(edit.body.contains("value=\"09:00\""));
+        assert!(
+            edit.body
+                .contains(&format!("action=\"/aktionen/{id}/bearbeiten\""))
+        );
+        let mut changed: Vec<(&str, &str)> = good
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "name" && *k != "window_end")
+            .collect();
+        changed.push(("name", "Aktualisierung Winter (Nord)"));
+        changed.push(("window_end", "21:00"));
+        let refused = client
+            .post(&format!("/aktionen/{id}/bearbeiten"), &changed)
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.body.contains("20:00"),
+            "{backend:?}: {}",
+            refused.body
+        );
+        changed.retain(|(k, _)| *k != "window_end");
+        changed.push(("window_end", "17:00"));
+        let saved = client
+            .post(&format!("/aktionen/{id}/bearbeiten"), &changed)
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let draft = client.get(&page_url).await;
+        assert!(draft.body.contains("Aktualisierung Winter (Nord)"));
+        assert!(
+            draft.body.contains("Mo, Di, 09:00–17:00 Uhr"),
+            "{}",
+            draft.body
+        );
+
         let activated = client
             .post(&format!("/aktionen/{id}/status"), &[("state", "active")])
             .await;
         assert_eq!(activated.status, StatusCode::SEE_OTHER);
         let page = client.get(&format!("/aktionen/{id}")).await;
         assert!(page.body.contains("Vorabinformation noch nicht erstellt"));
+        // Once active, the settings are fixed.
+        let late = client
+            .post(&format!("/aktionen/{id}/bearbeiten"), &changed)
+            .await;
+        assert_eq!(late.status, StatusCode::CONFLICT);
+        assert!(late.body.contains("Nur ein Entwurf kann geändert werden"));
+        assert_eq!(
+            client
+                .get(&format!("/aktionen/{id}/bearbeiten"))
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
         assert!(page.body.contains("A000001") && page.body.contains("A000002"));
 
         // A batch: PDF and manifest.
@@ -175,6 +264,52 @@ async fn a_campaign_from_draft_to_letters_sent() {
         assert!(manifest.body.contains(&format!(
             ";vorabinformation-stapel-{batch_id}-teil-1.pdf;3;2"
         )));
+
+        // All print files at once: a background job with a progress page,
+        // then one ZIP archive with every part and the manifest.
+        let base = format!("/aktionen/{id}/stapel/{batch_id}/druck");
+        let idle = client.get(&format!("{base}/status")).await;
+        assert!(idle.body.contains("\"running\":false"));
+        let early = client.get(&format!("{base}/zip")).await;
+        assert_eq!(early.status, StatusCode::SEE_OTHER);
+        let started = client.post(&base, &[]).await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER);
+        assert_eq!(started.location(), base);
+        loop {
+            let status = client.get(&format!("{base}/status")).await;
+            assert_eq!(status.status, StatusCode::OK);
+            if status.body.contains("\"running\":false") {
+                assert!(status.body.contains("\"percent\":100"), "{}", status.body);
+                assert!(
+                    status.body.contains("2 von 2 Briefen gesetzt"),
+                    "{}",
+                    status.body
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let done = client.get(&base).await;
+        assert!(
+            done.body.contains("Die Druckdateien sind fertig"),
+            "{}",
+            done.body
+        );
+        let zip = client.get(&format!("{base}/zip")).await;
+        assert_eq!(zip.status, StatusCode::OK);
+        assert_eq!(zip.header("content-type"), "application/zip");
+        assert!(zip.bytes.starts_with(b"PK\x03\x04"));
+        let names = zip_entries(&zip.bytes);
+        assert_eq!(
+            names,
+            vec![
+                format!("vorabinformation-stapel-{batch_id}-teil-1.pdf"),
+                format!("vorabinformation-stapel-{batch_id}-manifest.csv"),
+            ]
+        );
+        // The archive's part is the part typeset on its own: same bytes.
+        let inner = zip_entry(&zip.bytes, 0);
+        assert_eq!(inner, pdf.bytes.as_slice(), "{backend:?}");
 
         // Dispatch: a date in the future is refused, today starts the lead time.
         let future = client
@@ -235,6 +370,7 @@ async fn a_campaign_from_draft_to_letters_sent() {
         let actions = audit_actions(&app, &admin).await;
         for action in [
             "campaign_create",
+            "campaign_edit",
             "campaign_state_change",
             "letter_batch_create",
             "letter_print",

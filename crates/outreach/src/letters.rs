@@ -6,14 +6,12 @@ use anyhow::{Context, bail};
 use outreach_core::audit::AuditAction;
 use outreach_core::campaign::CampaignState;
 use outreach_core::date::{berlin_date, format_de_date, parse_de_date, parse_iso_date};
-use outreach_letters::batch::{
-    advance_letter, create_advance_batch, file_names, manifest, render_files,
-};
-use outreach_letters::{AdvanceLetter, Renderer};
+use outreach_letters::batch::{create_advance_batch, file_names, manifest, print_batch};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::{campaign, letters};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub async fn advance(
     url: &str,
@@ -40,7 +38,18 @@ pub async fn advance(
             _ => bail!("--batch: Die Aktion {campaign_id} hat keinen Stapel {id}."),
         },
         None => match create_advance_batch(&mut tx, campaign_id, today, None, now).await? {
-            Some((id, _)) => id,
+            Some((id, count)) => {
+                let event =
+                    AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterBatchCreate, CLI_CLIENT)
+                        .record("letter_batch", id)
+                        .fields(&format!(
+                            "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer"
+                        ))
+                        .purpose(&format!("Aktion „{}“", found.name))
+                        .job_center(Some(found.job_center_id));
+                audit::append(&mut tx, &event, now).await?;
+                id
+            }
             None => {
                 println!(
                     "Alle offenen Fälle der Aktion „{}“ haben bereits eine Vorabinformation.",
@@ -54,31 +63,20 @@ pub async fn advance(
         bail!("Der Stapel {batch_id} ist verschwunden.");
     };
     let letter_date = parse_iso_date(&stored.letter_date).unwrap_or(today);
-    let rows = letters::batch_advance(&mut tx, batch_id).await?;
-    let recorded = letters::batch_hashes(&mut tx, batch_id).await?;
-    let letters: Vec<AdvanceLetter> = rows
-        .iter()
-        .map(|row| advance_letter(row, letter_date))
-        .collect();
-    let changed = letters
-        .iter()
-        .zip(&recorded)
-        .filter(|(l, h)| l.content_hash() != **h)
-        .count();
+    let count = usize::try_from(stored.letter_count).unwrap_or(0);
+    let customer_numbers = letters::batch_customer_numbers(&mut tx, batch_id).await?;
     let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterPrint, CLI_CLIENT)
         .record("letter_batch", batch_id)
         .fields(&format!(
-            "{} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode",
-            letters.len()
+            "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode"
         ))
         .purpose(&format!("Vorabinformation zur Aktion „{}“", found.name))
         .job_center(Some(found.job_center_id));
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
-    db.close().await;
 
     std::fs::create_dir_all(out).with_context(|| format!("{out} kann nicht angelegt werden"))?;
-    let bar = indicatif::ProgressBar::new(letters.len() as u64);
+    let bar = indicatif::ProgressBar::new(count as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} {wide_bar} {pos}/{len} Briefe ({per_sec}, noch {eta})",
@@ -87,42 +85,42 @@ pub async fn advance(
     );
     let progress = bar.clone();
     let started = std::time::Instant::now();
-    let to_render = letters.clone();
-    let names = file_names(batch_id, letters.len());
+    let names = file_names(batch_id, count);
     let targets: Vec<std::path::PathBuf> = names.iter().map(|n| Path::new(out).join(n)).collect();
-    let files = tokio::task::spawn_blocking(move || {
-        let renderer = Renderer::new();
-        render_files(
-            &renderer,
-            &to_render,
-            2,
-            &|done| progress.set_position(done as u64),
-            &|i, pdf| std::fs::write(&targets[i], pdf),
-        )
-    })
-    .await??;
+    let printed = print_batch(
+        &db,
+        batch_id,
+        count,
+        letter_date,
+        2,
+        Arc::new(move |done| progress.set_position(done as u64)),
+        Arc::new(move |i, pdf| std::fs::write(&targets[i], pdf)),
+    )
+    .await;
+    db.close().await;
     bar.finish_and_clear();
+    let printed = printed?;
     let seconds = started.elapsed().as_secs_f64();
     let manifest_name = format!("vorabinformation-stapel-{batch_id}-manifest.csv");
     std::fs::write(
         Path::new(out).join(&manifest_name),
-        manifest(batch_id, &letters),
+        manifest(batch_id, &customer_numbers),
     )?;
     println!(
-        "Stapel {batch_id} der Aktion „{}“: {} Vorabinformationen vom {} in {} Datei(en), {:.1} s ({:.0} Briefe/s).",
+        "Stapel {batch_id} der Aktion „{}“: {count} Vorabinformationen vom {} in {} Datei(en), {:.1} s ({:.0} Briefe/s).",
         found.name,
-        letters.len(),
         format_de_date(letter_date),
-        files,
+        printed.files,
         seconds,
-        letters.len() as f64 / seconds.max(0.001)
+        count as f64 / seconds.max(0.001)
     );
     for name in names.iter().chain(std::iter::once(&manifest_name)) {
         println!("  {}", Path::new(out).join(name).display());
     }
-    if changed > 0 {
+    if printed.changed > 0 {
         println!(
-            "Hinweis: {changed} Briefe weichen vom Stand bei Erstellung des Stapels ab (Kundendaten geändert)."
+            "Hinweis: {} Briefe weichen vom Stand bei Erstellung des Stapels ab (Kundendaten geändert).",
+            printed.changed
         );
     }
     match &stored.sent_on {

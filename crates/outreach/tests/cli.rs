@@ -667,3 +667,328 @@ async fn an_import_killed_half_way_and_run_again_ends_right() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A job center with an active mandate and `n` customers to write to, and a
+/// draft campaign selecting them all. Returns the campaign id.
+async fn campaign_world(db: &outreach_store::Db, n: usize) -> i64 {
+    use jiff::civil::date;
+    use outreach_core::access::{Home, Role};
+    use outreach_core::calling::CallingWindow;
+    use outreach_core::campaign::{CampaignSettings, Selection};
+    use outreach_core::customer::CustomerField;
+    use outreach_core::mandate::{MandateState, NewMandate};
+    use outreach_store::{campaign, customer, mandate, org};
+    let mut tx = db.begin().await.unwrap();
+    let jc = org::create_job_center(
+        &mut tx,
+        &org::NewJobCenter {
+            code: "ob".into(),
+            name: "Jobcenter Oberhausen".into(),
+            street: "Marktstraße 1".into(),
+            postcode: "46045".into(),
+            city: "Oberhausen".into(),
+            phone: "0208 123450".into(),
+            email: "jobcenter@example.org".into(),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let sc = org::create_service_center(&mut tx, "sc", "Service-Center Nord", "Hamburg", "", 0)
+        .await
+        .unwrap();
+    for i in 0..n {
+        let c = customer::NewCustomer {
+            customer_number: format!("K{i:05}"),
+            salutation: Some("Frau".into()),
+            first_name: Some("Jördis".into()),
+            last_name: format!("Straße-{i}"),
+            birth_date: "1980-01-01".into(),
+            street: Some("Lindenallee".into()),
+            house_number: Some(format!("{}", i + 1)),
+            postcode: Some(format!("460{:02}", i % 50)),
+            city: Some("Oberhausen".into()),
+            status: "unemployed".into(),
+            ..Default::default()
+        };
+        customer::insert(&mut tx, jc, &c, 0).await.unwrap();
+    }
+    let admin = outreach_store::user::create(
+        &mut tx,
+        &outreach_store::user::NewUser {
+            username: "jc.admin".into(),
+            display_name: "JC Admin".into(),
+            role: Role::JobcenterAdmin,
+            home: Home::JobCenter(jc),
+            pap_code: None,
+            password_hash: "x".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let m = NewMandate {
+        service_center_id: sc,
+        title: "Auftrag".into(),
+        allowed_fields: CustomerField::default_for_mandate(),
+        period_start: date(2026, 1, 1),
+        period_end: date(2027, 12, 31),
+        deletion_deadline: date(2028, 3, 31),
+        authority_notified_on: Some(date(2025, 12, 1)),
+        window: CallingWindow::default(),
+    };
+    let mandate_id = mandate::create(&mut tx, jc, &m, admin, 0).await.unwrap();
+    mandate::set_state(
+        &mut tx,
+        mandate_id,
+        MandateState::Draft,
+        MandateState::Active,
+    )
+    .await
+    .unwrap();
+    let settings = CampaignSettings {
+        name: "Winter".into(),
+        selection: Selection::default(),
+        guide_ref: "standard".into(),
+        window: CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: date(2027, 1, 11),
+        period_end: date(2027, 2, 26),
+    };
+    let id = campaign::create(&mut tx, jc, mandate_id, &settings, admin, 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn letters_advance_and_sent() {
+    use outreach_core::date::{berlin_date, format_de_date};
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let url = t.url.as_str();
+        // 130 letters: two files of at most 125.
+        let id = campaign_world(&t.db, 130).await;
+        let campaign = id.to_string();
+        let dir = std::env::temp_dir().join(format!(
+            "outreach-letters-{}-{backend:?}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.join("erster-druck");
+        let out_s = out.to_str().unwrap();
+
+        // A draft has no cases yet: refused in German, non-zero.
+        let draft = run(
+            &[
+                "letters",
+                "advance",
+                "--campaign",
+                &campaign,
+                "--out",
+                out_s,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(!draft.status.success());
+        assert!(text(&draft).contains("noch im Entwurf"), "{}", text(&draft));
+        let unknown = run(
+            &[
+                "letters",
+                "advance",
+                "--campaign",
+                "99999",
+                "--out",
+                out_s,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(!unknown.status.success());
+        assert!(text(&unknown).contains("Es gibt keine Aktion mit der Nummer 99999"));
+
+        let mut tx = t.db.begin().await.unwrap();
+        let c = outreach_store::campaign::by_id(&mut tx, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let today = berlin_date(jiff::Timestamp::now().as_second());
+        let cases = outreach_store::campaign::activate(&mut tx, &c, today, 0)
+            .await
+            .unwrap();
+        assert_eq!(cases, Some(130), "{backend:?}");
+        tx.commit().await.unwrap();
+
+        let first = run(
+            &[
+                "letters",
+                "advance",
+                "--campaign",
+                &campaign,
+                "--out",
+                out_s,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        let said = text(&first);
+        assert!(first.status.success(), "{backend:?}: {said}");
+        let batch: String = said
+            .split("Stapel ")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert!(said.contains("130 Vorabinformationen"), "{said}");
+        assert!(said.contains("in 2 Datei(en)"), "{said}");
+        assert!(
+            said.contains(&format!(
+                "outreach letters sent --batch {batch} --date TT.MM.JJJJ"
+            )),
+            "{said}"
+        );
+        let part = |dir: &std::path::Path, n: usize| {
+            std::fs::read(dir.join(format!("vorabinformation-stapel-{batch}-teil-{n}.pdf")))
+                .unwrap()
+        };
+        assert!(part(&out, 1).starts_with(b"%PDF"));
+        assert!(part(&out, 2).starts_with(b"%PDF"));
+        let manifest = std::fs::read_to_string(
+            out.join(format!("vorabinformation-stapel-{batch}-manifest.csv")),
+        )
+        .unwrap();
+        let lines: Vec<&str> = manifest.lines().collect();
+        assert_eq!(lines.len(), 131);
+        assert_eq!(lines[0], "\u{feff}Kundennummer;Datei;Seite;Brief");
+        // Letter 126 is the first of file 2, page 1.
+        assert!(
+            lines[126].ends_with(&format!(
+                ";vorabinformation-stapel-{batch}-teil-2.pdf;1;126"
+            )),
+            "{}",
+            lines[126]
+        );
+
+        // Every open case has its letter: nothing new to print.
+        let again = run(
+            &[
+                "letters",
+                "advance",
+                "--campaign",
+                &campaign,
+                "--out",
+                out_s,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(again.status.success());
+        assert!(text(&again).contains("haben bereits eine Vorabinformation"));
+
+        // The batch printed again: byte for byte the same files.
+        let reprint = dir.join("nachdruck");
+        let second = run(
+            &[
+                "letters",
+                "advance",
+                "--campaign",
+                &campaign,
+                "--batch",
+                &batch,
+                "--out",
+                reprint.to_str().unwrap(),
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(second.status.success(), "{}", text(&second));
+        assert!(part(&out, 1) == part(&reprint, 1) && part(&out, 2) == part(&reprint, 2));
+        assert!(!text(&second).contains("weichen vom Stand"));
+
+        // Dispatch: not in the future, once only; the lead time starts.
+        let tomorrow = format_de_date(today.tomorrow().unwrap());
+        let future = run(
+            &[
+                "letters",
+                "sent",
+                "--batch",
+                &batch,
+                "--date",
+                &tomorrow,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(!future.status.success());
+        assert!(
+            text(&future).contains("liegt in der Zukunft"),
+            "{}",
+            text(&future)
+        );
+        let yesterday = format_de_date(today.yesterday().unwrap());
+        let sent = run(
+            &[
+                "letters",
+                "sent",
+                "--batch",
+                &batch,
+                "--date",
+                &yesterday,
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(sent.status.success(), "{}", text(&sent));
+        assert!(
+            text(&sent).contains(&format!("am {yesterday} versandt")),
+            "{}",
+            text(&sent)
+        );
+        let twice = run(
+            &["letters", "sent", "--batch", &batch, "--database-url", url],
+            None,
+        );
+        assert!(!twice.status.success());
+        assert!(
+            text(&twice).contains(&format!("bereits seit {yesterday}")),
+            "{}",
+            text(&twice)
+        );
+        let mut tx = t.db.begin_read().await.unwrap();
+        let (marked,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM cases WHERE campaign_id = $1 AND letter_sent_on = $2",
+                outreach_store::args![id, today.yesterday().unwrap().to_string()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(marked, 130, "{backend:?}");
+        let (printed,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM audit_events
+                 WHERE action IN ('letter_batch_create', 'letter_print', 'letter_batch_sent')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            printed, 4,
+            "one batch, two prints and one dispatch: {backend:?}"
+        );
+        drop(tx);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -281,6 +281,8 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as sent (for binary downloads).
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
@@ -349,6 +351,7 @@ impl Client {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 
