@@ -101,3 +101,41 @@ mod tests {
         assert_eq!(format_de_datetime(1_784_113_200), "15.07.2026, 13:00 Uhr");
     }
 }
+
+/// Serde for a [`Date`] as an ISO string (`#[serde(with = "serde_iso")]`).
+pub mod serde_iso {
+    use jiff::civil::Date;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&date.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let raw = String::deserialize(d)?;
+        super::parse_iso_date(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("no ISO date: {raw}")))
+    }
+}
+
+/// Serde for an optional [`Date`] as an ISO string or null.
+pub mod serde_iso_opt {
+    use jiff::civil::Date;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(d) => s.serialize_str(&d.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(raw) => super::parse_iso_date(&raw)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("no ISO date: {raw}"))),
+        }
+    }
+}

@@ -9,5 +9,6 @@ pub mod calling;
 pub mod campaign;
 pub mod customer;
 pub mod date;
+pub mod guide;
 pub mod import;
 pub mod mandate;

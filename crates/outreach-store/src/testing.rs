@@ -130,3 +130,126 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Customer `i` of [`letter_campaign`]: unemployed, with a full address and
+/// umlauts in the names.
+pub fn letter_customer(i: usize) -> crate::customer::NewCustomer {
+    const LAST: [&str; 8] = [
+        "Müller",
+        "Yılmaz",
+        "Weiß",
+        "Schulze-Bäumer",
+        "Nowak",
+        "Öztürk",
+        "Groß",
+        "Şahin",
+    ];
+    const FIRST: [&str; 8] = [
+        "Jürgen",
+        "Ayşe",
+        "Marie-Luise",
+        "Björn",
+        "Małgorzata",
+        "Zoë",
+        "Hans-Jörg",
+        "Elif",
+    ];
+    crate::customer::NewCustomer {
+        customer_number: format!("K{i:07}"),
+        bg_number: (!i.is_multiple_of(3)).then(|| format!("12345BG{i:07}")),
+        salutation: Some(["Herr", "Frau", ""][i % 3].into()),
+        first_name: Some(FIRST[i % 8].into()),
+        last_name: LAST[(i / 8) % 8].into(),
+        birth_date: "1980-01-01".into(),
+        street: Some("Mülheimer Straße".into()),
+        house_number: Some(format!("{}", i % 200 + 1)),
+        postcode: Some(format!("{:05}", 46000 + i % 100)),
+        city: Some("Oberhausen".into()),
+        status: "unemployed".into(),
+        ..Default::default()
+    }
+}
+
+/// A job center with an active mandate, the given customers, and a draft
+/// campaign that selects them all (for letter tests and benchmarks).
+/// Returns the campaign id.
+pub async fn letter_campaign(
+    db: &Db,
+    customers: impl Iterator<Item = crate::customer::NewCustomer>,
+) -> Result<i64, StoreError> {
+    use crate::{campaign, customer, mandate, org, user};
+    use jiff::civil::date;
+    use outreach_core::access::{Home, Role};
+    use outreach_core::calling::CallingWindow;
+    use outreach_core::campaign::{CampaignSettings, Selection};
+    use outreach_core::customer::CustomerField;
+    use outreach_core::mandate::{MandateState, NewMandate};
+    let mut tx = db.begin().await?;
+    let jc = org::create_job_center(
+        &mut tx,
+        &org::NewJobCenter {
+            code: "ob".into(),
+            name: "Jobcenter Oberhausen".into(),
+            street: "Marktstraße 1".into(),
+            postcode: "46045".into(),
+            city: "Oberhausen".into(),
+            phone: "0208 12345-0".into(),
+            email: "jobcenter-oberhausen@example.org".into(),
+            state_code: "NW".into(),
+            dpo_contact: "Datenschutzbeauftragte, datenschutz@example.org".into(),
+            supervisory_authority: "Landesbeauftragte für Datenschutz NRW".into(),
+        },
+        0,
+    )
+    .await?;
+    let sc = org::create_service_center(&mut tx, "sc", "Service-Center Hamburg", "Hamburg", "", 0)
+        .await?;
+    for c in customers {
+        customer::insert(&mut tx, jc, &c, 0).await?;
+    }
+    let admin = user::create(
+        &mut tx,
+        &user::NewUser {
+            username: "jc.admin".into(),
+            display_name: "JC Admin".into(),
+            role: Role::JobcenterAdmin,
+            home: Home::JobCenter(jc),
+            pap_code: None,
+            password_hash: "x".into(),
+        },
+        0,
+    )
+    .await?;
+    let m = NewMandate {
+        service_center_id: sc,
+        title: "Auftrag".into(),
+        allowed_fields: CustomerField::default_for_mandate(),
+        period_start: date(2026, 1, 1),
+        period_end: date(2027, 12, 31),
+        deletion_deadline: date(2028, 3, 31),
+        authority_notified_on: Some(date(2025, 12, 1)),
+        window: CallingWindow::default(),
+    };
+    let mandate_id = mandate::create(&mut tx, jc, &m, admin, 0).await?;
+    mandate::set_state(
+        &mut tx,
+        mandate_id,
+        MandateState::Draft,
+        MandateState::Active,
+    )
+    .await?;
+    let settings = CampaignSettings {
+        name: "Winter".into(),
+        selection: Selection::default(),
+        guide_ref: "standard".into(),
+        window: CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: date(2027, 1, 11),
+        period_end: date(2027, 2, 26),
+    };
+    let id = campaign::create(&mut tx, jc, mandate_id, &settings, admin, 0).await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -668,103 +668,6 @@ async fn an_import_killed_half_way_and_run_again_ends_right() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A job center with an active mandate and `n` customers to write to, and a
-/// draft campaign selecting them all. Returns the campaign id.
-async fn campaign_world(db: &outreach_store::Db, n: usize) -> i64 {
-    use jiff::civil::date;
-    use outreach_core::access::{Home, Role};
-    use outreach_core::calling::CallingWindow;
-    use outreach_core::campaign::{CampaignSettings, Selection};
-    use outreach_core::customer::CustomerField;
-    use outreach_core::mandate::{MandateState, NewMandate};
-    use outreach_store::{campaign, customer, mandate, org};
-    let mut tx = db.begin().await.unwrap();
-    let jc = org::create_job_center(
-        &mut tx,
-        &org::NewJobCenter {
-            code: "ob".into(),
-            name: "Jobcenter Oberhausen".into(),
-            street: "Marktstraße 1".into(),
-            postcode: "46045".into(),
-            city: "Oberhausen".into(),
-            phone: "0208 123450".into(),
-            email: "jobcenter@example.org".into(),
-            ..Default::default()
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let sc = org::create_service_center(&mut tx, "sc", "Service-Center Nord", "Hamburg", "", 0)
-        .await
-        .unwrap();
-    for i in 0..n {
-        let c = customer::NewCustomer {
-            customer_number: format!("K{i:05}"),
-            salutation: Some("Frau".into()),
-            first_name: Some("Jördis".into()),
-            last_name: format!("Straße-{i}"),
-            birth_date: "1980-01-01".into(),
-            street: Some("Lindenallee".into()),
-            house_number: Some(format!("{}", i + 1)),
-            postcode: Some(format!("460{:02}", i % 50)),
-            city: Some("Oberhausen".into()),
-            status: "unemployed".into(),
-            ..Default::default()
-        };
-        customer::insert(&mut tx, jc, &c, 0).await.unwrap();
-    }
-    let admin = outreach_store::user::create(
-        &mut tx,
-        &outreach_store::user::NewUser {
-            username: "jc.admin".into(),
-            display_name: "JC Admin".into(),
-            role: Role::JobcenterAdmin,
-            home: Home::JobCenter(jc),
-            pap_code: None,
-            password_hash: "x".into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let m = NewMandate {
-        service_center_id: sc,
-        title: "Auftrag".into(),
-        allowed_fields: CustomerField::default_for_mandate(),
-        period_start: date(2026, 1, 1),
-        period_end: date(2027, 12, 31),
-        deletion_deadline: date(2028, 3, 31),
-        authority_notified_on: Some(date(2025, 12, 1)),
-        window: CallingWindow::default(),
-    };
-    let mandate_id = mandate::create(&mut tx, jc, &m, admin, 0).await.unwrap();
-    mandate::set_state(
-        &mut tx,
-        mandate_id,
-        MandateState::Draft,
-        MandateState::Active,
-    )
-    .await
-    .unwrap();
-    let settings = CampaignSettings {
-        name: "Winter".into(),
-        selection: Selection::default(),
-        guide_ref: "standard".into(),
-        window: CallingWindow::default(),
-        attempts_per_day: 1,
-        attempts_total: 6,
-        lead_days: 7,
-        period_start: date(2027, 1, 11),
-        period_end: date(2027, 2, 26),
-    };
-    let id = campaign::create(&mut tx, jc, mandate_id, &settings, admin, 0)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
 #[tokio::test]
 async fn letters_advance_and_sent() {
     use outreach_core::date::{berlin_date, format_de_date};
@@ -772,7 +675,10 @@ async fn letters_advance_and_sent() {
         let t = TestDb::new(backend).await.unwrap();
         let url = t.url.as_str();
         // 130 letters: two files of at most 125.
-        let id = campaign_world(&t.db, 130).await;
+        let customers = (0..130).map(outreach_store::testing::letter_customer);
+        let id = outreach_store::testing::letter_campaign(&t.db, customers)
+            .await
+            .unwrap();
         let campaign = id.to_string();
         let dir = std::env::temp_dir().join(format!(
             "outreach-letters-{}-{backend:?}",

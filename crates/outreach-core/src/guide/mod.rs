@@ -1,0 +1,206 @@
+//! The conversation guide (Gesprächsleitfaden): a versioned script the agent
+//! reads and fills in during the call, with the legal opening built in.
+//!
+//! - [`definition`]: the TOML format, checked into a [`Guide`] (every problem
+//!   with its line), see `guides/README.md`;
+//! - [`session`]: one conversation, step by step — greeting, identity check,
+//!   explanation, consent, the questions, read-back — ending in a
+//!   [`CallResult`](session::CallResult);
+//! - [`answer`]: question types and the answers they take;
+//! - [`condition`]: conditions on earlier answers.
+//!
+//! The engine is pure: no storage, no clock (today is passed in).
+
+pub mod answer;
+pub mod condition;
+pub mod definition;
+pub mod session;
+
+pub use definition::{Guide, Problem, Question, Section};
+pub use session::{CallResult, Input, Outcome, Session};
+
+/// Customer fields a question can map to: the answer is compared with the
+/// stored value, and a difference is a change for the case manager.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Phone,
+    Mobile,
+    Email,
+    Street,
+    HouseNumber,
+    Postcode,
+    City,
+    TargetOccupation,
+    WorkingTime,
+    AvailableFrom,
+    DrivingLicences,
+    Mobility,
+    CareSecured,
+}
+
+impl Field {
+    pub const ALL: [Field; 13] = [
+        Field::Phone,
+        Field::Mobile,
+        Field::Email,
+        Field::Street,
+        Field::HouseNumber,
+        Field::Postcode,
+        Field::City,
+        Field::TargetOccupation,
+        Field::WorkingTime,
+        Field::AvailableFrom,
+        Field::DrivingLicences,
+        Field::Mobility,
+        Field::CareSecured,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Field::Phone => "phone",
+            Field::Mobile => "mobile",
+            Field::Email => "email",
+            Field::Street => "street",
+            Field::HouseNumber => "house_number",
+            Field::Postcode => "postcode",
+            Field::City => "city",
+            Field::TargetOccupation => "target_occupation",
+            Field::WorkingTime => "working_time",
+            Field::AvailableFrom => "available_from",
+            Field::DrivingLicences => "driving_licences",
+            Field::Mobility => "mobility",
+            Field::CareSecured => "care_secured",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Phone => "Telefon",
+            Field::Mobile => "Mobil",
+            Field::Email => "E-Mail",
+            Field::Street => "Straße",
+            Field::HouseNumber => "Hausnummer",
+            Field::Postcode => "PLZ",
+            Field::City => "Ort",
+            Field::TargetOccupation => "Zielberuf",
+            Field::WorkingTime => "Arbeitszeit",
+            Field::AvailableFrom => "verfügbar ab",
+            Field::DrivingLicences => "Führerscheinklassen",
+            Field::Mobility => "Mobilität",
+            Field::CareSecured => "Kinderbetreuung/Pflege gesichert",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    /// Contact data: a change here sets "contact data updated".
+    pub fn is_contact(self) -> bool {
+        matches!(self, Field::Phone | Field::Mobile | Field::Email)
+    }
+
+    /// Part of the postal address: a change here is a move.
+    pub fn is_address(self) -> bool {
+        matches!(
+            self,
+            Field::Street | Field::HouseNumber | Field::Postcode | Field::City
+        )
+    }
+}
+
+/// Answers with a meaning of their own for the result's flags.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// yes/no: "still unemployed?" — no sets "no longer unemployed".
+    StillUnemployed,
+    /// single choice from [`END_REASONS`].
+    EndReason,
+    /// date: since when no longer unemployed.
+    EndDate,
+    /// number: hours per week of the new employment.
+    EmploymentHours,
+    /// yes/no: the new employment is subject to social insurance.
+    SocialInsurance,
+    /// yes/no: moved (the address questions follow).
+    Moved,
+    /// single choice from [`HEALTH_ANSWERS`].
+    HealthRestriction,
+    /// yes/no: wants a personal appointment.
+    WantsAppointment,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 8] = [
+        Flag::StillUnemployed,
+        Flag::EndReason,
+        Flag::EndDate,
+        Flag::EmploymentHours,
+        Flag::SocialInsurance,
+        Flag::Moved,
+        Flag::HealthRestriction,
+        Flag::WantsAppointment,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Flag::StillUnemployed => "still_unemployed",
+            Flag::EndReason => "end_reason",
+            Flag::EndDate => "end_date",
+            Flag::EmploymentHours => "employment_hours",
+            Flag::SocialInsurance => "social_insurance",
+            Flag::Moved => "moved",
+            Flag::HealthRestriction => "health_restriction",
+            Flag::WantsAppointment => "wants_appointment",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.code() == code)
+    }
+}
+
+/// Reasons for no longer being unemployed (BA statistics), code and label.
+pub const END_REASONS: [(&str, &str); 14] = [
+    ("employment_1", "Beschäftigung 1. Arbeitsmarkt"),
+    ("employment_2", "Beschäftigung 2. Arbeitsmarkt"),
+    ("self_employed", "Selbständigkeit"),
+    ("minijob", "Minijob"),
+    ("training", "betriebliche/außerbetriebliche Ausbildung"),
+    ("school", "Schule/Studium"),
+    ("measure", "Maßnahme"),
+    ("incapacity", "Arbeitsunfähigkeit"),
+    ("availability", "fehlende Verfügbarkeit/Mitwirkung"),
+    ("moved", "Umzug (anderes Jobcenter zuständig)"),
+    ("pension", "Rente"),
+    ("no_benefits", "kein Leistungsbezug mehr"),
+    ("deceased", "verstorben"),
+    ("other", "sonstiges"),
+];
+
+/// The only answers on health: a restriction or not, or no answer. Never a diagnosis.
+pub const HEALTH_ANSWERS: [(&str, &str); 3] = [
+    ("yes", "Einschränkung: ja"),
+    ("no", "Einschränkung: nein"),
+    ("no_answer", "keine Angabe"),
+];
+
+/// Working time (Arbeitszeit) codes.
+pub const WORKING_TIMES: [(&str, &str); 5] = [
+    ("vz", "Vollzeit"),
+    ("tz", "Teilzeit"),
+    ("snw", "Schicht/Nacht/Wochenende"),
+    ("ho", "Heim-/Telearbeit"),
+    ("mj", "Minijob"),
+];
+
+/// The label of a code in one of the code lists above (or the code itself).
+pub fn code_label(list: &[(&str, &'static str)], code: &str) -> Option<&'static str> {
+    list.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+}
