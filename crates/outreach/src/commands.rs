@@ -206,3 +206,43 @@ pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// `outreach guide check FILE`: every problem with its line; exit status 1
+/// when there is one, 2 when the file can't be read.
+pub fn guide_check(file: &str) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{file}: Die Datei kann nicht gelesen werden: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match outreach_core::guide::Guide::parse(&text) {
+        Ok(guide) => {
+            let questions = guide.questions().count();
+            println!(
+                "{file}: in Ordnung – „{}“, Version {}, gültig ab {}, {} Abschnitte, {questions} Fragen, SHA-256 {}.",
+                guide.name,
+                guide.version,
+                outreach_core::date::format_de_date(guide.valid_from),
+                guide.sections.len(),
+                guide.hash
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in &problems {
+                if p.line == 0 {
+                    eprintln!("{file}: {}", p.message);
+                } else {
+                    eprintln!("{file}:{}: {}", p.line, p.message);
+                }
+            }
+            eprintln!(
+                "{file}: {} Problem(e); der Leitfaden kann so nicht verwendet werden.",
+                problems.len()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

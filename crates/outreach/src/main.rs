@@ -86,6 +86,20 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Gesprächsleitfäden prüfen.
+    Guide {
+        #[command(subcommand)]
+        command: GuideCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GuideCommand {
+    /// Prüft eine Leitfaden-Datei (TOML) und nennt jedes Problem mit seiner Zeile.
+    Check {
+        /// Die Leitfaden-Datei, z. B. guides/sgb2-bewerberdaten.toml.
+        file: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -294,6 +308,9 @@ async fn main() -> std::process::ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { database },
         } => commands::audit_verify(&database.url).await,
+        Command::Guide {
+            command: GuideCommand::Check { file },
+        } => Ok(commands::guide_check(&file)),
         Command::Import {
             command:
                 ImportCommand::Customers {

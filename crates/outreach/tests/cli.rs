@@ -898,3 +898,26 @@ async fn letters_advance_and_sent() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn guide_check_passes_the_default_guide_and_names_problems_by_line() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let default = root.join("guides/sgb2-bewerberdaten.toml");
+    let ok = run(&["guide", "check", default.to_str().unwrap()], None);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("in Ordnung"), "{}", text(&ok));
+    assert!(text(&ok).contains("Version 2026-12"));
+
+    let broken = root.join("crates/outreach-core/tests/guides/condition-later.toml");
+    let bad = run(&["guide", "check", broken.to_str().unwrap()], None);
+    assert_eq!(bad.status.code(), Some(1));
+    let said = text(&bad);
+    assert!(
+        said.contains("condition-later.toml:37: Die Bedingung der Frage „b“ bezieht sich auf die spätere Frage „c“"),
+        "{said}"
+    );
+
+    let missing = run(&["guide", "check", "/nonexistent/leitfaden.toml"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("kann nicht gelesen werden"));
+}
