@@ -34,10 +34,11 @@ pub enum AuditAction {
     LetterPrint,
     LetterBatchSent,
     ObjectionRecord,
+    GuideCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -62,6 +63,7 @@ impl AuditAction {
         AuditAction::LetterPrint,
         AuditAction::LetterBatchSent,
         AuditAction::ObjectionRecord,
+        AuditAction::GuideCreate,
     ];
 
     pub fn code(self) -> &'static str {
@@ -90,6 +92,7 @@ impl AuditAction {
             AuditAction::LetterPrint => "letter_print",
             AuditAction::LetterBatchSent => "letter_batch_sent",
             AuditAction::ObjectionRecord => "objection_record",
+            AuditAction::GuideCreate => "guide_create",
         }
     }
 
@@ -123,6 +126,7 @@ impl AuditAction {
             AuditAction::LetterPrint => "Briefe gedruckt (PDF erzeugt)",
             AuditAction::LetterBatchSent => "Briefstapel als versandt markiert",
             AuditAction::ObjectionRecord => "Widerspruch erfasst",
+            AuditAction::GuideCreate => "Leitfaden-Version gespeichert",
         }
     }
 }
@@ -134,6 +138,7 @@ pub fn record_type_label(code: &str) -> &str {
         "customer" => "Kunde",
         "customer_list" => "Kundenliste",
         "mandate" => "Auftrag",
+        "guide" => "Gesprächsleitfaden",
         "job_center" => "Jobcenter",
         "service_center" => "Service-Center",
         "audit_log" => "Protokoll",

@@ -176,8 +176,11 @@ pub const MIN_LEAD_DAYS: u32 = 3;
 pub struct CampaignSettings {
     pub name: String,
     pub selection: Selection,
-    /// Which conversation guide and version the agents follow.
+    /// Which conversation guide and version the agents follow, as shown.
     pub guide_ref: String,
+    /// The stored guide version the campaign pins (None only for campaigns
+    /// made before guides were stored).
+    pub guide_id: Option<i64>,
     pub window: CallingWindow,
     pub attempts_per_day: u32,
     pub attempts_total: u32,
@@ -489,6 +492,7 @@ mod tests {
                 name: "Frühjahr".into(),
                 selection: Selection::default(),
                 guide_ref: "standard@1".into(),
+                guide_id: None,
                 window: CallingWindow::default(),
                 attempts_per_day: 1,
                 attempts_total: 6,

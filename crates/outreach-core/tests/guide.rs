@@ -31,6 +31,10 @@ fn customer() -> Customer {
             (Field::City, "Oberhausen".to_string()),
             (Field::TargetOccupation, "Verkäuferin".to_string()),
         ]),
+        identity: BTreeMap::from([
+            (IdentityItem::BirthDate, "14.03.1985".to_string()),
+            (IdentityItem::Postcode, "46045".to_string()),
+        ]),
     }
 }
 
@@ -276,7 +280,17 @@ fn a_failed_identity_check_shows_nothing_and_ends_the_call() {
     })
     .unwrap();
     assert_eq!(s.step(), Step::Identity, "one of two items is not enough");
-    assert_eq!(s.view().customer.len(), 1);
+    let v = s.view();
+    assert_eq!(v.customer.len(), 1);
+    // The values to compare with are shown for the check items only.
+    assert_eq!(
+        v.identity_items,
+        vec![
+            (IdentityItem::BirthDate, "14.03.1985".to_string()),
+            (IdentityItem::Postcode, "46045".to_string()),
+            (IdentityItem::Code, String::new()),
+        ]
+    );
     // Mixing the methods is refused.
     assert!(
         s.apply(Input::Identity {

@@ -166,6 +166,7 @@ fn customer(stored: &[(Field, &str)]) -> Customer {
         first_name: "Ömer".into(),
         last_name: "Groß".into(),
         values: stored.iter().map(|(f, v)| (*f, v.to_string())).collect(),
+        identity: BTreeMap::new(),
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Campaign {
     pub state: String,
     pub selection: String,
     pub guide_ref: String,
+    pub guide_id: Option<i64>,
     pub window_days: String,
     pub window_start: String,
     pub window_end: String,
@@ -63,7 +64,7 @@ impl Campaign {
 macro_rules! campaign_select {
     () => {
         "SELECT p.id, p.job_center_id, p.mandate_id, m.title AS mandate_title, m.state AS mandate_state,
-                s.name AS service_center_name, p.name, p.state, p.selection, p.guide_ref, p.window_days,
+                s.name AS service_center_name, p.name, p.state, p.selection, p.guide_ref, p.guide_id, p.window_days,
                 p.window_start, p.window_end, p.attempts_per_day, p.attempts_total, p.lead_days,
                 p.period_start, p.period_end, p.code_secret, p.created_at,
                 (SELECT COUNT(*) FROM cases k WHERE k.campaign_id = p.id) AS case_count
@@ -134,8 +135,8 @@ pub async fn create(
         .fetch_one(
             "INSERT INTO campaigns (job_center_id, mandate_id, name, state, selection, guide_ref, window_days,
                 window_start, window_end, attempts_per_day, attempts_total, lead_days, period_start, period_end,
-                created_by, created_at)
-             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+                created_by, created_at, guide_id)
+             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
             args![
                 job_center_id,
                 mandate_id,
@@ -151,7 +152,8 @@ pub async fn create(
                 settings.period_start.to_string(),
                 settings.period_end.to_string(),
                 created_by,
-                now
+                now,
+                settings.guide_id
             ],
         )
         .await?;
@@ -171,7 +173,7 @@ pub async fn update(
         .execute(
             "UPDATE campaigns SET mandate_id = $2, name = $3, selection = $4, guide_ref = $5, window_days = $6,
                 window_start = $7, window_end = $8, attempts_per_day = $9, attempts_total = $10,
-                lead_days = $11, period_start = $12, period_end = $13
+                lead_days = $11, period_start = $12, period_end = $13, guide_id = $14
              WHERE id = $1 AND state = 'draft'",
             args![
                 id,
@@ -186,7 +188,8 @@ pub async fn update(
                 i64::from(settings.attempts_total),
                 i64::from(settings.lead_days),
                 settings.period_start.to_string(),
-                settings.period_end.to_string()
+                settings.period_end.to_string(),
+                settings.guide_id
             ],
         )
         .await?;

@@ -83,13 +83,14 @@ impl Db {
         Ok(db)
     }
 
-    /// Applies the embedded migrations of this backend.
+    /// Applies the embedded migrations of this backend, and stores the
+    /// built-in conversation guide's current version.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        Ok(())
+        crate::guide::ensure_builtin(self).await
     }
 
     pub fn backend(&self) -> Backend {

@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod customer;
 mod db;
 mod error;
+pub mod guide;
 pub mod import;
 pub mod letters;
 pub mod mandate;

@@ -242,6 +242,7 @@ pub async fn letter_campaign(
         name: "Winter".into(),
         selection: Selection::default(),
         guide_ref: "standard".into(),
+        guide_id: None,
         window: CallingWindow::default(),
         attempts_per_day: 1,
         attempts_total: 6,

@@ -161,6 +161,7 @@ fn settings(selection: Selection) -> CampaignSettings {
         name: "Frühjahr".into(),
         selection,
         guide_ref: "standard".into(),
+        guide_id: None,
         window: CallingWindow::default(),
         attempts_per_day: 1,
         attempts_total: 6,

@@ -27,6 +27,7 @@ use outreach_letters::batch::{advance_letter, create_advance_batch, file_names, 
 use outreach_letters::{AdvanceLetter, LETTERS_PER_FILE, Renderer};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::{self, Campaign, CaseListing};
+use outreach_store::guide::{self, StoredGuide};
 use outreach_store::letters::{self, Batch};
 use outreach_store::mandate::{self, Mandate, MandateScope};
 
@@ -149,6 +150,7 @@ struct NewPage {
     errors: Errors,
     form: FormData,
     mandates: Vec<Mandate>,
+    guides: Vec<StoredGuide>,
     statuses: Vec<Choice>,
     days: Vec<Choice>,
     preview: Option<i64>,
@@ -200,13 +202,24 @@ async fn new_form(
         ("lead_days", "7".into()),
         ("window_start", window.start()),
         ("window_end", window.end()),
-        ("guide_ref", "Standardleitfaden (Platzhalter)".into()),
     ] {
         defaulted.set(name, value(&form, submitted, name, default));
     }
     for name in ["name", "mandate", "postcodes", "period_start", "period_end"] {
         defaulted.set(name, form.get(name).to_string());
     }
+    let guides = {
+        let mut tx = state.db.begin_read().await?;
+        guide::list(&mut tx, jc).await?
+    };
+    // By default the newest built-in guide.
+    let default_guide = guides
+        .iter()
+        .filter(|g| g.built_in())
+        .max_by_key(|g| g.id)
+        .map(|g| g.id.to_string())
+        .unwrap_or_default();
+    defaulted.set("guide", value(&form, submitted, "guide", default_guide));
     defaulted.set("submitted", "1".to_string());
     let (title, action, submit_label) = match editing {
         Some(c) => (
@@ -226,6 +239,7 @@ async fn new_form(
         submit_label,
         errors,
         mandates: active_mandates(state, jc).await?,
+        guides,
         statuses: Status::ALL
             .iter()
             .map(|s| Choice {
@@ -284,7 +298,10 @@ fn draft_form(c: &Campaign) -> FormData {
         selection.contact_weeks_under_25.to_string(),
     );
     form.set("postcodes", selection.postcodes.join(", "));
-    form.set("guide_ref", c.guide_ref.clone());
+    form.set(
+        "guide",
+        c.guide_id.map(|g| g.to_string()).unwrap_or_default(),
+    );
     for (_, code, _) in WEEKDAYS.iter() {
         if window.includes_day(code) {
             form.push("window_days", (*code).to_string());
@@ -426,6 +443,20 @@ async fn read_settings(
             "Bitte wählen Sie einen aktiven Auftrag aus.",
         );
     }
+    let guide = match form.get("guide").parse::<i64>() {
+        Ok(id) => {
+            let mut tx = state.db.begin_read().await?;
+            guide::visible(&mut tx, jc, id).await?
+        }
+        Err(_) => None,
+    };
+    if guide.is_none() {
+        errors.add(
+            "guide",
+            "Gesprächsleitfaden",
+            "Bitte wählen Sie eine Version des Gesprächsleitfadens aus.",
+        );
+    }
     let attempts_per_day = number(form, errors, "attempts_per_day", "Versuche pro Tag");
     let attempts_total = number(form, errors, "attempts_total", "Versuche insgesamt");
     let lead_days = number(form, errors, "lead_days", "Wartefrist nach Versand");
@@ -448,7 +479,8 @@ async fn read_settings(
         (Some(period_start), Some(period_end), Some(window)) => Some(CampaignSettings {
             name: form.get("name").to_string(),
             selection,
-            guide_ref: form.get("guide_ref").to_string(),
+            guide_ref: guide.as_ref().map(StoredGuide::label).unwrap_or_default(),
+            guide_id: guide.as_ref().map(|g| g.id),
             window,
             attempts_per_day,
             attempts_total,

@@ -23,12 +23,13 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 9] = [
+const NAV: [(&str, &str, Option<Action>); 10] = [
     ("/", "Start", None),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),
     ("/aktionen", "Aktionen", Some(Action::ManageCampaigns)),
+    ("/leitfaeden", "Leitfäden", Some(Action::ManageCampaigns)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
     (
         "/admin/organisationen",

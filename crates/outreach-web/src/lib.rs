@@ -5,9 +5,11 @@ mod admin;
 mod audit_log;
 mod auth;
 mod campaigns;
+mod conversation;
 mod customers;
 mod error;
 mod forms;
+mod guides;
 mod home;
 mod imports;
 mod layout;
@@ -116,6 +118,7 @@ fn all_routes() -> routes::Routes {
         .merge(mandates::routes())
         .merge(campaigns::routes())
         .merge(printing::routes())
+        .merge(guides::routes())
         .merge(customers::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())

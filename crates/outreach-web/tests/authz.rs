@@ -86,6 +86,12 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("GET", "/aktionen" | "/aktionen/neu" | "/aktionen/vorschau") | ("POST", "/aktionen") => {
             only(&[JobcenterAdmin])
         }
+        ("GET", "/leitfaeden" | "/leitfaeden/neu") | ("POST", "/leitfaeden") => {
+            only(&[JobcenterAdmin])
+        }
+        // The built-in guide is every job center's: the foreign side sees it too.
+        ("GET", "/leitfaeden/{id}" | "/leitfaeden/{id}/vorschau")
+        | ("POST", "/leitfaeden/{id}/vorschau") => only(&[JobcenterAdmin]),
         (
             "GET",
             "/aktionen/{id}"
@@ -142,6 +148,8 @@ fn url(path: &str, f: &Fixtures, job: &str) -> String {
             "{id}",
             &if path.starts_with("/aktionen") {
                 f.campaign
+            } else if path.starts_with("/leitfaeden") {
+                f.guide
             } else if path.starts_with("/auftraege") {
                 f.mandate
             } else if path.starts_with("/kunden") {

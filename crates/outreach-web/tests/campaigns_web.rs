@@ -71,6 +71,7 @@ async fn a_campaign_from_draft_to_letters_sent() {
         let today = berlin_date(app.state.clock.now());
         let tomorrow = format_de_date(today.tomorrow().unwrap());
         let mandate = app.fixtures.mandate.to_string();
+        let guide = app.fixtures.guide.to_string();
 
         // Bad input: named per field, in German, nothing stored.
         let bad = client
@@ -150,7 +151,7 @@ async fn a_campaign_from_draft_to_letters_sent() {
             ("lead_days", "7"),
             ("period_start", &format_de_date(today)),
             ("period_end", &tomorrow),
-            ("guide_ref", "Standardleitfaden"),
+            ("guide", guide.as_str()),
         ];
         // Without the CSRF token nothing happens.
         let forged = client.post_raw("/aktionen", &good).await;

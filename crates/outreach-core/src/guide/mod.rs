@@ -17,6 +17,10 @@ pub mod definition;
 pub mod session;
 
 pub use definition::{Guide, Problem, Question, Section};
+
+/// The built-in guide (`guides/sgb2-bewerberdaten.toml`), stored in every
+/// database on migration.
+pub const DEFAULT_GUIDE: &str = include_str!("../../../../guides/sgb2-bewerberdaten.toml");
 pub use session::{CallResult, Input, Outcome, Session};
 
 /// Customer fields a question can map to: the answer is compared with the

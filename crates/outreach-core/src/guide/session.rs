@@ -21,6 +21,11 @@ pub struct Customer {
     pub first_name: String,
     pub last_name: String,
     pub values: BTreeMap<Field, String>,
+    /// The stored values the identity check compares with (birth date as
+    /// TT.MM.JJJJ, postcode, address, the letter's code). Shown to the agent
+    /// at the identity check only, for comparing; never part of a result.
+    #[serde(default)]
+    pub identity: BTreeMap<IdentityItem, String>,
 }
 
 impl Customer {
@@ -235,8 +240,9 @@ pub struct View {
     /// The explanation's points (heading, text).
     pub points: Vec<(String, String)>,
     pub question: Option<QuestionView>,
-    /// The identity items the agent can mark.
-    pub identity_items: Vec<IdentityItem>,
+    /// The identity items the agent can mark, with the stored value to
+    /// compare with (not to be read out).
+    pub identity_items: Vec<(IdentityItem, String)>,
     /// The customer data the agent may see now: only the name before the
     /// identity check passed.
     pub customer: Vec<(String, String)>,
@@ -816,10 +822,17 @@ impl<'g> Session<'g> {
                         ""
                     }
                 );
-                view.identity_items = opening.identity.to_vec();
+                let mut items = opening.identity.to_vec();
                 if opening.code_alternative {
-                    view.identity_items.push(IdentityItem::Code);
+                    items.push(IdentityItem::Code);
                 }
+                view.identity_items = items
+                    .into_iter()
+                    .map(|i| {
+                        let stored = self.customer.identity.get(&i).cloned().unwrap_or_default();
+                        (i, stored)
+                    })
+                    .collect();
             }
             Step::Explanation => {
                 view.heading = "Erläuterung".into();
@@ -881,6 +894,48 @@ impl<'g> Session<'g> {
             }
         }
         view
+    }
+
+    /// Every answer that counts, for the read-back: question id, question
+    /// text (placeholders filled) and the answer as read.
+    pub fn answers_for_read_back(&self) -> Vec<(String, String, String)> {
+        if !self.identity_passed() {
+            return Vec::new();
+        }
+        self.effective()
+            .into_iter()
+            .filter_map(|(_, q, a)| {
+                let stored = q
+                    .field
+                    .and_then(|f| self.customer.values.get(&f))
+                    .map(|v| display_stored(v));
+                a.map(|v| {
+                    (
+                        q.id.clone(),
+                        self.fill(&q.text, stored.as_deref()),
+                        v.display(&q.kind),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// A question asked in this conversation, for a correction at the
+    /// read-back: its text, type and the answer so far as form values.
+    pub fn question_for_correction(&self, id: &str) -> Option<(String, Kind, Vec<String>)> {
+        if self.state.step != Step::ReadBack {
+            return None;
+        }
+        let (_, q, answer) = self.effective().into_iter().find(|(_, q, _)| q.id == id)?;
+        let stored = q
+            .field
+            .and_then(|f| self.customer.values.get(&f))
+            .map(|v| display_stored(v));
+        Some((
+            self.fill(&q.text, stored.as_deref()),
+            q.kind.clone(),
+            answer.map(Value::inputs).unwrap_or_default(),
+        ))
     }
 
     /// The questions in the guide (for a progress display).

@@ -45,6 +45,8 @@ pub struct Fixtures {
     pub campaign: i64,
     pub batch: i64,
     pub case: i64,
+    /// The built-in guide version.
+    pub guide: i64,
 }
 
 pub struct TestApp {
@@ -191,6 +193,7 @@ impl TestApp {
             name: "Testaktion".into(),
             selection: outreach_core::campaign::Selection::default(),
             guide_ref: "Standardleitfaden".into(),
+            guide_id: None,
             window: outreach_core::calling::CallingWindow::default(),
             attempts_per_day: 1,
             attempts_total: 6,
@@ -198,6 +201,13 @@ impl TestApp {
             period_start: today.yesterday().unwrap_or(today),
             period_end: today.tomorrow().unwrap_or(today),
         };
+        let guide = outreach_store::guide::list(&mut tx, jc_a)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|g| g.built_in())
+            .expect("the built-in guide is stored on migration")
+            .id;
         let campaign = campaign::create(&mut tx, jc_a, mandate, &settings, admin_a.id, now)
             .await
             .expect("campaign");
@@ -245,6 +255,7 @@ impl TestApp {
                 campaign,
                 batch,
                 case,
+                guide,
             },
             backend,
             _db: tdb,
