@@ -27,6 +27,17 @@ pub struct Widget {
     pub input_hint: String,
 }
 
+pub struct IdentityRow {
+    pub code: String,
+    pub label: String,
+    /// The stored value to compare with (not to be read out).
+    pub stored: String,
+    /// Already confirmed as matching.
+    pub marked: bool,
+    /// The first item still to check: it gets the focus.
+    pub focus: bool,
+}
+
 pub struct AnswerRow {
     pub id: String,
     pub question: String,
@@ -44,8 +55,8 @@ pub struct StepView {
     pub required: bool,
     pub progress: String,
     pub customer: Vec<(String, String)>,
-    /// code, label, stored value to compare with.
-    pub identity: Vec<(String, String, String)>,
+    /// The identity items to check.
+    pub identity: Vec<IdentityRow>,
     pub widget: Option<Widget>,
     pub changes: Vec<Change>,
     pub answers: Vec<AnswerRow>,
@@ -149,11 +160,23 @@ pub fn step_view(
         required: false,
         progress: format!("{} von {} Fragen beantwortet", view.answered, view.total),
         customer: view.customer.clone(),
-        identity: view
-            .identity_items
-            .iter()
-            .map(|(i, stored)| (i.code().to_string(), i.label().to_string(), stored.clone()))
-            .collect(),
+        identity: {
+            let first_open = view
+                .identity_items
+                .iter()
+                .position(|(i, _)| !view.identity_marked.contains(i));
+            view.identity_items
+                .iter()
+                .enumerate()
+                .map(|(n, (i, stored))| IdentityRow {
+                    code: i.code().to_string(),
+                    label: i.label().to_string(),
+                    stored: stored.clone(),
+                    marked: view.identity_marked.contains(i),
+                    focus: Some(n) == first_open,
+                })
+                .collect()
+        },
         widget: None,
         changes: view.changes.clone(),
         answers: Vec::new(),

@@ -622,3 +622,238 @@ async fn the_session_warning_extends_the_session_by_keyboard() {
         server.stop().await;
     }
 }
+
+/// The conversation state of the preview page, to notice the next page.
+async fn conversation_state(driver: &WebDriver) -> String {
+    driver
+        .execute(
+            "var z = document.querySelector('[name=zustand]'); return z ? z.value : '';",
+            Vec::new(),
+        )
+        .await
+        .unwrap()
+        .convert::<String>()
+        .unwrap()
+}
+
+/// Sends keys to whatever has the focus.
+async fn keys(driver: &WebDriver, keys: impl Into<TypingData>) {
+    driver
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+/// The text (or value) of the focused element.
+async fn focused_text(driver: &WebDriver) -> String {
+    let el = driver.active_element().await.unwrap();
+    let text = el.text().await.unwrap();
+    if text.is_empty() {
+        el.attr("value").await.unwrap().unwrap_or_default()
+    } else {
+        text
+    }
+}
+
+/// Presses Enter on the focused element and waits for the next step.
+async fn submit(driver: &WebDriver) {
+    let before = conversation_state(driver).await;
+    keys(driver, Key::Enter).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conversation_state(driver).await == before {
+        assert!(Instant::now() < deadline, "no next step after Enter");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Tabs to the button labelled `label` (keyboard only) and presses it.
+async fn press_button(driver: &WebDriver, label: &str) {
+    for _ in 0..60 {
+        if focused_text(driver).await.trim() == label {
+            submit(driver).await;
+            return;
+        }
+        keys(driver, Key::Tab).await;
+    }
+    panic!("no button „{label}“ reachable by Tab");
+}
+
+/// The step heading of the page.
+async fn heading(driver: &WebDriver) -> String {
+    driver
+        .find(By::Id("schritt-titel"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Answers the current question by keyboard: `Some(n)` checks the n-th
+/// option of a radio group (arrow keys) and saves; `Text` types into the
+/// focused field (replacing it) and presses Enter; `Keep` presses Enter on
+/// the prefilled field; `Skip` tabs to "Überspringen".
+enum Answer<'a> {
+    Option(usize),
+    Text(&'a str),
+    Keep,
+    Skip,
+}
+
+async fn answer(driver: &WebDriver, a: Answer<'_>) {
+    match a {
+        Answer::Option(n) => {
+            // The focus is on the first option; arrows move and check.
+            if n == 0 {
+                keys(driver, Key::Space).await;
+            }
+            for _ in 0..n {
+                keys(driver, Key::Down).await;
+            }
+            press_button(driver, "Antwort speichern").await;
+        }
+        Answer::Text(text) => {
+            keys(driver, Key::Control + "a").await;
+            keys(driver, text).await;
+            submit(driver).await;
+        }
+        Answer::Keep => submit(driver).await,
+        Answer::Skip => press_button(driver, "Überspringen (keine Angabe)").await,
+    }
+}
+
+/// Greeting, identity check (both items), explanation and consent, by keyboard.
+async fn preview_opening(driver: &WebDriver, url: &str) {
+    driver.goto(url).await.unwrap();
+    assert_eq!(heading(driver).await, "Begrüßung");
+    submit(driver).await; // Weiter
+    assert_eq!(heading(driver).await, "Identitätsprüfung");
+    assert_eq!(focused_text(driver).await, "Geburtsdatum stimmt");
+    submit(driver).await;
+    assert_eq!(focused_text(driver).await, "Postleitzahl stimmt");
+    submit(driver).await;
+    assert_eq!(heading(driver).await, "Erläuterung");
+    submit(driver).await;
+    assert_eq!(focused_text(driver).await, "Kunde willigt ein");
+    submit(driver).await;
+}
+
+async fn outcome(driver: &WebDriver) -> String {
+    driver
+        .find(By::Id("ergebnis"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The preview of the default guide, walked by keyboard alone along three
+/// paths: data confirmed, no longer unemployed (job taken up), refusal
+/// after the explanation.
+#[tokio::test]
+async fn the_guide_preview_by_keyboard_alone() {
+    use Answer::*;
+    if !browser_available() {
+        return;
+    }
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    let shots = screenshot_dir();
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let server = Server::start(&app).await;
+        let driver = browser(driver_port).await;
+        log_in(
+            &driver,
+            &server.base,
+            &username(Role::JobcenterAdmin, Side::Own),
+        )
+        .await;
+        let url = format!("{}/leitfaeden/{}/vorschau", server.base, app.fixtures.guide);
+        let tag = format!("{backend:?}").to_lowercase();
+
+        // 1. Data confirmed.
+        preview_opening(&driver, &url).await;
+        assert_eq!(heading(&driver).await, "Arbeitslosigkeit");
+        answer(&driver, Option(0)).await; // still unemployed: Ja
+        answer(&driver, Option(0)).await; // available: Ja
+        answer(&driver, Option(1)).await; // health: nein
+        driver
+            .screenshot(&shots.join(format!("{tag}-leitfaden-frage.png")))
+            .await
+            .unwrap();
+        answer(&driver, Keep).await; // phone as stored
+        answer(&driver, Keep).await; // e-mail as stored
+        answer(&driver, Option(0)).await; // same address: Ja
+        answer(&driver, Keep).await; // occupation as stored
+        for _ in ["working time", "mobility", "licences", "care"] {
+            answer(&driver, Skip).await;
+        }
+        answer(&driver, Keep).await; // no support wish (empty)
+        answer(&driver, Option(1)).await; // appointment: Nein
+        assert_eq!(heading(&driver).await, "Zusammenfassung zum Vorlesen");
+        let table = driver.find(By::Id("aenderungen")).await.unwrap();
+        assert!(table.text().await.unwrap().contains("Keine Änderungen"));
+        submit(&driver).await; // confirmed
+        assert_eq!(
+            outcome(&driver).await,
+            "Gespräch geführt, Daten bestätigt",
+            "[{tag}]"
+        );
+
+        // 2. No longer unemployed: a job taken up, a new phone number.
+        preview_opening(&driver, &url).await;
+        answer(&driver, Option(1)).await; // still unemployed: Nein
+        assert!(
+            driver
+                .find(By::XPath("//legend[contains(., 'nicht mehr arbeitslos')]"))
+                .await
+                .is_ok()
+        );
+        answer(&driver, Option(0)).await; // Beschäftigung 1. Arbeitsmarkt
+        answer(&driver, Text("01.11.2026")).await;
+        answer(&driver, Text("38")).await;
+        answer(&driver, Option(0)).await; // social insurance: Ja
+        answer(&driver, Text("0171 2345678")).await;
+        answer(&driver, Keep).await; // e-mail
+        answer(&driver, Option(0)).await; // same address
+        answer(&driver, Keep).await; // no support wish
+        answer(&driver, Option(1)).await; // appointment: Nein
+        let changes = driver.find(By::Id("aenderungen")).await.unwrap();
+        let text = changes.text().await.unwrap();
+        assert!(
+            text.contains("+492081234567") && text.contains("+491712345678"),
+            "{text}"
+        );
+        driver
+            .screenshot(&shots.join(format!("{tag}-leitfaden-zusammenfassung.png")))
+            .await
+            .unwrap();
+        submit(&driver).await;
+        assert_eq!(
+            outcome(&driver).await,
+            "Gespräch geführt, Daten aktualisiert"
+        );
+        let result = driver.find(By::Css("section.call-step dl")).await.unwrap();
+        let result = result.text().await.unwrap();
+        assert!(
+            result.contains("Beschäftigung 1. Arbeitsmarkt, seit 01.11.2026, 38 Std./Woche, sozialversicherungspflichtig"),
+            "{result}"
+        );
+
+        // 3. Refusal after the explanation (identity by the letter's code).
+        driver.goto(&url).await.unwrap();
+        submit(&driver).await;
+        press_button(&driver, "Prüfcode aus der Vorabinformation stimmt").await;
+        assert_eq!(heading(&driver).await, "Erläuterung");
+        press_button(&driver, "Kunde verweigert weitere Auskunft").await;
+        assert_eq!(outcome(&driver).await, "Auskunft verweigert");
+        let result = driver.find(By::Css("section.call-step dl")).await.unwrap();
+        assert!(!result.text().await.unwrap().contains("Änderung"));
+        driver.quit().await.unwrap();
+        server.stop().await;
+    }
+}

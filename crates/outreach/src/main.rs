@@ -227,6 +227,11 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// mimalloc: typesetting letters allocates a lot; with glibc's allocator the
+/// advance-letter benchmark runs about 15 % slower (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();

@@ -243,6 +243,8 @@ pub struct View {
     /// The identity items the agent can mark, with the stored value to
     /// compare with (not to be read out).
     pub identity_items: Vec<(IdentityItem, String)>,
+    /// Identity items already marked as matching.
+    pub identity_marked: Vec<IdentityItem>,
     /// The customer data the agent may see now: only the name before the
     /// identity check passed.
     pub customer: Vec<(String, String)>,
@@ -795,6 +797,13 @@ impl<'g> Session<'g> {
             points: Vec::new(),
             question: None,
             identity_items: Vec::new(),
+            identity_marked: self
+                .state
+                .identity
+                .iter()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| *i)
+                .collect(),
             customer,
             changes: Vec::new(),
             answers: Vec::new(),
