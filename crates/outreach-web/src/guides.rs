@@ -234,19 +234,7 @@ async fn detail(
             text: q.text.clone(),
             kind: q.kind.input_hint(),
             required: q.required,
-            when: q
-                .when
-                .as_ref()
-                .map(|_| {
-                    // The condition as written in the file.
-                    g.source
-                        .lines()
-                        .skip(q.line)
-                        .find_map(|l| l.trim().strip_prefix("when = "))
-                        .map(|w| w.trim_matches('"').to_string())
-                        .unwrap_or_default()
-                })
-                .unwrap_or_default(),
+            when: q.when_text.clone(),
             field: q
                 .field
                 .map(|f| f.label().to_string())

@@ -114,6 +114,8 @@ pub struct Question {
     pub kind: Kind,
     pub required: bool,
     pub when: Option<Condition>,
+    /// The condition as written in the file.
+    pub when_text: String,
     pub field: Option<Field>,
     pub flag: Option<Flag>,
     pub purpose: String,
@@ -909,6 +911,11 @@ fn check_sections(c: &mut Checker, raw: &[Spanned<RawSection>]) -> Vec<Section> 
                     kind,
                     required: q.required,
                     when,
+                    when_text: q
+                        .when
+                        .as_ref()
+                        .map(|w| w.get_ref().trim().to_string())
+                        .unwrap_or_default(),
                     field,
                     flag,
                     purpose: purpose.trim().to_string(),
