@@ -52,7 +52,7 @@ pub fn iso_to_de(raw: &str) -> String {
     parse_iso_date(raw).map_or_else(|| raw.to_string(), format_de_date)
 }
 
-fn berlin() -> TimeZone {
+pub(crate) fn berlin() -> TimeZone {
     TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC)
 }
 

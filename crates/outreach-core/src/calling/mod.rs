@@ -1,6 +1,10 @@
-//! Calling rules. So far: the calling window (Anrufzeiten) — days of the week and
-//! hours, in Europe/Berlin. The default is Monday to Friday, 08:00–20:00; a job
-//! center may only narrow it.
+//! Calling rules: the calling window (Anrufzeiten) — days of the week and
+//! hours, in Europe/Berlin; the default is Monday to Friday, 08:00–20:00, and
+//! a job center may only narrow it — public holidays per Bundesland
+//! ([`holidays`]) and when a case is next due ([`rules`]).
+
+pub mod holidays;
+pub mod rules;
 
 use jiff::civil::{Time, Weekday};
 
