@@ -208,6 +208,25 @@ pub async fn list(tx: &mut Tx, job_center_id: i64) -> Result<Vec<Campaign>, Stor
     .await
 }
 
+/// The running campaigns a service center calls for on `today`: active,
+/// under an active mandate to it, `today` inside the calling period.
+pub async fn running_for_service_center(
+    tx: &mut Tx,
+    service_center_id: i64,
+    today: Date,
+) -> Result<Vec<Campaign>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            campaign_select!(),
+            "WHERE m.service_center_id = $1 AND p.state = 'active' AND m.state = 'active'
+               AND p.period_start <= $2 AND p.period_end >= $2
+             ORDER BY p.id"
+        ),
+        args![service_center_id, today.to_string()],
+    )
+    .await
+}
+
 /// One campaign by id, whoever owns it: callers check ownership.
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Campaign>, StoreError> {
     tx.fetch_optional(concat!(campaign_select!(), "WHERE p.id = $1"), args![id])
@@ -236,7 +255,10 @@ pub async fn activate(
     let cases = tx
         .execute(
             concat!(
-                "INSERT INTO cases (campaign_id, customer_id, state, created_at) SELECT $7, c.id, 'open', $8",
+                // Queue order of fresh cases: under 25 first, then the longest
+                // without personal contact (never contacted first).
+                "INSERT INTO cases (campaign_id, customer_id, state, created_at, queue_group, queue_contact)
+                 SELECT $7, c.id, 'open', $8, CASE WHEN c.birth_date > $3 THEN 0 ELSE 1 END, COALESCE(c.last_contact, '')",
                 selected_customers!(),
                 " ORDER BY c.id"
             ),

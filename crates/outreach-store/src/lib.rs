@@ -12,6 +12,7 @@ pub mod import;
 pub mod letters;
 pub mod mandate;
 pub mod org;
+pub mod queue;
 pub mod session;
 pub mod testing;
 pub mod user;

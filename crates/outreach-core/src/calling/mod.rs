@@ -145,6 +145,16 @@ impl CallingWindow {
             && self.end <= outer.end
     }
 
+    /// Whether calls may be made at the instant `unix_seconds` (Berlin time;
+    /// public holidays are the caller's business).
+    pub fn open_at(&self, unix_seconds: i64) -> bool {
+        let z = jiff::Timestamp::from_second(unix_seconds)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(crate::date::berlin());
+        let t = z.time();
+        self.days.contains(&z.weekday()) && t >= self.start && t < self.end
+    }
+
     pub fn includes_day(&self, code: &str) -> bool {
         WEEKDAYS
             .iter()

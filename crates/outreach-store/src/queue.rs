@@ -1,0 +1,257 @@
+//! The call queue: "next case" leases at most one case to exactly one agent.
+//!
+//! Order: callbacks due for this agent, then callbacks due for the team, then
+//! fresh cases (under 25 first, then the longest without personal contact),
+//! then retries by due time — from the running campaigns of the agent's
+//! service center whose calling window is open now, never for a customer
+//! whose Bundesland has a public holiday today. A lease lasts 10 minutes
+//! unless renewed; an expired lease returns the case to the queue. An agent
+//! holds at most one lease (a unique index). PostgreSQL takes candidates with
+//! `FOR UPDATE SKIP LOCKED`; SQLite has a single writer.
+
+use crate::campaign::Campaign;
+use crate::{Backend, Db, StoreError, Tx, args};
+use outreach_core::calling::holidays::holiday;
+use outreach_core::customer::STATES;
+use outreach_core::date::berlin_date;
+
+/// How long a lease lasts without renewal.
+pub const LEASE_SECONDS: i64 = 600;
+/// How long a callback belongs to the agent who agreed it.
+pub const CALLBACK_OWN_SECONDS: i64 = 15 * 60;
+
+/// A campaign the agent may take cases from now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCampaign {
+    pub id: i64,
+    /// A fresh case is callable when its letter was sent on or before this
+    /// day (ISO): today minus the lead time.
+    pub letter_cutoff: String,
+}
+
+/// What one lease request may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueScope {
+    pub agent_id: i64,
+    pub now: i64,
+    pub campaigns: Vec<OpenCampaign>,
+    /// Bundesländer with a public holiday today, joined by commas.
+    pub holiday_states: String,
+}
+
+impl QueueScope {
+    /// The scope from the service center's running campaigns: those whose
+    /// calling window is open at `now`.
+    pub fn new(agent_id: i64, now: i64, running: &[Campaign]) -> QueueScope {
+        let today = berlin_date(now);
+        let campaigns = running
+            .iter()
+            .filter(|c| c.window().open_at(now))
+            .map(|c| OpenCampaign {
+                id: c.id,
+                letter_cutoff: today
+                    .checked_sub(jiff::Span::new().days(c.lead_days()))
+                    .unwrap_or(today)
+                    .to_string(),
+            })
+            .collect();
+        let holiday_states = STATES
+            .iter()
+            .filter(|(code, _)| holiday(today, code).is_some())
+            .map(|(code, _)| *code)
+            .collect::<Vec<_>>()
+            .join(",");
+        QueueScope {
+            agent_id,
+            now,
+            campaigns,
+            holiday_states,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    OwnCallback,
+    TeamCallback,
+    Fresh,
+    Retry,
+    /// The agent's lease that was still running (a reload, a second tab).
+    Held,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub case_id: i64,
+    pub campaign_id: i64,
+    pub expires_at: i64,
+    pub kind: LeaseKind,
+}
+
+// $1 campaign, $2 now, $3 holiday states, $4 letter cutoff, $5 agent.
+macro_rules! candidate {
+    ($condition:literal, $order:literal) => {
+        concat!(
+            "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
+             WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
+               AND (k.leased_to IS NULL OR k.lease_expires_at < $2)
+               AND (c.state_code IS NULL OR c.state_code = ''
+                    OR (',' || $3 || ',') NOT LIKE ('%,' || c.state_code || ',%'))
+               AND $4 = $4 AND $5 = $5 AND ",
+            $condition,
+            " ORDER BY ",
+            $order,
+            " LIMIT 1"
+        )
+    };
+}
+
+macro_rules! kinds {
+    ($name:ident, $condition:literal, $order:literal) => {
+        const $name: [&str; 2] = [
+            candidate!($condition, $order),
+            concat!(
+                candidate!($condition, $order),
+                " FOR UPDATE OF k SKIP LOCKED"
+            ),
+        ];
+    };
+}
+
+kinds!(
+    OWN_CALLBACK,
+    "k.callback_at IS NOT NULL AND k.callback_user_id = $5 AND k.due_at <= $2",
+    "k.due_at"
+);
+kinds!(
+    TEAM_CALLBACK,
+    "k.callback_at IS NOT NULL AND k.due_at <= $2
+     AND (k.callback_user_id IS NULL OR k.callback_at + 900 < $2)",
+    "k.due_at"
+);
+kinds!(
+    FRESH,
+    "k.attempts_count = 0 AND k.callback_at IS NULL
+     AND k.letter_sent_on IS NOT NULL AND k.letter_sent_on <= $4",
+    "k.queue_group, k.queue_contact"
+);
+kinds!(
+    RETRY,
+    "k.attempts_count > 0 AND k.callback_at IS NULL AND k.due_at <= $2",
+    "k.due_at"
+);
+
+fn variant(tx: &Tx, sql: &[&'static str; 2]) -> &'static str {
+    match tx.backend() {
+        Backend::Sqlite => sql[0],
+        Backend::Postgres => sql[1],
+    }
+}
+
+/// The agent's running lease, if any.
+pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Lease>, StoreError> {
+    let row: Option<(i64, i64, i64)> = tx
+        .fetch_optional(
+            "SELECT id, campaign_id, lease_expires_at FROM cases
+             WHERE leased_to = $1 AND lease_expires_at >= $2 AND final_disposition IS NULL",
+            args![agent_id, now],
+        )
+        .await?;
+    Ok(row.map(|(case_id, campaign_id, expires_at)| Lease {
+        case_id,
+        campaign_id,
+        expires_at,
+        kind: LeaseKind::Held,
+    }))
+}
+
+/// The next case for the agent: the running lease if there is one,
+/// otherwise a new one in queue order; `None` when nothing is due.
+pub async fn lease_next(db: &Db, scope: &QueueScope) -> Result<Option<Lease>, StoreError> {
+    let mut tx = db.begin().await?;
+    // One request per agent at a time (two tabs, two servers).
+    if tx.backend() == Backend::Postgres {
+        let _: Option<(i64,)> = tx
+            .fetch_optional(
+                "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+                args![scope.agent_id],
+            )
+            .await?;
+    }
+    if let Some(held) = current(&mut tx, scope.agent_id, scope.now).await? {
+        tx.commit().await?;
+        return Ok(Some(held));
+    }
+    // Expired or finished leases of this agent let go (one lease per agent).
+    tx.execute(
+        "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL WHERE leased_to = $1",
+        args![scope.agent_id],
+    )
+    .await?;
+    for (sql, kind) in [
+        (&OWN_CALLBACK, LeaseKind::OwnCallback),
+        (&TEAM_CALLBACK, LeaseKind::TeamCallback),
+        (&FRESH, LeaseKind::Fresh),
+        (&RETRY, LeaseKind::Retry),
+    ] {
+        for campaign in &scope.campaigns {
+            let found: Option<(i64,)> = tx
+                .fetch_optional(
+                    variant(&tx, sql),
+                    args![
+                        campaign.id,
+                        scope.now,
+                        scope.holiday_states.as_str(),
+                        campaign.letter_cutoff.as_str(),
+                        scope.agent_id
+                    ],
+                )
+                .await?;
+            let Some((case_id,)) = found else { continue };
+            let expires_at = scope.now + LEASE_SECONDS;
+            let claimed = tx
+                .execute(
+                    "UPDATE cases SET leased_to = $1, lease_expires_at = $2
+                     WHERE id = $3 AND final_disposition IS NULL
+                       AND (leased_to IS NULL OR lease_expires_at < $4)",
+                    args![scope.agent_id, expires_at, case_id, scope.now],
+                )
+                .await?;
+            if claimed == 1 {
+                tx.commit().await?;
+                return Ok(Some(Lease {
+                    case_id,
+                    campaign_id: campaign.id,
+                    expires_at,
+                    kind,
+                }));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// Extends the agent's lease by [`LEASE_SECONDS`] from `now`; false when
+/// it is no longer theirs (expired and taken, or released).
+pub async fn renew(tx: &mut Tx, case_id: i64, agent_id: i64, now: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "UPDATE cases SET lease_expires_at = $3
+             WHERE id = $1 AND leased_to = $2 AND lease_expires_at >= $4",
+            args![case_id, agent_id, now + LEASE_SECONDS, now],
+        )
+        .await?
+        == 1)
+}
+
+/// Gives the case back to the queue.
+pub async fn release(tx: &mut Tx, case_id: i64, agent_id: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL WHERE id = $1 AND leased_to = $2",
+            args![case_id, agent_id],
+        )
+        .await?
+        == 1)
+}
