@@ -297,24 +297,81 @@ pub fn case_code(secret: &str, case_id: i64) -> String {
 /// A case's final disposition once nobody may call any more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalDisposition {
-    /// Widerspruch vor Anruf
+    /// Gespräch geführt, Daten bestätigt (AAPOR I)
+    Confirmed,
+    /// Gespräch geführt, Daten aktualisiert (I)
+    Updated,
+    /// Gespräch abgebrochen (P)
+    Partial,
+    /// Auskunft verweigert (R)
+    Refused,
+    /// Widerspruch vor Anruf (R)
     ObjectionBeforeCall,
+    /// nicht erreicht nach max. Versuchen (NC)
+    NotReached,
+    /// keine gültige Rufnummer (UH)
+    NoValidNumber,
+    /// Identität nicht bestätigt (O)
+    IdentityFailed,
+    /// nicht mehr zuständig / verzogen (NE)
+    NotResponsible,
 }
 
 impl FinalDisposition {
+    pub const ALL: [FinalDisposition; 9] = [
+        FinalDisposition::Confirmed,
+        FinalDisposition::Updated,
+        FinalDisposition::Partial,
+        FinalDisposition::Refused,
+        FinalDisposition::ObjectionBeforeCall,
+        FinalDisposition::NotReached,
+        FinalDisposition::NoValidNumber,
+        FinalDisposition::IdentityFailed,
+        FinalDisposition::NotResponsible,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
+            FinalDisposition::Confirmed => "confirmed",
+            FinalDisposition::Updated => "updated",
+            FinalDisposition::Partial => "partial",
+            FinalDisposition::Refused => "refused",
             FinalDisposition::ObjectionBeforeCall => "objection",
+            FinalDisposition::NotReached => "not_reached",
+            FinalDisposition::NoValidNumber => "no_valid_number",
+            FinalDisposition::IdentityFailed => "identity_failed",
+            FinalDisposition::NotResponsible => "not_responsible",
         }
     }
 
     pub fn parse(code: &str) -> Option<FinalDisposition> {
-        (code == "objection").then_some(FinalDisposition::ObjectionBeforeCall)
+        FinalDisposition::ALL.into_iter().find(|d| d.code() == code)
     }
 
     pub fn label(self) -> &'static str {
         match self {
+            FinalDisposition::Confirmed => "Gespräch geführt, Daten bestätigt",
+            FinalDisposition::Updated => "Gespräch geführt, Daten aktualisiert",
+            FinalDisposition::Partial => "Gespräch abgebrochen",
+            FinalDisposition::Refused => "Auskunft verweigert",
             FinalDisposition::ObjectionBeforeCall => "Widerspruch vor Anruf",
+            FinalDisposition::NotReached => "nicht erreicht nach max. Versuchen",
+            FinalDisposition::NoValidNumber => "keine gültige Rufnummer",
+            FinalDisposition::IdentityFailed => "Identität nicht bestätigt",
+            FinalDisposition::NotResponsible => "nicht mehr zuständig / verzogen",
+        }
+    }
+
+    /// The AAPOR class for the response rates (DOMAIN.md).
+    pub fn aapor(self) -> &'static str {
+        match self {
+            FinalDisposition::Confirmed | FinalDisposition::Updated => "I",
+            FinalDisposition::Partial => "P",
+            FinalDisposition::Refused | FinalDisposition::ObjectionBeforeCall => "R",
+            FinalDisposition::NotReached => "NC",
+            FinalDisposition::NoValidNumber => "UH",
+            FinalDisposition::IdentityFailed => "O",
+            FinalDisposition::NotResponsible => "NE",
         }
     }
 }

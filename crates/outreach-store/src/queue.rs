@@ -255,3 +255,159 @@ pub async fn release(tx: &mut Tx, case_id: i64, agent_id: i64) -> Result<bool, S
         .await?
         == 1)
 }
+
+/// One call attempt as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub user_id: Option<i64>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub result: Option<String>,
+    pub phone_used: Option<String>,
+    pub callback_at: Option<i64>,
+}
+
+macro_rules! attempt_select {
+    () => {
+        "SELECT id, case_id, user_id, started_at, ended_at, result, phone_used, callback_at FROM attempts "
+    };
+}
+
+/// The case's attempts, oldest first.
+pub async fn attempts(tx: &mut Tx, case_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            attempt_select!(),
+            "WHERE case_id = $1 ORDER BY started_at, id"
+        ),
+        args![case_id],
+    )
+    .await
+}
+
+/// The attempt the agent started on the case and has not finished.
+pub async fn open_attempt(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+) -> Result<Option<AttemptRow>, StoreError> {
+    tx.fetch_optional(
+        concat!(
+            attempt_select!(),
+            "WHERE case_id = $1 AND user_id = $2 AND ended_at IS NULL ORDER BY id DESC LIMIT 1"
+        ),
+        args![case_id, agent_id],
+    )
+    .await
+}
+
+/// Records the start of a call ("Anruf starten") on a case the agent holds;
+/// an attempt already open is returned as it is (a reload). `None` when the
+/// lease is not the agent's.
+pub async fn start_attempt(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    number: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(open) = open_attempt(tx, case_id, agent_id).await? {
+        return Ok(Some(open.id));
+    }
+    let held: Option<(i64,)> = tx
+        .fetch_optional(
+            "SELECT id FROM cases WHERE id = $1 AND leased_to = $2 AND lease_expires_at >= $3
+               AND final_disposition IS NULL",
+            args![case_id, agent_id, now],
+        )
+        .await?;
+    if held.is_none() {
+        return Ok(None);
+    }
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO attempts (case_id, user_id, started_at, phone_used) VALUES ($1, $2, $3, $4) RETURNING id",
+            args![case_id, agent_id, now, number],
+        )
+        .await?;
+    Ok(Some(id))
+}
+
+/// What follows an attempt for its case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    /// Reached: the conversation follows; the lease stays.
+    Conversation,
+    /// Due again from `at`; a callback belongs to `agent` until `own_until`.
+    Due {
+        at: i64,
+        callback: Option<(i64, i64)>,
+    },
+    /// The case is closed with this disposition (its code).
+    Final(&'static str),
+}
+
+/// Records an attempt's result and what follows for the case. False when
+/// the attempt is not the agent's open one on a case they hold.
+pub async fn finish_attempt(
+    tx: &mut Tx,
+    attempt_id: i64,
+    agent_id: i64,
+    result: &str,
+    callback_at: Option<i64>,
+    after: AfterAttempt,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let finished = tx
+        .execute(
+            "UPDATE attempts SET ended_at = $3, result = $4, callback_at = $5
+             WHERE id = $1 AND user_id = $2 AND ended_at IS NULL
+               AND case_id IN (SELECT id FROM cases WHERE leased_to = $2)",
+            args![attempt_id, agent_id, now, result, callback_at],
+        )
+        .await?;
+    if finished != 1 {
+        return Ok(false);
+    }
+    let (case_id,): (i64,) = tx
+        .fetch_one(
+            "SELECT case_id FROM attempts WHERE id = $1",
+            args![attempt_id],
+        )
+        .await?;
+    match after {
+        AfterAttempt::Conversation => {
+            tx.execute(
+                "UPDATE cases SET attempts_count = attempts_count + 1, callback_at = NULL, callback_user_id = NULL
+                 WHERE id = $1",
+                args![case_id],
+            )
+            .await?;
+        }
+        AfterAttempt::Due { at, callback } => {
+            let (callback_at, callback_user) = match callback {
+                Some((agent, _)) => (callback_at, Some(agent)),
+                None => (None, None),
+            };
+            tx.execute(
+                "UPDATE cases SET attempts_count = attempts_count + 1, due_at = $2, callback_at = $3,
+                    callback_user_id = $4, leased_to = NULL, lease_expires_at = NULL
+                 WHERE id = $1",
+                args![case_id, at, callback_at, callback_user],
+            )
+            .await?;
+        }
+        AfterAttempt::Final(code) => {
+            tx.execute(
+                "UPDATE cases SET attempts_count = attempts_count + 1, final_disposition = $2, state = 'final',
+                    due_at = NULL, callback_at = NULL, callback_user_id = NULL, leased_to = NULL, lease_expires_at = NULL
+                 WHERE id = $1",
+                args![case_id, code],
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}

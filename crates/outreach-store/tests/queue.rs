@@ -382,3 +382,119 @@ async fn fifty_agents_never_share_a_case() {
         assert_eq!(open, 0);
     }
 }
+
+/// Attempts: started only on a held case, once (a reload returns it),
+/// finished only by its agent; what follows is stored on the case.
+#[tokio::test]
+async fn attempts_are_recorded_and_move_the_case() {
+    use outreach_store::queue::AfterAttempt;
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let (_, sc) = world(&t.db, 3).await;
+        let a = agent(&t.db, sc, "agent.a").await;
+        let b = agent(&t.db, sc, "agent.b").await;
+        let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
+            .await
+            .unwrap()
+            .unwrap();
+        let case = lease.case_id;
+        let mut tx = t.db.begin().await.unwrap();
+        assert_eq!(
+            queue::start_attempt(&mut tx, case, b, "phone", now())
+                .await
+                .unwrap(),
+            None
+        );
+        let id = queue::start_attempt(&mut tx, case, a, "phone", now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            queue::start_attempt(&mut tx, case, a, "phone", now() + 5)
+                .await
+                .unwrap(),
+            Some(id),
+            "a reload continues the open attempt"
+        );
+        let due = now() + 86_400;
+        assert!(
+            !queue::finish_attempt(
+                &mut tx,
+                id,
+                b,
+                "busy",
+                None,
+                AfterAttempt::Due {
+                    at: due,
+                    callback: None
+                },
+                now() + 30
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            queue::finish_attempt(
+                &mut tx,
+                id,
+                a,
+                "busy",
+                None,
+                AfterAttempt::Due {
+                    at: due,
+                    callback: None
+                },
+                now() + 30
+            )
+            .await
+            .unwrap()
+        );
+        let rows = queue::attempts(&mut tx, case).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].result.as_deref(), Some("busy"));
+        assert_eq!(rows[0].ended_at, Some(now() + 30));
+        let (count, due_at, leased): (i64, Option<i64>, Option<i64>) = tx
+            .fetch_one(
+                "SELECT attempts_count, due_at, leased_to FROM cases WHERE id = $1",
+                args![case],
+            )
+            .await
+            .unwrap();
+        assert_eq!((count, due_at, leased), (1, Some(due), None), "{backend:?}");
+        tx.commit().await.unwrap();
+
+        // The next lease of the agent is another (fresh) case; finished as final.
+        let next = queue::lease_next(&t.db, &scope(&t.db, sc, a, now() + 60).await)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(next.case_id, case);
+        let mut tx = t.db.begin().await.unwrap();
+        let id = queue::start_attempt(&mut tx, next.case_id, a, "mobile", now() + 61)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            queue::finish_attempt(
+                &mut tx,
+                id,
+                a,
+                "wrong_number",
+                None,
+                AfterAttempt::Final("no_valid_number"),
+                now() + 90
+            )
+            .await
+            .unwrap()
+        );
+        let (disposition,): (Option<String>,) = tx
+            .fetch_one(
+                "SELECT final_disposition FROM cases WHERE id = $1",
+                args![next.case_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(disposition.as_deref(), Some("no_valid_number"));
+        tx.commit().await.unwrap();
+    }
+}

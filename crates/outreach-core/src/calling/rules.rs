@@ -40,6 +40,70 @@ pub enum AttemptResult {
     Callback(i64),
 }
 
+impl AttemptResult {
+    /// The results an agent records, code and German label, in the order of
+    /// their keyboard shortcuts 1–7.
+    pub const CHOICES: [(&'static str, &'static str); 7] = [
+        ("reached", "erreicht"),
+        ("busy", "besetzt"),
+        ("no_answer", "keine Antwort"),
+        ("answering_machine", "Anrufbeantworter"),
+        ("wrong_number", "kein Anschluss / falsche Nummer"),
+        ("wrong_person", "falsche Person"),
+        ("callback", "Rückruf vereinbart"),
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AttemptResult::Reached => "reached",
+            AttemptResult::Busy => "busy",
+            AttemptResult::NoAnswer => "no_answer",
+            AttemptResult::AnsweringMachine => "answering_machine",
+            AttemptResult::WrongNumber => "wrong_number",
+            AttemptResult::WrongPerson => "wrong_person",
+            AttemptResult::Callback(_) => "callback",
+        }
+    }
+
+    /// From the stored code (a callback with its agreed instant).
+    pub fn parse(code: &str, callback_at: Option<i64>) -> Option<AttemptResult> {
+        Some(match code {
+            "reached" => AttemptResult::Reached,
+            "busy" => AttemptResult::Busy,
+            "no_answer" => AttemptResult::NoAnswer,
+            "answering_machine" => AttemptResult::AnsweringMachine,
+            "wrong_number" => AttemptResult::WrongNumber,
+            "wrong_person" => AttemptResult::WrongPerson,
+            "callback" => AttemptResult::Callback(callback_at?),
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        AttemptResult::CHOICES
+            .iter()
+            .find(|(c, _)| *c == self.code())
+            .map_or("", |(_, l)| *l)
+    }
+}
+
+impl Number {
+    pub fn code(self) -> &'static str {
+        match self {
+            Number::Phone => "phone",
+            Number::Mobile => "mobile",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Number> {
+        match code {
+            "phone" => Some(Number::Phone),
+            "mobile" => Some(Number::Mobile),
+            _ => None,
+        }
+    }
+}
+
 /// Which of the customer's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Number {
