@@ -151,6 +151,8 @@ pub enum Action {
     /// Create and run campaigns, produce and dispatch their letters, record
     /// objections (the job center's own campaigns).
     ManageCampaigns,
+    /// Take cases from the call queue and call them (agents of a service center).
+    CallCases,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -165,6 +167,7 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         }
         Action::ViewCustomers => customer_scope(actor).is_some(),
         Action::ViewAuditLog => actor.role == Dpo,
+        Action::CallCases => actor.role == Agent && actor.home.service_center().is_some(),
     }
 }
 

@@ -35,10 +35,13 @@ pub enum AuditAction {
     LetterBatchSent,
     ObjectionRecord,
     GuideCreate,
+    CaseLease,
+    CallAttempt,
+    CallResult,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -64,6 +67,9 @@ impl AuditAction {
         AuditAction::LetterBatchSent,
         AuditAction::ObjectionRecord,
         AuditAction::GuideCreate,
+        AuditAction::CaseLease,
+        AuditAction::CallAttempt,
+        AuditAction::CallResult,
     ];
 
     pub fn code(self) -> &'static str {
@@ -93,6 +99,9 @@ impl AuditAction {
             AuditAction::LetterBatchSent => "letter_batch_sent",
             AuditAction::ObjectionRecord => "objection_record",
             AuditAction::GuideCreate => "guide_create",
+            AuditAction::CaseLease => "case_lease",
+            AuditAction::CallAttempt => "call_attempt",
+            AuditAction::CallResult => "call_result",
         }
     }
 
@@ -127,6 +136,9 @@ impl AuditAction {
             AuditAction::LetterBatchSent => "Briefstapel als versandt markiert",
             AuditAction::ObjectionRecord => "Widerspruch erfasst",
             AuditAction::GuideCreate => "Leitfaden-Version gespeichert",
+            AuditAction::CaseLease => "Fall zugeteilt (Anzeige für den Anruf)",
+            AuditAction::CallAttempt => "Anrufversuch gestartet",
+            AuditAction::CallResult => "Ergebnis eines Anrufversuchs erfasst",
         }
     }
 }

@@ -151,3 +151,21 @@ pub async fn visible(
     )
     .await
 }
+
+/// One version by id, whoever owns it: for a campaign's pinned guide.
+pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<StoredGuide>, StoreError> {
+    tx.fetch_optional(concat!(guide_select!(), "WHERE g.id = $1"), args![id])
+        .await
+}
+
+/// The newest built-in version (for campaigns made before guides were stored).
+pub async fn builtin(tx: &mut Tx) -> Result<Option<StoredGuide>, StoreError> {
+    tx.fetch_optional(
+        concat!(
+            guide_select!(),
+            "WHERE g.job_center_id IS NULL ORDER BY g.id DESC LIMIT 1"
+        ),
+        vec![],
+    )
+    .await
+}

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod campaign;
+pub mod conversation;
 pub mod customer;
 mod db;
 mod error;

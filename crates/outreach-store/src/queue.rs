@@ -411,3 +411,70 @@ pub async fn finish_attempt(
     }
     Ok(true)
 }
+
+/// A leased case as the agent's pages need it: the customer's name and
+/// numbers (nothing more before the conversation), the campaign's rules.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentCase {
+    pub case_id: i64,
+    pub campaign_id: i64,
+    pub campaign_name: String,
+    pub job_center_id: i64,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub state_code: Option<String>,
+    pub letter_sent_on: Option<String>,
+    pub lease_expires_at: i64,
+    pub window_days: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub attempts_per_day: i64,
+    pub attempts_total: i64,
+    pub period_end: String,
+}
+
+/// The case if the agent holds its lease at `now`; otherwise `None` (the
+/// agent sees nothing of a case after the lease ends).
+pub async fn case_for_agent(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    now: i64,
+) -> Result<Option<AgentCase>, StoreError> {
+    tx.fetch_optional(
+        "SELECT k.id AS case_id, p.id AS campaign_id, p.name AS campaign_name, p.job_center_id,
+                c.salutation, c.first_name, c.last_name, c.phone, c.mobile, c.state_code, k.letter_sent_on,
+                k.lease_expires_at, p.window_days, p.window_start, p.window_end, p.attempts_per_day,
+                p.attempts_total, p.period_end
+         FROM cases k
+         JOIN campaigns p ON p.id = k.campaign_id
+         JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id
+         WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL",
+        args![case_id, agent_id, now],
+    )
+    .await
+}
+
+/// After a dropped conversation: the case is due again at `due_at` (or
+/// closed with `final_code`), and the lease ends.
+pub async fn reschedule(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    due_at: Option<i64>,
+    final_code: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "UPDATE cases SET due_at = $3, final_disposition = $4,
+                state = CASE WHEN $4 IS NULL THEN state ELSE 'final' END,
+                leased_to = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND leased_to = $2",
+            args![case_id, agent_id, due_at, final_code],
+        )
+        .await?
+        == 1)
+}

@@ -23,8 +23,9 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 10] = [
+const NAV: [(&str, &str, Option<Action>); 11] = [
     ("/", "Start", None),
+    ("/anrufe", "Anrufe", Some(Action::CallCases)),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),

@@ -4,6 +4,7 @@
 mod admin;
 mod audit_log;
 mod auth;
+mod calls;
 mod campaigns;
 mod conversation;
 mod customers;
@@ -119,6 +120,7 @@ fn all_routes() -> routes::Routes {
         .merge(campaigns::routes())
         .merge(printing::routes())
         .merge(guides::routes())
+        .merge(calls::routes())
         .merge(customers::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())

@@ -100,3 +100,42 @@
   });
   update();
 })();
+
+// The agent's call pages: keep the lease while the page is open, show the
+// call's duration, and the shortcuts 1–7 for the attempt's result.
+(function () {
+  var holder = document.querySelector("[data-renew-url]");
+  if (holder) {
+    var url = holder.getAttribute("data-renew-url");
+    var token = document.querySelector("meta[name=csrf-token]");
+    setInterval(function () {
+      var body = new URLSearchParams();
+      if (token) { body.set("csrf", token.getAttribute("content")); }
+      fetch(url, { method: "POST", credentials: "same-origin", body: body });
+    }, 120000);
+  }
+  var timer = document.getElementById("anrufdauer");
+  if (timer) {
+    var start = parseInt(timer.getAttribute("data-start"), 10) * 1000;
+    var tick = function () {
+      var s = Math.max(0, Math.floor((Date.now() - start) / 1000));
+      timer.textContent = "Dauer " + Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
+  var results = document.getElementById("ergebnis-formular");
+  if (results) {
+    document.addEventListener("keydown", function (e) {
+      if (e.altKey || e.ctrlKey || e.metaKey) { return; }
+      var target = e.target;
+      if (target && target.tagName === "INPUT" && target.type === "text") { return; }
+      var choice = results.querySelector("input[data-key='" + e.key + "']");
+      if (choice) {
+        choice.checked = true;
+        choice.focus();
+        e.preventDefault();
+      }
+    });
+  }
+})();

@@ -112,6 +112,20 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             | "/aktionen/{id}/bearbeiten"
             | "/aktionen/{id}/faelle/{case}/widerspruch",
         ) => owned(&[JobcenterAdmin]),
+        // The agent's desk. A case page without the lease sends the agent
+        // back to the desk; starting or recording on it finds nothing.
+        ("GET", "/anrufe" | "/anrufe/fall/{id}" | "/anrufe/fall/{id}/gespraech")
+        | (
+            "POST",
+            "/anrufe/naechster" | "/anrufe/fall/{id}/verlaengern" | "/anrufe/fall/{id}/gespraech",
+        ) => only(&[Agent]),
+        ("POST", "/anrufe/fall/{id}/start" | "/anrufe/fall/{id}/ergebnis") => {
+            if role == Agent {
+                NotFound
+            } else {
+                Forbidden
+            }
+        }
         _ => return None,
     })
 }
@@ -150,6 +164,8 @@ fn url(path: &str, f: &Fixtures, job: &str) -> String {
                 f.campaign
             } else if path.starts_with("/leitfaeden") {
                 f.guide
+            } else if path.starts_with("/anrufe") {
+                f.case
             } else if path.starts_with("/auftraege") {
                 f.mandate
             } else if path.starts_with("/kunden") {

@@ -1,0 +1,181 @@
+//! Conversations on the server: the guide engine's state per case while the
+//! agent holds it, a dropped call's draft, and the result when it ends.
+
+use crate::{StoreError, Tx, args};
+
+/// Everything the guide may show or compare after the identity check, and
+/// the identity items (for comparing only), for a case the agent holds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CaseCustomer {
+    pub case_id: i64,
+    pub guide_id: Option<i64>,
+    pub campaign_name: String,
+    pub code_secret: String,
+    pub jc_name: String,
+    pub sc_name: String,
+    pub letter_date: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub birth_date: String,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub target_occupation: Option<String>,
+}
+
+/// The case's customer if the agent holds the lease at `now`.
+pub async fn case_customer(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    now: i64,
+) -> Result<Option<CaseCustomer>, StoreError> {
+    tx.fetch_optional(
+        "SELECT k.id AS case_id, p.guide_id, p.name AS campaign_name, p.code_secret, j.name AS jc_name,
+                s.name AS sc_name,
+                k.letter_sent_on AS letter_date, c.salutation, c.first_name, c.last_name, c.birth_date, c.street,
+                c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.target_occupation
+         FROM cases k
+         JOIN campaigns p ON p.id = k.campaign_id
+         JOIN mandates m ON m.id = p.mandate_id
+         JOIN job_centers j ON j.id = p.job_center_id
+         JOIN service_centers s ON s.id = m.service_center_id
+         JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id
+         WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL",
+        args![case_id, agent_id, now],
+    )
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    pub agent_id: Option<i64>,
+    pub guide_id: Option<i64>,
+    pub state: String,
+    pub draft: String,
+}
+
+pub async fn load(tx: &mut Tx, case_id: i64) -> Result<Option<Stored>, StoreError> {
+    tx.fetch_optional(
+        "SELECT agent_id, guide_id, state, draft FROM conversations WHERE case_id = $1",
+        args![case_id],
+    )
+    .await
+}
+
+/// Saves the engine's state (and the draft, '' for none).
+pub async fn save(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    guide_id: Option<i64>,
+    state: &str,
+    draft: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let updated = tx
+        .execute(
+            "UPDATE conversations SET agent_id = $2, guide_id = $3, state = $4, draft = $5, updated_at = $6
+             WHERE case_id = $1",
+            args![case_id, agent_id, guide_id, state, draft, now],
+        )
+        .await?;
+    if updated == 0 {
+        tx.execute(
+            "INSERT INTO conversations (case_id, agent_id, guide_id, state, draft, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![case_id, agent_id, guide_id, state, draft, now],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A finished conversation's result, as stored for the case manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewResult<'a> {
+    pub outcome: &'a str,
+    pub guide_version: &'a str,
+    pub identity_method: Option<&'a str>,
+    pub identity_passed: bool,
+    pub consent: bool,
+    pub answers: &'a str,
+    pub changes: &'a str,
+    pub flags: &'a str,
+}
+
+/// Stores the result, closes the case with `disposition` (a refusal makes
+/// it an invitation candidate, never an invitation) and ends the lease.
+pub async fn finish(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    result: &NewResult<'_>,
+    disposition: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let closed = tx
+        .execute(
+            "UPDATE cases SET final_disposition = $3, state = 'final', leased_to = NULL, lease_expires_at = NULL,
+                due_at = NULL, callback_at = NULL, callback_user_id = NULL,
+                invitation_candidate = $4
+             WHERE id = $1 AND leased_to = $2 AND final_disposition IS NULL",
+            args![case_id, agent_id, disposition, disposition == "refused"],
+        )
+        .await?;
+    if closed != 1 {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO results (case_id, outcome, guide_version, identity_method, identity_passed, consent_given,
+            answers, changes, flags, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        args![
+            case_id,
+            result.outcome,
+            result.guide_version,
+            result.identity_method,
+            result.identity_passed,
+            result.consent,
+            result.answers,
+            result.changes,
+            result.flags,
+            agent_id,
+            now
+        ],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM conversations WHERE case_id = $1",
+        args![case_id],
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The stored result of a case: outcome, answers, changes and flags (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredResult {
+    pub outcome: String,
+    pub guide_version: String,
+    pub identity_method: Option<String>,
+    pub identity_passed: Option<bool>,
+    pub consent_given: bool,
+    pub answers: String,
+    pub changes: String,
+    pub flags: String,
+}
+
+pub async fn result(tx: &mut Tx, case_id: i64) -> Result<Option<StoredResult>, StoreError> {
+    tx.fetch_optional(
+        "SELECT outcome, guide_version, identity_method, identity_passed, consent_given, answers, changes, flags
+         FROM results WHERE case_id = $1",
+        args![case_id],
+    )
+    .await
+}

@@ -1,0 +1,270 @@
+//! The agent's desk over HTTP on both databases: next case, a reload and a
+//! second tab keep the same case, an attempt with "keine Antwort", nothing
+//! of the case after the lease, then a full conversation with a changed
+//! phone number, interrupted by a reload; the result and the audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Client, Side, TestApp, csrf_in, username};
+use jiff::civil::date;
+use outreach_core::access::Role;
+use outreach_store::testing::backends;
+use outreach_store::{args, campaign};
+
+/// Tuesday 12.01.2027, 10:00 in Berlin: a working day inside the window.
+fn target() -> i64 {
+    date(2027, 1, 12)
+        .at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+}
+
+/// A running campaign of job center A for service center X with the two
+/// customers of A, letters sent; the clock moved to [`target`].
+async fn running_campaign(app: &TestApp) -> i64 {
+    app.state.clock.advance(target() - app.state.clock.now());
+    let mut tx = app.state.db.begin().await.unwrap();
+    tx.execute(
+        "UPDATE mandates SET period_start = '2026-01-01', period_end = '2027-12-31' WHERE id = $1",
+        args![app.fixtures.mandate],
+    )
+    .await
+    .unwrap();
+    let settings = outreach_core::campaign::CampaignSettings {
+        name: "Winter 2027".into(),
+        selection: outreach_core::campaign::Selection::default(),
+        guide_ref: "Standard".into(),
+        guide_id: Some(app.fixtures.guide),
+        window: outreach_core::calling::CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: date(2027, 1, 11),
+        period_end: date(2027, 2, 26),
+    };
+    let (admin,): (i64,) = tx
+        .fetch_one(
+            "SELECT id FROM users WHERE username = $1",
+            args![username(Role::JobcenterAdmin, Side::Own)],
+        )
+        .await
+        .unwrap();
+    let id = campaign::create(
+        &mut tx,
+        app.fixtures.jc_a,
+        app.fixtures.mandate,
+        &settings,
+        admin,
+        0,
+    )
+    .await
+    .unwrap();
+    let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+    let cases = campaign::activate(&mut tx, &c, date(2027, 1, 4), 0)
+        .await
+        .unwrap();
+    assert_eq!(cases, Some(2));
+    tx.execute(
+        "UPDATE cases SET letter_sent_on = '2026-12-01' WHERE campaign_id = $1",
+        args![id],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// Posts a step of the conversation and returns the page.
+async fn say(client: &mut Client, url: &str, fields: &[(&str, &str)]) -> String {
+    let response = client.post(url, fields).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{fields:?}: {}",
+        response.body
+    );
+    client.csrf = csrf_in(&response.body);
+    response.body
+}
+
+#[tokio::test]
+async fn an_agent_calls_two_cases() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let campaign_id = running_campaign(&app).await;
+        let agent = username(Role::Agent, Side::Own);
+        let mut client = app.login(&agent).await;
+        let desk = client.get("/anrufe").await;
+        assert!(desk.body.contains("Nächster Fall"), "{}", desk.body);
+
+        let next = client.post("/anrufe/naechster", &[]).await;
+        assert_eq!(next.status, StatusCode::SEE_OTHER);
+        let case_url = next.location().to_string();
+        assert!(case_url.starts_with("/anrufe/fall/"), "{case_url}");
+        let page = client.get(&case_url).await;
+        assert!(page.body.contains("Mustermann"));
+        assert!(page.body.contains("href=\"tel:+492081234567\""));
+        assert!(page.body.contains("01.12.2026"), "the letter's date");
+        // A second tab asking for the next case gets the same one.
+        let again = client.post("/anrufe/naechster", &[]).await;
+        assert_eq!(again.location(), case_url);
+
+        // Start, then "keine Antwort": due again tomorrow, the lease ends.
+        let started = client
+            .post(&format!("{case_url}/start"), &[("nummer", "phone")])
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER);
+        let running = client.get(&case_url).await;
+        assert!(running.body.contains("Anruf läuft"));
+        assert!(
+            running
+                .body
+                .contains("keine Sozialdaten auf den Anrufbeantworter")
+        );
+        let missing = client.post(&format!("{case_url}/ergebnis"), &[]).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.body.contains("Bitte wählen Sie das Ergebnis"));
+        client.csrf = csrf_in(&missing.body);
+        let recorded = client
+            .post(
+                &format!("{case_url}/ergebnis"),
+                &[("ergebnis", "no_answer")],
+            )
+            .await;
+        assert_eq!(recorded.location(), "/anrufe?meldung=erfasst");
+        let gone = client.get(&case_url).await;
+        assert_eq!(
+            gone.location(),
+            "/anrufe?meldung=abgelaufen",
+            "nothing after the lease"
+        );
+
+        // The other case: reached, then the conversation.
+        let next = client.post("/anrufe/naechster", &[]).await;
+        let second = next.location().to_string();
+        assert_ne!(second, case_url);
+        client
+            .post(&format!("{second}/start"), &[("nummer", "phone")])
+            .await;
+        let reached = client
+            .post(&format!("{second}/ergebnis"), &[("ergebnis", "reached")])
+            .await;
+        let talk = format!("{second}/gespraech");
+        assert_eq!(reached.location(), talk);
+        let page = client.get(&talk).await;
+        assert!(page.body.contains("Begrüßung"), "{}", page.body);
+        assert!(page.body.contains("Jobcenter A"));
+        say(&mut client, &talk, &[("aktion", "weiter")]).await;
+        say(
+            &mut client,
+            &talk,
+            &[("aktion", "identitaet:birth_date:ja")],
+        )
+        .await;
+        say(&mut client, &talk, &[("aktion", "identitaet:postcode:ja")]).await;
+        say(&mut client, &talk, &[("aktion", "weiter")]).await;
+        say(&mut client, &talk, &[("aktion", "einwilligung:ja")]).await;
+        say(
+            &mut client,
+            &talk,
+            &[("aktion", "antwort"), ("antwort", "ja")],
+        )
+        .await;
+        // A reload mid-call continues where it was (state on the server).
+        let reload = client.get(&second).await;
+        assert_eq!(reload.location(), talk);
+        let page = client.get(&talk).await;
+        assert!(
+            page.body
+                .contains("Können Sie kurzfristig eine Arbeit aufnehmen?"),
+            "{}",
+            page.body
+        );
+        client.csrf = csrf_in(&page.body);
+        say(
+            &mut client,
+            &talk,
+            &[("aktion", "antwort"), ("antwort", "ja")],
+        )
+        .await;
+        say(
+            &mut client,
+            &talk,
+            &[("aktion", "antwort"), ("antwort", "no")],
+        )
+        .await;
+        say(
+            &mut client,
+            &talk,
+            &[("aktion", "antwort"), ("antwort", "0171 2345678")],
+        )
+        .await;
+        let mut page = say(&mut client, &talk, &[("aktion", "ueberspringen")]).await; // e-mail
+        page = if page.contains("Wohnen Sie noch") {
+            say(
+                &mut client,
+                &talk,
+                &[("aktion", "antwort"), ("antwort", "ja")],
+            )
+            .await
+        } else {
+            page
+        };
+        while !page.contains("Zusammenfassung zum Vorlesen") {
+            page = if page.contains("value=\"ueberspringen\"") {
+                say(&mut client, &talk, &[("aktion", "ueberspringen")]).await
+            } else {
+                say(
+                    &mut client,
+                    &talk,
+                    &[("aktion", "antwort"), ("antwort", "nein")],
+                )
+                .await
+            };
+        }
+        assert!(page.contains("+491712345678"));
+        let done = say(&mut client, &talk, &[("aktion", "bestaetigen")]).await;
+        assert!(
+            done.contains("Gespräch geführt, Daten aktualisiert"),
+            "{done}"
+        );
+
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (disposition, leased): (Option<String>, Option<i64>) = tx
+            .fetch_one(
+                "SELECT final_disposition, leased_to FROM cases WHERE id = $1",
+                args![second.rsplit('/').next().unwrap().parse::<i64>().unwrap()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(disposition.as_deref(), Some("updated"), "{backend:?}");
+        assert_eq!(leased, None);
+        let (outcome, changes, version): (String, String, String) = tx
+            .fetch_one(
+                "SELECT r.outcome, r.changes, r.guide_version FROM results r JOIN cases k ON k.id = r.case_id WHERE k.campaign_id = $1",
+                args![campaign_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, "updated");
+        assert!(changes.contains("+491712345678"), "{changes}");
+        assert_eq!(version, "2026-12");
+        let (actions,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(DISTINCT action) FROM audit_events
+                 WHERE action IN ('case_lease', 'call_attempt', 'call_result', 'customer_read')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(actions, 4, "{backend:?}");
+        // Nothing left to call today.
+        drop(tx);
+        let empty = client.post("/anrufe/naechster", &[]).await;
+        assert_eq!(empty.location(), "/anrufe?meldung=leer");
+    }
+}
