@@ -71,6 +71,15 @@ async fn desk(
         "abgelaufen" => {
             "Die Zuteilung dieses Falls ist abgelaufen; er ist zurück in der Warteschlange."
         }
+        "confirmed" => {
+            "Gespräch beendet: Gespräch geführt, Daten bestätigt. Das Ergebnis ist gespeichert."
+        }
+        "updated" => {
+            "Gespräch beendet: Gespräch geführt, Daten aktualisiert. Das Ergebnis ist gespeichert."
+        }
+        "refused" => "Gespräch beendet: Auskunft verweigert. Es wird nichts weiter erfasst.",
+        "identity_failed" => "Gespräch beendet: Identität nicht bestätigt.",
+        "dropped" => "Verbindung abgebrochen: die Antworten bleiben als Entwurf für den Rückruf.",
         _ => "",
     };
     Ok(DeskPage {
@@ -494,11 +503,16 @@ fn disposition(outcome: guide_session::Outcome) -> &'static str {
     }
 }
 
+/// Shows the conversation (`form` None; `correct`: a question to correct
+/// at the read-back) or takes a step. A step that was taken answers with a
+/// redirect to the page (a reload never repeats it); a refused input shows
+/// the page with the error and changes nothing.
 async fn conversation(
     state: &AppState,
     ctx: &Ctx,
     id: i64,
     form: Option<&FormData>,
+    correct: Option<String>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let agent = ctx.user.actor.user_id;
@@ -538,11 +552,17 @@ async fn conversation(
         None => guide_session::Session::resume(&guide, customer, context, today, draft),
     };
     let mut error = String::new();
-    let mut correcting = None;
+    let mut correcting = correct;
     let mut entered = None;
+    let talk = format!("/anrufe/fall/{id}/gespraech");
     if let Some(form) = form {
         if let Some(q) = form.get("aktion").strip_prefix("aendern:") {
-            correcting = Some(q.to_string());
+            tx.rollback().await?;
+            let q: String = q
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            return Ok(Redirect::to(&format!("{talk}?aendern={q}")).into_response());
         } else if let Some(input) = crate::conversation::input_from_form(form) {
             let values = crate::conversation::answer_values(form);
             let was_correction = form.get("aktion") == "korrektur";
@@ -656,6 +676,14 @@ async fn conversation(
         }
     }
     tx.commit().await?;
+    if let Some(r) = session.result() {
+        // The case is closed (or rescheduled) and the lease ended: the desk
+        // says how the call ended, nothing more of the case.
+        return Ok(Redirect::to(&format!("/anrufe?meldung={}", r.outcome.code())).into_response());
+    }
+    if form.is_some() && error.is_empty() {
+        return Ok(Redirect::to(&talk).into_response());
+    }
     let step = crate::conversation::step_view(
         &session,
         correcting.as_deref(),
@@ -684,8 +712,10 @@ async fn conversation_page(
     State(state): State<AppState>,
     ctx: Ctx,
     IdPath(id): IdPath,
+    QueryData(query): QueryData,
 ) -> Result<Response, AppError> {
-    conversation(&state, &ctx, id, None).await
+    let correct = Some(query.get("aendern").to_string()).filter(|q| !q.is_empty());
+    conversation(&state, &ctx, id, None, correct).await
 }
 
 async fn conversation_step(
@@ -694,5 +724,5 @@ async fn conversation_step(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    conversation(&state, &ctx, id, Some(&form)).await
+    conversation(&state, &ctx, id, Some(&form), None).await
 }

@@ -623,19 +623,6 @@ async fn the_session_warning_extends_the_session_by_keyboard() {
     }
 }
 
-/// The conversation state of the preview page, to notice the next page.
-async fn conversation_state(driver: &WebDriver) -> String {
-    driver
-        .execute(
-            "var z = document.querySelector('[name=zustand]'); return z ? z.value : '';",
-            Vec::new(),
-        )
-        .await
-        .unwrap()
-        .convert::<String>()
-        .unwrap()
-}
-
 /// Sends keys to whatever has the focus.
 async fn keys(driver: &WebDriver, keys: impl Into<TypingData>) {
     driver
@@ -658,15 +645,40 @@ async fn focused_text(driver: &WebDriver) -> String {
     }
 }
 
-/// Presses Enter on the focused element and waits for the next step.
-async fn submit(driver: &WebDriver) {
-    let before = conversation_state(driver).await;
-    keys(driver, Key::Enter).await;
+/// Marks the current document, to notice when the next page has loaded.
+async fn mark_page(driver: &WebDriver) {
+    driver
+        .execute("window.__vorher = true;", Vec::new())
+        .await
+        .unwrap();
+}
+
+/// Waits until a new document replaced the marked one and finished loading.
+async fn wait_for_next_page(driver: &WebDriver) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while conversation_state(driver).await == before {
-        assert!(Instant::now() < deadline, "no next step after Enter");
+    loop {
+        let loaded = driver
+            .execute(
+                "return window.__vorher !== true && document.readyState === 'complete';",
+                Vec::new(),
+            )
+            .await
+            .ok()
+            .and_then(|v| v.convert::<bool>().ok())
+            .unwrap_or(false);
+        if loaded {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no next page");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Presses Enter on the focused element and waits for the next page.
+async fn submit(driver: &WebDriver) {
+    mark_page(driver).await;
+    keys(driver, Key::Enter).await;
+    wait_for_next_page(driver).await;
 }
 
 /// Tabs to the button labelled `label` (keyboard only) and presses it.
@@ -853,6 +865,120 @@ async fn the_guide_preview_by_keyboard_alone() {
         assert_eq!(outcome(&driver).await, "Auskunft verweigert");
         let result = driver.find(By::Css("section.call-step dl")).await.unwrap();
         assert!(!result.text().await.unwrap().contains("Änderung"));
+        driver.quit().await.unwrap();
+        server.stop().await;
+    }
+}
+
+/// An agent by keyboard alone: next case, "keine Antwort" (shortcut 3), the
+/// next case reached (shortcut 1), the whole conversation with a new phone
+/// number, a reload in the middle that resumes the call; the result stored.
+#[tokio::test]
+async fn an_agent_calls_by_keyboard_alone() {
+    use Answer::*;
+    if !browser_available() {
+        return;
+    }
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    let shots = screenshot_dir();
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let campaign_id = common::running_campaign(&app).await;
+        let server = Server::start(&app).await;
+        let driver = browser(driver_port).await;
+        let tag = format!("{backend:?}").to_lowercase();
+        log_in(&driver, &server.base, &username(Role::Agent, Side::Own)).await;
+        driver
+            .goto(format!("{}/anrufe", server.base))
+            .await
+            .unwrap();
+        assert_eq!(focused_text(&driver).await, "Nächster Fall");
+        submit(&driver).await;
+        assert_eq!(focused_text(&driver).await, "Anruf starten (Telefon)");
+        submit(&driver).await;
+        driver
+            .screenshot(&shots.join(format!("{tag}-anruf-ergebnis.png")))
+            .await
+            .unwrap();
+        keys(&driver, "3").await; // keine Antwort
+        press_button(&driver, "Ergebnis speichern").await;
+        let notice = driver.find(By::Css("p.notice")).await.unwrap();
+        assert!(
+            notice
+                .text()
+                .await
+                .unwrap()
+                .contains("Das Ergebnis ist gespeichert")
+        );
+
+        // The next case: reached.
+        assert_eq!(focused_text(&driver).await, "Nächster Fall");
+        submit(&driver).await;
+        submit(&driver).await; // Anruf starten
+        keys(&driver, "1").await; // erreicht
+        press_button(&driver, "Ergebnis speichern").await;
+        assert_eq!(heading(&driver).await, "Begrüßung");
+        submit(&driver).await;
+        submit(&driver).await; // Geburtsdatum stimmt
+        submit(&driver).await; // Postleitzahl stimmt
+        submit(&driver).await; // Erläuterung gegeben
+        submit(&driver).await; // Kunde willigt ein
+        answer(&driver, Option(0)).await; // still unemployed
+        // A reload in the middle of the call: the same step again.
+        mark_page(&driver).await;
+        driver.refresh().await.unwrap();
+        wait_for_next_page(&driver).await;
+        assert!(
+            driver
+                .find(By::XPath(
+                    "//legend[contains(., 'kurzfristig eine Arbeit')]"
+                ))
+                .await
+                .is_ok(),
+            "[{tag}] the call did not resume"
+        );
+        answer(&driver, Option(0)).await; // available
+        answer(&driver, Option(1)).await; // health: nein
+        answer(&driver, Text("0171 2345678")).await;
+        answer(&driver, Skip).await; // e-mail
+        answer(&driver, Option(0)).await; // same address
+        for _ in [
+            "occupation",
+            "working time",
+            "mobility",
+            "licences",
+            "care",
+            "support",
+        ] {
+            answer(&driver, Skip).await;
+        }
+        answer(&driver, Option(1)).await; // appointment: nein
+        assert_eq!(heading(&driver).await, "Zusammenfassung zum Vorlesen");
+        submit(&driver).await;
+        let notice = driver.find(By::Css("p.notice")).await.unwrap();
+        assert!(
+            notice
+                .text()
+                .await
+                .unwrap()
+                .contains("Gespräch geführt, Daten aktualisiert"),
+            "[{tag}]"
+        );
+        assert_eq!(focused_text(&driver).await, "Nächster Fall");
+        driver
+            .screenshot(&shots.join(format!("{tag}-anruf-ende.png")))
+            .await
+            .unwrap();
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (changes,): (String,) = tx
+            .fetch_one(
+                "SELECT r.changes FROM results r JOIN cases k ON k.id = r.case_id WHERE k.campaign_id = $1",
+                outreach_store::args![campaign_id],
+            )
+            .await
+            .unwrap();
+        assert!(changes.contains("+491712345678"), "[{tag}] {changes}");
+        drop(tx);
         driver.quit().await.unwrap();
         server.stop().await;
     }

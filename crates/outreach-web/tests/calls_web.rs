@@ -8,94 +8,31 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{Client, Side, TestApp, csrf_in, username};
-use jiff::civil::date;
 use outreach_core::access::Role;
+use outreach_store::args;
 use outreach_store::testing::backends;
-use outreach_store::{args, campaign};
 
-/// Tuesday 12.01.2027, 10:00 in Berlin: a working day inside the window.
-fn target() -> i64 {
-    date(2027, 1, 12)
-        .at(10, 0, 0, 0)
-        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
-        .unwrap()
-        .timestamp()
-        .as_second()
-}
-
-/// A running campaign of job center A for service center X with the two
-/// customers of A, letters sent; the clock moved to [`target`].
-async fn running_campaign(app: &TestApp) -> i64 {
-    app.state.clock.advance(target() - app.state.clock.now());
-    let mut tx = app.state.db.begin().await.unwrap();
-    tx.execute(
-        "UPDATE mandates SET period_start = '2026-01-01', period_end = '2027-12-31' WHERE id = $1",
-        args![app.fixtures.mandate],
-    )
-    .await
-    .unwrap();
-    let settings = outreach_core::campaign::CampaignSettings {
-        name: "Winter 2027".into(),
-        selection: outreach_core::campaign::Selection::default(),
-        guide_ref: "Standard".into(),
-        guide_id: Some(app.fixtures.guide),
-        window: outreach_core::calling::CallingWindow::default(),
-        attempts_per_day: 1,
-        attempts_total: 6,
-        lead_days: 7,
-        period_start: date(2027, 1, 11),
-        period_end: date(2027, 2, 26),
-    };
-    let (admin,): (i64,) = tx
-        .fetch_one(
-            "SELECT id FROM users WHERE username = $1",
-            args![username(Role::JobcenterAdmin, Side::Own)],
-        )
-        .await
-        .unwrap();
-    let id = campaign::create(
-        &mut tx,
-        app.fixtures.jc_a,
-        app.fixtures.mandate,
-        &settings,
-        admin,
-        0,
-    )
-    .await
-    .unwrap();
-    let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
-    let cases = campaign::activate(&mut tx, &c, date(2027, 1, 4), 0)
-        .await
-        .unwrap();
-    assert_eq!(cases, Some(2));
-    tx.execute(
-        "UPDATE cases SET letter_sent_on = '2026-12-01' WHERE campaign_id = $1",
-        args![id],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-/// Posts a step of the conversation and returns the page.
+/// Posts a step of the conversation: it answers with a redirect to the
+/// page (a reload repeats nothing); returns the page.
 async fn say(client: &mut Client, url: &str, fields: &[(&str, &str)]) -> String {
     let response = client.post(url, fields).await;
     assert_eq!(
         response.status,
-        StatusCode::OK,
+        StatusCode::SEE_OTHER,
         "{fields:?}: {}",
         response.body
     );
-    client.csrf = csrf_in(&response.body);
-    response.body
+    let page = client.get(response.location()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    client.csrf = csrf_in(&page.body);
+    page.body
 }
 
 #[tokio::test]
 async fn an_agent_calls_two_cases() {
     for backend in backends().await {
         let app = TestApp::new(backend).await;
-        let campaign_id = running_campaign(&app).await;
+        let campaign_id = common::running_campaign(&app).await;
         let agent = username(Role::Agent, Side::Own);
         let mut client = app.login(&agent).await;
         let desk = client.get("/anrufe").await;
@@ -227,10 +164,15 @@ async fn an_agent_calls_two_cases() {
             };
         }
         assert!(page.contains("+491712345678"));
-        let done = say(&mut client, &talk, &[("aktion", "bestaetigen")]).await;
-        assert!(
-            done.contains("Gespräch geführt, Daten aktualisiert"),
-            "{done}"
+        let done = client.post(&talk, &[("aktion", "bestaetigen")]).await;
+        assert_eq!(done.location(), "/anrufe?meldung=updated");
+        let desk = client.get(done.location()).await;
+        assert!(desk.body.contains("Gespräch geführt, Daten aktualisiert"));
+        client.csrf = csrf_in(&desk.body);
+        // Nothing of the case after the call: its pages send back to the desk.
+        assert_eq!(
+            client.get(&talk).await.location(),
+            "/anrufe?meldung=abgelaufen"
         );
 
         let mut tx = app.state.db.begin_read().await.unwrap();

@@ -453,3 +453,71 @@ impl Client {
         self.cookies.contains_key("outreach_sitzung")
     }
 }
+
+/// Tuesday 12.01.2027, 10:00 in Berlin: a working day inside the window.
+pub fn target() -> i64 {
+    jiff::civil::date(2027, 1, 12)
+        .at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+}
+
+/// A running campaign of job center A for service center X with the two
+/// customers of A, letters sent; the clock moved to [`target`].
+pub async fn running_campaign(app: &TestApp) -> i64 {
+    app.state.clock.advance(target() - app.state.clock.now());
+    let mut tx = app.state.db.begin().await.unwrap();
+    tx.execute(
+        "UPDATE mandates SET period_start = '2026-01-01', period_end = '2027-12-31' WHERE id = $1",
+        outreach_store::args![app.fixtures.mandate],
+    )
+    .await
+    .unwrap();
+    let settings = outreach_core::campaign::CampaignSettings {
+        name: "Winter 2027".into(),
+        selection: outreach_core::campaign::Selection::default(),
+        guide_ref: "Standard".into(),
+        guide_id: Some(app.fixtures.guide),
+        window: outreach_core::calling::CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: jiff::civil::date(2027, 1, 11),
+        period_end: jiff::civil::date(2027, 2, 26),
+    };
+    let (admin,): (i64,) = tx
+        .fetch_one(
+            "SELECT id FROM users WHERE username = $1",
+            outreach_store::args![username(Role::JobcenterAdmin, Side::Own)],
+        )
+        .await
+        .unwrap();
+    let id = outreach_store::campaign::create(
+        &mut tx,
+        app.fixtures.jc_a,
+        app.fixtures.mandate,
+        &settings,
+        admin,
+        0,
+    )
+    .await
+    .unwrap();
+    let c = outreach_store::campaign::by_id(&mut tx, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let cases = outreach_store::campaign::activate(&mut tx, &c, jiff::civil::date(2027, 1, 4), 0)
+        .await
+        .unwrap();
+    assert_eq!(cases, Some(2));
+    tx.execute(
+        "UPDATE cases SET letter_sent_on = '2026-12-01' WHERE campaign_id = $1",
+        outreach_store::args![id],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
