@@ -223,6 +223,37 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
     for i in 0..CUSTOMERS {
         customer::insert(tx, jc, &synthetic_customer(i), now).await?;
     }
+    // A running campaign whose advance letters went out ten days ago, so
+    // that the Hamburg agents have cases to call (in the calling window).
+    let guide = outreach_store::guide::builtin(tx).await?;
+    let settings = outreach_core::campaign::CampaignSettings {
+        name: "Aktualisierung Winter (Demo)".into(),
+        selection: outreach_core::campaign::Selection::default(),
+        guide_ref: guide.as_ref().map(|g| g.label()).unwrap_or_default(),
+        guide_id: guide.map(|g| g.id),
+        window: outreach_core::calling::CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: today,
+        period_end: today.checked_add(60.days())?,
+    };
+    let campaign_id = outreach_store::campaign::create(tx, jc, m, &settings, admin_id, now).await?;
+    let sent_on = today.checked_sub(10.days())?;
+    if let Some(c) = outreach_store::campaign::by_id(tx, campaign_id).await? {
+        outreach_store::campaign::activate(tx, &c, today, now).await?;
+        if let Some((batch, _)) = outreach_letters::batch::create_advance_batch(
+            tx,
+            campaign_id,
+            sent_on,
+            Some(admin_id),
+            now,
+        )
+        .await?
+        {
+            outreach_store::letters::mark_sent(tx, batch, sent_on, Some(admin_id)).await?;
+        }
+    }
     Ok(())
 }
 
