@@ -153,6 +153,8 @@ pub enum Action {
     ManageCampaigns,
     /// Take cases from the call queue and call them (agents of a service center).
     CallCases,
+    /// See the service center's queues and release stuck leases (supervisors).
+    SuperviseCalls,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -168,6 +170,7 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         Action::ViewCustomers => customer_scope(actor).is_some(),
         Action::ViewAuditLog => actor.role == Dpo,
         Action::CallCases => actor.role == Agent && actor.home.service_center().is_some(),
+        Action::SuperviseCalls => actor.role == Supervisor && actor.home.service_center().is_some(),
     }
 }
 

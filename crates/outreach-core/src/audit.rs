@@ -38,10 +38,11 @@ pub enum AuditAction {
     CaseLease,
     CallAttempt,
     CallResult,
+    LeaseRelease,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -70,6 +71,7 @@ impl AuditAction {
         AuditAction::CaseLease,
         AuditAction::CallAttempt,
         AuditAction::CallResult,
+        AuditAction::LeaseRelease,
     ];
 
     pub fn code(self) -> &'static str {
@@ -102,6 +104,7 @@ impl AuditAction {
             AuditAction::CaseLease => "case_lease",
             AuditAction::CallAttempt => "call_attempt",
             AuditAction::CallResult => "call_result",
+            AuditAction::LeaseRelease => "lease_release",
         }
     }
 
@@ -139,6 +142,7 @@ impl AuditAction {
             AuditAction::CaseLease => "Fall zugeteilt (Anzeige für den Anruf)",
             AuditAction::CallAttempt => "Anrufversuch gestartet",
             AuditAction::CallResult => "Ergebnis eines Anrufversuchs erfasst",
+            AuditAction::LeaseRelease => "Zuteilung durch die Teamleitung aufgehoben",
         }
     }
 }

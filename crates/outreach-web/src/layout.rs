@@ -23,9 +23,14 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 11] = [
+const NAV: [(&str, &str, Option<Action>); 12] = [
     ("/", "Start", None),
     ("/anrufe", "Anrufe", Some(Action::CallCases)),
+    (
+        "/teamleitung",
+        "Warteschlange",
+        Some(Action::SuperviseCalls),
+    ),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),

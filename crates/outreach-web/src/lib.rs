@@ -23,6 +23,7 @@ mod printing;
 mod routes;
 mod security;
 mod session;
+mod supervision;
 
 use axum::Router;
 use outreach_store::Db;
@@ -121,6 +122,7 @@ fn all_routes() -> routes::Routes {
         .merge(printing::routes())
         .merge(guides::routes())
         .merge(calls::routes())
+        .merge(supervision::routes())
         .merge(customers::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())

@@ -119,6 +119,15 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "POST",
             "/anrufe/naechster" | "/anrufe/fall/{id}/verlaengern" | "/anrufe/fall/{id}/gespraech",
         ) => only(&[Agent]),
+        ("GET", "/teamleitung") => only(&[Supervisor]),
+        // The fixture case is not leased: nothing to release.
+        ("POST", "/teamleitung/faelle/{id}/freigeben") => {
+            if role == Supervisor {
+                NotFound
+            } else {
+                Forbidden
+            }
+        }
         ("POST", "/anrufe/fall/{id}/start" | "/anrufe/fall/{id}/ergebnis") => {
             if role == Agent {
                 NotFound
@@ -164,7 +173,7 @@ fn url(path: &str, f: &Fixtures, job: &str) -> String {
                 f.campaign
             } else if path.starts_with("/leitfaeden") {
                 f.guide
-            } else if path.starts_with("/anrufe") {
+            } else if path.starts_with("/anrufe") || path.starts_with("/teamleitung") {
                 f.case
             } else if path.starts_with("/auftraege") {
                 f.mandate

@@ -210,3 +210,72 @@ async fn an_agent_calls_two_cases() {
         assert_eq!(empty.location(), "/anrufe?meldung=leer");
     }
 }
+
+/// The supervisor sees the queue as team figures, and releases a lease
+/// that has been open for more than 15 minutes.
+#[tokio::test]
+async fn the_supervisor_sees_the_queue_and_releases_a_stuck_lease() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        common::running_campaign(&app).await;
+        let mut agent = app.login(&username(Role::Agent, Side::Own)).await;
+        let mut boss = app.login(&username(Role::Supervisor, Side::Own)).await;
+        let page = boss.get("/teamleitung").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Winter 2027"), "{}", page.body);
+        assert!(
+            page.body.contains("<dt>jetzt fällig</dt><dd>2</dd>"),
+            "{backend:?}: {}",
+            page.body
+        );
+        assert!(page.body.contains("id=\"online\">1<"), "one agent online");
+        // The foreign service center's supervisor sees nothing of it.
+        let mut foreign = app.login(&username(Role::Supervisor, Side::Foreign)).await;
+        assert!(
+            !foreign
+                .get("/teamleitung")
+                .await
+                .body
+                .contains("Winter 2027")
+        );
+
+        let case_url = agent
+            .post("/anrufe/naechster", &[])
+            .await
+            .location()
+            .to_string();
+        let case: i64 = case_url.rsplit('/').next().unwrap().parse().unwrap();
+        // The page keeps the lease: renewed twice, 18 minutes in all.
+        for _ in 0..2 {
+            app.state.clock.advance(9 * 60);
+            let renewed = agent.post(&format!("{case_url}/verlaengern"), &[]).await;
+            assert_eq!(renewed.status, StatusCode::NO_CONTENT);
+        }
+        let page = boss.get("/teamleitung").await;
+        assert!(
+            page.body.contains(&format!("Fall {case} freigeben")),
+            "{}",
+            page.body
+        );
+        boss.csrf = csrf_in(&page.body);
+        let released = boss
+            .post(&format!("/teamleitung/faelle/{case}/freigeben"), &[])
+            .await;
+        assert_eq!(released.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            agent.get(&case_url).await.location(),
+            "/anrufe?meldung=abgelaufen"
+        );
+        let gone = agent.post(&format!("{case_url}/verlaengern"), &[]).await;
+        assert_eq!(gone.status, StatusCode::GONE);
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (n,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'lease_release'",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}

@@ -10,3 +10,6 @@ CREATE TABLE conversations (
     draft TEXT NOT NULL DEFAULT '',
     updated_at BIGINT NOT NULL
 );
+
+-- When the running lease began (for the supervisor: leases open too long).
+ALTER TABLE cases ADD COLUMN leased_at BIGINT;
