@@ -551,30 +551,22 @@ async fn conversation(
         Some(st) => guide_session::Session::from_state(&guide, customer, context, today, st),
         None => guide_session::Session::resume(&guide, customer, context, today, draft),
     };
-    let mut error = String::new();
-    let mut correcting = correct;
-    let mut entered = None;
     let talk = format!("/anrufe/fall/{id}/gespraech");
-    if let Some(form) = form {
-        if let Some(q) = form.get("aktion").strip_prefix("aendern:") {
-            tx.rollback().await?;
-            let q: String = q
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            return Ok(Redirect::to(&format!("{talk}?aendern={q}")).into_response());
-        } else if let Some(input) = crate::conversation::input_from_form(form) {
-            let values = crate::conversation::answer_values(form);
-            let was_correction = form.get("aktion") == "korrektur";
-            if let Err(e) = session.apply(input) {
-                error = e.0;
-                entered = Some(values);
-                if was_correction {
-                    correcting = Some(form.get("frage").to_string());
-                }
-            }
-        }
+    if let Some(q) = form.and_then(|f| f.get("aktion").strip_prefix("aendern:")) {
+        // Choosing the answer to correct changes nothing: shown by GET.
+        tx.rollback().await?;
+        let q: String = q
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        return Ok(Redirect::to(&format!("{talk}?aendern={q}")).into_response());
     }
+    let applied = form
+        .map(|f| crate::conversation::apply_form(&mut session, f))
+        .unwrap_or_default();
+    let error = applied.error;
+    let correcting = applied.correcting.or(correct);
+    let entered = applied.entered;
     let step_name = format!("{:?}", session.step());
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::CustomerRead, &ctx.client)
         .record("case", id)

@@ -369,3 +369,31 @@ pub fn input_from_form(form: &FormData) -> Option<Input> {
         }
     })
 }
+
+/// What applying a form did: the refusal's message with the values entered
+/// (shown again), and the question being corrected at the read-back.
+#[derive(Default)]
+pub struct Applied {
+    pub error: String,
+    pub entered: Option<Vec<String>>,
+    pub correcting: Option<String>,
+}
+
+/// Applies the button pressed to the session. "aendern:ID" only chooses the
+/// question to correct; a refused input changes nothing and is named.
+pub fn apply_form(session: &mut Session, form: &FormData) -> Applied {
+    let mut applied = Applied::default();
+    if let Some(id) = form.get("aktion").strip_prefix("aendern:") {
+        applied.correcting = Some(id.to_string());
+    } else if let Some(input) = input_from_form(form) {
+        let values = answer_values(form);
+        if let Err(e) = session.apply(input) {
+            applied.error = e.0;
+            applied.entered = Some(values);
+            if form.get("aktion") == "korrektur" {
+                applied.correcting = Some(form.get("frage").to_string());
+            }
+        }
+    }
+    applied
+}

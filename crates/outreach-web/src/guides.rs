@@ -3,7 +3,7 @@
 //! problem named by line, a guide's content, and a preview that runs the
 //! guide exactly as an agent would, with test data, storing nothing.
 
-use crate::conversation::{StepView, input_from_form, step_view};
+use crate::conversation::{StepView, step_view};
 use crate::forms::{Errors, FormData, IdPath, QueryData};
 use crate::layout::Layout;
 use crate::routes::{Access, Routes};
@@ -328,24 +328,10 @@ async fn preview_page(
         Some(c) => Session::from_state(&guide, test_customer(), context, today, c),
         None => Session::new(&guide, test_customer(), context, today),
     };
-    let mut error = String::new();
-    let mut correcting = None;
-    let mut entered = None;
-    if let Some(form) = form {
-        if let Some(id) = form.get("aktion").strip_prefix("aendern:") {
-            correcting = Some(id.to_string());
-        } else if let Some(input) = input_from_form(form) {
-            let answer = crate::conversation::answer_values(form);
-            let was_correction = form.get("aktion") == "korrektur";
-            if let Err(e) = session.apply(input) {
-                error = e.0;
-                entered = Some(answer);
-                if was_correction {
-                    correcting = Some(form.get("frage").to_string());
-                }
-            }
-        }
-    }
+    let applied = form
+        .map(|f| crate::conversation::apply_form(&mut session, f))
+        .unwrap_or_default();
+    let (error, correcting, entered) = (applied.error, applied.correcting, applied.entered);
     let step = step_view(
         &session,
         correcting.as_deref(),

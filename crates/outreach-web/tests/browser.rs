@@ -684,7 +684,14 @@ async fn submit(driver: &WebDriver) {
 /// Tabs to the button labelled `label` (keyboard only) and presses it.
 async fn press_button(driver: &WebDriver, label: &str) {
     for _ in 0..60 {
-        if focused_text(driver).await.trim() == label {
+        // The label, maybe followed by its shortcut (`<kbd>Alt+V</kbd>`).
+        let text = focused_text(driver).await;
+        if text.trim() == label
+            || text
+                .trim()
+                .strip_prefix(label)
+                .is_some_and(|r| r.trim_start().starts_with("Alt+"))
+        {
             submit(driver).await;
             return;
         }
