@@ -379,10 +379,13 @@ pub async fn finish_attempt(
         .await?;
     match after {
         AfterAttempt::Conversation => {
+            // Due at once: should the conversation be left unfinished, the
+            // case is called again when the lease has run out.
             tx.execute(
-                "UPDATE cases SET attempts_count = attempts_count + 1, callback_at = NULL, callback_user_id = NULL
+                "UPDATE cases SET attempts_count = attempts_count + 1, callback_at = NULL, callback_user_id = NULL,
+                    due_at = $2
                  WHERE id = $1",
-                args![case_id],
+                args![case_id, now],
             )
             .await?;
         }

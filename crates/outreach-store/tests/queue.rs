@@ -498,3 +498,48 @@ async fn attempts_are_recorded_and_move_the_case() {
         tx.commit().await.unwrap();
     }
 }
+
+/// A conversation left unfinished (the tab closed): when the lease has run
+/// out the case is due again, for the next agent.
+#[tokio::test]
+async fn an_unfinished_conversation_returns_to_the_queue() {
+    use outreach_store::queue::AfterAttempt;
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let (_, sc) = world(&t.db, 1).await;
+        let a = agent(&t.db, sc, "agent.a").await;
+        let b = agent(&t.db, sc, "agent.b").await;
+        let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let id = queue::start_attempt(&mut tx, lease.case_id, a, "phone", now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            queue::finish_attempt(
+                &mut tx,
+                id,
+                a,
+                "reached",
+                None,
+                AfterAttempt::Conversation,
+                now() + 10
+            )
+            .await
+            .unwrap()
+        );
+        tx.commit().await.unwrap();
+        let later = now() + 10 + LEASE_SECONDS + 1;
+        let again = queue::lease_next(&t.db, &scope(&t.db, sc, b, later).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.map(|l| (l.case_id, l.kind)),
+            Some((lease.case_id, LeaseKind::Retry)),
+            "{backend:?}"
+        );
+    }
+}

@@ -227,9 +227,13 @@ async fn case_page(
                 .await?
                 .is_some();
         tx.commit().await?;
-        let reached = rows
-            .last()
-            .is_some_and(|a| a.ended_at.is_some() && a.result.as_deref() == Some("reached"));
+        // This agent's own call was reached (another agent whose colleague
+        // left a conversation unfinished calls anew).
+        let reached = rows.last().is_some_and(|a| {
+            a.ended_at.is_some()
+                && a.result.as_deref() == Some("reached")
+                && a.user_id == Some(ctx.user.actor.user_id)
+        });
         if held_now && reached {
             return Ok(Redirect::to(&format!("/anrufe/fall/{id}/gespraech")).into_response());
         }
