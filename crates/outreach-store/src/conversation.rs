@@ -157,25 +157,3 @@ pub async fn finish(
     .await?;
     Ok(true)
 }
-
-/// The stored result of a case: outcome, answers, changes and flags (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredResult {
-    pub outcome: String,
-    pub guide_version: String,
-    pub identity_method: Option<String>,
-    pub identity_passed: Option<bool>,
-    pub consent_given: bool,
-    pub answers: String,
-    pub changes: String,
-    pub flags: String,
-}
-
-pub async fn result(tx: &mut Tx, case_id: i64) -> Result<Option<StoredResult>, StoreError> {
-    tx.fetch_optional(
-        "SELECT outcome, guide_version, identity_method, identity_passed, consent_given, answers, changes, flags
-         FROM results WHERE case_id = $1",
-        args![case_id],
-    )
-    .await
-}
