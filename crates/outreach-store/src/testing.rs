@@ -6,7 +6,7 @@
 //! tests run on SQLite only and say so — unless `CI` or
 //! `OUTREACH_REQUIRE_POSTGRES` is set, where the missing database is an error.
 
-use crate::{Backend, Db, StoreError, random_token};
+use crate::{Backend, Db, StoreError, args, random_token};
 use sqlx::Connection;
 use std::path::PathBuf;
 
@@ -254,3 +254,87 @@ pub async fn letter_campaign(
     tx.commit().await?;
     Ok(id)
 }
+
+/// A running campaign for queue tests and benchmarks: see [`queue_campaign`].
+#[derive(Debug, Clone)]
+pub struct QueueSetup {
+    pub campaign_id: i64,
+    pub service_center_id: i64,
+    /// The agents' user names (`agent0`, `agent1`, …).
+    pub agents: Vec<String>,
+}
+
+/// A campaign of `customers` generated customers (bulk, by SQL), activated
+/// and with its advance letters sent on 01.12.2026, so every case is callable
+/// on Tuesday 12.01.2027 inside the calling window; plus `agents` agent
+/// accounts of its service center sharing `password_hash`.
+pub async fn queue_campaign(
+    db: &Db,
+    customers: i64,
+    agents: usize,
+    password_hash: &str,
+) -> Result<QueueSetup, StoreError> {
+    use crate::{campaign, user};
+    use outreach_core::access::{Home, Role};
+    let id = letter_campaign(db, std::iter::empty()).await?;
+    let mut tx = db.begin().await?;
+    let (jc, sc): (i64, i64) = tx
+        .fetch_one(
+            "SELECT k.job_center_id, m.service_center_id FROM campaigns k
+             JOIN mandates m ON m.id = k.mandate_id WHERE k.id = $1",
+            args![id],
+        )
+        .await?;
+    // Every tenth customer is under 25, every seventh has a mobile number;
+    // all live in North Rhine-Westphalia.
+    tx.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+         INSERT INTO customers (job_center_id, customer_number, salutation, first_name,
+             last_name, birth_date, phone, mobile, status, state_code, created_at, updated_at)
+         SELECT $1, 'Q' || (10000000 + i), 'Frau', 'Erika', 'Muster' || i,
+             CASE WHEN i % 10 = 0 THEN '2005-03-01' ELSE '1980-01-01' END,
+             '+49208' || (1000000 + i),
+             CASE WHEN i % 7 = 0 THEN '+49171' || (1000000 + i) ELSE NULL END,
+             'unemployed', 'NW', 0, 0
+         FROM n",
+        args![jc, customers],
+    )
+    .await?;
+    let c = campaign::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| StoreError::Integrity("campaign just created is missing".into()))?;
+    campaign::activate(&mut tx, &c, jiff::civil::date(2027, 1, 4), 0).await?;
+    tx.execute(
+        "UPDATE cases SET letter_sent_on = '2026-12-01' WHERE campaign_id = $1",
+        args![id],
+    )
+    .await?;
+    let mut names = Vec::with_capacity(agents);
+    for i in 0..agents {
+        let username = format!("agent{i}");
+        user::create(
+            &mut tx,
+            &user::NewUser {
+                username: username.clone(),
+                display_name: format!("Agent {i}"),
+                role: Role::Agent,
+                home: Home::ServiceCenter(sc),
+                pap_code: None,
+                password_hash: password_hash.to_string(),
+            },
+            0,
+        )
+        .await?;
+        names.push(username);
+    }
+    tx.commit().await?;
+    Ok(QueueSetup {
+        campaign_id: id,
+        service_center_id: sc,
+        agents: names,
+    })
+}
+
+/// Tuesday 12.01.2027, 10:00 in Berlin (RFC 3339): a working day inside
+/// the calling window of [`queue_campaign`].
+pub const QUEUE_CLOCK: &str = "2027-01-12T10:00:00+01:00";

@@ -47,16 +47,40 @@ pub async fn shutdown_signal() {
 }
 
 pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<ExitCode> {
+    let clock_start = clock_start()?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
     tracing::info!(address = %bind, "listening");
     let state = AppState::new(db.clone(), config);
+    if let Some(start) = clock_start {
+        state.clock.advance(start - state.clock.now());
+        tracing::warn!(
+            start = %jiff::Timestamp::from_second(start).unwrap_or_default(),
+            "the application clock is moved (OUTREACH_CLOCK_START): for tests and training only"
+        );
+    }
     let upkeep = outreach_web::maintenance::spawn(state.clone());
     outreach_web::serve(listener, state, shutdown_signal()).await?;
     upkeep.abort();
     db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `OUTREACH_CLOCK_START`: the instant (RFC 3339, e.g.
+/// `2027-01-12T10:00:00+01:00`) the application clock shows at start-up; it
+/// runs on from there. For tests, benchmarks and training installations that
+/// must work inside the calling window at any hour; never set in production.
+fn clock_start() -> anyhow::Result<Option<i64>> {
+    let Ok(text) = std::env::var("OUTREACH_CLOCK_START") else {
+        return Ok(None);
+    };
+    let at: jiff::Timestamp = text.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "OUTREACH_CLOCK_START: „{text}“ ist kein Zeitpunkt wie 2027-01-12T10:00:00+01:00"
+        )
+    })?;
+    Ok(Some(at.as_second()))
 }
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {

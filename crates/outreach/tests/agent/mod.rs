@@ -1,0 +1,174 @@
+//! A simulated agent over HTTP: logs in through the login form and works
+//! the queue with the real pages and forms (session cookie, CSRF token,
+//! redirects followed by hand). Shared by the two-server queue test and
+//! the queue benchmark.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub struct Agent {
+    client: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    csrf: String,
+}
+
+/// One answer: status, `Location` and body.
+pub struct Page {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
+}
+
+/// One completed cycle of an agent.
+pub struct Cycle {
+    pub case_id: i64,
+    /// `POST /anrufe/naechster` until its redirect arrived.
+    pub lease: Duration,
+}
+
+/// The value of the hidden CSRF field or meta tag of a page.
+fn csrf_in(body: &str) -> Option<String> {
+    ["name=\"csrf-token\" content=\"", "name=\"csrf\" value=\""]
+        .iter()
+        .find_map(|marker| {
+            let start = body.find(marker)? + marker.len();
+            body[start..].split('"').next().map(str::to_string)
+        })
+}
+
+impl Agent {
+    /// A client without its own connection pool limits: one keep-alive
+    /// connection per agent, as a browser tab would mostly use.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default()
+    }
+
+    pub async fn log_in(
+        client: reqwest::Client,
+        base: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Agent, String> {
+        let mut agent = Agent {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            cookies: HashMap::new(),
+            csrf: String::new(),
+        };
+        agent.get("/login").await?;
+        let page = agent
+            .post("/login", &[("username", username), ("password", password)])
+            .await?;
+        if page.status != 303 || page.location.contains("login") {
+            return Err(format!(
+                "{username}: Anmeldung fehlgeschlagen ({})",
+                page.status
+            ));
+        }
+        agent.get("/anrufe").await?;
+        Ok(agent)
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<Page, String> {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = request
+            .header("cookie", cookie)
+            .send()
+            .await
+            .map_err(|e| format!("Anfrage: {e}"))?;
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap_or("");
+            let pair = text.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = response.text().await.map_err(|e| format!("Antwort: {e}"))?;
+        if let Some(token) = csrf_in(&body) {
+            self.csrf = token;
+        }
+        if status >= 400 {
+            return Err(format!(
+                "HTTP {status}: {}",
+                body.chars().take(300).collect::<String>()
+            ));
+        }
+        Ok(Page {
+            status,
+            location,
+            body,
+        })
+    }
+
+    pub async fn get(&mut self, path: &str) -> Result<Page, String> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// Posts a form with the CSRF token of the last page.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Result<Page, String> {
+        let mut all = vec![("csrf", self.csrf.clone())];
+        all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_string())));
+        let request = self.client.post(format!("{}{path}", self.base)).form(&all);
+        self.send(request).await
+    }
+
+    /// Lease → case page → "Anruf starten" → case page → result → desk, as
+    /// the pages do it. `None` when no case is due.
+    pub async fn cycle(&mut self, result: &str) -> Result<Option<Cycle>, String> {
+        let started = Instant::now();
+        let leased = self.post("/anrufe/naechster", &[]).await?;
+        let lease = started.elapsed();
+        if leased.location.contains("meldung=leer") {
+            self.get(&leased.location).await?;
+            return Ok(None);
+        }
+        let case_id: i64 = leased
+            .location
+            .strip_prefix("/anrufe/fall/")
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| format!("unerwartete Weiterleitung: {}", leased.location))?;
+        let case = format!("/anrufe/fall/{case_id}");
+        let page = self.get(&case).await?;
+        if !page.body.contains("Anruf starten") {
+            return Err(format!("Fall {case_id}: keine Fallansicht"));
+        }
+        let started = self
+            .post(&format!("{case}/start"), &[("nummer", "phone")])
+            .await?;
+        self.get(&started.location).await?;
+        let done = self
+            .post(&format!("{case}/ergebnis"), &[("ergebnis", result)])
+            .await?;
+        if !done.location.contains("meldung=erfasst") {
+            return Err(format!(
+                "Fall {case_id}: Ergebnis nicht erfasst ({})",
+                done.location
+            ));
+        }
+        self.get(&done.location).await?;
+        Ok(Some(Cycle { case_id, lease }))
+    }
+}
