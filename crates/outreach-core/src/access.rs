@@ -155,6 +155,16 @@ pub enum Action {
     CallCases,
     /// See the service center's queues and release stuck leases (supervisors).
     SuperviseCalls,
+    /// Read final cases and their results in the actor's [`CustomerScope`],
+    /// acknowledge them, mark disputed values (case managers, the job
+    /// center's administration).
+    ViewResults,
+    /// Reassign results to another pAp and export them to the job center's
+    /// system (the job center's administration).
+    ManageResults,
+    /// Campaign reports: aggregates only (the job center's administration
+    /// for its campaigns, supervisors for their service center's).
+    ViewReports,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -171,6 +181,13 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         Action::ViewAuditLog => actor.role == Dpo,
         Action::CallCases => actor.role == Agent && actor.home.service_center().is_some(),
         Action::SuperviseCalls => actor.role == Supervisor && actor.home.service_center().is_some(),
+        Action::ViewResults => customer_scope(actor).is_some(),
+        Action::ViewReports => match actor.role {
+            JobcenterAdmin => actor.home.job_center().is_some(),
+            Supervisor => actor.home.service_center().is_some(),
+            _ => false,
+        },
+        Action::ManageResults => actor.role == JobcenterAdmin && actor.home.job_center().is_some(),
     }
 }
 

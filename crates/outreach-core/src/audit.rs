@@ -39,10 +39,16 @@ pub enum AuditAction {
     CallAttempt,
     CallResult,
     LeaseRelease,
+    ResultList,
+    ResultRead,
+    ResultAcknowledge,
+    ResultDispute,
+    ResultReassign,
+    ResultExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -72,6 +78,12 @@ impl AuditAction {
         AuditAction::CallAttempt,
         AuditAction::CallResult,
         AuditAction::LeaseRelease,
+        AuditAction::ResultList,
+        AuditAction::ResultRead,
+        AuditAction::ResultAcknowledge,
+        AuditAction::ResultDispute,
+        AuditAction::ResultReassign,
+        AuditAction::ResultExport,
     ];
 
     pub fn code(self) -> &'static str {
@@ -105,6 +117,12 @@ impl AuditAction {
             AuditAction::CallAttempt => "call_attempt",
             AuditAction::CallResult => "call_result",
             AuditAction::LeaseRelease => "lease_release",
+            AuditAction::ResultList => "result_list",
+            AuditAction::ResultRead => "result_read",
+            AuditAction::ResultAcknowledge => "result_acknowledge",
+            AuditAction::ResultDispute => "result_dispute",
+            AuditAction::ResultReassign => "result_reassign",
+            AuditAction::ResultExport => "result_export",
         }
     }
 
@@ -143,6 +161,12 @@ impl AuditAction {
             AuditAction::CallAttempt => "Anrufversuch gestartet",
             AuditAction::CallResult => "Ergebnis eines Anrufversuchs erfasst",
             AuditAction::LeaseRelease => "Zuteilung durch die Teamleitung aufgehoben",
+            AuditAction::ResultList => "Ergebnisliste gelesen",
+            AuditAction::ResultRead => "Gesprächsergebnis gelesen",
+            AuditAction::ResultAcknowledge => "Ergebnis zur Kenntnis genommen",
+            AuditAction::ResultDispute => "Wert als bestritten markiert",
+            AuditAction::ResultReassign => "Ergebnis anderem pAp zugewiesen",
+            AuditAction::ResultExport => "Ergebnisse exportiert (übergeben)",
         }
     }
 }

@@ -10,5 +10,7 @@ pub mod campaign;
 pub mod customer;
 pub mod date;
 pub mod guide;
+pub mod handover;
 pub mod import;
 pub mod mandate;
+pub mod metrics;

@@ -84,16 +84,8 @@ impl AuditEvent {
     }
 }
 
-/// Appends one event; returns its sequence number.
-pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
-    // Taking the head row's lock first orders concurrent appenders.
-    let (seq, prev_hash): (i64, String) = tx
-        .fetch_one(
-            "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash",
-            vec![],
-        )
-        .await?;
-    let record = AuditRecord {
+fn record_of(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> AuditRecord {
+    AuditRecord {
         seq,
         at: now,
         user_id: event.user_id,
@@ -108,35 +100,95 @@ pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, St
         job_center_id: event.job_center_id,
         service_center_id: event.service_center_id,
         prev_hash,
+    }
+}
+
+fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
+    args![
+        record.seq,
+        record.at,
+        record.user_id,
+        record.username,
+        record.role,
+        record.action,
+        record.record_type,
+        record.record_id,
+        record.fields,
+        record.purpose,
+        record.client,
+        record.job_center_id,
+        record.service_center_id,
+        record.prev_hash,
+        hash
+    ]
+}
+
+/// Appends one event; returns its sequence number. A trigger moves the
+/// chain's head (`audit_head`) to the new event.
+///
+/// PostgreSQL: the head row is locked first, which orders concurrent
+/// appenders. SQLite (one writer): the event is inserted only if the head is
+/// still the one it was chained to — one statement when this process's
+/// cached head is right, so an audited read needs no transaction of its own.
+pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
+    let Some(cache) = tx.audit_head().cloned() else {
+        let (seq, prev_hash): (i64, String) = tx
+            .fetch_one(
+                "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash",
+                vec![],
+            )
+            .await?;
+        let record = record_of(event, seq, prev_hash, now);
+        let hash = event_hash(&record);
+        tx.execute(
+            "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            insert_args(record, hash),
+        )
+        .await?;
+        return Ok(seq);
     };
-    let hash = event_hash(&record);
-    tx.execute(
-        "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        args![
-            record.seq,
-            record.at,
-            record.user_id,
-            record.username,
-            record.role,
-            record.action,
-            record.record_type,
-            record.record_id,
-            record.fields,
-            record.purpose,
-            record.client,
-            record.job_center_id,
-            record.service_center_id,
-            record.prev_hash,
-            hash.clone()
-        ],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE audit_head SET last_hash = $1 WHERE id = 1",
-        args![hash],
-    )
-    .await?;
+    // Another process may append between reading the head and inserting;
+    // then nothing is inserted and the head is read again.
+    for _ in 0..16 {
+        let (last_seq, last_hash) = match cache.get() {
+            Some(head) => head,
+            None => {
+                tx.fetch_one::<(i64, String)>(
+                    "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
+                    vec![],
+                )
+                .await?
+            }
+        };
+        let seq = last_seq + 1;
+        let record = record_of(event, seq, last_hash, now);
+        let hash = event_hash(&record);
+        let inserted = tx
+            .execute(
+                "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+                 WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND last_seq = $1 - 1 AND last_hash = $14)",
+                insert_args(record, hash.clone()),
+            )
+            .await?;
+        if inserted == 1 {
+            cache.set(Some((seq, hash)));
+            return Ok(seq);
+        }
+        cache.set(None);
+    }
+    Err(StoreError::Integrity(
+        "audit chain head kept moving; event not appended".into(),
+    ))
+}
+
+/// Appends one event on its own (an audited read): on SQLite a single
+/// statement on the writer, without a transaction of its own.
+pub async fn append_alone(db: &crate::Db, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
+    let mut tx = db.write_once().await?;
+    let seq = append(&mut tx, event, now).await?;
+    tx.commit().await?;
     Ok(seq)
 }
 

@@ -66,8 +66,7 @@ macro_rules! campaign_select {
         "SELECT p.id, p.job_center_id, p.mandate_id, m.title AS mandate_title, m.state AS mandate_state,
                 s.name AS service_center_name, p.name, p.state, p.selection, p.guide_ref, p.guide_id, p.window_days,
                 p.window_start, p.window_end, p.attempts_per_day, p.attempts_total, p.lead_days,
-                p.period_start, p.period_end, p.code_secret, p.created_at,
-                (SELECT COUNT(*) FROM cases k WHERE k.campaign_id = p.id) AS case_count
+                p.period_start, p.period_end, p.code_secret, p.created_at, p.case_count
          FROM campaigns p
          JOIN mandates m ON m.id = p.mandate_id
          JOIN service_centers s ON s.id = m.service_center_id "
@@ -208,6 +207,22 @@ pub async fn list(tx: &mut Tx, job_center_id: i64) -> Result<Vec<Campaign>, Stor
     .await
 }
 
+/// The campaigns a service center carries out (under a mandate to it, in
+/// any state but draft), newest first.
+pub async fn for_service_center(
+    tx: &mut Tx,
+    service_center_id: i64,
+) -> Result<Vec<Campaign>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            campaign_select!(),
+            "WHERE m.service_center_id = $1 AND p.state <> 'draft' ORDER BY p.id DESC"
+        ),
+        args![service_center_id],
+    )
+    .await
+}
+
 /// The running campaigns a service center calls for on `today`: active,
 /// under an active mandate to it, `today` inside the calling period.
 pub async fn running_for_service_center(
@@ -265,6 +280,11 @@ pub async fn activate(
             params,
         )
         .await?;
+    tx.execute(
+        "UPDATE campaigns SET case_count = $2 WHERE id = $1",
+        args![campaign.id, i64::try_from(cases).unwrap_or(i64::MAX)],
+    )
+    .await?;
     Ok(Some(cases))
 }
 
@@ -440,17 +460,20 @@ pub async fn record_objection(
     case_id: i64,
     date: Date,
     user_id: i64,
+    now: i64,
 ) -> Result<bool, StoreError> {
     let changed = tx
         .execute(
             "UPDATE cases SET objection_on = $2, objection_recorded_by = $3, final_disposition = $4,
-                    state = 'final', invitation_candidate = TRUE, leased_to = NULL, lease_expires_at = NULL
+                    state = 'final', invitation_candidate = TRUE, leased_to = NULL, lease_expires_at = NULL,
+                    closed_at = $5
              WHERE id = $1 AND final_disposition IS NULL",
             args![
                 case_id,
                 date.to_string(),
                 user_id,
-                FinalDisposition::ObjectionBeforeCall.code()
+                FinalDisposition::ObjectionBeforeCall.code(),
+                now
             ],
         )
         .await?;

@@ -107,6 +107,8 @@ pub struct NewResult<'a> {
     pub answers: &'a str,
     pub changes: &'a str,
     pub flags: &'a str,
+    /// The flags as codes for filtering (`handover::flag_codes`).
+    pub flag_codes: &'a str,
 }
 
 /// Stores the result, closes the case with `disposition` (a refusal makes
@@ -123,9 +125,9 @@ pub async fn finish(
         .execute(
             "UPDATE cases SET final_disposition = $3, state = 'final', leased_to = NULL, lease_expires_at = NULL,
                 due_at = NULL, callback_at = NULL, callback_user_id = NULL,
-                invitation_candidate = $4
+                invitation_candidate = $4, closed_at = $5
              WHERE id = $1 AND leased_to = $2 AND final_disposition IS NULL",
-            args![case_id, agent_id, disposition, disposition == "refused"],
+            args![case_id, agent_id, disposition, disposition == "refused", now],
         )
         .await?;
     if closed != 1 {
@@ -133,8 +135,8 @@ pub async fn finish(
     }
     tx.execute(
         "INSERT INTO results (case_id, outcome, guide_version, identity_method, identity_passed, consent_given,
-            answers, changes, flags, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            answers, changes, flags, created_by, created_at, flag_codes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         args![
             case_id,
             result.outcome,
@@ -146,7 +148,8 @@ pub async fn finish(
             result.changes,
             result.flags,
             agent_id,
-            now
+            now,
+            result.flag_codes
         ],
     )
     .await?;

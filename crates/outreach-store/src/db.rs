@@ -2,6 +2,7 @@
 //! and portable statements with `$n` parameters that run on both.
 
 use crate::StoreError;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -28,8 +29,28 @@ pub enum Db {
     Sqlite {
         writer: SqlitePool,
         readers: SqlitePool,
+        head: AuditHead,
     },
     Postgres(PgPool),
+}
+
+/// SQLite: the audit chain's head as this process last wrote it, so an
+/// event can be appended in one statement that checks it is still the head
+/// (see `audit::append`). Wrong after a rollback or another process's write;
+/// then the statement appends nothing and the head is read again.
+#[derive(Debug, Clone, Default)]
+pub struct AuditHead(std::sync::Arc<std::sync::Mutex<Option<(i64, String)>>>);
+
+impl AuditHead {
+    pub fn get(&self) -> Option<(i64, String)> {
+        self.0.lock().ok().and_then(|h| h.clone())
+    }
+
+    pub fn set(&self, head: Option<(i64, String)>) {
+        if let Ok(mut h) = self.0.lock() {
+            *h = head;
+        }
+    }
 }
 
 /// Connections in use, for `/metrics`.
@@ -60,10 +81,14 @@ impl Db {
                 .connect_with(options.clone())
                 .await?;
             let readers = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(8)
                 .connect_with(options)
                 .await?;
-            Ok(Db::Sqlite { writer, readers })
+            Ok(Db::Sqlite {
+                writer,
+                readers,
+                head: AuditHead::default(),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -103,7 +128,7 @@ impl Db {
     /// A transaction for writing (on SQLite: on the one writer connection).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Db::Sqlite { writer, head, .. } => Tx::Sqlite(writer.begin().await?, head.clone()),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -111,7 +136,30 @@ impl Db {
     /// A transaction that only reads (on SQLite: from the reader pool).
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { readers, .. } => Tx::Sqlite(readers.begin().await?),
+            Db::Sqlite { readers, head, .. } => Tx::Sqlite(readers.begin().await?, head.clone()),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A reader connection without a transaction: each statement sees the
+    /// latest committed state on its own (no `BEGIN`/`COMMIT` round trips).
+    /// For reads that need no snapshot across statements, such as the
+    /// session lookup or a read whose result a guarded write checks again.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite { readers, .. } => Tx::SqliteRead(readers.acquire().await?),
+            Db::Postgres(pool) => Tx::PostgresRead(pool.acquire().await?),
+        })
+    }
+
+    /// The writer without a transaction, for one statement that is atomic on
+    /// its own (appending an audit event for a read). PostgreSQL: a
+    /// transaction as usual.
+    pub async fn write_once(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite { writer, head, .. } => {
+                Tx::SqliteWrite(writer.acquire().await?, head.clone())
+            }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -135,7 +183,9 @@ impl Db {
 
     pub fn pool_stats(&self) -> PoolStats {
         match self {
-            Db::Sqlite { writer, readers } => PoolStats {
+            Db::Sqlite {
+                writer, readers, ..
+            } => PoolStats {
                 size: writer.size() + readers.size(),
                 idle: writer.num_idle() + readers.num_idle(),
             },
@@ -148,7 +198,9 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { writer, readers } => {
+            Db::Sqlite {
+                writer, readers, ..
+            } => {
                 readers.close().await;
                 writer.close().await;
             }
@@ -243,23 +295,39 @@ macro_rules! bind_args {
 macro_rules! on_backend {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            Tx::Sqlite($conn) => $body,
+            Tx::Sqlite($conn, _) => $body,
             Tx::Postgres($conn) => $body,
+            Tx::SqliteRead($conn) => $body,
+            Tx::SqliteWrite($conn, _) => $body,
+            Tx::PostgresRead($conn) => $body,
         }
     };
 }
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Transaction<'static, Sqlite>, AuditHead),
     Postgres(Transaction<'static, Postgres>),
+    /// A reader connection without a transaction (see [`Db::read`]).
+    SqliteRead(PoolConnection<Sqlite>),
+    PostgresRead(PoolConnection<Postgres>),
+    /// The SQLite writer without a transaction (see [`Db::write_once`]).
+    SqliteWrite(PoolConnection<Sqlite>, AuditHead),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => Backend::Sqlite,
+            Tx::Postgres(_) | Tx::PostgresRead(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite writer's cached audit head (`None` elsewhere).
+    pub(crate) fn audit_head(&self) -> Option<&AuditHead> {
+        match self {
+            Tx::Sqlite(_, head) | Tx::SqliteWrite(_, head) => Some(head),
+            _ => None,
         }
     }
 
@@ -335,20 +403,28 @@ impl Tx {
                 copy.send(data).await?;
                 Ok(copy.finish().await?)
             }
-            Tx::Sqlite(_) => Err(StoreError::Integrity("COPY is PostgreSQL only".into())),
+            Tx::PostgresRead(_) => Err(StoreError::Integrity("COPY needs a transaction".into())),
+            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => {
+                Err(StoreError::Integrity("COPY is PostgreSQL only".into()))
+            }
         }
     }
 
     /// Ends the transaction without keeping its changes.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        on_backend!(self, tx => tx.rollback().await?);
+        match self {
+            Tx::Sqlite(tx, _) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
+        }
         Ok(())
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
+            Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! holds at most one lease (a unique index). PostgreSQL takes candidates with
 //! `FOR UPDATE SKIP LOCKED`; SQLite has a single writer.
 
+use crate::audit::AuditEvent;
 use crate::campaign::Campaign;
 use crate::{Backend, Db, StoreError, Tx, args};
 use outreach_core::calling::holidays::holiday;
@@ -70,7 +71,7 @@ impl QueueScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LeaseKind {
     OwnCallback,
     TeamCallback,
@@ -106,47 +107,82 @@ macro_rules! candidate {
     };
 }
 
-macro_rules! kinds {
-    ($name:ident, $condition:literal, $order:literal) => {
-        const $name: [&str; 2] = [
-            candidate!($condition, $order),
-            concat!(
-                candidate!($condition, $order),
-                " FOR UPDATE OF k SKIP LOCKED"
-            ),
-        ];
+// The four kinds of candidates, in queue order.
+macro_rules! own_callback {
+    () => {
+        candidate!(
+            "k.callback_at IS NOT NULL AND k.callback_user_id = $5 AND k.due_at <= $2",
+            "k.due_at"
+        )
+    };
+}
+macro_rules! team_callback {
+    () => {
+        candidate!(
+            "k.callback_at IS NOT NULL AND k.due_at <= $2
+             AND (k.callback_user_id IS NULL OR k.callback_at + 900 < $2)",
+            "k.due_at"
+        )
+    };
+}
+macro_rules! fresh {
+    () => {
+        candidate!(
+            "k.attempts_count = 0 AND k.callback_at IS NULL
+             AND k.letter_sent_on IS NOT NULL AND k.letter_sent_on <= $4",
+            "k.queue_group, k.queue_contact"
+        )
+    };
+}
+macro_rules! retry {
+    () => {
+        candidate!(
+            "k.attempts_count > 0 AND k.callback_at IS NULL AND k.due_at <= $2",
+            "k.due_at"
+        )
     };
 }
 
-kinds!(
-    OWN_CALLBACK,
-    "k.callback_at IS NOT NULL AND k.callback_user_id = $5 AND k.due_at <= $2",
-    "k.due_at"
-);
-kinds!(
-    TEAM_CALLBACK,
-    "k.callback_at IS NOT NULL AND k.due_at <= $2
-     AND (k.callback_user_id IS NULL OR k.callback_at + 900 < $2)",
-    "k.due_at"
-);
-kinds!(
-    FRESH,
-    "k.attempts_count = 0 AND k.callback_at IS NULL
-     AND k.letter_sent_on IS NOT NULL AND k.letter_sent_on <= $4",
-    "k.queue_group, k.queue_contact"
-);
-kinds!(
-    RETRY,
-    "k.attempts_count > 0 AND k.callback_at IS NULL AND k.due_at <= $2",
-    "k.due_at"
+/// PostgreSQL: one kind at a time, the row locked, locked rows skipped.
+const POSTGRES_KINDS: [(&str, LeaseKind); 4] = [
+    (
+        concat!(own_callback!(), " FOR UPDATE OF k SKIP LOCKED"),
+        LeaseKind::OwnCallback,
+    ),
+    (
+        concat!(team_callback!(), " FOR UPDATE OF k SKIP LOCKED"),
+        LeaseKind::TeamCallback,
+    ),
+    (
+        concat!(fresh!(), " FOR UPDATE OF k SKIP LOCKED"),
+        LeaseKind::Fresh,
+    ),
+    (
+        concat!(retry!(), " FOR UPDATE OF k SKIP LOCKED"),
+        LeaseKind::Retry,
+    ),
+];
+
+/// SQLite (the single writer): the first candidate of each kind in one
+/// statement, the earliest kind first.
+const SQLITE_CANDIDATE: &str = concat!(
+    "SELECT kind, id FROM (SELECT 0 AS kind, id FROM (",
+    own_callback!(),
+    ") UNION ALL SELECT 1, id FROM (",
+    team_callback!(),
+    ") UNION ALL SELECT 2, id FROM (",
+    fresh!(),
+    ") UNION ALL SELECT 3, id FROM (",
+    retry!(),
+    ")) ORDER BY kind LIMIT 1"
 );
 
-fn variant(tx: &Tx, sql: &[&'static str; 2]) -> &'static str {
-    match tx.backend() {
-        Backend::Sqlite => sql[0],
-        Backend::Postgres => sql[1],
-    }
-}
+const KINDS: [LeaseKind; 4] = [
+    LeaseKind::OwnCallback,
+    LeaseKind::TeamCallback,
+    LeaseKind::Fresh,
+    LeaseKind::Retry,
+];
 
 /// The agent's running lease, if any.
 pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Lease>, StoreError> {
@@ -168,6 +204,17 @@ pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Leas
 /// The next case for the agent: the running lease if there is one,
 /// otherwise a new one in queue order; `None` when nothing is due.
 pub async fn lease_next(db: &Db, scope: &QueueScope) -> Result<Option<Lease>, StoreError> {
+    lease_next_audited(db, scope, |_| None).await
+}
+
+/// [`lease_next`] that appends `audit(new lease)` in the same transaction
+/// when a new case was leased (not for a lease already held), at its end, so
+/// the audit chain's lock is held only for the commit.
+pub async fn lease_next_audited(
+    db: &Db,
+    scope: &QueueScope,
+    audit: impl FnOnce(&Lease) -> Option<AuditEvent>,
+) -> Result<Option<Lease>, StoreError> {
     let mut tx = db.begin().await?;
     // One request per agent at a time (two tabs, two servers).
     if tx.backend() == Backend::Postgres {
@@ -188,44 +235,64 @@ pub async fn lease_next(db: &Db, scope: &QueueScope) -> Result<Option<Lease>, St
         args![scope.agent_id],
     )
     .await?;
-    for (sql, kind) in [
-        (&OWN_CALLBACK, LeaseKind::OwnCallback),
-        (&TEAM_CALLBACK, LeaseKind::TeamCallback),
-        (&FRESH, LeaseKind::Fresh),
-        (&RETRY, LeaseKind::Retry),
-    ] {
-        for campaign in &scope.campaigns {
-            let found: Option<(i64,)> = tx
-                .fetch_optional(
-                    variant(&tx, sql),
-                    args![
-                        campaign.id,
-                        scope.now,
-                        scope.holiday_states.as_str(),
-                        campaign.letter_cutoff.as_str(),
-                        scope.agent_id
-                    ],
-                )
-                .await?;
-            let Some((case_id,)) = found else { continue };
-            let expires_at = scope.now + LEASE_SECONDS;
-            let claimed = tx
-                .execute(
-                    "UPDATE cases SET leased_to = $1, lease_expires_at = $2, leased_at = $4
-                     WHERE id = $3 AND final_disposition IS NULL
-                       AND (leased_to IS NULL OR lease_expires_at < $4)",
-                    args![scope.agent_id, expires_at, case_id, scope.now],
-                )
-                .await?;
-            if claimed == 1 {
-                tx.commit().await?;
-                return Ok(Some(Lease {
-                    case_id,
-                    campaign_id: campaign.id,
-                    expires_at,
-                    kind,
-                }));
+    let params = |campaign: &OpenCampaign| {
+        args![
+            campaign.id,
+            scope.now,
+            scope.holiday_states.as_str(),
+            campaign.letter_cutoff.as_str(),
+            scope.agent_id
+        ]
+    };
+    // Kinds first, then campaigns in their order.
+    let mut found: Option<(LeaseKind, i64, i64)> = None;
+    match tx.backend() {
+        Backend::Sqlite => {
+            for campaign in &scope.campaigns {
+                let best = tx
+                    .fetch_optional::<(i64, i64)>(SQLITE_CANDIDATE, params(campaign))
+                    .await?
+                    .and_then(|(kind, id)| Some((*KINDS.get(usize::try_from(kind).ok()?)?, id)));
+                if let Some((kind, id)) = best
+                    && found.is_none_or(|(earlier, _, _)| kind < earlier)
+                {
+                    found = Some((kind, id, campaign.id));
+                }
             }
+        }
+        Backend::Postgres => {
+            'kinds: for (sql, kind) in POSTGRES_KINDS {
+                for campaign in &scope.campaigns {
+                    if let Some((id,)) = tx.fetch_optional::<(i64,)>(sql, params(campaign)).await? {
+                        found = Some((kind, id, campaign.id));
+                        break 'kinds;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((kind, case_id, campaign_id)) = found {
+        let expires_at = scope.now + LEASE_SECONDS;
+        let claimed = tx
+            .execute(
+                "UPDATE cases SET leased_to = $1, lease_expires_at = $2, leased_at = $4
+                 WHERE id = $3 AND final_disposition IS NULL
+                   AND (leased_to IS NULL OR lease_expires_at < $4)",
+                args![scope.agent_id, expires_at, case_id, scope.now],
+            )
+            .await?;
+        if claimed == 1 {
+            let lease = Lease {
+                case_id,
+                campaign_id,
+                expires_at,
+                kind,
+            };
+            if let Some(event) = audit(&lease) {
+                crate::audit::append(&mut tx, &event, scope.now).await?;
+            }
+            tx.commit().await?;
+            return Ok(Some(lease));
         }
     }
     tx.commit().await?;
@@ -313,9 +380,22 @@ pub async fn start_attempt(
     number: &str,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
-    if let Some(open) = open_attempt(tx, case_id, agent_id).await? {
-        return Ok(Some(open.id));
+    let started: Option<(i64,)> = tx
+        .fetch_optional(
+            "INSERT INTO attempts (case_id, user_id, started_at, phone_used)
+             SELECT $1, $2, $3, $4
+             WHERE EXISTS (SELECT 1 FROM cases WHERE id = $1 AND leased_to = $2
+                             AND lease_expires_at >= $3 AND final_disposition IS NULL)
+               AND NOT EXISTS (SELECT 1 FROM attempts
+                               WHERE case_id = $1 AND user_id = $2 AND ended_at IS NULL)
+             RETURNING id",
+            args![case_id, agent_id, now, number],
+        )
+        .await?;
+    if let Some((id,)) = started {
+        return Ok(Some(id));
     }
+    // Not started: an attempt is open already (a reload), or the lease is gone.
     let held: Option<(i64,)> = tx
         .fetch_optional(
             "SELECT id FROM cases WHERE id = $1 AND leased_to = $2 AND lease_expires_at >= $3
@@ -326,13 +406,7 @@ pub async fn start_attempt(
     if held.is_none() {
         return Ok(None);
     }
-    let (id,): (i64,) = tx
-        .fetch_one(
-            "INSERT INTO attempts (case_id, user_id, started_at, phone_used) VALUES ($1, $2, $3, $4) RETURNING id",
-            args![case_id, agent_id, now, number],
-        )
-        .await?;
-    Ok(Some(id))
+    Ok(open_attempt(tx, case_id, agent_id).await?.map(|a| a.id))
 }
 
 /// What follows an attempt for its case.
@@ -360,23 +434,18 @@ pub async fn finish_attempt(
     after: AfterAttempt,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let finished = tx
-        .execute(
+    let finished: Option<(i64,)> = tx
+        .fetch_optional(
             "UPDATE attempts SET ended_at = $3, result = $4, callback_at = $5
              WHERE id = $1 AND user_id = $2 AND ended_at IS NULL
-               AND case_id IN (SELECT id FROM cases WHERE leased_to = $2)",
+               AND case_id IN (SELECT id FROM cases WHERE leased_to = $2)
+             RETURNING case_id",
             args![attempt_id, agent_id, now, result, callback_at],
         )
         .await?;
-    if finished != 1 {
+    let Some((case_id,)) = finished else {
         return Ok(false);
-    }
-    let (case_id,): (i64,) = tx
-        .fetch_one(
-            "SELECT case_id FROM attempts WHERE id = $1",
-            args![attempt_id],
-        )
-        .await?;
+    };
     match after {
         AfterAttempt::Conversation => {
             // Due at once: should the conversation be left unfinished, the
@@ -405,9 +474,10 @@ pub async fn finish_attempt(
         AfterAttempt::Final(code) => {
             tx.execute(
                 "UPDATE cases SET attempts_count = attempts_count + 1, final_disposition = $2, state = 'final',
-                    due_at = NULL, callback_at = NULL, callback_user_id = NULL, leased_to = NULL, lease_expires_at = NULL
+                    due_at = NULL, callback_at = NULL, callback_user_id = NULL, leased_to = NULL, lease_expires_at = NULL,
+                    closed_at = $3
                  WHERE id = $1",
-                args![case_id, code],
+                args![case_id, code, now],
             )
             .await?;
         }
@@ -469,14 +539,16 @@ pub async fn reschedule(
     agent_id: i64,
     due_at: Option<i64>,
     final_code: Option<&str>,
+    now: i64,
 ) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             "UPDATE cases SET due_at = $3, final_disposition = $4,
                 state = CASE WHEN $4 IS NULL THEN state ELSE 'final' END,
+                closed_at = CASE WHEN $4 IS NULL THEN closed_at ELSE $5 END,
                 leased_to = NULL, lease_expires_at = NULL
              WHERE id = $1 AND leased_to = $2",
-            args![case_id, agent_id, due_at, final_code],
+            args![case_id, agent_id, due_at, final_code, now],
         )
         .await?
         == 1)

@@ -378,12 +378,12 @@ async fn an_objection_closes_the_case_at_once() {
         assert_eq!(cases.len(), 1);
         let case = cases[0].id;
         assert!(
-            campaign::record_objection(&mut tx, case, TODAY, w.admin)
+            campaign::record_objection(&mut tx, case, TODAY, w.admin, 0)
                 .await
                 .unwrap()
         );
         assert!(
-            !campaign::record_objection(&mut tx, case, TODAY, w.admin)
+            !campaign::record_objection(&mut tx, case, TODAY, w.admin, 0)
                 .await
                 .unwrap()
         );

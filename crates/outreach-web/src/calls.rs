@@ -26,7 +26,7 @@ use outreach_core::date::{
 };
 use outreach_core::guide::session as guide_session;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::queue::{self, AfterAttempt, AgentCase, LeaseKind, QueueScope};
+use outreach_store::queue::{self, AfterAttempt, AgentCase, QueueScope};
 use outreach_store::{Tx, campaign};
 
 pub fn routes() -> Routes {
@@ -60,7 +60,7 @@ async fn desk(
     QueryData(query): QueryData,
 ) -> Result<DeskPage, AppError> {
     service_center_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin_read().await?;
+    let mut tx = state.db.read().await?;
     let held = queue::current(&mut tx, ctx.user.actor.user_id, state.clock.now())
         .await?
         .map(|l| l.case_id);
@@ -93,22 +93,22 @@ async fn next_case(State(state): State<AppState>, ctx: Ctx) -> Result<Response, 
     let sc = service_center_of(&ctx.user.actor)?;
     let now = state.clock.now();
     let running = {
-        let mut tx = state.db.begin_read().await?;
+        let mut tx = state.db.read().await?;
         campaign::running_for_service_center(&mut tx, sc, berlin_date(now)).await?
     };
     let scope = QueueScope::new(ctx.user.actor.user_id, now, &running);
-    let Some(lease) = queue::lease_next(&state.db, &scope).await? else {
+    let lease = queue::lease_next_audited(&state.db, &scope, |lease| {
+        Some(
+            AuditEvent::by(&ctx.user.actor, AuditAction::CaseLease, &ctx.client)
+                .record("case", lease.case_id)
+                .fields(&format!("Zuteilung ({:?})", lease.kind))
+                .purpose(&format!("Aktion {}", lease.campaign_id)),
+        )
+    })
+    .await?;
+    let Some(lease) = lease else {
         return Ok(Redirect::to("/anrufe?meldung=leer").into_response());
     };
-    if lease.kind != LeaseKind::Held {
-        let mut tx = state.db.begin().await?;
-        let event = AuditEvent::by(&ctx.user.actor, AuditAction::CaseLease, &ctx.client)
-            .record("case", lease.case_id)
-            .fields(&format!("Zuteilung ({:?})", lease.kind))
-            .purpose(&format!("Aktion {}", lease.campaign_id));
-        audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
-    }
     Ok(Redirect::to(&format!("/anrufe/fall/{}", lease.case_id)).into_response())
 }
 
@@ -144,24 +144,47 @@ struct CasePage {
     today_hint: String,
 }
 
+/// What the case page shows, read without writing.
+struct Loaded {
+    k: AgentCase,
+    history: Vec<queue::AttemptRow>,
+    open: Option<queue::AttemptRow>,
+}
+
+async fn load_case(state: &AppState, ctx: &Ctx, id: i64) -> Result<Loaded, AppError> {
+    let mut tx = state.db.read().await?;
+    let k = held(state, &mut tx, &ctx.user.actor, id).await?;
+    let history = queue::attempts(&mut tx, id).await?;
+    let open = queue::open_attempt(&mut tx, id, ctx.user.actor.user_id).await?;
+    tx.commit().await?;
+    Ok(Loaded { k, history, open })
+}
+
 async fn case_view(
     state: &AppState,
     ctx: &Ctx,
     id: i64,
     errors: Errors,
 ) -> Result<CasePage, AppError> {
+    let loaded = load_case(state, ctx, id).await?;
+    render_case(state, ctx, loaded, errors).await
+}
+
+/// The case page; showing it is a read of customer data, so no page
+/// without its audit event.
+async fn render_case(
+    state: &AppState,
+    ctx: &Ctx,
+    Loaded { k, history, open }: Loaded,
+    errors: Errors,
+) -> Result<CasePage, AppError> {
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let k = held(state, &mut tx, &ctx.user.actor, id).await?;
-    let history = queue::attempts(&mut tx, id).await?;
-    let open = queue::open_attempt(&mut tx, id, ctx.user.actor.user_id).await?;
-    // Showing the case is a read of customer data.
+    let id = k.case_id;
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::CustomerRead, &ctx.client)
         .record("case", id)
         .fields("Name, Telefon, Mobil, Datum der Vorabinformation, frühere Anrufversuche")
         .purpose(&format!("Aktion „{}“", k.campaign_name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    audit::append_alone(&state.db, &event, now).await?;
     let name = match k.salutation.as_deref() {
         Some(s @ ("Frau" | "Herr")) => format!(
             "{s} {} {}",
@@ -218,32 +241,28 @@ async fn case_page(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    // Reached and not yet finished: the conversation continues.
-    {
-        let mut tx = state.db.begin_read().await?;
-        let rows = queue::attempts(&mut tx, id).await?;
-        let held_now =
-            queue::case_for_agent(&mut tx, id, ctx.user.actor.user_id, state.clock.now())
-                .await?
-                .is_some();
-        tx.commit().await?;
-        // This agent's own call was reached (another agent whose colleague
-        // left a conversation unfinished calls anew).
-        let reached = rows.last().is_some_and(|a| {
-            a.ended_at.is_some()
-                && a.result.as_deref() == Some("reached")
-                && a.user_id == Some(ctx.user.actor.user_id)
-        });
-        if held_now && reached {
-            return Ok(Redirect::to(&format!("/anrufe/fall/{id}/gespraech")).into_response());
-        }
-    }
-    match case_view(&state, &ctx, id, Errors::default()).await {
-        Ok(page) => Ok(page.into_response()),
+    let loaded = match load_case(&state, &ctx, id).await {
+        Ok(loaded) => loaded,
         // The lease ended: back to the desk, nothing of the case shown.
-        Err(AppError::NotFound) => Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response()),
-        Err(e) => Err(e),
+        Err(AppError::NotFound) => {
+            return Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response());
+        }
+        Err(e) => return Err(e),
+    };
+    // Reached and not yet finished: the conversation continues — for this
+    // agent's own call (another agent whose colleague left a conversation
+    // unfinished calls anew).
+    let reached = loaded.history.last().is_some_and(|a| {
+        a.ended_at.is_some()
+            && a.result.as_deref() == Some("reached")
+            && a.user_id == Some(ctx.user.actor.user_id)
+    });
+    if reached {
+        return Ok(Redirect::to(&format!("/anrufe/fall/{id}/gespraech")).into_response());
     }
+    Ok(render_case(&state, &ctx, loaded, Errors::default())
+        .await?
+        .into_response())
 }
 
 async fn start(
@@ -255,7 +274,6 @@ async fn start(
     let now = state.clock.now();
     let number = Number::parse(form.get("nummer")).unwrap_or(Number::Phone);
     let mut tx = state.db.begin().await?;
-    held(&state, &mut tx, &ctx.user.actor, id).await?;
     let Some(attempt) =
         queue::start_attempt(&mut tx, id, ctx.user.actor.user_id, number.code(), now).await?
     else {
@@ -264,8 +282,8 @@ async fn start(
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::CallAttempt, &ctx.client)
         .record("case", id)
         .fields(&format!("Versuch {attempt}, Nummer: {}", number.code()));
-    audit::append(&mut tx, &event, now).await?;
     queue::renew(&mut tx, id, ctx.user.actor.user_id, now).await?;
+    audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/anrufe/fall/{id}")).into_response())
 }
@@ -334,7 +352,9 @@ async fn result(
     } else {
         None
     };
-    let mut tx = state.db.begin().await?;
+    // Read first, then write briefly: the write is guarded (the attempt
+    // still open, the case still leased to the agent).
+    let mut tx = state.db.read().await?;
     let k = held(&state, &mut tx, &ctx.user.actor, id).await?;
     let Some(open) = queue::open_attempt(&mut tx, id, agent).await? else {
         errors.add(
@@ -361,6 +381,8 @@ async fn result(
         agent_id: agent,
     };
     let after = decide(&k, &rows, Some(this_attempt), now);
+    tx.commit().await?;
+    let mut tx = state.db.begin().await?;
     if !queue::finish_attempt(&mut tx, open.id, agent, code, callback_at, after, now).await? {
         return Err(AppError::NotFound);
     }
@@ -608,7 +630,7 @@ async fn conversation(
                 AfterAttempt::Final(code) => (None, Some(code)),
                 AfterAttempt::Conversation => (Some(now), None),
             };
-            queue::reschedule(&mut tx, id, agent, due, final_code).await?;
+            queue::reschedule(&mut tx, id, agent, due, final_code, now).await?;
             let event = AuditEvent::by(&ctx.user.actor, AuditAction::CallResult, &ctx.client)
                 .record("case", id)
                 .fields("Verbindung abgebrochen: Antworten als Entwurf für den Rückruf");
@@ -618,6 +640,7 @@ async fn conversation(
             let answers = serde_json::to_string(&r.answers).unwrap_or_default();
             let changes = serde_json::to_string(&r.changes).unwrap_or_default();
             let flags = serde_json::to_string(&r.flags).unwrap_or_default();
+            let flag_codes = outreach_core::handover::flag_codes(&r.flags);
             let result = outreach_store::conversation::NewResult {
                 outcome: r.outcome.code(),
                 guide_version: &r.guide_version,
@@ -627,6 +650,7 @@ async fn conversation(
                 answers: &answers,
                 changes: &changes,
                 flags: &flags,
+                flag_codes: &flag_codes,
             };
             if !outreach_store::conversation::finish(
                 &mut tx,

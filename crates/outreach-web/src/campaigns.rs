@@ -1122,7 +1122,7 @@ async fn objection(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if campaign::record_objection(&mut tx, k.id, received, ctx.user.actor.user_id).await? {
+    if campaign::record_objection(&mut tx, k.id, received, ctx.user.actor.user_id, now).await? {
         let event = AuditEvent::by(&ctx.user.actor, AuditAction::ObjectionRecord, &ctx.client)
             .record("customer", k.customer_id)
             .fields(&format!(

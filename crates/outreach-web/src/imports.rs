@@ -15,7 +15,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::{Action, Actor, Home};
 use outreach_core::audit::AuditAction;
@@ -349,48 +349,26 @@ async fn issues_csv(
     let JobState::Done(report) = job.state() else {
         return Err(AppError::NotFound);
     };
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    let write = |out: &mut csv::Writer<Vec<u8>>, row: [&str; 5]| {
-        out.write_record(row)
-            .map_err(|e| AppError::Internal(format!("csv: {e}")))
-    };
-    write(
-        &mut out,
-        ["Art", "Zeile", "Kundennummer", "Feld", "Meldung"],
-    )?;
+    let mut rows: Vec<Vec<String>> = vec![
+        ["Art", "Zeile", "Kundennummer", "Feld", "Meldung"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for (kind, issues) in [
         ("abgelehnt", &report.errors),
         ("Warnung", &report.warning_list),
     ] {
         for i in issues {
-            write(
-                &mut out,
-                [
-                    kind,
-                    &i.line.to_string(),
-                    &i.customer_number,
-                    i.field,
-                    &i.message,
-                ],
-            )?;
+            rows.push(vec![
+                kind.to_string(),
+                i.line.to_string(),
+                i.customer_number.clone(),
+                i.field.to_string(),
+                i.message.clone(),
+            ]);
         }
     }
-    let body = out
-        .into_inner()
-        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"import-meldungen.csv\"".to_string(),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    crate::download::csv("import-meldungen.csv", rows)
 }
 
 /// Runs a finished dry run for real, from the same file.

@@ -23,7 +23,7 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 12] = [
+const NAV: [(&str, &str, Option<Action>); 14] = [
     ("/", "Start", None),
     ("/anrufe", "Anrufe", Some(Action::CallCases)),
     (
@@ -31,11 +31,13 @@ const NAV: [(&str, &str, Option<Action>); 12] = [
         "Warteschlange",
         Some(Action::SuperviseCalls),
     ),
+    ("/ergebnisse", "Ergebnisse", Some(Action::ViewResults)),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),
     ("/aktionen", "Aktionen", Some(Action::ManageCampaigns)),
     ("/leitfaeden", "Leitfäden", Some(Action::ManageCampaigns)),
+    ("/berichte", "Berichte", Some(Action::ViewReports)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
     (
         "/admin/organisationen",

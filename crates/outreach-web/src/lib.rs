@@ -8,6 +8,7 @@ mod calls;
 mod campaigns;
 mod conversation;
 mod customers;
+mod download;
 mod error;
 mod forms;
 mod guides;
@@ -20,6 +21,8 @@ mod metrics;
 mod ops;
 pub mod password;
 mod printing;
+mod reports;
+mod results;
 mod routes;
 mod security;
 mod session;
@@ -124,6 +127,8 @@ fn all_routes() -> routes::Routes {
         .merge(calls::routes())
         .merge(supervision::routes())
         .merge(customers::routes())
+        .merge(results::routes())
+        .merge(reports::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())
 }

@@ -41,7 +41,7 @@ fn client_of(parts_ext: &axum::http::Extensions) -> String {
 
 async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
     let now = state.clock.now();
-    let mut tx = state.db.begin_read().await?;
+    let mut tx = state.db.read().await?;
     let Some(row) = session::find(&mut tx, token).await? else {
         return Ok(None);
     };

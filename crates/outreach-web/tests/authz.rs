@@ -120,6 +120,14 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "/anrufe/naechster" | "/anrufe/fall/{id}/verlaengern" | "/anrufe/fall/{id}/gespraech",
         ) => only(&[Agent]),
         ("GET", "/teamleitung") => only(&[Supervisor]),
+        ("GET", "/ergebnisse") => only(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/berichte" | "/berichte/tabelle.csv") => only(&[JobcenterAdmin, Supervisor]),
+        ("GET" | "POST", "/ergebnisse/export") => only(&[JobcenterAdmin]),
+        ("GET", "/ergebnisse/{id}")
+        | ("POST", "/ergebnisse/{id}/kenntnis" | "/ergebnisse/{id}/bestritten") => {
+            owned(&[JobcenterAdmin, CaseManager])
+        }
+        ("POST", "/ergebnisse/{id}/zuweisen") => owned(&[JobcenterAdmin]),
         // The fixture case is not leased: nothing to release.
         ("POST", "/teamleitung/faelle/{id}/freigeben") => {
             if role == Supervisor {
@@ -175,6 +183,8 @@ fn url(path: &str, f: &Fixtures, job: &str) -> String {
                 f.guide
             } else if path.starts_with("/anrufe") || path.starts_with("/teamleitung") {
                 f.case
+            } else if path.starts_with("/ergebnisse") {
+                f.result_case
             } else if path.starts_with("/auftraege") {
                 f.mandate
             } else if path.starts_with("/kunden") {

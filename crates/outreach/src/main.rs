@@ -175,6 +175,24 @@ enum ExportCommand {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Die Gesprächsergebnisse einer Aktion für das Fachverfahren des
+    /// Jobcenters (je Fall eine Zeile); markiert sie als übergeben.
+    Results {
+        /// Nummer der Aktion.
+        #[arg(long)]
+        campaign: i64,
+        /// Nur Fälle, die an oder nach diesem Tag abgeschlossen wurden (TT.MM.JJJJ).
+        #[arg(long)]
+        since: Option<String>,
+        /// csv (Semikolon, UTF-8 mit BOM) oder json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Zieldatei (sonst Standardausgabe).
+        #[arg(long)]
+        out: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -334,6 +352,25 @@ async fn main() -> std::process::ExitCode {
                     database,
                 },
         } => transfer::export(&database.url, &jobcenter, out.as_deref()).await,
+        Command::Export {
+            command:
+                ExportCommand::Results {
+                    campaign,
+                    since,
+                    format,
+                    out,
+                    database,
+                },
+        } => {
+            transfer::export_results(
+                &database.url,
+                campaign,
+                since.as_deref(),
+                &format,
+                out.as_deref(),
+            )
+            .await
+        }
     };
     match result {
         Ok(code) => code,

@@ -5,11 +5,12 @@ use crate::commands::{CLI_CLIENT, open};
 use anyhow::{Context, bail};
 use outreach_core::access::CustomerScope;
 use outreach_core::audit::AuditAction;
-use outreach_core::date::berlin_date;
+use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
+use outreach_core::handover::{ExportRecord, export_csv};
 use outreach_core::import::Column;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
-use outreach_store::{customer, org};
+use outreach_store::{customer, handover, org};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -174,5 +175,74 @@ pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<
     if out.is_some() {
         eprintln!("{count} Kunden exportiert.");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outreach export results`: the final cases of a campaign as CSV or JSON;
+/// the exported cases are marked handed over, the export is audited.
+pub async fn export_results(
+    url: &str,
+    campaign_id: i64,
+    since: Option<&str>,
+    format: &str,
+    out: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let json = match format {
+        "csv" => false,
+        "json" => true,
+        other => bail!("Unbekanntes Format „{other}“: erlaubt sind csv und json."),
+    };
+    let since_start = match since {
+        Some(raw) => Some(berlin_day_start(parse_de_date(raw).map_err(|_| {
+            anyhow::anyhow!("--since: „{raw}“ ist kein Datum im Format TT.MM.JJJJ.")
+        })?)),
+        None => None,
+    };
+    let db = open(url).await?;
+    let campaign = {
+        let mut tx = db.begin_read().await?;
+        let c = outreach_store::campaign::by_id(&mut tx, campaign_id).await?;
+        tx.commit().await?;
+        c.ok_or_else(|| anyhow::anyhow!("Die Aktion {campaign_id} gibt es nicht."))?
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let mut tx = db.begin().await?;
+    let cases =
+        handover::export_cases(&mut tx, campaign.job_center_id, campaign.id, since_start).await?;
+    let body = if json {
+        let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
+        let mut body = serde_json::to_vec_pretty(&records)?;
+        body.push(b'\n');
+        body
+    } else {
+        export_csv(&cases)?
+    };
+    match out {
+        Some(path) => std::fs::write(path, &body)
+            .with_context(|| format!("{path} kann nicht geschrieben werden"))?,
+        None => std::io::stdout().lock().write_all(&body)?,
+    }
+    let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
+    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::ResultExport, CLI_CLIENT)
+        .record("campaign", campaign.id)
+        .fields(&format!(
+            "{} Fälle als {}{}",
+            cases.len(),
+            if json { "JSON" } else { "CSV" },
+            since
+                .map(|s| format!(", abgeschlossen seit {s}"))
+                .unwrap_or_default()
+        ))
+        .purpose("Übergabe an das Fachverfahren des Jobcenters")
+        .job_center(Some(campaign.job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    db.close().await;
+    eprintln!(
+        "{} Fälle der Aktion „{}“ exportiert und als übergeben markiert.",
+        cases.len(),
+        campaign.name
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,63 +3,18 @@
 //! every case is leased exactly once, by exactly one agent.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[allow(dead_code, reason = "shared with the queue benchmark, which reads the lease times")]
+#[allow(
+    dead_code,
+    reason = "shared with the queue benchmark, which reads the lease times"
+)]
 mod agent;
 
-use agent::Agent;
-use outreach_store::testing::{QUEUE_CLOCK, TestDb, backends, queue_campaign};
+use agent::{Agent, start_server};
+use outreach_store::testing::{TestDb, backends, queue_campaign};
 use outreach_store::{Backend, args};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "ein-langes-test-passwort";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `outreach serve` on a free port with the clock on a working day.
-async fn start(url: &str) -> (Server, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_outreach"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", url])
-        .env("OUTREACH_CLOCK_START", QUEUE_CLOCK)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = Agent::client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(server.0.try_wait().unwrap().is_none(), "server exited");
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (server, base)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_on_one_postgres_lease_every_case_once() {
@@ -72,8 +27,8 @@ async fn two_servers_on_one_postgres_lease_every_case_once() {
     let t = TestDb::new(Backend::Postgres).await.unwrap();
     let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
     let setup = queue_campaign(&t.db, CASES, AGENTS, &hash).await.unwrap();
-    let (_a, base_a) = start(&t.url).await;
-    let (_b, base_b) = start(&t.url).await;
+    let (_a, base_a) = start_server(&t.url, "warn").await;
+    let (_b, base_b) = start_server(&t.url, "warn").await;
 
     let mut tasks = Vec::new();
     for (i, name) in setup.agents.iter().enumerate() {

@@ -45,6 +45,9 @@ pub struct Fixtures {
     pub campaign: i64,
     pub batch: i64,
     pub case: i64,
+    /// A final case of that campaign ("Auskunft verweigert", customer
+    /// A000002 of pAp PAP2), reassigned to PAP1.
+    pub result_case: i64,
     /// The built-in guide version.
     pub guide: i64,
 }
@@ -230,6 +233,23 @@ impl TestApp {
             )
             .await
             .expect("case");
+        let (result_case,): (i64,) = tx
+            .fetch_one(
+                "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
+                 WHERE k.campaign_id = $1 AND c.customer_number = 'A000002'",
+                outreach_store::args![campaign],
+            )
+            .await
+            .expect("result case");
+        tx.execute(
+            "UPDATE cases SET final_disposition = 'refused', state = 'final', closed_at = $2 WHERE id = $1",
+            outreach_store::args![result_case, now],
+        )
+        .await
+        .expect("final case");
+        outreach_store::handover::reassign(&mut tx, result_case, "PAP1")
+            .await
+            .expect("reassign");
         campaign::set_state(
             &mut tx,
             campaign,
@@ -255,6 +275,7 @@ impl TestApp {
                 campaign,
                 batch,
                 case,
+                result_case,
                 guide,
             },
             backend,

@@ -4,7 +4,57 @@
 //! the queue benchmark.
 
 use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A running `outreach serve`; killed when dropped.
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `outreach serve` on a free port with the clock on a working day
+/// (`OUTREACH_CLOCK_START`), logging at `log`; polls `/healthz` until it
+/// answers. Returns the server and its base URL.
+pub async fn start_server(url: &str, log: &str) -> (Server, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_outreach"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", url])
+        .env("OUTREACH_CLOCK_START", outreach_store::testing::QUEUE_CLOCK)
+        .env("RUST_LOG", log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = Agent::client();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(server.0.try_wait().unwrap().is_none(), "server exited");
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, base)
+}
 
 pub struct Agent {
     client: reqwest::Client,
@@ -25,7 +75,19 @@ pub struct Cycle {
     pub case_id: i64,
     /// `POST /anrufe/naechster` until its redirect arrived.
     pub lease: Duration,
+    /// Each request of the cycle, in order (see [`STEPS`]).
+    pub steps: [Duration; 6],
 }
+
+/// The requests of one cycle.
+pub const STEPS: [&str; 6] = [
+    "POST naechster",
+    "GET fall",
+    "POST start",
+    "GET fall",
+    "POST ergebnis",
+    "GET anrufe",
+];
 
 /// The value of the hidden CSRF field or meta tag of a page.
 fn csrf_in(body: &str) -> Option<String> {
@@ -138,9 +200,14 @@ impl Agent {
     /// Lease → case page → "Anruf starten" → case page → result → desk, as
     /// the pages do it. `None` when no case is due.
     pub async fn cycle(&mut self, result: &str) -> Result<Option<Cycle>, String> {
-        let started = Instant::now();
+        let mut steps = [Duration::ZERO; 6];
+        let mut clock = Instant::now();
+        let mut lap = |i: usize| {
+            steps[i] = clock.elapsed();
+            clock = Instant::now();
+        };
         let leased = self.post("/anrufe/naechster", &[]).await?;
-        let lease = started.elapsed();
+        lap(0);
         if leased.location.contains("meldung=leer") {
             self.get(&leased.location).await?;
             return Ok(None);
@@ -152,16 +219,20 @@ impl Agent {
             .ok_or_else(|| format!("unerwartete Weiterleitung: {}", leased.location))?;
         let case = format!("/anrufe/fall/{case_id}");
         let page = self.get(&case).await?;
+        lap(1);
         if !page.body.contains("Anruf starten") {
             return Err(format!("Fall {case_id}: keine Fallansicht"));
         }
         let started = self
             .post(&format!("{case}/start"), &[("nummer", "phone")])
             .await?;
+        lap(2);
         self.get(&started.location).await?;
+        lap(3);
         let done = self
             .post(&format!("{case}/ergebnis"), &[("ergebnis", result)])
             .await?;
+        lap(4);
         if !done.location.contains("meldung=erfasst") {
             return Err(format!(
                 "Fall {case_id}: Ergebnis nicht erfasst ({})",
@@ -169,6 +240,11 @@ impl Agent {
             ));
         }
         self.get(&done.location).await?;
-        Ok(Some(Cycle { case_id, lease }))
+        lap(5);
+        Ok(Some(Cycle {
+            case_id,
+            lease: steps[0],
+            steps,
+        }))
     }
 }

@@ -1,0 +1,41 @@
+//! Files the browser saves: an attachment with its type and name, and CSV
+//! as the job centers' Excel opens it (`;`, UTF-8 with BOM).
+
+use crate::AppError;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+/// `body` as a download named `filename` (ASCII, chosen by the application).
+pub fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Rows (the first is the header) as a CSV download.
+pub fn csv<R, F>(filename: &str, rows: R) -> Result<Response, AppError>
+where
+    R: IntoIterator,
+    R::Item: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let failed = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    for row in rows {
+        out.write_record(row).map_err(failed)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    Ok(attachment(body, "text/csv; charset=utf-8", filename))
+}

@@ -1,0 +1,366 @@
+//! The results inbox over HTTP on both databases: the case manager sees
+//! their own customers' results (and one reassigned to them), nothing of
+//! another job center; reads, acknowledgements, disputes and exports are
+//! audited; forms need their CSRF token; bad input gets a German message;
+//! the export marks results handed over.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Side, TestApp, username};
+use outreach_core::access::Role;
+use outreach_core::guide::Field;
+use outreach_core::guide::session::{Change, Flags};
+use outreach_store::conversation::{self, NewResult};
+use outreach_store::testing::backends;
+use outreach_store::{Tx, args};
+
+async fn audit_count(app: &TestApp, action: &str, record: i64) -> i64 {
+    let mut tx = app.state.db.begin_read().await.unwrap();
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND record_id = $2",
+            args![action, record.to_string()],
+        )
+        .await
+        .unwrap();
+    n
+}
+
+/// A finished conversation for customer A000001 in a running campaign,
+/// with a new phone number; returns the case.
+async fn result_with_new_phone(app: &TestApp) -> i64 {
+    let campaign = common::running_campaign(app).await;
+    let mut tx: Tx = app.state.db.begin().await.unwrap();
+    let (case,): (i64,) = tx
+        .fetch_one(
+            "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
+             WHERE k.campaign_id = $1 AND c.customer_number = 'A000001'",
+            args![campaign],
+        )
+        .await
+        .unwrap();
+    let (agent,): (i64,) = tx
+        .fetch_one(
+            "SELECT id FROM users WHERE username = $1",
+            args![username(Role::Agent, Side::Own)],
+        )
+        .await
+        .unwrap();
+    tx.execute(
+        "UPDATE cases SET leased_to = $2, lease_expires_at = $3 WHERE id = $1",
+        args![case, agent, app.state.clock.now() + 600],
+    )
+    .await
+    .unwrap();
+    let changes = serde_json::to_string(&[Change {
+        field: Field::Phone,
+        question: "telefon".into(),
+        old: "+492081234567".into(),
+        new: "+491709876543".into(),
+        old_display: "+49 208 1234567".into(),
+        new_display: "+49 170 9876543".into(),
+    }])
+    .unwrap();
+    let flags = Flags {
+        contact_updated: true,
+        wants_appointment: true,
+        ..Flags::default()
+    };
+    let codes = outreach_core::handover::flag_codes(&flags);
+    let flags = serde_json::to_string(&flags).unwrap();
+    let result = NewResult {
+        outcome: "updated",
+        guide_version: "2027-01",
+        identity_method: Some("items"),
+        identity_passed: true,
+        consent: true,
+        answers: "[]",
+        changes: &changes,
+        flags: &flags,
+        flag_codes: &codes,
+    };
+    let now = app.state.clock.now();
+    assert!(
+        conversation::finish(&mut tx, case, agent, &result, "updated", now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    case
+}
+
+#[tokio::test]
+async fn the_case_manager_reads_acknowledges_and_disputes() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = result_with_new_phone(&app).await;
+        let reassigned = app.fixtures.result_case;
+
+        let mut pap = app.login(&username(Role::CaseManager, Side::Own)).await;
+        let list = pap.get("/ergebnisse").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        assert!(list.body.contains("A000001"), "{}", list.body);
+        assert!(list.body.contains("A000002"), "reassigned to PAP1");
+        assert!(list.body.contains("persönliche Einladung erwägen"));
+        assert!(list.body.contains("Termin gewünscht"));
+        assert!(list.body.contains("2 Fälle"), "{}", list.body);
+        let filtered = pap.get("/ergebnisse?merkmal=refused").await;
+        assert!(filtered.body.contains("1 Fälle") && filtered.body.contains("A000002"));
+        assert!(!filtered.body.contains(&format!("/ergebnisse/{case}\"")));
+
+        // Another job center's pAp with the same Kennung sees nothing.
+        let mut foreign = app.login(&username(Role::CaseManager, Side::Foreign)).await;
+        let theirs = foreign.get("/ergebnisse").await;
+        assert!(
+            theirs.body.contains("Keine abgeschlossenen Fälle"),
+            "{}",
+            theirs.body
+        );
+        assert_eq!(
+            foreign.get(&format!("/ergebnisse/{case}")).await.status,
+            StatusCode::NOT_FOUND
+        );
+        foreign.refresh_csrf().await;
+        let ack = foreign
+            .post(&format!("/ergebnisse/{case}/kenntnis"), &[])
+            .await;
+        assert_eq!(ack.status, StatusCode::NOT_FOUND);
+
+        // The detail: old → new, audited, read.
+        let page = pap.get(&format!("/ergebnisse/{case}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("+49 208 1234567") && page.body.contains("+49 170 9876543"));
+        assert!(page.body.contains("Gespräch geführt, Daten aktualisiert"));
+        assert_eq!(audit_count(&app, "result_read", case).await, 1);
+        let unread = pap.get("/ergebnisse?ungelesen=1").await;
+        assert!(
+            !unread.body.contains(&format!("/ergebnisse/{case}\"")),
+            "read now"
+        );
+
+        // Forms need the CSRF token.
+        let forged = pap
+            .post_raw(&format!("/ergebnisse/{case}/kenntnis"), &[])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(audit_count(&app, "result_acknowledge", case).await, 0);
+        pap.csrf = common::csrf_in(&page.body);
+        let ack = pap.post(&format!("/ergebnisse/{case}/kenntnis"), &[]).await;
+        assert_eq!(ack.status, StatusCode::SEE_OTHER);
+        let page = pap.get(ack.location()).await;
+        assert!(page.body.contains("als zur Kenntnis genommen vermerkt"));
+        assert!(page.body.contains("von Test pAp"), "{}", page.body);
+        assert_eq!(audit_count(&app, "result_acknowledge", case).await, 1);
+
+        // A field that did not change can't be disputed; the phone can.
+        let wrong = pap
+            .post(
+                &format!("/ergebnisse/{case}/bestritten"),
+                &[("feld", "email"), ("notiz", "")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            wrong.body.contains(
+                "Feld: Bitte wählen Sie einen Wert, der in diesem Gespräch geändert wurde."
+            )
+        );
+        let long = "x".repeat(501);
+        let too_long = pap
+            .post(
+                &format!("/ergebnisse/{case}/bestritten"),
+                &[("feld", "phone"), ("notiz", &long)],
+            )
+            .await;
+        assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(audit_count(&app, "result_dispute", case).await, 0);
+        let disputed = pap
+            .post(
+                &format!("/ergebnisse/{case}/bestritten"),
+                &[("feld", "phone"), ("notiz", "<b>alte Nummer</b>")],
+            )
+            .await;
+        assert_eq!(disputed.status, StatusCode::SEE_OTHER);
+        let page = pap.get(disputed.location()).await;
+        assert!(
+            page.body
+                .contains("<strong>bestritten</strong>: &#60;b&#62;alte Nummer"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("+49 170 9876543"), "the value stays");
+        assert_eq!(audit_count(&app, "result_dispute", case).await, 1);
+
+        // The refusal reassigned to this pAp: a task, never a negative mark.
+        let refusal = pap.get(&format!("/ergebnisse/{reassigned}")).await;
+        assert_eq!(refusal.status, StatusCode::OK);
+        assert!(
+            refusal
+                .body
+                .contains("Aufgabe: persönliche Einladung erwägen")
+        );
+        assert!(!refusal.body.to_lowercase().contains("mitwirkungsverstoß"));
+    }
+}
+
+#[tokio::test]
+async fn the_administration_exports_and_reassigns() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = result_with_new_phone(&app).await;
+        let (campaign,): (i64,) = {
+            let mut tx = app.state.db.begin_read().await.unwrap();
+            tx.fetch_one("SELECT campaign_id FROM cases WHERE id = $1", args![case])
+                .await
+                .unwrap()
+        };
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let form = admin.get("/ergebnisse/export").await;
+        assert_eq!(form.status, StatusCode::OK);
+        admin.csrf = common::csrf_in(&form.body);
+        let id = campaign.to_string();
+        let bad = admin
+            .post(
+                "/ergebnisse/export",
+                &[("aktion", &id), ("seit", "31.02.2027"), ("format", "csv")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body
+                .contains("abgeschlossen seit: Bitte geben Sie das Datum als TT.MM.JJJJ an")
+        );
+        assert_eq!(audit_count(&app, "result_export", campaign).await, 0);
+
+        let csv = admin
+            .post(
+                "/ergebnisse/export",
+                &[("aktion", &id), ("seit", ""), ("format", "csv")],
+            )
+            .await;
+        assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+        assert!(csv.header("content-type").starts_with("text/csv"));
+        assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
+        assert_eq!(csv.body.matches("+49 170 9876543").count(), 1);
+        assert!(
+            csv.body
+                .contains("A000001;Winter 2027;Gespräch geführt, Daten aktualisiert;updated;")
+        );
+        assert_eq!(audit_count(&app, "result_export", campaign).await, 1);
+        let page = admin.get(&format!("/ergebnisse/{case}")).await;
+        assert!(
+            !page.body.contains("übergeben</dt><dd>noch nicht"),
+            "handed over now"
+        );
+
+        let json = admin
+            .post("/ergebnisse/export", &[("aktion", &id), ("format", "json")])
+            .await;
+        assert_eq!(json.status, StatusCode::OK);
+        let records: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+        assert_eq!(records[0]["customer_number"], "A000001");
+        assert_eq!(records[0]["changes"][0]["new"], "+491709876543");
+
+        // Another job center's administration can't export this campaign.
+        let mut foreign = app
+            .login(&username(Role::JobcenterAdmin, Side::Foreign))
+            .await;
+        let theirs = foreign
+            .post("/ergebnisse/export", &[("aktion", &id), ("format", "csv")])
+            .await;
+        assert_eq!(theirs.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            theirs
+                .body
+                .contains("Bitte wählen Sie eine Aktion Ihres Jobcenters.")
+        );
+
+        // Reassignment: only to a pAp-Kennung of the job center.
+        let nobody = admin
+            .post(&format!("/ergebnisse/{case}/zuweisen"), &[("pap", "PAP9")])
+            .await;
+        assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(nobody.body.contains("pAp-Kennung: Bitte wählen Sie"));
+        let moved = admin
+            .post(&format!("/ergebnisse/{case}/zuweisen"), &[("pap", "PAP1")])
+            .await;
+        assert_eq!(moved.status, StatusCode::SEE_OTHER);
+        assert_eq!(audit_count(&app, "result_reassign", case).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn the_report_shows_the_conversation_to_admin_and_supervisor_only() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        result_with_new_phone(&app).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let page = admin.get("/berichte").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        // Two final cases: the conversation (I) and the fixture refusal (R).
+        assert!(
+            page.body
+                .contains("<td>RR1 (Antwortquote)</td><td>50,0 %</td>"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains("<td>COOP1 (Kooperationsquote)</td><td>50,0 %</td>")
+        );
+        assert!(
+            page.body
+                .contains("<td>Telefon</td><td>1</td><td>100,0 %</td>")
+        );
+        assert!(page.body.contains("<svg role=\"img\""));
+        assert!(page.body.contains("Vergleichswert der Aktion 2005"));
+        assert!(!page.body.contains("Mustermann"), "no names in reports");
+        let csv = admin.get("/berichte/tabelle.csv?tabelle=ergebnisse").await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
+        assert!(csv.body.contains("Ergebnis;AAPOR-Klasse;Fälle;Anteil"));
+        assert!(
+            csv.body
+                .contains("Gespräch geführt, Daten aktualisiert;I;1;50,0 %"),
+            "{}",
+            csv.body
+        );
+        assert_eq!(
+            admin
+                .get("/berichte/tabelle.csv?tabelle=unbekannt")
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+
+        // The service center carrying out the mandate sees the campaign it
+        // calls for (not the fixture campaign's refusal: that one is closed
+        // and under the same mandate, so it counts too).
+        let mut supervisor = app.login(&username(Role::Supervisor, Side::Own)).await;
+        let theirs = supervisor.get("/berichte").await;
+        assert!(
+            theirs
+                .body
+                .contains("<td>RR1 (Antwortquote)</td><td>50,0 %</td>"),
+            "{}",
+            theirs.body
+        );
+        // Another service center and another job center see nothing of it.
+        for role in [Role::Supervisor, Role::JobcenterAdmin] {
+            let mut foreign = app.login(&username(role, Side::Foreign)).await;
+            let nothing = foreign.get("/berichte").await;
+            assert!(
+                nothing
+                    .body
+                    .contains("<td>RR1 (Antwortquote)</td><td>–</td>"),
+                "{}",
+                nothing.body
+            );
+        }
+        // Case managers and agents get no reports.
+        let mut pap = app.login(&username(Role::CaseManager, Side::Own)).await;
+        assert_eq!(pap.get("/berichte").await.status, StatusCode::FORBIDDEN);
+    }
+}
