@@ -45,10 +45,11 @@ pub enum AuditAction {
     ResultDispute,
     ResultReassign,
     ResultExport,
+    InvitationCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -84,6 +85,7 @@ impl AuditAction {
         AuditAction::ResultDispute,
         AuditAction::ResultReassign,
         AuditAction::ResultExport,
+        AuditAction::InvitationCreate,
     ];
 
     pub fn code(self) -> &'static str {
@@ -123,6 +125,7 @@ impl AuditAction {
             AuditAction::ResultDispute => "result_dispute",
             AuditAction::ResultReassign => "result_reassign",
             AuditAction::ResultExport => "result_export",
+            AuditAction::InvitationCreate => "invitation_create",
         }
     }
 
@@ -167,6 +170,7 @@ impl AuditAction {
             AuditAction::ResultDispute => "Wert als bestritten markiert",
             AuditAction::ResultReassign => "Ergebnis anderem pAp zugewiesen",
             AuditAction::ResultExport => "Ergebnisse exportiert (übergeben)",
+            AuditAction::InvitationCreate => "Einladung erstellt",
         }
     }
 }

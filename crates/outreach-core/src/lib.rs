@@ -12,5 +12,6 @@ pub mod date;
 pub mod guide;
 pub mod handover;
 pub mod import;
+pub mod invitation;
 pub mod mandate;
 pub mod metrics;

@@ -20,7 +20,7 @@ pub struct Organisation {
 }
 
 impl Organisation {
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         let place = format!("{} {}", self.postcode, self.city);
         [self.street.trim(), place.trim()]
             .iter()

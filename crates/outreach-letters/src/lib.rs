@@ -9,6 +9,7 @@
 
 mod advance;
 pub mod batch;
+pub mod invitation;
 mod world;
 pub mod zip;
 
@@ -34,6 +35,9 @@ pub enum LetterError {
         "Ein Brief passt nicht auf {PAGES_PER_LETTER} Seiten ({pages} Seiten für {letters} Briefe); bitte prüfen Sie die Adressdaten."
     )]
     Overflow { pages: usize, letters: usize },
+    /// A required item of the letter is missing; the message says which.
+    #[error("{0}")]
+    Missing(String),
     #[error("Die Briefdaten konnten nicht geschrieben werden: {0}")]
     Data(#[from] serde_json::Error),
 }

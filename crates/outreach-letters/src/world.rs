@@ -16,9 +16,13 @@ const FONTS: [&[u8]; 3] = [
 ];
 
 /// The templates, by file name.
-const TEMPLATES: [(&str, &str); 2] = [
+const TEMPLATES: [(&str, &str); 3] = [
     ("common.typ", include_str!("../templates/common.typ")),
     ("advance.typ", include_str!("../templates/advance.typ")),
+    (
+        "invitation.typ",
+        include_str!("../templates/invitation.typ"),
+    ),
 ];
 
 /// The name of the JSON file a template reads its letters from.

@@ -11,6 +11,7 @@ mod error;
 pub mod guide;
 pub mod handover;
 pub mod import;
+pub mod invitation;
 pub mod letters;
 pub mod mandate;
 pub mod org;

@@ -24,7 +24,7 @@ use outreach_core::customer::Status;
 use outreach_core::date::{berlin_date, format_de_date, iso_to_de, parse_de_date, parse_iso_date};
 use outreach_core::mandate::MandateState;
 use outreach_letters::batch::{advance_letter, create_advance_batch, file_names, manifest};
-use outreach_letters::{AdvanceLetter, LETTERS_PER_FILE, Renderer};
+use outreach_letters::{AdvanceLetter, LETTERS_PER_FILE};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::{self, Campaign, CaseListing};
 use outreach_store::guide::{self, StoredGuide};
@@ -924,17 +924,7 @@ async fn batch_pdf(
         .iter()
         .map(|row| advance_letter(row, letter_date))
         .collect();
-    let pdf = tokio::task::spawn_blocking(move || {
-        std::thread::Builder::new()
-            .stack_size(16 << 20)
-            .spawn(move || Renderer::new().advance_letters(&chunk))
-            .map_err(|e| AppError::Internal(format!("thread: {e}")))?
-            .join()
-            .map_err(|_| AppError::Internal("typst thread panicked".into()))?
-            .map_err(|e| AppError::Internal(e.to_string()))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("join: {e}")))??;
+    let pdf = crate::download::typeset(move |renderer| renderer.advance_letters(&chunk)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),

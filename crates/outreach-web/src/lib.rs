@@ -14,6 +14,7 @@ mod forms;
 mod guides;
 mod home;
 mod imports;
+mod invitations;
 mod layout;
 pub mod maintenance;
 mod mandates;
@@ -129,6 +130,7 @@ fn all_routes() -> routes::Routes {
         .merge(customers::routes())
         .merge(results::routes())
         .merge(reports::routes())
+        .merge(invitations::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())
 }

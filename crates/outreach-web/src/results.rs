@@ -209,6 +209,8 @@ struct DetailPage {
     handed_over: String,
     is_admin: bool,
     pap_codes: Vec<String>,
+    /// Invitations issued for this case: (id, appointment, purpose).
+    invitations: Vec<(i64, String, &'static str)>,
     errors: Errors,
     message: &'static str,
 }
@@ -266,11 +268,14 @@ fn flag_lines(flags: &Flags) -> Vec<(&'static str, String)> {
 const DETAIL_FIELDS: &str =
     "Kundennummer, Name, Aktion, Ergebnis, Änderungen (alt → neu), Merkmale, Notiz";
 
-async fn load(
-    state: &AppState,
-    ctx: &Ctx,
-    id: i64,
-) -> Result<(InboxDetail, Vec<store::Dispute>, Vec<String>), AppError> {
+/// What the detail page shows besides the case itself.
+struct Extras {
+    disputes: Vec<store::Dispute>,
+    pap_codes: Vec<String>,
+    invitations: Vec<(i64, String, &'static str)>,
+}
+
+async fn load(state: &AppState, ctx: &Ctx, id: i64) -> Result<(InboxDetail, Extras), AppError> {
     let actor = &ctx.user.actor;
     let scope = scope_of(ctx)?;
     let jc = job_center_of(&scope)?;
@@ -280,6 +285,22 @@ async fn load(
         .await?
         .ok_or(AppError::NotFound)?;
     let disputes = store::disputes(&mut tx, id).await?;
+    let invitations = outreach_store::invitation::for_case(&mut tx, jc, id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            (
+                i.id,
+                format!(
+                    "{} {} Uhr",
+                    outreach_core::date::iso_to_de(&i.appointment_on),
+                    i.appointment_time
+                ),
+                outreach_core::invitation::Purpose::parse(&i.purpose)
+                    .map_or("", outreach_core::invitation::Purpose::label),
+            )
+        })
+        .collect();
     let pap_codes = if actor.role == Role::JobcenterAdmin {
         store::pap_codes(&mut tx, jc).await?
     } else {
@@ -297,12 +318,26 @@ async fn load(
         .job_center(Some(d.job_center_id));
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
-    Ok((d, disputes, pap_codes))
+    Ok((
+        d,
+        Extras {
+            disputes,
+            pap_codes,
+            invitations,
+        },
+    ))
 }
 
 fn page(
     ctx: &Ctx,
-    (d, disputes, pap_codes): (InboxDetail, Vec<store::Dispute>, Vec<String>),
+    (
+        d,
+        Extras {
+            disputes,
+            pap_codes,
+            invitations,
+        },
+    ): (InboxDetail, Extras),
     errors: Errors,
     message: &'static str,
 ) -> DetailPage {
@@ -350,6 +385,7 @@ fn page(
         handed_over: d.handed_over_at.map(format_de_datetime).unwrap_or_default(),
         is_admin: ctx.user.actor.role == Role::JobcenterAdmin,
         pap_codes,
+        invitations,
         errors,
         message,
         row: Row::new(d.item),
@@ -367,6 +403,9 @@ async fn detail(
         "kenntnis" => "Das Ergebnis ist als zur Kenntnis genommen vermerkt.",
         "bestritten" => "Der Wert ist als bestritten markiert; er bleibt unverändert gespeichert.",
         "zugewiesen" => "Das Ergebnis ist dem gewählten pAp zugewiesen.",
+        "einladung" => {
+            "Die Einladung ist erstellt. Bitte drucken Sie den Brief und versenden Sie ihn."
+        }
         _ => "",
     };
     Ok(page(&ctx, loaded, Errors::default(), message))

@@ -128,6 +128,16 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             owned(&[JobcenterAdmin, CaseManager])
         }
         ("POST", "/ergebnisse/{id}/zuweisen") => owned(&[JobcenterAdmin]),
+        ("GET" | "POST", "/ergebnisse/{id}/einladung") => owned(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/einladungen" | "/einladungen/tag.pdf") => only(&[JobcenterAdmin, CaseManager]),
+        // No fixture invitation: the letter is not found for those allowed.
+        ("GET", "/einladungen/{id}/brief.pdf") => {
+            if matches!(role, JobcenterAdmin | CaseManager) {
+                NotFound
+            } else {
+                Forbidden
+            }
+        }
         // The fixture case is not leased: nothing to release.
         ("POST", "/teamleitung/faelle/{id}/freigeben") => {
             if role == Supervisor {

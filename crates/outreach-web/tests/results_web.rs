@@ -364,3 +364,116 @@ async fn the_report_shows_the_conversation_to_admin_and_supervisor_only() {
         assert_eq!(pap.get("/berichte").await.status, StatusCode::FORBIDDEN);
     }
 }
+
+/// A working day at least a week after the app's today, as TT.MM.JJJJ.
+fn appointment_day(app: &TestApp) -> String {
+    let mut day = outreach_core::date::berlin_date(app.state.clock.now())
+        .checked_add(jiff::Span::new().days(7))
+        .unwrap();
+    while matches!(
+        day.weekday(),
+        jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+    ) {
+        day = day.tomorrow().unwrap();
+    }
+    outreach_core::date::format_de_date(day)
+}
+
+#[tokio::test]
+async fn the_pap_invites_after_a_refusal() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = app.fixtures.result_case;
+        let mut pap = app.login(&username(Role::CaseManager, Side::Own)).await;
+        let form = pap.get(&format!("/ergebnisse/{case}/einladung")).await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        pap.csrf = common::csrf_in(&form.body);
+        let day = appointment_day(&app);
+        let fields = |purpose: &'static str, date: String| {
+            vec![
+                ("zweck", purpose.to_string()),
+                ("datum", date),
+                ("uhrzeit", "09:30".to_string()),
+                (
+                    "ort",
+                    "Jobcenter A, Marktstraße 1, 46045 Oberhausen".to_string(),
+                ),
+                ("raum", "2.14".to_string()),
+                ("ansprechperson", "Frau Beispiel".to_string()),
+                ("telefon", "0208 12345-214".to_string()),
+                ("unterlagen", "Personalausweis\nLebenslauf".to_string()),
+            ]
+        };
+        // Without a purpose, and without a date: refused, nothing stored.
+        for (purpose, date, message) in [
+            (
+                "",
+                day.clone(),
+                "Zweck: Bitte wählen Sie einen der fünf Zwecke",
+            ),
+            (
+                "placement",
+                String::new(),
+                "Datum: Bitte geben Sie das Datum des Termins an",
+            ),
+        ] {
+            let f = fields(purpose, date);
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let refused = pap
+                .post(&format!("/ergebnisse/{case}/einladung"), &pairs)
+                .await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(refused.body.contains(message), "{}", refused.body);
+        }
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (stored,): (i64,) = tx
+            .fetch_one("SELECT COUNT(*) FROM invitations", args![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(stored, 0);
+
+        let f = fields("placement", day.clone());
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let made = pap
+            .post(&format!("/ergebnisse/{case}/einladung"), &pairs)
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let page = pap.get(made.location()).await;
+        assert!(page.body.contains("Die Einladung ist erstellt"));
+        assert!(page.body.contains("Vermittlung in Ausbildung oder Arbeit"));
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (id, notice): (i64, String) = tx
+            .fetch_one("SELECT id, legal_notice_version FROM invitations", args![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(notice, "rfb-2023-01");
+        assert_eq!(audit_count(&app, "invitation_create", id).await, 1);
+        let pdf = pap.get(&format!("/einladungen/{id}/brief.pdf")).await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        assert!(pdf.bytes.starts_with(b"%PDF"));
+        assert_eq!(pdf.header("content-type"), "application/pdf");
+        // The day's list and its one PDF.
+        let list = pap.get("/einladungen").await;
+        assert!(list.body.contains("A000002"), "{}", list.body);
+        let all = pap.get("/einladungen/tag.pdf").await;
+        assert!(all.bytes.starts_with(b"%PDF"));
+        // Another job center's pAp sees none of it.
+        let mut foreign = app.login(&username(Role::CaseManager, Side::Foreign)).await;
+        assert_eq!(
+            foreign
+                .get(&format!("/einladungen/{id}/brief.pdf"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            foreign
+                .get(&format!("/ergebnisse/{case}/einladung"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

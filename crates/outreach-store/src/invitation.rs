@@ -1,0 +1,177 @@
+//! Invitations the job center issued: what each letter said (to typeset it
+//! again byte for byte), the notice version and the content hash. Reads are
+//! bounded by the job center and, for a case manager, by who issued them.
+
+use crate::{StoreError, Tx, args};
+
+/// A new invitation as checked and typeset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvitation<'a> {
+    pub case_id: i64,
+    pub customer_id: i64,
+    pub job_center_id: i64,
+    pub purpose: &'a str,
+    /// ISO date.
+    pub appointment_on: String,
+    /// HH:MM
+    pub appointment_time: String,
+    pub place: &'a str,
+    pub room: &'a str,
+    pub contact: &'a str,
+    pub contact_phone: &'a str,
+    /// One per line.
+    pub documents: String,
+    /// ISO date.
+    pub letter_date: String,
+    pub legal_notice_version: &'a str,
+    pub template_version: &'a str,
+    pub content_hash: &'a str,
+    pub created_by: i64,
+}
+
+pub async fn create(tx: &mut Tx, i: &NewInvitation<'_>, now: i64) -> Result<i64, StoreError> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO invitations (case_id, customer_id, job_center_id, purpose, appointment_on,
+                appointment_time, place, room, contact, contact_phone, documents, letter_date,
+                legal_notice_version, template_version, content_hash, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             RETURNING id",
+            args![
+                i.case_id,
+                i.customer_id,
+                i.job_center_id,
+                i.purpose,
+                i.appointment_on.as_str(),
+                i.appointment_time.as_str(),
+                i.place,
+                i.room,
+                i.contact,
+                i.contact_phone,
+                i.documents.as_str(),
+                i.letter_date.as_str(),
+                i.legal_notice_version,
+                i.template_version,
+                i.content_hash,
+                i.created_by,
+                now
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// A stored invitation with its customer's address.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredInvitation {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub customer_number: String,
+    pub bg_number: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub purpose: String,
+    pub appointment_on: String,
+    pub appointment_time: String,
+    pub place: String,
+    pub room: String,
+    pub contact: String,
+    pub contact_phone: String,
+    pub documents: String,
+    pub letter_date: String,
+    pub legal_notice_version: String,
+    pub content_hash: String,
+    pub created_by: Option<i64>,
+}
+
+macro_rules! invitation_select {
+    () => {
+        "SELECT i.id, i.case_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name,
+                c.street, c.house_number, c.postcode, c.city, i.purpose, i.appointment_on,
+                i.appointment_time, i.place, i.room, i.contact, i.contact_phone, i.documents,
+                i.letter_date, i.legal_notice_version, i.content_hash, i.created_by
+         FROM invitations i JOIN customers c ON c.id = i.customer_id "
+    };
+}
+
+/// One invitation of the job center; with `issued_by`, only if that user
+/// issued it (a case manager sees their own invitations).
+pub async fn get(
+    tx: &mut Tx,
+    job_center_id: i64,
+    issued_by: Option<i64>,
+    id: i64,
+) -> Result<Option<StoredInvitation>, StoreError> {
+    tx.fetch_optional(
+        concat!(
+            invitation_select!(),
+            "WHERE i.job_center_id = $1 AND ($2 IS NULL OR i.created_by = $2) AND i.id = $3"
+        ),
+        args![job_center_id, issued_by, id],
+    )
+    .await
+}
+
+/// The invitations of a case, newest first.
+pub async fn for_case(
+    tx: &mut Tx,
+    job_center_id: i64,
+    case_id: i64,
+) -> Result<Vec<StoredInvitation>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            invitation_select!(),
+            "WHERE i.job_center_id = $1 AND i.case_id = $2 ORDER BY i.id DESC"
+        ),
+        args![job_center_id, case_id],
+    )
+    .await
+}
+
+/// The invitations dated `letter_date` (ISO), in the order they were made.
+pub async fn of_day(
+    tx: &mut Tx,
+    job_center_id: i64,
+    issued_by: Option<i64>,
+    letter_date: &str,
+) -> Result<Vec<StoredInvitation>, StoreError> {
+    tx.fetch_all(
+        concat!(
+            invitation_select!(),
+            "WHERE i.job_center_id = $1 AND ($2 IS NULL OR i.created_by = $2) AND i.letter_date = $3
+             ORDER BY i.id"
+        ),
+        args![job_center_id, issued_by, letter_date],
+    )
+    .await
+}
+
+/// Where a letter to a customer goes.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PostalAddress {
+    pub bg_number: Option<String>,
+    pub salutation: Option<String>,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+}
+
+/// The postal address of a customer of the job center.
+pub async fn postal_address(
+    tx: &mut Tx,
+    job_center_id: i64,
+    customer_id: i64,
+) -> Result<Option<PostalAddress>, StoreError> {
+    tx.fetch_optional(
+        "SELECT bg_number, salutation, street, house_number, postcode, city FROM customers
+         WHERE job_center_id = $1 AND id = $2",
+        args![job_center_id, customer_id],
+    )
+    .await
+}
