@@ -165,6 +165,8 @@ pub enum Action {
     /// Campaign reports: aggregates only (the job center's administration
     /// for its campaigns, supervisors for their service center's).
     ViewReports,
+    /// Create and revoke the job center's API tokens (its administration).
+    ManageApiTokens,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -187,7 +189,9 @@ pub fn can(actor: &Actor, action: Action) -> bool {
             Supervisor => actor.home.service_center().is_some(),
             _ => false,
         },
-        Action::ManageResults => actor.role == JobcenterAdmin && actor.home.job_center().is_some(),
+        Action::ManageResults | Action::ManageApiTokens => {
+            actor.role == JobcenterAdmin && actor.home.job_center().is_some()
+        }
     }
 }
 

@@ -46,10 +46,11 @@ pub enum AuditAction {
     ResultReassign,
     ResultExport,
     InvitationCreate,
+    ApiTokenChange,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -86,6 +87,7 @@ impl AuditAction {
         AuditAction::ResultReassign,
         AuditAction::ResultExport,
         AuditAction::InvitationCreate,
+        AuditAction::ApiTokenChange,
     ];
 
     pub fn code(self) -> &'static str {
@@ -126,6 +128,7 @@ impl AuditAction {
             AuditAction::ResultReassign => "result_reassign",
             AuditAction::ResultExport => "result_export",
             AuditAction::InvitationCreate => "invitation_create",
+            AuditAction::ApiTokenChange => "api_token_change",
         }
     }
 
@@ -171,6 +174,7 @@ impl AuditAction {
             AuditAction::ResultReassign => "Ergebnis anderem pAp zugewiesen",
             AuditAction::ResultExport => "Ergebnisse exportiert (übergeben)",
             AuditAction::InvitationCreate => "Einladung erstellt",
+            AuditAction::ApiTokenChange => "API-Zugangstoken geändert",
         }
     }
 }

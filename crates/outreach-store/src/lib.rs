@@ -2,6 +2,7 @@
 //! (the nationwide service). SQL is written once where it is portable; every
 //! query for customer data takes the actor's scope.
 
+pub mod api_token;
 pub mod audit;
 pub mod campaign;
 pub mod conversation;

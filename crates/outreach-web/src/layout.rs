@@ -23,7 +23,7 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 14] = [
+const NAV: [(&str, &str, Option<Action>); 15] = [
     ("/", "Start", None),
     ("/anrufe", "Anrufe", Some(Action::CallCases)),
     (
@@ -38,6 +38,7 @@ const NAV: [(&str, &str, Option<Action>); 14] = [
     ("/aktionen", "Aktionen", Some(Action::ManageCampaigns)),
     ("/leitfaeden", "Leitfäden", Some(Action::ManageCampaigns)),
     ("/berichte", "Berichte", Some(Action::ViewReports)),
+    ("/api-zugang", "API-Zugang", Some(Action::ManageApiTokens)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
     (
         "/admin/organisationen",

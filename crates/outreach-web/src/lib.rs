@@ -2,6 +2,7 @@
 //! tests call without a network and `serve` runs on a listener.
 
 mod admin;
+mod api;
 mod audit_log;
 mod auth;
 mod calls;
@@ -131,6 +132,7 @@ fn all_routes() -> routes::Routes {
         .merge(results::routes())
         .merge(reports::routes())
         .merge(invitations::routes())
+        .merge(api::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())
 }

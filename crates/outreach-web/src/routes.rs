@@ -17,6 +17,9 @@ use outreach_core::access::{Action, can};
 pub enum Access {
     /// Anyone, logged in or not (health, metrics, static assets, login).
     Public,
+    /// The JSON API: no session; the handler checks the bearer token of a
+    /// job center.
+    Token,
     /// A logged-in user allowed to take this action.
     Action(Action),
 }

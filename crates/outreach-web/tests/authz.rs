@@ -33,7 +33,9 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
     use Role::*;
     let Some((role, side)) = who else {
         return Some(match path {
-            "/healthz" | "/metrics" | "/static/{file}" | "/login" => Allow,
+            "/healthz" | "/metrics" | "/static/{file}" | "/login" | "/api/v1/openapi.json" => Allow,
+            // The API wants a bearer token, never a session.
+            "/api/v1/ergebnisse" | "/api/v1/kunden/import" => Forbidden,
             _ => Login,
         });
     };
@@ -121,6 +123,18 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ) => only(&[Agent]),
         ("GET", "/teamleitung") => only(&[Supervisor]),
         ("GET", "/ergebnisse") => only(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/api/v1/openapi.json") => Allow,
+        // A session is no API token.
+        ("GET", "/api/v1/ergebnisse") | ("POST", "/api/v1/kunden/import") => Forbidden,
+        ("GET" | "POST", "/api-zugang") => only(&[JobcenterAdmin]),
+        // No fixture token: nothing to revoke.
+        ("POST", "/api-zugang/{id}/widerrufen") => {
+            if role == JobcenterAdmin {
+                NotFound
+            } else {
+                Forbidden
+            }
+        }
         ("GET", "/berichte" | "/berichte/tabelle.csv") => only(&[JobcenterAdmin, Supervisor]),
         ("GET" | "POST", "/ergebnisse/export") => only(&[JobcenterAdmin]),
         ("GET", "/ergebnisse/{id}")

@@ -477,3 +477,162 @@ async fn the_pap_invites_after_a_refusal() {
         );
     }
 }
+
+/// A request to the API with an optional bearer token.
+async fn api(
+    client: &mut common::Client,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> common::Response {
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    client
+        .send(
+            request
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+}
+
+fn token_in(body: &str) -> String {
+    body.split("<code id=\"token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_api_imports_and_hands_over_with_a_token_only() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = result_with_new_phone(&app).await;
+        let (campaign,): (i64,) = {
+            let mut tx = app.state.db.begin_read().await.unwrap();
+            tx.fetch_one("SELECT campaign_id FROM cases WHERE id = $1", args![case])
+                .await
+                .unwrap()
+        };
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let empty = admin.post("/api-zugang", &[("name", "")]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            empty
+                .body
+                .contains("Fehler: Bitte geben Sie eine Bezeichnung")
+        );
+        let made = admin
+            .post("/api-zugang", &[("name", "Fachverfahren")])
+            .await;
+        assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+        let token = token_in(&made.body);
+        assert!(token.starts_with("oat_"), "{}", made.body);
+        // Shown once: the list shows the name, never the token.
+        let list = admin.get("/api-zugang").await;
+        assert!(list.body.contains("Fachverfahren") && !list.body.contains(&token));
+
+        let mut anyone = app.client();
+        let path = format!("/api/v1/ergebnisse?aktion={campaign}");
+        let denied = api(&mut anyone, "GET", &path, None, "").await;
+        assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            denied.body.contains("\"fehler\":\"Zugangstoken fehlt"),
+            "{}",
+            denied.body
+        );
+        let wrong = api(&mut anyone, "GET", &path, Some("oat_falsch"), "").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+        let fetched = api(&mut anyone, "GET", &path, Some(&token), "").await;
+        assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+        let records: serde_json::Value = serde_json::from_str(&fetched.body).unwrap();
+        assert_eq!(records[0]["customer_number"], "A000001");
+        assert_eq!(records[0]["changes"][0]["new"], "+491709876543");
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (by_api,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'result_export' AND username = 'api:Fachverfahren'",
+                args![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(by_api, 1);
+        let bad_day = api(
+            &mut anyone,
+            "GET",
+            &format!("{path}&seit=gestern"),
+            Some(&token),
+            "",
+        )
+        .await;
+        assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
+
+        // Another job center's token finds no such campaign.
+        let mut foreign = app
+            .login(&username(Role::JobcenterAdmin, Side::Foreign))
+            .await;
+        let theirs = token_in(&foreign.post("/api-zugang", &[("name", "B")]).await.body);
+        let other = api(&mut anyone, "GET", &path, Some(&theirs), "").await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+        // An import as a dry run; an unreadable file is a German 422.
+        let csv = "Kundennummer;Nachname;Geburtsdatum\nZ1;Zett;01.01.1980\n";
+        let report = api(
+            &mut anyone,
+            "POST",
+            "/api/v1/kunden/import?probelauf=1",
+            Some(&token),
+            csv,
+        )
+        .await;
+        assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+        let report: serde_json::Value = serde_json::from_str(&report.body).unwrap();
+        assert_eq!(report["rows"], 1);
+        assert_eq!(report["accepted"], 1);
+        assert_eq!(report["dry_run"], true);
+        let broken = api(
+            &mut anyone,
+            "POST",
+            "/api/v1/kunden/import",
+            Some(&token),
+            "Name;Ort\nx;y\n",
+        )
+        .await;
+        assert_eq!(
+            broken.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            broken.body
+        );
+        assert!(broken.body.contains("\"fehler\""));
+
+        // Revoked: nothing opens any more.
+        let (id,): (i64,) = {
+            let mut tx = app.state.db.begin_read().await.unwrap();
+            tx.fetch_one(
+                "SELECT id FROM api_tokens WHERE name = 'Fachverfahren'",
+                args![],
+            )
+            .await
+            .unwrap()
+        };
+        admin.refresh_csrf().await;
+        let revoked = admin
+            .post(&format!("/api-zugang/{id}/widerrufen"), &[])
+            .await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        let after = api(&mut anyone, "GET", &path, Some(&token), "").await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+        let doc = anyone.get("/api/v1/openapi.json").await;
+        let doc: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
+        assert_eq!(doc["openapi"], "3.0.3");
+        assert!(doc["paths"]["/api/v1/ergebnisse"]["get"].is_object());
+    }
+}

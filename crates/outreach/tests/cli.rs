@@ -921,3 +921,155 @@ fn guide_check_passes_the_default_guide_and_names_problems_by_line() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).contains("kann nicht gelesen werden"));
 }
+
+#[tokio::test]
+async fn export_results_writes_csv_and_json_and_marks_handed_over() {
+    use outreach_store::args;
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let url = t.url.as_str();
+        let customers = (0..3).map(outreach_store::testing::letter_customer);
+        let id = outreach_store::testing::letter_campaign(&t.db, customers)
+            .await
+            .unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let c = outreach_store::campaign::by_id(&mut tx, id)
+            .await
+            .unwrap()
+            .unwrap();
+        outreach_store::campaign::activate(&mut tx, &c, jiff::civil::date(2027, 1, 4), 0)
+            .await
+            .unwrap();
+        // Two final cases, one on 15.01.2027 with a changed phone, one
+        // refused on 18.01.2027; the third stays open.
+        let cases: Vec<(i64,)> = tx
+            .fetch_all(
+                "SELECT id FROM cases WHERE campaign_id = $1 ORDER BY id",
+                args![id],
+            )
+            .await
+            .unwrap();
+        let jan15 = 1_800_000_000;
+        let jan18 = jan15 + 3 * 86_400;
+        tx.execute(
+            "UPDATE cases SET final_disposition = 'updated', state = 'final', closed_at = $2 WHERE id = $1",
+            args![cases[0].0, jan15],
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            "INSERT INTO results (case_id, outcome, guide_version, changes, flags, created_at)
+             VALUES ($1, 'updated', 'v', $2, '{}', $3)",
+            args![
+                cases[0].0,
+                r#"[{"field":"phone","question":"t","old":"+492081234567","new":"+491701234567","old_display":"+49 208 1234567","new_display":"+49 170 1234567"}]"#,
+                jan15
+            ],
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            "UPDATE cases SET final_disposition = 'refused', state = 'final', closed_at = $2 WHERE id = $1",
+            args![cases[1].0, jan18],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let dir = std::env::temp_dir().join(format!(
+            "outreach-results-{}-{backend:?}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv_path = dir.join("ergebnisse.csv");
+        let campaign = id.to_string();
+        let csv = run(
+            &[
+                "export",
+                "results",
+                "--campaign",
+                &campaign,
+                "--format",
+                "csv",
+                "--out",
+                csv_path.to_str().unwrap(),
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(csv.status.success(), "{}", text(&csv));
+        assert!(text(&csv).contains("2 Fälle der Aktion „Winter“ exportiert"));
+        let bytes = std::fs::read(&csv_path).unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+        let body = String::from_utf8(bytes).unwrap();
+        assert_eq!(body.lines().count(), 3, "{body}");
+        assert_eq!(body.matches("+49 170 1234567").count(), 1);
+        assert!(
+            body.contains("K0000001;Winter;Auskunft verweigert;refused;18.01.2027;verweigert;")
+        );
+
+        // Since 16.01.2027, as JSON on standard output: the refusal only.
+        let json = run(
+            &[
+                "export",
+                "results",
+                "--campaign",
+                &campaign,
+                "--since",
+                "16.01.2027",
+                "--format",
+                "json",
+                "--database-url",
+                url,
+            ],
+            None,
+        );
+        assert!(json.status.success(), "{}", text(&json));
+        let records: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(records.as_array().unwrap().len(), 1);
+        assert_eq!(records[0]["customer_number"], "K0000001");
+        assert_eq!(records[0]["task"], "persönliche Einladung erwägen");
+
+        // Bad input: German message, non-zero, nothing marked.
+        for (flag, value, message) in [
+            ("--format", "xml", "Unbekanntes Format"),
+            ("--since", "31.02.2027", "kein Datum im Format TT.MM.JJJJ"),
+        ] {
+            let bad = run(
+                &[
+                    "export",
+                    "results",
+                    "--campaign",
+                    &campaign,
+                    flag,
+                    value,
+                    "--database-url",
+                    url,
+                ],
+                None,
+            );
+            assert!(!bad.status.success());
+            assert!(text(&bad).contains(message), "{}", text(&bad));
+        }
+        let mut tx = t.db.begin_read().await.unwrap();
+        let (handed,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM case_reviews WHERE handed_over_at IS NOT NULL",
+                args![],
+            )
+            .await
+            .unwrap();
+        let (exports,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'result_export'",
+                args![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(handed, 2);
+        assert_eq!(exports, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

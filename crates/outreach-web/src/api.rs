@@ -1,0 +1,309 @@
+//! The JSON API for a job center's own systems: import an export file,
+//! fetch a campaign's results since a day. Authenticated by a bearer token
+//! per job center (no cookies, so no CSRF); every call is audited under the
+//! token's name. The OpenAPI document describes it. The administration
+//! creates and revokes tokens on `/api-zugang`.
+
+use crate::forms::{FormData, IdPath, QueryData};
+use crate::layout::Layout;
+use crate::routes::{Access, Routes};
+use crate::session::Ctx;
+use crate::{AppError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use outreach_core::access::Action;
+use outreach_core::audit::AuditAction;
+use outreach_core::date::{
+    berlin_date, berlin_day_start, format_de_datetime, parse_de_date, parse_iso_date,
+};
+use outreach_core::handover::ExportRecord;
+use outreach_store::api_token;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::campaign;
+use outreach_store::handover;
+use outreach_store::import::{ImportError, ImportRequest, import_customers};
+
+/// The largest file one API call imports (held in memory; whole exports of
+/// a large job center go through the web upload or the command line).
+const MAX_API_IMPORT: usize = 256 * 1024 * 1024;
+
+pub fn routes() -> Routes {
+    let manage = Access::Action(Action::ManageApiTokens);
+    Routes::new()
+        .get("/api/v1/openapi.json", Access::Public, openapi)
+        .get("/api/v1/ergebnisse", Access::Token, results)
+        .post_with_limit(
+            "/api/v1/kunden/import",
+            Access::Token,
+            import,
+            DefaultBodyLimit::max(MAX_API_IMPORT),
+        )
+        .get("/api-zugang", manage, tokens_page)
+        .post("/api-zugang", manage, create_token)
+        .post("/api-zugang/{id}/widerrufen", manage, revoke_token)
+}
+
+/// An answer of the API: a status and `{"fehler": "..."}` in German.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "fehler": self.1 }).to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl From<outreach_store::StoreError> for ApiError {
+    fn from(e: outreach_store::StoreError) -> ApiError {
+        tracing::error!(error = %e, "api: store");
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Interner Fehler; bitte später erneut versuchen.".into(),
+        )
+    }
+}
+
+/// The job center and token name of the request's bearer token.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, String), ApiError> {
+    let unauthorized = || {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "Zugangstoken fehlt oder ist ungültig (Kopfzeile „Authorization: Bearer …“).".into(),
+        )
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or_else(unauthorized)?;
+    let mut tx = state.db.begin().await?;
+    let found = api_token::authenticate(&mut tx, token, state.clock.now()).await?;
+    tx.commit().await?;
+    found.ok_or_else(unauthorized)
+}
+
+fn event(name: &str, action: AuditAction, job_center_id: i64) -> AuditEvent {
+    AuditEvent::anonymous(&format!("api:{name}"), action, "api").job_center(Some(job_center_id))
+}
+
+async fn results(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryData(query): QueryData,
+) -> Result<Response, ApiError> {
+    let (jc, name) = authenticate(&state, &headers).await?;
+    let bad = |m: &str| ApiError(StatusCode::BAD_REQUEST, m.to_string());
+    let campaign_id = query
+        .get("aktion")
+        .parse::<i64>()
+        .map_err(|_| bad("Parameter „aktion“: die Nummer einer Aktion fehlt."))?;
+    let since = match query.get("seit") {
+        "" => None,
+        raw => Some(berlin_day_start(
+            parse_iso_date(raw)
+                .or_else(|| parse_de_date(raw).ok())
+                .ok_or_else(|| {
+                    bad("Parameter „seit“: ein Datum als JJJJ-MM-TT oder TT.MM.JJJJ.")
+                })?,
+        )),
+    };
+    let c = {
+        let mut tx = state.db.read().await?;
+        let c = campaign::by_id(&mut tx, campaign_id).await?;
+        tx.commit().await?;
+        c.filter(|c| c.job_center_id == jc).ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("Die Aktion {campaign_id} gibt es für dieses Jobcenter nicht."),
+            )
+        })?
+    };
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let cases = handover::export_cases(&mut tx, jc, c.id, since).await?;
+    let ids: Vec<i64> = cases.iter().map(|k| k.case_id).collect();
+    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    let e = event(&name, AuditAction::ResultExport, jc)
+        .record("campaign", c.id)
+        .fields(&format!(
+            "{} Fälle als JSON über die Schnittstelle",
+            cases.len()
+        ))
+        .purpose("Übergabe an das Fachverfahren des Jobcenters");
+    audit::append(&mut tx, &e, now).await?;
+    let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
+    let body = serde_json::to_string(&records)
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler.".into()))?;
+    tx.commit().await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryData(query): QueryData,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (jc, name) = authenticate(&state, &headers).await?;
+    let file_name = match query.get("dateiname") {
+        "" => "api-import.csv".to_string(),
+        n => n.chars().filter(|c| !c.is_control()).take(200).collect(),
+    };
+    let now = state.clock.now();
+    let request = ImportRequest {
+        job_center_id: jc,
+        file_name,
+        audit: event(&name, AuditAction::CustomerImport, jc),
+        user_id: None,
+        today: berlin_date(now),
+        now,
+        dry_run: query.get("probelauf") == "1",
+    };
+    match import_customers(&state.db, request, std::io::Cursor::new(body), |_| {}).await {
+        Ok(report) => {
+            let body = serde_json::to_string(&report).map_err(|_| {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler.".into())
+            })?;
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Err(ImportError::Read(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../static/openapi.json"),
+    )
+        .into_response()
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    created: String,
+    used: String,
+    revoked: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "api_tokens.html")]
+struct TokensPage {
+    layout: Layout,
+    tokens: Vec<TokenRow>,
+    /// A token just created: shown this once.
+    new_token: String,
+    name: String,
+    error: String,
+}
+
+async fn tokens_view(
+    state: &AppState,
+    ctx: &Ctx,
+    new_token: String,
+    name: String,
+    error: String,
+) -> Result<TokensPage, AppError> {
+    let jc = ctx
+        .user
+        .actor
+        .home
+        .job_center()
+        .ok_or(AppError::Forbidden)?;
+    let mut tx = state.db.read().await?;
+    let tokens = api_token::list(&mut tx, jc).await?;
+    tx.commit().await?;
+    Ok(TokensPage {
+        layout: Layout::new(&ctx.user, "Zugang für Fachverfahren (API)", "/api-zugang"),
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                name: t.name,
+                created: format_de_datetime(t.created_at),
+                used: t.last_used_at.map(format_de_datetime).unwrap_or_default(),
+                revoked: t.revoked_at.map(format_de_datetime).unwrap_or_default(),
+            })
+            .collect(),
+        new_token,
+        name,
+        error,
+    })
+}
+
+async fn tokens_page(State(state): State<AppState>, ctx: Ctx) -> Result<TokensPage, AppError> {
+    tokens_view(&state, &ctx, String::new(), String::new(), String::new()).await
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let jc = ctx
+        .user
+        .actor
+        .home
+        .job_center()
+        .ok_or(AppError::Forbidden)?;
+    let name = form.get("name");
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        let page = tokens_view(
+            &state,
+            &ctx,
+            String::new(),
+            name.to_string(),
+            "Bitte geben Sie eine Bezeichnung mit höchstens 100 Zeichen an, zum Beispiel „Fachverfahren Übergabe“.".into(),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let (id, token) = api_token::create(&mut tx, jc, name, ctx.user.actor.user_id, now).await?;
+    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
+        .record("api_token", id)
+        .fields(&format!("Zugangstoken „{name}“ angelegt"));
+    audit::append(&mut tx, &e, now).await?;
+    tx.commit().await?;
+    Ok(
+        tokens_view(&state, &ctx, token, String::new(), String::new())
+            .await?
+            .into_response(),
+    )
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let jc = ctx
+        .user
+        .actor
+        .home
+        .job_center()
+        .ok_or(AppError::Forbidden)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !api_token::revoke(&mut tx, jc, id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
+        .record("api_token", id)
+        .fields("Zugangstoken widerrufen");
+    audit::append(&mut tx, &e, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/api-zugang").into_response())
+}
