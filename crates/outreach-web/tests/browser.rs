@@ -891,6 +891,15 @@ async fn an_agent_calls_by_keyboard_alone() {
     for backend in backends().await {
         let app = TestApp::new(backend).await;
         let campaign_id = common::running_campaign(&app).await;
+        // Both customers are the own pAp's, whichever the queue hands out.
+        let mut tx = app.state.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE customers SET pap_code = 'PAP1' WHERE job_center_id = $1",
+            outreach_store::args![app.fixtures.jc_a],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
         let server = Server::start(&app).await;
         let driver = browser(driver_port).await;
         let tag = format!("{backend:?}").to_lowercase();
@@ -986,7 +995,144 @@ async fn an_agent_calls_by_keyboard_alone() {
             .unwrap();
         assert!(changes.contains("+491712345678"), "[{tag}] {changes}");
         drop(tx);
+        the_pap_takes_over(&app, &driver, &server.base, campaign_id, &tag).await;
         driver.quit().await.unwrap();
         server.stop().await;
     }
+}
+
+/// After the agent's call: the pAp sees the result with the changed phone
+/// number, acknowledges it, invites the customer who refused (the fixture's
+/// refusal) by keyboard, and the administration's report counts the
+/// conversation.
+async fn the_pap_takes_over(
+    app: &TestApp,
+    driver: &WebDriver,
+    base: &str,
+    campaign_id: i64,
+    tag: &str,
+) {
+    let shots = screenshot_dir();
+    let mut tx = app.state.db.begin_read().await.unwrap();
+    let (case,): (i64,) = tx
+        .fetch_one(
+            "SELECT r.case_id FROM results r JOIN cases k ON k.id = r.case_id WHERE k.campaign_id = $1",
+            outreach_store::args![campaign_id],
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    driver.delete_all_cookies().await.unwrap();
+    log_in(driver, base, &username(Role::CaseManager, Side::Own)).await;
+    driver.goto(format!("{base}/ergebnisse")).await.unwrap();
+    let link = driver
+        .find(By::Css(format!("a[href='/ergebnisse/{case}']")))
+        .await
+        .unwrap_or_else(|_| panic!("[{tag}] the result is not in the inbox"));
+    mark_page(driver).await;
+    link.send_keys(Key::Enter).await.unwrap();
+    wait_for_next_page(driver).await;
+    let page = driver.source().await.unwrap();
+    assert!(
+        page.contains("Gespräch geführt, Daten aktualisiert"),
+        "[{tag}]"
+    );
+    assert!(
+        page.contains("2345678"),
+        "[{tag}] the new phone number is shown"
+    );
+    driver
+        .screenshot(&shots.join(format!("{tag}-pap-ergebnis.png")))
+        .await
+        .unwrap();
+    // Acknowledge by keyboard.
+    driver
+        .find(By::Tag("h1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    press_button(driver, "zur Kenntnis genommen").await;
+    let notice = driver.find(By::Css("p.notice")).await.unwrap();
+    assert!(
+        notice
+            .text()
+            .await
+            .unwrap()
+            .contains("zur Kenntnis genommen vermerkt"),
+        "[{tag}]"
+    );
+
+    // The refusal: an invitation.
+    let refusal = app.fixtures.result_case;
+    driver
+        .goto(format!("{base}/ergebnisse/{refusal}/einladung"))
+        .await
+        .unwrap();
+    let purpose = driver.find(By::Id("zweck")).await.unwrap();
+    purpose.send_keys("Vermittlung").await.unwrap();
+    let day = outreach_core::date::berlin_date(app.state.clock.now())
+        .checked_add(jiff::Span::new().days(7))
+        .unwrap();
+    let day = match day.weekday() {
+        jiff::civil::Weekday::Saturday => day.checked_add(jiff::Span::new().days(2)).unwrap(),
+        jiff::civil::Weekday::Sunday => day.tomorrow().unwrap(),
+        _ => day,
+    };
+    let date = driver.find(By::Id("datum")).await.unwrap();
+    date.send_keys(outreach_core::date::format_de_date(day))
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("raum"))
+        .await
+        .unwrap()
+        .send_keys("2.14")
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("datum"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    press_button(driver, "Einladung erstellen").await;
+    let notice = driver.find(By::Css("p.notice")).await.unwrap();
+    assert!(
+        notice
+            .text()
+            .await
+            .unwrap()
+            .contains("Die Einladung ist erstellt"),
+        "[{tag}] {}",
+        driver.source().await.unwrap()
+    );
+    driver
+        .screenshot(&shots.join(format!("{tag}-pap-einladung.png")))
+        .await
+        .unwrap();
+
+    // The administration's report counts the conversation.
+    driver.delete_all_cookies().await.unwrap();
+    log_in(driver, base, &username(Role::JobcenterAdmin, Side::Own)).await;
+    driver
+        .goto(format!("{base}/berichte?aktion={campaign_id}"))
+        .await
+        .unwrap();
+    let report = driver.source().await.unwrap();
+    assert!(
+        report.contains("<td>geführte Gespräche</td><td>1</td>"),
+        "[{tag}] {report}"
+    );
+    assert!(
+        report
+            .contains("<td>Gespräche mit mindestens einer geänderten Angabe</td><td>100,0 %</td>"),
+        "[{tag}]"
+    );
+    driver
+        .screenshot(&shots.join(format!("{tag}-bericht.png")))
+        .await
+        .unwrap();
 }
