@@ -283,6 +283,39 @@ pub fn check(input: &InvitationInput, letter_date: Date) -> Result<Appointment, 
     }
 }
 
+/// Checks an appointment slot (date, time, place, room) as an invitation
+/// on `today` would: the same rules, the same messages.
+pub fn check_slot(
+    date: &str,
+    time: &str,
+    place: &str,
+    room: &str,
+    today: Date,
+) -> Result<(Date, Time, String, String), Vec<FieldProblem>> {
+    let input = InvitationInput {
+        purpose: Purpose::Placement.code().into(),
+        date: date.into(),
+        time: time.into(),
+        place: place.into(),
+        room: room.into(),
+        contact: "–".into(),
+        ..InvitationInput::default()
+    };
+    check(&input, today)
+        .map(|a| (a.date, a.time, a.place, a.room))
+        .map_err(|problems| {
+            problems
+                .into_iter()
+                .filter(|p| matches!(p.0, "datum" | "uhrzeit" | "ort" | "raum"))
+                .collect()
+        })
+}
+
+/// `HH:MM`
+pub fn format_time(time: Time) -> String {
+    format!("{:02}:{:02}", time.hour(), time.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,3 +175,97 @@ pub async fn postal_address(
     )
     .await
 }
+
+/// One of a case manager's appointment slots.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Slot {
+    pub id: i64,
+    /// ISO date.
+    pub slot_on: String,
+    /// HH:MM
+    pub slot_time: String,
+    pub place: String,
+    pub room: String,
+    pub invitation_id: Option<i64>,
+}
+
+/// A new slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSlot<'a> {
+    pub user_id: i64,
+    pub job_center_id: i64,
+    /// ISO date.
+    pub slot_on: String,
+    /// HH:MM
+    pub slot_time: String,
+    pub place: &'a str,
+    pub room: &'a str,
+}
+
+/// Adds a slot; `false` when the user has one at that time already.
+pub async fn add_slot(tx: &mut Tx, s: &NewSlot<'_>, now: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "INSERT INTO appointment_slots (user_id, job_center_id, slot_on, slot_time, place, room, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, slot_on, slot_time) DO NOTHING",
+            args![
+                s.user_id,
+                s.job_center_id,
+                s.slot_on.as_str(),
+                s.slot_time.as_str(),
+                s.place,
+                s.room,
+                now
+            ],
+        )
+        .await?
+        == 1)
+}
+
+/// The user's slots from `from_day` (ISO) on, in time order.
+pub async fn slots(tx: &mut Tx, user_id: i64, from_day: &str) -> Result<Vec<Slot>, StoreError> {
+    tx.fetch_all(
+        "SELECT id, slot_on, slot_time, place, room, invitation_id FROM appointment_slots
+         WHERE user_id = $1 AND slot_on >= $2 ORDER BY slot_on, slot_time",
+        args![user_id, from_day],
+    )
+    .await
+}
+
+/// A free slot of the user.
+pub async fn free_slot(tx: &mut Tx, user_id: i64, id: i64) -> Result<Option<Slot>, StoreError> {
+    tx.fetch_optional(
+        "SELECT id, slot_on, slot_time, place, room, invitation_id FROM appointment_slots
+         WHERE user_id = $1 AND id = $2 AND invitation_id IS NULL",
+        args![user_id, id],
+    )
+    .await
+}
+
+/// Gives a free slot to an invitation; `false` when it was taken meanwhile.
+pub async fn take_slot(
+    tx: &mut Tx,
+    user_id: i64,
+    id: i64,
+    invitation_id: i64,
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "UPDATE appointment_slots SET invitation_id = $3
+             WHERE user_id = $1 AND id = $2 AND invitation_id IS NULL",
+            args![user_id, id, invitation_id],
+        )
+        .await?
+        == 1)
+}
+
+/// Removes a free slot of the user; `false` if there is none.
+pub async fn remove_slot(tx: &mut Tx, user_id: i64, id: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            "DELETE FROM appointment_slots WHERE user_id = $1 AND id = $2 AND invitation_id IS NULL",
+            args![user_id, id],
+        )
+        .await?
+        == 1)
+}

@@ -34,6 +34,9 @@ pub fn routes() -> Routes {
         .get("/einladungen", view, day)
         .get("/einladungen/tag.pdf", view, day_pdf)
         .get("/einladungen/{id}/brief.pdf", view, letter_pdf)
+        .get("/termine", view, slots_page)
+        .post("/termine", view, add_slot)
+        .post("/termine/{id}/entfernen", view, remove_slot)
 }
 
 fn job_center_id(ctx: &Ctx) -> Result<i64, AppError> {
@@ -67,6 +70,9 @@ struct FormPage {
     name: String,
     purposes: Vec<(&'static str, &'static str)>,
     input: InvitationInput,
+    /// The user's free slots: (id, label).
+    slots: Vec<(i64, String)>,
+    slot: String,
     errors: Errors,
     letter_date: String,
 }
@@ -75,7 +81,7 @@ async fn load_form(
     state: &AppState,
     ctx: &Ctx,
     id: i64,
-    input: Option<InvitationInput>,
+    (input, slot): (Option<InvitationInput>, &str),
     errors: Errors,
 ) -> Result<FormPage, AppError> {
     let scope = customer_scope(&ctx.user.actor).ok_or(AppError::Forbidden)?;
@@ -87,6 +93,16 @@ async fn load_form(
     let jc = org::job_center(&mut tx, jc_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let today = berlin_date(state.clock.now());
+    let slots = store::slots(&mut tx, ctx.user.actor.user_id, &today.to_string())
+        .await?
+        .into_iter()
+        .filter(|s| s.invitation_id.is_none())
+        .map(|s| {
+            let label = slot_label(&s);
+            (s.id, label)
+        })
+        .collect();
     tx.commit().await?;
     let input = input.unwrap_or_else(|| InvitationInput {
         place: format!("{}, {}, {} {}", jc.name, jc.street, jc.postcode, jc.city),
@@ -109,6 +125,8 @@ async fn load_form(
         },
         purposes: Purpose::ALL.iter().map(|p| (p.code(), p.label())).collect(),
         input,
+        slots,
+        slot: slot.to_string(),
         errors,
         letter_date: format_de_date(berlin_date(state.clock.now())),
     })
@@ -119,7 +137,7 @@ async fn form(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<FormPage, AppError> {
-    load_form(&state, &ctx, id, None, Errors::default()).await
+    load_form(&state, &ctx, id, (None, ""), Errors::default()).await
 }
 
 fn input_of(form: &FormData) -> InvitationInput {
@@ -187,7 +205,26 @@ async fn create(
     let jc_id = job_center_id(&ctx)?;
     let now = state.clock.now();
     let letter_date = berlin_date(now);
-    let input = input_of(&form);
+    let mut input = input_of(&form);
+    // A free slot of the user's own gives date, time, place and room.
+    let slot_choice = form.get("termin").parse::<i64>().ok();
+    let slot = match slot_choice {
+        Some(slot_id) => {
+            let mut tx = state.db.read().await?;
+            let s = store::free_slot(&mut tx, ctx.user.actor.user_id, slot_id).await?;
+            tx.commit().await?;
+            s
+        }
+        None => None,
+    };
+    if let Some(s) = &slot {
+        input.date = parse_iso_date(&s.slot_on)
+            .map(format_de_date)
+            .unwrap_or_default();
+        input.time = s.slot_time.clone();
+        input.place = s.place.clone();
+        input.room = s.room.clone();
+    }
     let refuse = |problems: Vec<(&str, &str, String)>| {
         let mut errors = Errors::default();
         for (field, label, message) in problems {
@@ -195,10 +232,38 @@ async fn create(
         }
         errors
     };
+    let slot_field = form.get("termin").to_string();
+    let mut problems = Vec::new();
+    if slot_choice.is_some() && slot.is_none() {
+        problems.push((
+            "termin",
+            "freier Termin",
+            "Dieser Termin ist nicht mehr frei; bitte wählen Sie einen anderen.".to_string(),
+        ));
+    }
     let appointment = match invitation::check(&input, letter_date) {
-        Ok(a) => a,
-        Err(problems) => {
-            let page = load_form(&state, &ctx, id, Some(input), refuse(problems)).await?;
+        Ok(a) if problems.is_empty() => a,
+        Ok(_) => {
+            let page = load_form(
+                &state,
+                &ctx,
+                id,
+                (Some(input), &slot_field),
+                refuse(problems),
+            )
+            .await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+        Err(more) => {
+            problems.extend(more);
+            let page = load_form(
+                &state,
+                &ctx,
+                id,
+                (Some(input), &slot_field),
+                refuse(problems),
+            )
+            .await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -248,7 +313,7 @@ async fn create(
                 &state,
                 &ctx,
                 id,
-                Some(input),
+                (Some(input), &slot_field),
                 refuse(vec![("datum", "Briefdatum", e.to_string())]),
             )
             .await?;
@@ -279,6 +344,25 @@ async fn create(
         now,
     )
     .await?;
+    if let Some(s) = &slot
+        && !store::take_slot(&mut tx, ctx.user.actor.user_id, s.id, invitation_id).await?
+    {
+        // Taken by a second tab in the meantime: nothing is stored.
+        tx.rollback().await?;
+        let page = load_form(
+            &state,
+            &ctx,
+            id,
+            (Some(input), &slot_field),
+            refuse(vec![(
+                "termin",
+                "freier Termin",
+                "Dieser Termin ist nicht mehr frei; bitte wählen Sie einen anderen.".to_string(),
+            )]),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::InvitationCreate, &ctx.client)
         .record("invitation", invitation_id)
         .fields(&format!(
@@ -439,4 +523,148 @@ async fn day_pdf(
         "application/pdf",
         &format!("einladungen-{date}.pdf"),
     ))
+}
+
+fn slot_label(s: &store::Slot) -> String {
+    format!(
+        "{}, {} Uhr, {}, Raum {}",
+        parse_iso_date(&s.slot_on)
+            .map(format_de_date)
+            .unwrap_or_default(),
+        s.slot_time,
+        s.place,
+        s.room
+    )
+}
+
+struct SlotRow {
+    id: i64,
+    label: String,
+    taken: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "slots.html")]
+struct SlotsPage {
+    layout: Layout,
+    slots: Vec<SlotRow>,
+    date: String,
+    time: String,
+    place: String,
+    room: String,
+    errors: Errors,
+    notice: &'static str,
+}
+
+async fn slots_view(
+    state: &AppState,
+    ctx: &Ctx,
+    form: Option<&FormData>,
+    errors: Errors,
+    notice: &'static str,
+) -> Result<SlotsPage, AppError> {
+    let jc_id = job_center_id(ctx)?;
+    let today = berlin_date(state.clock.now());
+    let mut tx = state.db.read().await?;
+    let slots = store::slots(&mut tx, ctx.user.actor.user_id, &today.to_string()).await?;
+    let jc = org::job_center(&mut tx, jc_id).await?;
+    tx.commit().await?;
+    let get = |name: &str| form.map(|f| f.get(name).to_string());
+    Ok(SlotsPage {
+        layout: Layout::new(&ctx.user, "Meine Termine für Einladungen", "/termine"),
+        slots: slots
+            .iter()
+            .map(|s| SlotRow {
+                id: s.id,
+                label: slot_label(s),
+                taken: s.invitation_id.is_some(),
+            })
+            .collect(),
+        date: get("datum").unwrap_or_default(),
+        time: get("uhrzeit").unwrap_or_else(|| "09:00".into()),
+        place: get("ort").unwrap_or_else(|| {
+            jc.map(|jc| format!("{}, {}, {} {}", jc.name, jc.street, jc.postcode, jc.city))
+                .unwrap_or_default()
+        }),
+        room: get("raum").unwrap_or_default(),
+        errors,
+        notice,
+    })
+}
+
+async fn slots_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    QueryData(query): QueryData,
+) -> Result<SlotsPage, AppError> {
+    let notice = match query.get("meldung") {
+        "angelegt" => "Der Termin ist angelegt.",
+        "entfernt" => "Der Termin ist entfernt.",
+        _ => "",
+    };
+    slots_view(&state, &ctx, None, Errors::default(), notice).await
+}
+
+async fn add_slot(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let jc_id = job_center_id(&ctx)?;
+    let now = state.clock.now();
+    let mut errors = Errors::default();
+    match invitation::check_slot(
+        form.get("datum"),
+        form.get("uhrzeit"),
+        form.get("ort"),
+        form.get("raum"),
+        berlin_date(now),
+    ) {
+        Ok((date, time, place, room)) => {
+            let mut tx = state.db.begin().await?;
+            let added = store::add_slot(
+                &mut tx,
+                &store::NewSlot {
+                    user_id: ctx.user.actor.user_id,
+                    job_center_id: jc_id,
+                    slot_on: date.to_string(),
+                    slot_time: invitation::format_time(time),
+                    place: &place,
+                    room: &room,
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            if added {
+                return Ok(Redirect::to("/termine?meldung=angelegt").into_response());
+            }
+            errors.add(
+                "uhrzeit",
+                "Uhrzeit",
+                "Zu dieser Zeit haben Sie schon einen Termin.",
+            );
+        }
+        Err(problems) => {
+            for (field, label, message) in problems {
+                errors.add(field, label, message);
+            }
+        }
+    }
+    let page = slots_view(&state, &ctx, Some(&form), errors, "").await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+async fn remove_slot(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    job_center_id(&ctx)?;
+    let mut tx = state.db.begin().await?;
+    if !store::remove_slot(&mut tx, ctx.user.actor.user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(Redirect::to("/termine?meldung=entfernt").into_response())
 }

@@ -23,7 +23,7 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 15] = [
+const NAV: [(&str, &str, Option<Action>); 16] = [
     ("/", "Start", None),
     ("/anrufe", "Anrufe", Some(Action::CallCases)),
     (
@@ -32,6 +32,7 @@ const NAV: [(&str, &str, Option<Action>); 15] = [
         Some(Action::SuperviseCalls),
     ),
     ("/ergebnisse", "Ergebnisse", Some(Action::ViewResults)),
+    ("/termine", "Termine", Some(Action::ViewResults)),
     ("/kunden", "Kunden", Some(Action::ViewCustomers)),
     ("/kunden/import", "Import", Some(Action::ImportCustomers)),
     ("/auftraege", "Aufträge", Some(Action::ViewMandates)),

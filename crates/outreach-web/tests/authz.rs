@@ -143,7 +143,17 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         }
         ("POST", "/ergebnisse/{id}/zuweisen") => owned(&[JobcenterAdmin]),
         ("GET" | "POST", "/ergebnisse/{id}/einladung") => owned(&[JobcenterAdmin, CaseManager]),
-        ("GET", "/einladungen" | "/einladungen/tag.pdf") => only(&[JobcenterAdmin, CaseManager]),
+        ("GET", "/einladungen" | "/einladungen/tag.pdf") | ("GET" | "POST", "/termine") => {
+            only(&[JobcenterAdmin, CaseManager])
+        }
+        // No fixture slot: nothing to remove.
+        ("POST", "/termine/{id}/entfernen") => {
+            if matches!(role, JobcenterAdmin | CaseManager) {
+                NotFound
+            } else {
+                Forbidden
+            }
+        }
         // No fixture invitation: the letter is not found for those allowed.
         ("GET", "/einladungen/{id}/brief.pdf") => {
             if matches!(role, JobcenterAdmin | CaseManager) {

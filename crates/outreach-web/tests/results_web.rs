@@ -636,3 +636,106 @@ async fn the_api_imports_and_hands_over_with_a_token_only() {
         assert!(doc["paths"]["/api/v1/ergebnisse"]["get"].is_object());
     }
 }
+
+#[tokio::test]
+async fn an_invitation_takes_a_free_slot_once() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = app.fixtures.result_case;
+        let mut pap = app.login(&username(Role::CaseManager, Side::Own)).await;
+        let page = pap.get("/termine").await;
+        assert_eq!(page.status, StatusCode::OK);
+        pap.csrf = common::csrf_in(&page.body);
+        let day = appointment_day(&app);
+        let bad = pap
+            .post(
+                "/termine",
+                &[
+                    ("datum", "32.01.2027"),
+                    ("uhrzeit", "10:00"),
+                    ("ort", "Marktstraße 1"),
+                    ("raum", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body
+                .contains("Datum: Bitte geben Sie das Datum als TT.MM.JJJJ an")
+        );
+        let added = pap
+            .post(
+                "/termine",
+                &[
+                    ("datum", &day),
+                    ("uhrzeit", "10:15"),
+                    ("ort", "Marktstraße 1, Oberhausen"),
+                    ("raum", "3.01"),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let twice = pap
+            .post(
+                "/termine",
+                &[
+                    ("datum", &day),
+                    ("uhrzeit", "10:15"),
+                    ("ort", "Marktstraße 1, Oberhausen"),
+                    ("raum", "3.01"),
+                ],
+            )
+            .await;
+        assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (slot,): (i64,) = tx
+            .fetch_one("SELECT id FROM appointment_slots", args![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let form = pap.get(&format!("/ergebnisse/{case}/einladung")).await;
+        assert!(form.body.contains("Einer meiner freien Termine"));
+        assert!(
+            form.body
+                .contains("10:15 Uhr, Marktstraße 1, Oberhausen, Raum 3.01")
+        );
+        let slot_id = slot.to_string();
+        let fields = [
+            ("termin", slot_id.as_str()),
+            ("zweck", "career_guidance"),
+            ("datum", ""),
+            ("uhrzeit", ""),
+            ("ort", ""),
+            ("raum", ""),
+            ("ansprechperson", "Frau Beispiel"),
+        ];
+        let made = pap
+            .post(&format!("/ergebnisse/{case}/einladung"), &fields)
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let mut tx = app.state.db.begin_read().await.unwrap();
+        let (time, room, taken): (String, String, Option<i64>) = tx
+            .fetch_one(
+                "SELECT i.appointment_time, i.room, s.invitation_id FROM invitations i
+                 JOIN appointment_slots s ON s.invitation_id = i.id",
+                args![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!((time.as_str(), room.as_str()), ("10:15", "3.01"));
+        assert!(taken.is_some());
+        // The slot is gone from the choice; using it again is refused.
+        let again = pap
+            .post(&format!("/ergebnisse/{case}/einladung"), &fields)
+            .await;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(again.body.contains("Dieser Termin ist nicht mehr frei"));
+        let list = pap.get("/termine").await;
+        assert!(list.body.contains("vergeben"));
+        // Another pAp can't remove or use it.
+        let mut other = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let removed = other.post(&format!("/termine/{slot}/entfernen"), &[]).await;
+        assert_eq!(removed.status, StatusCode::NOT_FOUND);
+    }
+}
