@@ -243,19 +243,8 @@ async fn create(
     }
     let appointment = match invitation::check(&input, letter_date) {
         Ok(a) if problems.is_empty() => a,
-        Ok(_) => {
-            let page = load_form(
-                &state,
-                &ctx,
-                id,
-                (Some(input), &slot_field),
-                refuse(problems),
-            )
-            .await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-        }
-        Err(more) => {
-            problems.extend(more);
+        checked => {
+            problems.extend(checked.err().unwrap_or_default());
             let page = load_form(
                 &state,
                 &ctx,
