@@ -6,7 +6,7 @@
 //! tests run on SQLite only and say so — unless `CI` or
 //! `OUTREACH_REQUIRE_POSTGRES` is set, where the missing database is an error.
 
-use crate::{Backend, Db, StoreError, args, random_token};
+use crate::{Backend, Db, StoreError, Tx, args, random_token};
 use sqlx::Connection;
 use std::path::PathBuf;
 
@@ -338,3 +338,97 @@ pub async fn queue_campaign(
 /// Tuesday 12.01.2027, 10:00 in Berlin (RFC 3339): a working day inside
 /// the calling window of [`queue_campaign`].
 pub const QUEUE_CLOCK: &str = "2027-01-12T10:00:00+01:00";
+
+/// Closes a few cases of `campaign_id` whose customers carry `pap_code`, as
+/// if agent `agent_id` had called them a few days before `now` — one data
+/// update (a new mobile number, appointment wanted), one confirmation, one
+/// refusal, one not reached — so that a demo's inbox and reports have
+/// something to show. Returns how many cases were closed.
+pub async fn demo_results(
+    tx: &mut Tx,
+    campaign_id: i64,
+    agent_id: i64,
+    pap_code: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    use outreach_core::guide::Field;
+    use outreach_core::guide::session::{Change, Flags};
+    let cases: Vec<(i64, Option<String>)> = tx
+        .fetch_all(
+            "SELECT k.id, c.mobile FROM cases k JOIN customers c ON c.id = k.customer_id
+             WHERE k.campaign_id = $1 AND c.pap_code = $2 AND k.final_disposition IS NULL
+             ORDER BY k.id LIMIT 4",
+            args![campaign_id, pap_code],
+        )
+        .await?;
+    for (n, (case_id, mobile)) in cases.iter().enumerate() {
+        let at = now - 86_400 * (4 - i64::try_from(n).unwrap_or(0));
+        let reached = n < 3;
+        tx.execute(
+            "INSERT INTO attempts (case_id, user_id, started_at, ended_at, result, phone_used)
+             VALUES ($1, $2, $3, $4, $5, 'phone')",
+            args![
+                *case_id,
+                agent_id,
+                at - 600,
+                at - 540,
+                if reached { "reached" } else { "no_answer" }
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE cases SET leased_to = $2, lease_expires_at = $3, attempts_count = 1 WHERE id = $1",
+            args![*case_id, agent_id, at + 600],
+        )
+        .await?;
+        let (outcome, changes, flags) = match n {
+            0 => (
+                "updated",
+                vec![Change {
+                    field: Field::Mobile,
+                    question: "mobil".into(),
+                    old: mobile.clone().unwrap_or_default(),
+                    new: "+491701234567".into(),
+                    old_display: mobile.clone().unwrap_or_default(),
+                    new_display: "+49 170 1234567".into(),
+                }],
+                Flags {
+                    wants_appointment: true,
+                    contact_updated: true,
+                    health_restriction: Some("no".into()),
+                    ..Flags::default()
+                },
+            ),
+            1 => ("confirmed", Vec::new(), Flags::default()),
+            2 => ("refused", Vec::new(), Flags::default()),
+            _ => {
+                crate::queue::reschedule(tx, *case_id, agent_id, None, Some("not_reached"), at)
+                    .await?;
+                continue;
+            }
+        };
+        let changes = serde_json::to_string(&changes).unwrap_or_else(|_| "[]".into());
+        let codes = outreach_core::handover::flag_codes(&flags);
+        let flags = serde_json::to_string(&flags).unwrap_or_else(|_| "{}".into());
+        crate::conversation::finish(
+            tx,
+            *case_id,
+            agent_id,
+            &crate::conversation::NewResult {
+                outcome,
+                guide_version: "Demo",
+                identity_method: Some("items"),
+                identity_passed: true,
+                consent: outcome != "refused",
+                answers: "[]",
+                changes: &changes,
+                flags: &flags,
+                flag_codes: &codes,
+            },
+            outcome,
+            at,
+        )
+        .await?;
+    }
+    Ok(cases.len())
+}

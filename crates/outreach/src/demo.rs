@@ -174,7 +174,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
                 .map_or(Home::Global, |(_, id)| Home::ServiceCenter(*id))
         }
     };
-    let mut admin_id = 0;
+    let (mut admin_id, mut agent_id) = (0, 0);
     for (username, name, role, org_code, pap) in USERS {
         let id = user::create(
             tx,
@@ -190,8 +190,10 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
             now,
         )
         .await?;
-        if role == Role::JobcenterAdmin {
-            admin_id = id;
+        match role {
+            Role::JobcenterAdmin => admin_id = id,
+            Role::Agent => agent_id = id,
+            _ => {}
         }
         let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::UserCreate, CLI_CLIENT)
             .record("user", id)
@@ -253,6 +255,9 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
         {
             outreach_store::letters::mark_sent(tx, batch, sent_on, Some(admin_id)).await?;
         }
+        // A few calls already made, so that pap.oberhausen's inbox and the
+        // reports have something to show.
+        outreach_store::testing::demo_results(tx, campaign_id, agent_id, "PAP001", now).await?;
     }
     Ok(())
 }

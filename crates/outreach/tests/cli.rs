@@ -241,6 +241,23 @@ fn the_demo_serves_the_login_page_and_prints_logins() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    // A few calls are already made: the pAp's inbox and the reports show them.
+    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let (results, finals) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = outreach_store::Db::connect(&url).await.unwrap();
+        let mut tx = db.begin_read().await.unwrap();
+        let counts: (i64, i64) = tx
+            .fetch_one(
+                "SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM cases WHERE closed_at IS NOT NULL)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close().await;
+        counts
+    });
+    assert_eq!((results, finals), (3, 4));
     // Structured logs: every line is a JSON object; none carries a password.
     let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
     let lines: Vec<serde_json::Value> = logs
