@@ -167,6 +167,16 @@ pub enum Action {
     ViewReports,
     /// Create and revoke the job center's API tokens (its administration).
     ManageApiTokens,
+    /// Answer a person's access request (Art. 15 GDPR): everything stored
+    /// about them (the DPO: of their job center, or of every one).
+    AnswerAccessRequests,
+    /// Restrict processing of a customer and mark their values as disputed
+    /// (the DPO and the job center's administration).
+    RestrictProcessing,
+    /// Read the record of processing activities (Art. 30 GDPR).
+    ViewProcessingRecord,
+    /// Set how long the job center keeps results after handover (its DPO).
+    ManageRetention,
 }
 
 /// The one authorisation decision for an action that needs no particular target.
@@ -192,6 +202,13 @@ pub fn can(actor: &Actor, action: Action) -> bool {
         Action::ManageResults | Action::ManageApiTokens => {
             actor.role == JobcenterAdmin && actor.home.job_center().is_some()
         }
+        Action::AnswerAccessRequests => actor.role == Dpo,
+        Action::RestrictProcessing | Action::ViewProcessingRecord => match actor.role {
+            Dpo => true,
+            JobcenterAdmin => actor.home.job_center().is_some(),
+            _ => false,
+        },
+        Action::ManageRetention => actor.role == Dpo && actor.home.job_center().is_some(),
     }
 }
 

@@ -47,10 +47,20 @@ pub enum AuditAction {
     ResultExport,
     InvitationCreate,
     ApiTokenChange,
+    Backup,
+    Restore,
+    Purge,
+    AccessRequest,
+    CustomerRestrict,
+    CustomerDispute,
+    ProcessingRecord,
+    AuditExport,
+    AuditVerify,
+    RetentionChange,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 47] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -88,6 +98,16 @@ impl AuditAction {
         AuditAction::ResultExport,
         AuditAction::InvitationCreate,
         AuditAction::ApiTokenChange,
+        AuditAction::Backup,
+        AuditAction::Restore,
+        AuditAction::Purge,
+        AuditAction::AccessRequest,
+        AuditAction::CustomerRestrict,
+        AuditAction::CustomerDispute,
+        AuditAction::ProcessingRecord,
+        AuditAction::AuditExport,
+        AuditAction::AuditVerify,
+        AuditAction::RetentionChange,
     ];
 
     pub fn code(self) -> &'static str {
@@ -129,6 +149,16 @@ impl AuditAction {
             AuditAction::ResultExport => "result_export",
             AuditAction::InvitationCreate => "invitation_create",
             AuditAction::ApiTokenChange => "api_token_change",
+            AuditAction::Backup => "backup",
+            AuditAction::Restore => "restore",
+            AuditAction::Purge => "purge",
+            AuditAction::AccessRequest => "access_request",
+            AuditAction::CustomerRestrict => "customer_restrict",
+            AuditAction::CustomerDispute => "customer_dispute",
+            AuditAction::ProcessingRecord => "processing_record",
+            AuditAction::AuditExport => "audit_export",
+            AuditAction::AuditVerify => "audit_verify",
+            AuditAction::RetentionChange => "retention_change",
         }
     }
 
@@ -175,6 +205,16 @@ impl AuditAction {
             AuditAction::ResultExport => "Ergebnisse exportiert (übergeben)",
             AuditAction::InvitationCreate => "Einladung erstellt",
             AuditAction::ApiTokenChange => "API-Zugangstoken geändert",
+            AuditAction::Backup => "Datenbank gesichert",
+            AuditAction::Restore => "Datenbank wiederhergestellt",
+            AuditAction::Purge => "Daten nach Frist gelöscht",
+            AuditAction::AccessRequest => "Auskunft nach Art. 15 DSGVO erteilt",
+            AuditAction::CustomerRestrict => "Verarbeitung eingeschränkt oder freigegeben",
+            AuditAction::CustomerDispute => "Kundenwert als bestritten markiert",
+            AuditAction::ProcessingRecord => "Verzeichnis der Verarbeitungstätigkeiten erstellt",
+            AuditAction::AuditExport => "Protokoll exportiert",
+            AuditAction::AuditVerify => "Protokollkette geprüft",
+            AuditAction::RetentionChange => "Aufbewahrungsfrist geändert",
         }
     }
 }
@@ -195,6 +235,8 @@ pub fn record_type_label(code: &str) -> &str {
         "campaign" => "Aktion",
         "letter_batch" => "Briefstapel",
         "case" => "Fall",
+        "database" => "Datenbank",
+        "processing_record" => "Verarbeitungsverzeichnis",
         other => other,
     }
 }

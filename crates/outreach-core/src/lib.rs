@@ -15,3 +15,4 @@ pub mod import;
 pub mod invitation;
 pub mod mandate;
 pub mod metrics;
+pub mod privacy;

@@ -4,9 +4,7 @@
 
 use crate::{StoreError, Tx, args};
 use outreach_core::access::Actor;
-use outreach_core::audit::{
-    AuditAction, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, event_hash,
-};
+use outreach_core::audit::{AuditAction, AuditRecord, ChainBreak, ChainVerifier, event_hash};
 
 /// An event to append: who did what to which record, for which purpose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +101,14 @@ fn record_of(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> Audit
     }
 }
 
+/// The stored form of `event` as event `seq` after `prev_hash`, with its hash
+/// (for a writer outside [`append`], such as the SQLite bulk import).
+pub fn chained(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> (AuditRecord, String) {
+    let record = record_of(event, seq, prev_hash, now);
+    let hash = event_hash(&record);
+    (record, hash)
+}
+
 fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
     args![
         record.seq,
@@ -193,7 +199,7 @@ pub async fn append_alone(db: &crate::Db, event: &AuditEvent, now: i64) -> Resul
 }
 
 /// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct StoredEvent {
     pub seq: i64,
     pub at: i64,
@@ -238,6 +244,8 @@ impl StoredEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub job_center_id: Option<i64>,
+    /// Events about one customer (by id): see `about_person!`.
+    pub person: Option<i64>,
     pub username: Option<String>,
     pub action: Option<AuditAction>,
     pub record_id: Option<String>,
@@ -252,7 +260,8 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     tx.fetch_all(
-        "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
+        concat!(
+            "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
          FROM audit_events
          WHERE ($1 IS NULL OR job_center_id = $1)
            AND ($2 IS NULL OR username = $2)
@@ -260,7 +269,11 @@ pub async fn list(
            AND ($4 IS NULL OR record_id = $4)
            AND ($5 IS NULL OR at >= $5)
            AND ($6 IS NULL OR at < $6)
-         ORDER BY seq DESC LIMIT $7 OFFSET $8",
+           AND ($9 IS NULL OR ",
+            about_person!("$9"),
+            ")
+         ORDER BY seq DESC LIMIT $7 OFFSET $8"
+        ),
         args![
             filter.job_center_id,
             filter.username.clone(),
@@ -269,7 +282,8 @@ pub async fn list(
             filter.from,
             filter.until,
             limit,
-            offset
+            offset,
+            filter.person
         ],
     )
     .await
@@ -287,8 +301,16 @@ pub struct Verification {
 /// found too.
 pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
     const BATCH: i64 = 1000;
-    let mut after = 0i64;
-    let mut verifier: Option<ChainVerifier> = None;
+    // Events removed by retention end at the anchor; the first remaining
+    // event must follow it, so removing events at the front is found too.
+    let (anchor_seq, anchor_hash): (i64, String) = tx
+        .fetch_one(
+            "SELECT through_seq, through_hash FROM audit_retention WHERE id = 1",
+            vec![],
+        )
+        .await?;
+    let mut after = anchor_seq;
+    let mut verifier = ChainVerifier::new(&anchor_hash, Some(anchor_seq));
     let mut last: Option<StoredEvent> = None;
     loop {
         let events: Vec<StoredEvent> = tx
@@ -301,25 +323,16 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
         let Some(tail) = events.last() else { break };
         after = tail.seq;
         for event in &events {
-            // Events removed by retention leave the chain starting later; the
-            // first remaining event anchors it.
-            let v = verifier.get_or_insert_with(|| {
-                if event.seq == 1 {
-                    ChainVerifier::new(GENESIS_HASH, None)
-                } else {
-                    ChainVerifier::new(&event.prev_hash, Some(event.seq - 1))
-                }
-            });
-            if let Err(broken) = v.check(&event.record(), &event.hash) {
+            if let Err(broken) = verifier.check(&event.record(), &event.hash) {
                 return Ok(Verification {
-                    checked: v.checked,
+                    checked: verifier.checked,
                     broken: Some(broken),
                 });
             }
         }
         last = events.into_iter().last();
     }
-    let checked = verifier.as_ref().map_or(0, |v| v.checked);
+    let checked = verifier.checked;
     let (head_seq, head_hash): (i64, String) = tx
         .fetch_one(
             "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
@@ -328,11 +341,54 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
         .await?;
     let head_matches = match &last {
         Some(event) => event.seq == head_seq && event.hash == head_hash,
-        None => head_seq == 0,
+        None => head_seq == anchor_seq,
     };
     let broken = (!head_matches).then(|| ChainBreak {
-        seq: last.as_ref().map_or(1, |e| e.seq + 1),
+        seq: last.as_ref().map_or(anchor_seq + 1, |e| e.seq + 1),
         reason: outreach_core::audit::BreakReason::Gap,
     });
     Ok(Verification { checked, broken })
+}
+
+/// A stored verdict of a chain check.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CheckRecord {
+    pub checked_at: i64,
+    pub events_checked: i64,
+    pub broken_seq: Option<i64>,
+    pub reason: String,
+}
+
+/// Verifies the chain and stores the verdict (the DPO's banner reads the
+/// latest one).
+pub async fn check_and_record(db: &crate::Db, now: i64) -> Result<Verification, StoreError> {
+    let mut tx = db.begin_read().await?;
+    let verification = verify(&mut tx).await?;
+    drop(tx);
+    let mut tx = db.begin().await?;
+    tx.execute(
+        "INSERT INTO audit_checks (checked_at, events_checked, broken_seq, reason) VALUES ($1, $2, $3, $4)",
+        args![
+            now,
+            i64::try_from(verification.checked).unwrap_or(i64::MAX),
+            verification.broken.as_ref().map(|b| b.seq),
+            verification
+                .broken
+                .as_ref()
+                .map(|b| b.reason.label().to_string())
+                .unwrap_or_default()
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+/// The latest check's verdict, if any check ran.
+pub async fn latest_check(tx: &mut Tx) -> Result<Option<CheckRecord>, StoreError> {
+    tx.fetch_optional(
+        "SELECT checked_at, events_checked, broken_seq, reason FROM audit_checks ORDER BY id DESC LIMIT 1",
+        vec![],
+    )
+    .await
 }

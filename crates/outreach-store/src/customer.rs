@@ -8,7 +8,7 @@ use outreach_core::date::iso_to_de;
 use outreach_core::import::{Column, Values};
 
 /// The full record of one customer.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Customer {
     pub id: i64,
     pub job_center_id: i64,

@@ -30,6 +30,8 @@ pub enum Db {
         writer: SqlitePool,
         readers: SqlitePool,
         head: AuditHead,
+        /// The database file (the bulk import opens a connection of its own).
+        path: std::path::PathBuf,
     },
     Postgres(PgPool),
 }
@@ -76,6 +78,7 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("secure_delete", "ON");
+            let path = options.get_filename().to_path_buf();
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options.clone())
@@ -88,6 +91,7 @@ impl Db {
                 writer,
                 readers,
                 head: AuditHead::default(),
+                path,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()

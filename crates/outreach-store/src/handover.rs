@@ -99,7 +99,7 @@ macro_rules! inbox_from {
           LEFT JOIN results r ON r.case_id = k.id
           LEFT JOIN case_reviews v ON v.case_id = k.id
           WHERE k.closed_at IS NOT NULL AND c.job_center_id = $1
-            AND ($2 IS NULL OR COALESCE(v.pap_code, c.pap_code) = $2) "
+            AND ($2 IS NULL OR (COALESCE(v.pap_code, c.pap_code) = $2 AND c.restricted = FALSE)) "
     };
 }
 
@@ -196,7 +196,7 @@ pub async fn get(
               LEFT JOIN case_reviews v ON v.case_id = k.id
               LEFT JOIN users u ON u.id = v.acknowledged_by
               WHERE k.closed_at IS NOT NULL AND c.job_center_id = $1
-                AND ($2 IS NULL OR COALESCE(v.pap_code, c.pap_code) = $2) AND k.id = $3"
+                AND ($2 IS NULL OR (COALESCE(v.pap_code, c.pap_code) = $2 AND c.restricted = FALSE)) AND k.id = $3"
         ),
         args![jc, pap, case_id],
     )

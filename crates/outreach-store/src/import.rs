@@ -6,7 +6,7 @@
 //! does the same and rolls back.
 
 use crate::audit::{self, AuditEvent};
-use crate::{Arg, Backend, Db, StoreError, Tx, args};
+use crate::{Db, StoreError, args};
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
 use outreach_core::import::{
@@ -219,33 +219,10 @@ fn staging_values(r: &CustomerRecord) -> [Option<Cow<'_, str>>; STAGING_WIDTH] {
     ]
 }
 
-async fn create_staging(tx: &mut Tx) -> Result<(), StoreError> {
-    match tx.backend() {
-        Backend::Postgres => {
-            tx.execute(
-                "CREATE TEMP TABLE import_rows (line BIGINT NOT NULL, customer_number TEXT NOT NULL, bg_number TEXT, salutation TEXT,
-                    first_name TEXT, last_name TEXT NOT NULL, birth_date TEXT NOT NULL, street TEXT, house_number TEXT, postcode TEXT,
-                    city TEXT, phone TEXT, mobile TEXT, email TEXT, status TEXT NOT NULL, unemployed_since TEXT, target_occupation TEXT,
-                    pap_code TEXT, last_contact TEXT, state_code TEXT) ON COMMIT DROP",
-                vec![],
-            )
-            .await?;
-        }
-        Backend::Sqlite => {
-            tx.execute("DROP TABLE IF EXISTS temp.import_rows", vec![])
-                .await?;
-            tx.execute(
-                "CREATE TEMP TABLE import_rows (line BIGINT NOT NULL, customer_number TEXT NOT NULL, bg_number TEXT, salutation TEXT,
-                    first_name TEXT, last_name TEXT NOT NULL, birth_date TEXT NOT NULL, street TEXT, house_number TEXT, postcode TEXT,
-                    city TEXT, phone TEXT, mobile TEXT, email TEXT, status TEXT NOT NULL, unemployed_since TEXT, target_occupation TEXT,
-                    pap_code TEXT, last_contact TEXT, state_code TEXT)",
-                vec![],
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
+const CREATE_STAGING: &str = "CREATE TEMP TABLE import_rows (line BIGINT NOT NULL, customer_number TEXT NOT NULL, bg_number TEXT, salutation TEXT,
+    first_name TEXT, last_name TEXT NOT NULL, birth_date TEXT NOT NULL, street TEXT, house_number TEXT, postcode TEXT,
+    city TEXT, phone TEXT, mobile TEXT, email TEXT, status TEXT NOT NULL, unemployed_since TEXT, target_occupation TEXT,
+    pap_code TEXT, last_contact TEXT, state_code TEXT)";
 
 /// COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
 fn copy_text(records: &[CustomerRecord]) -> Vec<u8> {
@@ -275,53 +252,6 @@ fn copy_text(records: &[CustomerRecord]) -> Vec<u8> {
     out
 }
 
-/// One multi-row `INSERT` per chunk (SQLite takes at most 32,766 parameters).
-async fn insert_staging_sqlite(tx: &mut Tx, records: &[CustomerRecord]) -> Result<(), StoreError> {
-    const ROWS: usize = 1000;
-    for chunk in records.chunks(ROWS) {
-        let mut sql = format!("INSERT INTO import_rows ({STAGING_COLUMNS}) VALUES ");
-        let mut params: Vec<Arg> = Vec::with_capacity(chunk.len() * STAGING_WIDTH);
-        for (row, record) in chunk.iter().enumerate() {
-            sql.push_str(if row == 0 { "(" } else { ",(" });
-            // Positional `?`: sqlx resolves numbered `$n` names one by one,
-            // which grows with the square of the parameter count.
-            for col in 0..STAGING_WIDTH {
-                sql.push_str(if col == 0 { "?" } else { ",?" });
-            }
-            sql.push(')');
-            let values = staging_values(record);
-            params.push(Arg::Int(Some(
-                i64::try_from(record.line).unwrap_or(i64::MAX),
-            )));
-            params.extend(
-                values
-                    .into_iter()
-                    .skip(1)
-                    .map(|v| Arg::Text(v.map(Cow::into_owned))),
-            );
-        }
-        tx.execute_generated(sql, params).await?;
-    }
-    Ok(())
-}
-
-async fn insert_staging(tx: &mut Tx, records: &[CustomerRecord]) -> Result<(), StoreError> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    match tx.backend() {
-        Backend::Postgres => {
-            tx.copy_in(
-                "COPY import_rows (line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN",
-                &copy_text(records),
-            )
-            .await?;
-        }
-        Backend::Sqlite => insert_staging_sqlite(tx, records).await?,
-    }
-    Ok(())
-}
-
 #[derive(sqlx::FromRow)]
 struct Duplicate {
     line: i64,
@@ -329,27 +259,22 @@ struct Duplicate {
     first_line: i64,
 }
 
-/// Rejects later rows whose customer number came before in the file.
-async fn reject_duplicates(tx: &mut Tx) -> Result<Vec<Issue>, StoreError> {
-    let duplicates: Vec<Duplicate> = tx
-        .fetch_all(
-            "SELECT s.line, s.customer_number, f.first_line
-             FROM import_rows s
-             JOIN (SELECT customer_number, MIN(line) AS first_line FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) f
-               ON f.customer_number = s.customer_number
-             WHERE s.line > f.first_line
-             ORDER BY s.line",
-            vec![],
-        )
-        .await?;
-    if !duplicates.is_empty() {
-        tx.execute(
-            "DELETE FROM import_rows WHERE line > (SELECT MIN(t.line) FROM import_rows t WHERE t.customer_number = import_rows.customer_number)",
-            vec![],
-        )
-        .await?;
-    }
-    Ok(duplicates
+/// Later rows whose customer number came before in the file.
+const DUPLICATES: &str = "SELECT s.line, s.customer_number, f.first_line
+     FROM import_rows s
+     JOIN (SELECT customer_number, MIN(line) AS first_line FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) f
+       ON f.customer_number = s.customer_number
+     WHERE s.line > f.first_line
+     ORDER BY s.line";
+const DELETE_DUPLICATES: &str = "DELETE FROM import_rows WHERE line > (SELECT MIN(t.line) FROM import_rows t WHERE t.customer_number = import_rows.customer_number)";
+const INDEX_STAGING: &str =
+    "CREATE INDEX import_rows_number ON import_rows (customer_number, line)";
+const INSERT_IMPORT: &str = "INSERT INTO imports (job_center_id, file_name, user_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id";
+const FINISH_IMPORT: &str = "UPDATE imports SET finished_at = $2, rows_read = $3, accepted = $4, rejected = $5, inserted = $6, updated = $7,
+    unchanged = $8, missing = $9, warnings = $10 WHERE id = $1";
+
+fn duplicate_issues(duplicates: Vec<Duplicate>) -> Vec<Issue> {
+    duplicates
         .into_iter()
         .map(|d| Issue {
             line: u64::try_from(d.line).unwrap_or(0),
@@ -360,22 +285,30 @@ async fn reject_duplicates(tx: &mut Tx) -> Result<Vec<Issue>, StoreError> {
             customer_number: d.customer_number,
             field: "Kundennummer",
         })
-        .collect())
+        .collect()
 }
 
-// One statement per field: the changed fields of existing customers, old → new.
+// The changed fields of existing customers, old → new, in one statement: the
+// export is joined with the stored customers once (not once per field), and
+// only the rows with a difference are split into one change per field.
 macro_rules! change_sql {
     ($($field:literal),*) => {
-        [$(concat!(
-            "INSERT INTO customer_changes (customer_id, import_id, field, old_value, new_value)
-             SELECT c.id, $1, '", $field, "', c.", $field, ", s.", $field, "
-             FROM import_rows s JOIN customers c ON c.job_center_id = $2 AND c.customer_number = s.customer_number
-             WHERE c.", $field, " IS DISTINCT FROM s.", $field
-        )),*]
+        concat!(
+            "WITH d AS MATERIALIZED (SELECT c.id",
+            $(", c.", $field, " AS o_", $field, ", s.", $field, " AS n_", $field,)*
+            " FROM import_rows s JOIN customers c ON c.job_center_id = $2 AND c.customer_number = s.customer_number
+              WHERE 1 = 0",
+            $(" OR c.", $field, " IS DISTINCT FROM s.", $field,)*
+            ")
+            INSERT INTO customer_changes (customer_id, import_id, field, old_value, new_value)
+            SELECT id, $1, '', NULL, NULL FROM d WHERE 1 = 0",
+            $(" UNION ALL SELECT id, $1, '", $field, "', o_", $field, ", n_", $field,
+              " FROM d WHERE o_", $field, " IS DISTINCT FROM n_", $field,)*
+        )
     };
 }
 
-const CHANGES: [&str; 18] = change_sql!(
+const CHANGES: &str = change_sql!(
     "bg_number",
     "salutation",
     "first_name",
@@ -420,127 +353,74 @@ const FLAG_MISSING: &str = "UPDATE customers SET in_latest_export = FALSE, updat
     WHERE job_center_id = $1 AND in_latest_export = TRUE
       AND NOT EXISTS (SELECT 1 FROM import_rows s WHERE s.customer_number = customers.customer_number)";
 
-/// Imports `source` (an export file) for one job center. `progress` is told
-/// the bytes read so far after each batch.
-pub async fn import_customers<R>(
-    db: &Db,
-    request: ImportRequest,
-    source: R,
-    progress: impl Fn(u64) + Send,
-) -> Result<ImportReport, ImportError>
-where
-    R: Read + Send + 'static,
-{
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
-    let today = request.today;
-    let reading = tokio::task::spawn_blocking(move || read_file(source, today, sender));
-
-    let mut report = ImportReport {
-        dry_run: request.dry_run,
-        ..ImportReport::default()
-    };
-    let mut tx = db.begin().await?;
-    let (import_id,): (i64,) = tx
-        .fetch_one(
-            "INSERT INTO imports (job_center_id, file_name, user_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            args![request.job_center_id, &request.file_name, request.user_id, request.now],
-        )
-        .await?;
-    create_staging(&mut tx).await?;
-    while let Some(message) = receiver.recv().await {
-        match message {
-            Message::Header {
-                unknown_columns,
-                delimiter,
-            } => {
-                report.unknown_columns = unknown_columns;
-                report.delimiter = delimiter.to_string();
-            }
-            Message::Batch {
-                records,
-                errors,
-                warnings,
-                bytes,
-            } => {
-                report.rows += (records.len() + errors.len()) as u64;
-                report.accepted += records.len() as u64;
-                insert_staging(&mut tx, &records).await?;
-                report.errors.extend(errors);
-                report.warning_list.extend(warnings);
-                progress(bytes);
-            }
-            Message::Done { encoding } => report.encoding = encoding.to_string(),
-            // Dropping the transaction rolls everything back.
-            Message::Failed(e) => return Err(e.into()),
+/// Takes a message from the reading side into the report; returns the
+/// records of a batch, which the caller stores.
+fn absorb(
+    report: &mut ImportReport,
+    message: Message,
+    progress: &(impl Fn(u64) + Send),
+) -> Result<Vec<CustomerRecord>, ImportError> {
+    match message {
+        Message::Header {
+            unknown_columns,
+            delimiter,
+        } => {
+            report.unknown_columns = unknown_columns;
+            report.delimiter = delimiter.to_string();
         }
+        Message::Batch {
+            records,
+            errors,
+            warnings,
+            bytes,
+        } => {
+            report.rows += (records.len() + errors.len()) as u64;
+            report.accepted += records.len() as u64;
+            report.errors.extend(errors);
+            report.warning_list.extend(warnings);
+            progress(bytes);
+            return Ok(records);
+        }
+        Message::Done { encoding } => report.encoding = encoding.to_string(),
+        Message::Failed(e) => return Err(e.into()),
     }
-    let _ = reading.await;
-    let phase = std::time::Instant::now();
-    tracing::debug!(rows = report.rows, "import: staging loaded");
-    tx.execute(
-        "CREATE INDEX import_rows_number ON import_rows (customer_number, line)",
-        vec![],
-    )
-    .await?;
+    Ok(Vec::new())
+}
 
-    let duplicates = reject_duplicates(&mut tx).await?;
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
+/// Counts the rejected duplicates into the report.
+fn count_duplicates(report: &mut ImportReport, duplicates: Vec<Duplicate>) {
+    let duplicates = duplicate_issues(duplicates);
     report.accepted -= duplicates.len() as u64;
     report.errors.extend(duplicates);
     report.errors.sort_by_key(|e| e.line);
     report.rejected = report.errors.len() as u64;
     report.warnings = report.warning_list.len() as u64;
+}
 
-    let jc = request.job_center_id;
-    let (existing,): (i64,) = tx
-        .fetch_one(
-            "SELECT COUNT(*) FROM customers WHERE job_center_id = $1",
-            args![jc],
-        )
-        .await?;
-    for sql in CHANGES {
-        tx.execute(sql, args![import_id, jc]).await?;
-    }
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: changes");
-    report.updated = tx
-        .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
-        .await?;
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
-    report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
-    report.unchanged = report.accepted - report.inserted - report.updated;
-    // On a first import every customer came from this file: nobody is missing.
-    if existing > 0 {
-        report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
-    }
-    if tx.backend() == Backend::Sqlite {
-        tx.execute("DROP TABLE temp.import_rows", vec![]).await?;
-    }
-    let r = &report;
-    tx.execute(
-        "UPDATE imports SET finished_at = $2, rows_read = $3, accepted = $4, rejected = $5, inserted = $6, updated = $7,
-            unchanged = $8, missing = $9, warnings = $10 WHERE id = $1",
-        args![
-            import_id,
-            request.now,
-            r.rows as i64,
-            r.accepted as i64,
-            r.rejected as i64,
-            r.inserted as i64,
-            r.updated as i64,
-            r.unchanged as i64,
-            r.missing as i64,
-            r.warnings as i64
-        ],
-    )
-    .await?;
+/// The run's counts for the `imports` row, after its id and end time.
+fn finish_args(r: &ImportReport) -> [i64; 8] {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    [
+        n(r.rows),
+        n(r.accepted),
+        n(r.rejected),
+        n(r.inserted),
+        n(r.updated),
+        n(r.unchanged),
+        n(r.missing),
+        n(r.warnings),
+    ]
+}
+
+/// The audit event of an import: who, which file, the counts; no row content.
+fn import_event(request: &ImportRequest, r: &ImportReport, import_id: i64) -> AuditEvent {
     let counts = format!(
         "Zeilen {}, übernommen {}, abgelehnt {}, neu {}, geändert {}, unverändert {}, nicht mehr im Export {}",
         r.rows, r.accepted, r.rejected, r.inserted, r.updated, r.unchanged, r.missing
     );
     let mut event = request.audit.clone();
     event.action = AuditAction::CustomerImport;
-    let event = event
+    event
         .record(
             "import",
             format!(
@@ -555,7 +435,109 @@ where
         )
         .fields(&counts)
         .purpose("Übernahme des Kundenexports")
-        .job_center(Some(jc));
+        .job_center(Some(request.job_center_id))
+}
+
+/// Imports `source` (an export file) for one job center. `progress` is told
+/// the bytes read so far after each batch.
+pub async fn import_customers<R>(
+    db: &Db,
+    request: ImportRequest,
+    source: R,
+    progress: impl Fn(u64) + Send,
+) -> Result<ImportReport, ImportError>
+where
+    R: Read + Send + 'static,
+{
+    if let Db::Sqlite { path, .. } = db {
+        return import_sqlite(db, path.clone(), request, source, progress).await;
+    }
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    let today = request.today;
+    let reading = tokio::task::spawn_blocking(move || read_file(source, today, sender));
+
+    let mut report = ImportReport {
+        dry_run: request.dry_run,
+        ..ImportReport::default()
+    };
+    let mut tx = db.begin().await?;
+    let (import_id,): (i64,) = tx
+        .fetch_one(
+            INSERT_IMPORT,
+            args![
+                request.job_center_id,
+                &request.file_name,
+                request.user_id,
+                request.now
+            ],
+        )
+        .await?;
+    tx.execute_generated(format!("{CREATE_STAGING} ON COMMIT DROP"), vec![])
+        .await?;
+    while let Some(message) = receiver.recv().await {
+        // Dropping the transaction on an error rolls everything back.
+        let records = absorb(&mut report, message, &progress)?;
+        if !records.is_empty() {
+            tx.copy_in(
+                "COPY import_rows (line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN",
+                &copy_text(&records),
+            )
+            .await?;
+        }
+    }
+    let _ = reading.await;
+    let phase = std::time::Instant::now();
+    tracing::debug!(rows = report.rows, "import: staging loaded");
+    let jc = request.job_center_id;
+    let (existing,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM customers WHERE job_center_id = $1",
+            args![jc],
+        )
+        .await?;
+    // A hash aggregate finds whether any number repeats; the index the
+    // merge with stored customers needs is built only when there are some.
+    let (repeated,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM (SELECT customer_number FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) d",
+            vec![],
+        )
+        .await?;
+    if existing > 0 || repeated > 0 {
+        tx.execute(INDEX_STAGING, vec![]).await?;
+        tx.execute("ANALYZE import_rows", vec![]).await?;
+    }
+    let duplicates: Vec<Duplicate> = if repeated > 0 {
+        let found = tx.fetch_all(DUPLICATES, vec![]).await?;
+        tx.execute(DELETE_DUPLICATES, vec![]).await?;
+        found
+    } else {
+        Vec::new()
+    };
+    count_duplicates(&mut report, duplicates);
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
+
+    // On a first import nothing can have changed and nobody is missing.
+    if existing > 0 {
+        tx.execute(CHANGES, args![import_id, jc]).await?;
+        report.updated = tx
+            .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
+            .await?;
+    }
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
+    report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
+    report.unchanged = report.accepted - report.inserted - report.updated;
+    if existing > 0 {
+        report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
+    }
+    let [a, b, c, d, e, f, g, h] = finish_args(&report);
+    tx.execute(
+        FINISH_IMPORT,
+        args![import_id, request.now, a, b, c, d, e, f, g, h],
+    )
+    .await?;
+    let event = import_event(&request, &report, import_id);
     if request.dry_run {
         tx.rollback().await?;
         let mut tx = db.begin().await?;
@@ -567,4 +549,353 @@ where
         report.import_id = Some(import_id);
     }
     Ok(report)
+}
+
+/// SQLite: the same steps on a connection of the import's own, with
+/// prepared statements (sqlx's per-value overhead made the staging insert
+/// cost more than SQLite's own work). `BEGIN IMMEDIATE` takes SQLite's one
+/// write lock for the whole import, as the writer connection would.
+async fn import_sqlite<R>(
+    db: &Db,
+    path: std::path::PathBuf,
+    request: ImportRequest,
+    source: R,
+    progress: impl Fn(u64) + Send,
+) -> Result<ImportReport, ImportError>
+where
+    R: Read + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let (bytes_tx, mut bytes_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let today = request.today;
+    let reading = tokio::task::spawn_blocking(move || read_file(source, today, sender));
+    let req = request.clone();
+    let writing =
+        tokio::task::spawn_blocking(move || sqlite_bulk::run(&path, &req, receiver, bytes_tx));
+    while let Some(bytes) = bytes_rx.recv().await {
+        progress(bytes);
+    }
+    let _ = reading.await;
+    let (report, event) = writing
+        .await
+        .map_err(|e| StoreError::Integrity(format!("import thread: {e}")))??;
+    // The import appended to the audit chain behind the writer's back.
+    if let Db::Sqlite { head, .. } = db {
+        head.set(None);
+    }
+    if let Some(event) = event {
+        // A dry run: rolled back; the run itself is recorded.
+        let mut tx = db.begin().await?;
+        audit::append(&mut tx, &event, request.now).await?;
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+mod sqlite_bulk {
+    use super::*;
+    use rusqlite::{Connection, named_params};
+
+    fn failed(e: rusqlite::Error) -> StoreError {
+        StoreError::Integrity(format!("SQLite: {e}"))
+    }
+
+    /// Runs the import; returns the report and, for a dry run, the audit
+    /// event still to append (the rolled-back transaction can't hold it).
+    pub(super) fn run(
+        path: &std::path::Path,
+        request: &ImportRequest,
+        mut receiver: tokio::sync::mpsc::Receiver<Message>,
+        bytes: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<(ImportReport, Option<AuditEvent>), ImportError> {
+        let mut conn = Connection::open(path).map_err(failed)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(failed)?;
+        // As on every connection of the store; plus a page cache large
+        // enough for the new customers' index pages.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;
+             PRAGMA temp.cache_size = -16384; DROP TABLE IF EXISTS temp.import_rows;",
+        )
+        .map_err(failed)?;
+        conn.execute_batch(CREATE_STAGING).map_err(failed)?;
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.import_lines;
+             CREATE TEMP TABLE import_lines (line BIGINT NOT NULL, customer_number TEXT NOT NULL);",
+        )
+        .map_err(failed)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let jc = request.job_center_id;
+        let import_id: i64 = tx
+            .query_row(
+                INSERT_IMPORT,
+                named_params! {"$1": jc, "$2": request.file_name, "$3": request.user_id, "$4": request.now},
+                |row| row.get(0),
+            )
+            .map_err(failed)?;
+        let mut report = ImportReport {
+            dry_run: request.dry_run,
+            ..ImportReport::default()
+        };
+        // The write lock is held: nobody adds customers meanwhile.
+        let existing: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM customers WHERE job_center_id = ?1",
+                [jc],
+                |row| row.get(0),
+            )
+            .map_err(failed)?;
+        tracing::debug!(existing, "import: started");
+        let count = |n: usize| n as u64;
+        let phase = std::time::Instant::now();
+        if existing == 0 {
+            // A first import: straight into the customers table; a later
+            // row with a number already stored is sorted out afterwards.
+            let duplicates = load_first(&tx, request, &mut receiver, &bytes, &mut report)?;
+            report.inserted = report.accepted - duplicates.len() as u64;
+            count_duplicates(&mut report, duplicates);
+            tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
+        } else {
+            load_staging(&tx, &mut receiver, &bytes, &mut report)?;
+            tracing::debug!(elapsed = ?phase.elapsed(), rows = report.rows, "import: staging loaded");
+            tx.execute_batch(INDEX_STAGING).map_err(failed)?;
+            let duplicates = query_duplicates(&tx, DUPLICATES)?;
+            if !duplicates.is_empty() {
+                tx.execute(DELETE_DUPLICATES, []).map_err(failed)?;
+            }
+            count_duplicates(&mut report, duplicates);
+            tx.execute(CHANGES, named_params! {"$1": import_id, "$2": jc})
+                .map_err(failed)?;
+            tracing::debug!(elapsed = ?phase.elapsed(), "import: changes");
+            report.updated = count(
+                tx.execute(
+                    UPDATE_CHANGED,
+                    named_params! {"$1": jc, "$2": request.now, "$3": import_id},
+                )
+                .map_err(failed)?,
+            );
+            report.inserted = count(
+                tx.execute(INSERT_NEW, named_params! {"$1": jc, "$2": request.now})
+                    .map_err(failed)?,
+            );
+            report.missing = count(
+                tx.execute(FLAG_MISSING, named_params! {"$1": jc, "$2": request.now})
+                    .map_err(failed)?,
+            );
+            tracing::debug!(elapsed = ?phase.elapsed(), "import: merged");
+        }
+        drop(bytes);
+        report.unchanged = report.accepted - report.inserted - report.updated;
+        tx.execute_batch("DROP TABLE temp.import_rows; DROP TABLE temp.import_lines;")
+            .map_err(failed)?;
+        let [a, b, c, d, e, f, g, h] = finish_args(&report);
+        tx.execute(
+            FINISH_IMPORT,
+            named_params! {"$1": import_id, "$2": request.now, "$3": a, "$4": b, "$5": c, "$6": d, "$7": e, "$8": f, "$9": g, "$10": h},
+        )
+        .map_err(failed)?;
+        let event = import_event(request, &report, import_id);
+        if request.dry_run {
+            tx.rollback().map_err(failed)?;
+            return Ok((report, Some(event)));
+        }
+        // The write lock is held: the head can't move while this appends.
+        let (last_seq, last_hash): (i64, String) = tx
+            .query_row(
+                "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(failed)?;
+        let (record, hash) = audit::chained(&event, last_seq + 1, last_hash, request.now);
+        tx.execute(
+            "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            rusqlite::params![
+                record.seq,
+                record.at,
+                record.user_id,
+                record.username,
+                record.role,
+                record.action,
+                record.record_type,
+                record.record_id,
+                record.fields,
+                record.purpose,
+                record.client,
+                record.job_center_id,
+                record.service_center_id,
+                record.prev_hash,
+                hash
+            ],
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::debug!(elapsed = ?phase.elapsed(), "import: committed");
+        report.import_id = Some(import_id);
+        Ok((report, None))
+    }
+
+    /// The staging path: every record into `import_rows`.
+    fn load_staging(
+        tx: &rusqlite::Transaction<'_>,
+        receiver: &mut tokio::sync::mpsc::Receiver<Message>,
+        bytes: &tokio::sync::mpsc::UnboundedSender<u64>,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let mut insert = tx
+            .prepare(&format!(
+                "INSERT INTO import_rows ({STAGING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            ))
+            .map_err(failed)?;
+        let progress = |n: u64| {
+            let _ = bytes.send(n);
+        };
+        while let Some(message) = receiver.blocking_recv() {
+            for record in absorb(report, message, &progress)? {
+                let values = staging_values(&record);
+                insert
+                    .execute(rusqlite::params_from_iter(
+                        values.iter().map(|v| v.as_deref()),
+                    ))
+                    .map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Customer columns in the order of [`staging_values`] (without the line).
+    const CUSTOMER_INSERT: &str = "INSERT INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
+        salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
+        status, unemployed_since, target_occupation, pap_code, last_contact, state_code)
+        VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+
+    const CUSTOMER_REPLACE: &str = "UPDATE customers SET bg_number = ?4, salutation = ?5, first_name = ?6,
+        last_name = ?7, birth_date = ?8, street = ?9, house_number = ?10, postcode = ?11, city = ?12, phone = ?13,
+        mobile = ?14, email = ?15, status = ?16, unemployed_since = ?17, target_occupation = ?18, pap_code = ?19,
+        last_contact = ?20, state_code = ?21, updated_at = ?2
+        WHERE job_center_id = ?1 AND customer_number = ?3";
+
+    /// Runs [`CUSTOMER_INSERT`] or [`CUSTOMER_REPLACE`] for a record.
+    fn execute_customer(
+        stmt: &mut rusqlite::Statement<'_>,
+        jc: i64,
+        now: i64,
+        record: &CustomerRecord,
+    ) -> rusqlite::Result<usize> {
+        let values = staging_values(record);
+        let texts: Vec<Option<&str>> = values[1..].iter().map(|v| v.as_deref()).collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(STAGING_WIDTH + 1);
+        params.push(&jc);
+        params.push(&now);
+        for t in &texts {
+            params.push(t);
+        }
+        stmt.execute(params.as_slice())
+    }
+
+    fn is_unique_violation(e: &rusqlite::Error) -> bool {
+        matches!(
+            e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        )
+    }
+
+    /// A first import: records go straight into `customers`, their lines
+    /// into `import_lines`. Records arrive out of line order, so a number
+    /// stored twice is settled afterwards: the earliest line wins (its values
+    /// replace a later line's), every later line is a rejected duplicate.
+    fn load_first(
+        tx: &rusqlite::Transaction<'_>,
+        request: &ImportRequest,
+        receiver: &mut tokio::sync::mpsc::Receiver<Message>,
+        bytes: &tokio::sync::mpsc::UnboundedSender<u64>,
+        report: &mut ImportReport,
+    ) -> Result<Vec<Duplicate>, ImportError> {
+        let jc = request.job_center_id;
+        let mut insert = tx.prepare(CUSTOMER_INSERT).map_err(failed)?;
+        let mut lines = tx
+            .prepare("INSERT INTO import_lines (line, customer_number) VALUES (?1, ?2)")
+            .map_err(failed)?;
+        let progress = |n: u64| {
+            let _ = bytes.send(n);
+        };
+        // Records whose number was already stored (few: kept in memory).
+        let mut clashes: Vec<CustomerRecord> = Vec::new();
+        while let Some(message) = receiver.blocking_recv() {
+            for record in absorb(report, message, &progress)? {
+                let line = i64::try_from(record.line).unwrap_or(i64::MAX);
+                lines
+                    .execute(rusqlite::params![line, record.customer_number.as_str()])
+                    .map_err(failed)?;
+                match execute_customer(&mut insert, jc, request.now, &record) {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => clashes.push(record),
+                    Err(e) => return Err(failed(e).into()),
+                }
+            }
+        }
+        if clashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        tx.execute_batch(
+            "CREATE TEMP TABLE import_clashes (customer_number TEXT PRIMARY KEY);
+             CREATE INDEX temp.import_lines_number ON import_lines (customer_number, line);",
+        )
+        .map_err(failed)?;
+        {
+            let mut add = tx
+                .prepare("INSERT OR IGNORE INTO import_clashes VALUES (?1)")
+                .map_err(failed)?;
+            for r in &clashes {
+                add.execute([r.customer_number.as_str()]).map_err(failed)?;
+            }
+        }
+        let duplicates = query_duplicates(
+            tx,
+            "SELECT l.line, l.customer_number, f.first_line
+             FROM import_lines l
+             JOIN (SELECT customer_number, MIN(line) AS first_line FROM import_lines
+                   WHERE customer_number IN (SELECT customer_number FROM import_clashes)
+                   GROUP BY customer_number) f ON f.customer_number = l.customer_number
+             WHERE l.line > f.first_line
+             ORDER BY l.line",
+        )?;
+        // Where the earliest line was the one turned away, its values win.
+        let mut replace = tx.prepare(CUSTOMER_REPLACE).map_err(failed)?;
+        for r in &clashes {
+            let first = duplicates
+                .iter()
+                .find(|d| d.customer_number == r.customer_number.as_str())
+                .map(|d| d.first_line);
+            if first == i64::try_from(r.line).ok() {
+                execute_customer(&mut replace, jc, request.now, r).map_err(failed)?;
+            }
+        }
+        tx.execute_batch("DROP TABLE temp.import_clashes")
+            .map_err(failed)?;
+        Ok(duplicates)
+    }
+
+    fn query_duplicates(
+        tx: &rusqlite::Transaction<'_>,
+        sql: &str,
+    ) -> Result<Vec<Duplicate>, ImportError> {
+        let mut stmt = tx.prepare(sql).map_err(failed)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Duplicate {
+                    line: row.get(0)?,
+                    customer_number: row.get(1)?,
+                    first_line: row.get(2)?,
+                })
+            })
+            .map_err(failed)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        Ok(rows)
+    }
 }

@@ -2,8 +2,23 @@
 //! (the nationwide service). SQL is written once where it is portable; every
 //! query for customer data takes the actor's scope.
 
+/// Audit events about customer `$n` (an SQL parameter): their customer record
+/// (by id or by number), their cases and their invitations. Used by the access
+/// request and the DPO's person filter.
+macro_rules! about_person {
+    ($n:literal) => {
+        concat!(
+            "((record_type = 'customer' AND (record_id = CAST(", $n, " AS TEXT)
+                 OR record_id = (SELECT customer_number FROM customers WHERE id = ", $n, ")))
+              OR (record_type = 'case' AND record_id IN (SELECT CAST(id AS TEXT) FROM cases WHERE customer_id = ", $n, "))
+              OR (record_type = 'invitation' AND record_id IN (SELECT CAST(id AS TEXT) FROM invitations WHERE customer_id = ", $n, ")))"
+        )
+    };
+}
+
 pub mod api_token;
 pub mod audit;
+pub mod backup;
 pub mod campaign;
 pub mod conversation;
 pub mod customer;
@@ -16,9 +31,12 @@ pub mod invitation;
 pub mod letters;
 pub mod mandate;
 pub mod org;
+pub mod privacy;
 pub mod queue;
 pub mod report;
+pub mod retention;
 pub mod session;
+pub mod subject;
 pub mod testing;
 pub mod user;
 

@@ -96,6 +96,7 @@ macro_rules! candidate {
             "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
              WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
                AND (k.leased_to IS NULL OR k.lease_expires_at < $2)
+               AND c.restricted = FALSE
                AND (c.state_code IS NULL OR c.state_code = ''
                     OR (',' || $3 || ',') NOT LIKE ('%,' || c.state_code || ',%'))
                AND $4 = $4 AND $5 = $5 AND ",
@@ -525,7 +526,8 @@ pub async fn case_for_agent(
          FROM cases k
          JOIN campaigns p ON p.id = k.campaign_id
          JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id
-         WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL",
+         WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL
+           AND c.restricted = FALSE",
         args![case_id, agent_id, now],
     )
     .await
@@ -596,6 +598,7 @@ pub async fn overview(
                 "SELECT COUNT(*) FROM cases k JOIN customers c ON c.id = k.customer_id
                  WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
                    AND (k.leased_to IS NULL OR k.lease_expires_at < $2)
+                   AND c.restricted = FALSE
                    AND (c.state_code IS NULL OR c.state_code = ''
                         OR (',' || $3 || ',') NOT LIKE ('%,' || c.state_code || ',%'))
                    AND ((k.attempts_count = 0 AND k.callback_at IS NULL

@@ -20,12 +20,14 @@ impl ReportScope {
     }
 }
 
-/// The campaigns in scope, as a condition on `k` (cases).
+/// The campaigns in scope, as a condition on `k` (cases). A campaign whose
+/// cases were deleted counts with its kept figures only.
 macro_rules! in_scope {
     () => {
         " k.campaign_id IN (SELECT p.id FROM campaigns p JOIN mandates m ON m.id = p.mandate_id
              WHERE ($1 IS NULL OR p.id = $1) AND ($2 IS NULL OR p.job_center_id = $2)
-               AND ($3 IS NULL OR m.service_center_id = $3)) "
+               AND ($3 IS NULL OR m.service_center_id = $3)
+               AND NOT EXISTS (SELECT 1 FROM campaign_statistics st WHERE st.campaign_id = p.id)) "
     };
 }
 
@@ -36,8 +38,9 @@ macro_rules! completed {
     };
 }
 
-/// The raw figures of a report.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The raw figures of a report: counts only, so that they can be kept as an
+/// anonymous aggregate when a campaign's cases are deleted.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     /// Cases by state: fresh, retry, callback, final.
     pub states: Vec<(String, i64)>,
@@ -62,7 +65,72 @@ pub struct Figures {
     pub closed_by_hour: Vec<(i64, i64)>,
 }
 
+/// The figures of the campaigns in scope: counted from their cases, plus the
+/// kept figures of campaigns whose cases were deleted.
 pub async fn figures(tx: &mut Tx, scope: ReportScope) -> Result<Figures, StoreError> {
+    let mut f = live_figures(tx, scope).await?;
+    let kept: Vec<(String,)> = tx
+        .fetch_all(
+            "SELECT st.figures FROM campaign_statistics st
+             JOIN campaigns p ON p.id = st.campaign_id JOIN mandates m ON m.id = p.mandate_id
+             WHERE ($1 IS NULL OR p.id = $1) AND ($2 IS NULL OR p.job_center_id = $2)
+               AND ($3 IS NULL OR m.service_center_id = $3)
+             ORDER BY st.campaign_id",
+            scope.params(),
+        )
+        .await?;
+    for (json,) in kept {
+        let other: Figures = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Integrity(format!("kept campaign figures unreadable: {e}")))?;
+        f.add(&other);
+    }
+    Ok(f)
+}
+
+/// Adds counts keyed alike; keeps the order of `into`, new keys sorted in.
+fn add_keyed<K: Clone + Ord>(into: &mut Vec<(K, i64)>, other: &[(K, i64)]) {
+    for (key, n) in other {
+        match into.iter_mut().find(|(k, _)| k == key) {
+            Some((_, m)) => *m += n,
+            None => into.push((key.clone(), *n)),
+        }
+    }
+}
+
+impl Figures {
+    /// Adds another set of figures (of other campaigns) to these.
+    pub fn add(&mut self, other: &Figures) {
+        add_keyed(&mut self.states, &other.states);
+        self.states.sort();
+        add_keyed(&mut self.dispositions, &other.dispositions);
+        self.dispositions.sort();
+        self.completed += other.completed;
+        self.no_longer_unemployed += other.no_longer_unemployed;
+        add_keyed(&mut self.reasons, &other.reasons);
+        self.reasons
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.with_change += other.with_change;
+        add_keyed(&mut self.changed_fields, &other.changed_fields);
+        self.attempts_of_completed += other.attempts_of_completed;
+        self.talk_seconds += other.talk_seconds;
+        self.talks += other.talks;
+        for (hour, all, reached) in &other.attempts_by_hour {
+            match self.attempts_by_hour.iter_mut().find(|(h, ..)| h == hour) {
+                Some((_, a, r)) => {
+                    *a += all;
+                    *r += reached;
+                }
+                None => self.attempts_by_hour.push((*hour, *all, *reached)),
+            }
+        }
+        self.attempts_by_hour.sort();
+        add_keyed(&mut self.closed_by_hour, &other.closed_by_hour);
+        self.closed_by_hour.sort();
+    }
+}
+
+/// The figures counted from the cases still stored.
+pub async fn live_figures(tx: &mut Tx, scope: ReportScope) -> Result<Figures, StoreError> {
     let mut f = Figures {
         states: tx
             .fetch_all(

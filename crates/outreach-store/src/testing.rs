@@ -432,3 +432,35 @@ pub async fn demo_results(
     }
     Ok(cases.len())
 }
+
+/// Changes the audit log behind the application's back, as someone with
+/// direct database access could: the protecting triggers are switched off
+/// (SQLite: dropped) and `statement` runs. For tests of the chain check.
+pub async fn tamper_with_audit(db: &Db, statement: &'static str) -> Result<u64, StoreError> {
+    let mut tx = db.begin().await?;
+    match db.backend() {
+        Backend::Sqlite => {
+            tx.execute("DROP TRIGGER IF EXISTS audit_events_no_update", vec![])
+                .await?;
+            tx.execute("DROP TRIGGER IF EXISTS audit_events_retention_only", vec![])
+                .await?;
+        }
+        Backend::Postgres => {
+            tx.execute(
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_protect",
+                vec![],
+            )
+            .await?;
+        }
+    }
+    let changed = tx.execute(statement, vec![]).await?;
+    if db.backend() == Backend::Postgres {
+        tx.execute(
+            "ALTER TABLE audit_events ENABLE TRIGGER audit_events_protect",
+            vec![],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}

@@ -358,3 +358,64 @@ async fn unreadable_files_are_errors_not_reports() {
         }
     }
 }
+
+/// Batches are checked on two threads and can arrive out of order: a number
+/// that repeats across batches keeps its first line's values, and every
+/// later line is the rejected duplicate — on a first import and on a later one.
+#[tokio::test]
+async fn a_number_repeated_across_batches_keeps_the_first_line() {
+    for backend in backends().await {
+        for round in 0..6 {
+            let t = TestDb::new(backend).await.unwrap();
+            let jc = job_center(&t.db, "dup").await;
+            if round % 2 == 1 {
+                // A later import: one customer already stored.
+                import(
+                    &t.db,
+                    jc,
+                    b"Kundennummer;Nachname;Geburtsdatum\nX1;Vorher;01.01.1970\n".to_vec(),
+                    false,
+                )
+                .await;
+            }
+            let mut file = String::from("Kundennummer;Nachname;Geburtsdatum\n");
+            // Batches of 2,000: the first D1 is in the second batch, the
+            // repeats in the third — a single record, often checked first.
+            for i in 0..4001 {
+                match i {
+                    2500 => file.push_str("D1;Erste;01.01.1980\n"),
+                    3999 => file.push_str("D1;Spaete;02.02.1982\n"),
+                    4000 => file.push_str("D1;Dritte;03.03.1983\n"),
+                    _ => file.push_str(&format!("N{i};Name{i};01.01.1990\n")),
+                }
+            }
+            let report = import(&t.db, jc, file.into_bytes(), false).await;
+            assert_eq!(
+                (report.rows, report.rejected),
+                (4001, 2),
+                "{backend:?} {round}"
+            );
+            // The header is line 1: row 2500 is on line 2502.
+            let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, vec![4001, 4002], "{backend:?} {round}");
+            assert!(
+                report.errors[0].message.contains("Zeile 2502"),
+                "{:?}",
+                report.errors[0]
+            );
+            let mut tx = t.db.read().await.unwrap();
+            let (name, birth): (String, String) = tx
+                .fetch_one(
+                    "SELECT last_name, birth_date FROM customers WHERE job_center_id = $1 AND customer_number = 'D1'",
+                    args![jc],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (name.as_str(), birth.as_str()),
+                ("Erste", "1980-01-01"),
+                "{backend:?} {round}"
+            );
+        }
+    }
+}

@@ -9,7 +9,7 @@ use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::audit::{self, AuditEvent, AuditFilter};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
-use outreach_store::testing::{TestDb, backends};
+use outreach_store::testing::{TestDb, backends, tamper_with_audit};
 use outreach_store::{Db, args, mandate, session, user};
 
 const NOW: i64 = 1_790_000_000;
@@ -256,14 +256,23 @@ async fn audit_chain_detects_an_edited_row() {
         assert_eq!((ok.checked, ok.broken), (5, None), "{backend:?}");
         drop(tx);
 
+        // Through the application the event can't be changed ...
         let mut tx = t.db.begin().await.unwrap();
-        tx.execute(
+        let refused = tx
+            .execute(
+                "UPDATE audit_events SET username = 'mallory' WHERE seq = 3",
+                vec![],
+            )
+            .await;
+        assert!(refused.is_err(), "{backend:?}: an audit event was changed");
+        drop(tx);
+        // ... but someone with database access can; the check finds it.
+        tamper_with_audit(
+            &t.db,
             "UPDATE audit_events SET username = 'mallory' WHERE seq = 3",
-            vec![],
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
         let mut tx = t.db.begin_read().await.unwrap();
         let broken = audit::verify(&mut tx).await.unwrap().broken.unwrap();
         assert_eq!(
@@ -283,10 +292,16 @@ async fn audit_chain_detects_a_removed_tail() {
             let event = AuditEvent::anonymous("x", AuditAction::LoginFailure, "c");
             audit::append(&mut tx, &event, NOW + i).await.unwrap();
         }
-        tx.execute("DELETE FROM audit_events WHERE seq = 3", vec![])
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let refused = tx
+            .execute("DELETE FROM audit_events WHERE seq = 3", vec![])
+            .await;
+        assert!(refused.is_err(), "{backend:?}: an audit event was deleted");
+        drop(tx);
+        tamper_with_audit(&t.db, "DELETE FROM audit_events WHERE seq = 3")
             .await
             .unwrap();
-        tx.commit().await.unwrap();
         let mut tx = t.db.begin_read().await.unwrap();
         let broken = audit::verify(&mut tx).await.unwrap().broken;
         assert_eq!(broken.map(|b| b.seq), Some(3), "{backend:?}");

@@ -19,10 +19,15 @@ pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewAuditLog);
     Routes::new()
         .get("/protokoll", view, page)
+        .get("/protokoll/export.csv", view, export_csv)
         .post("/protokoll/pruefen", view, verify)
 }
 
 const PAGE_SIZE: i64 = 100;
+/// At most this many events in one CSV export (a period narrows it).
+const EXPORT_LIMIT: i64 = 200_000;
+/// The filter fields, kept in the links to the next page and to the export.
+const FILTER_FIELDS: [&str; 6] = ["benutzer", "aktion", "datensatz", "kunde", "von", "bis"];
 
 struct Row {
     e: StoredEvent,
@@ -45,6 +50,9 @@ struct AuditPage {
     next_query: String,
     verification: String,
     verification_ok: bool,
+    filter_query: String,
+    /// The latest chain check, in words, and whether it found the chain intact.
+    last_check: Option<(String, bool)>,
 }
 
 fn filter_from(query: &FormData, job_center_id: Option<i64>, errors: &mut Errors) -> AuditFilter {
@@ -73,12 +81,47 @@ fn filter_from(query: &FormData, job_center_id: Option<i64>, errors: &mut Errors
     }
     AuditFilter {
         job_center_id,
+        person: None,
         username: Some(query.get("benutzer").to_lowercase()).filter(|s| !s.is_empty()),
         action,
         record_id: Some(query.get("datensatz").to_string()).filter(|s| !s.is_empty()),
         from,
         until,
     }
+}
+
+/// Resolves the "Kundennummer" filter to one customer the DPO may see.
+async fn resolve_person(
+    tx: &mut outreach_store::Tx,
+    query: &FormData,
+    filter: &mut AuditFilter,
+    errors: &mut Errors,
+) -> Result<(), AppError> {
+    let number = query.get("kunde").trim().to_uppercase();
+    if number.is_empty() {
+        return Ok(());
+    }
+    let found = outreach_store::subject::find(tx, filter.job_center_id, &number).await?;
+    match found.as_slice() {
+        [one] => filter.person = Some(one.id),
+        [] => errors.add(
+            "kunde",
+            "Kundennummer",
+            "Zu dieser Kundennummer ist niemand gespeichert.",
+        ),
+        _ => errors.add(
+            "kunde",
+            "Kundennummer",
+            "Diese Kundennummer gibt es in mehreren Jobcentern; bitte über die Auskunft (Art. 15) das Jobcenter wählen.",
+        ),
+    }
+    Ok(())
+}
+
+fn query_of(query: &FormData) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(FILTER_FIELDS.iter().map(|k| (*k, query.get(k))))
+        .finish()
 }
 
 async fn render(
@@ -92,10 +135,29 @@ async fn render(
         return Err(AppError::Forbidden);
     }
     let mut errors = Errors::default();
-    let filter = filter_from(&query, actor.home.job_center(), &mut errors);
+    let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
+    let last_check = audit::latest_check(&mut tx).await?.map(|c| match c.broken_seq {
+        None => (
+            format!(
+                "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse.",
+                format_de_datetime(c.checked_at),
+                c.events_checked
+            ),
+            true,
+        ),
+        Some(seq) => (
+            format!(
+                "Warnung: Die Prüfung am {} hat die Protokollkette verletzt gefunden (Ereignis Nr. {seq}, {}). Bitte Systemadministration informieren und die Datenbank sichern.",
+                format_de_datetime(c.checked_at),
+                c.reason
+            ),
+            false,
+        ),
+    });
     let mut events = if errors.is_empty() {
         audit::list(&mut tx, &filter, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?
     } else {
@@ -105,6 +167,7 @@ async fn render(
     events.truncate(PAGE_SIZE as usize);
     let event = AuditEvent::by(actor, AuditAction::AuditRead, &ctx.client)
         .record("audit_log", format!("Seite {page}"))
+        .fields(&filter_description(&query))
         .purpose("Datenschutzkontrolle");
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
@@ -122,14 +185,8 @@ async fn render(
             e,
         })
         .collect();
-    let next_query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            ["benutzer", "aktion", "datensatz", "von", "bis"]
-                .iter()
-                .map(|k| (*k, query.get(k))),
-        )
-        .append_pair("seite", &(page + 1).to_string())
-        .finish();
+    let filter_query = query_of(&query);
+    let next_query = format!("{filter_query}&seite={}", page + 1);
     let (verification, verification_ok) = verification.unwrap_or_default();
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -150,6 +207,8 @@ async fn render(
         next_query,
         verification,
         verification_ok,
+        filter_query,
+        last_check,
     };
     Ok((status, page).into_response())
 }
@@ -167,9 +226,7 @@ async fn verify(
     ctx: Ctx,
     _form: FormData,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin_read().await?;
-    let result = audit::verify(&mut tx).await?;
-    drop(tx);
+    let result = audit::check_and_record(&state.db, state.clock.now()).await?;
     let message = match &result.broken {
         None => (
             format!(
@@ -194,4 +251,80 @@ async fn verify(
         );
     }
     render(&state, &ctx, FormData::default(), Some(message)).await
+}
+
+/// The filter in words, for the audit event of a read or an export.
+fn filter_description(query: &FormData) -> String {
+    FILTER_FIELDS
+        .iter()
+        .filter(|k| !query.get(k).is_empty())
+        .map(|k| format!("{k}={}", query.get(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The filtered events as CSV (German headers), newest first.
+async fn export_csv(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    QueryData(query): QueryData,
+) -> Result<Response, AppError> {
+    let actor = &ctx.user.actor;
+    if actor.role != Role::Dpo {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = Errors::default();
+    let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
+    let mut tx = state.db.begin().await?;
+    resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
+    if !errors.is_empty() {
+        drop(tx);
+        return render(&state, &ctx, query, None).await;
+    }
+    let events = audit::list(&mut tx, &filter, EXPORT_LIMIT, 0).await?;
+    let event = AuditEvent::by(actor, AuditAction::AuditExport, &ctx.client)
+        .record("audit_log", format!("{} Ereignisse", events.len()))
+        .fields(&filter_description(&query))
+        .purpose("Datenschutzkontrolle");
+    audit::append(&mut tx, &event, state.clock.now()).await?;
+    tx.commit().await?;
+    let header = [
+        "Nr.",
+        "Zeitpunkt",
+        "Benutzer",
+        "Rolle",
+        "Aktion",
+        "Datensatzart",
+        "Datensatz",
+        "Felder",
+        "Zweck",
+        "Client",
+        "Jobcenter-Nr.",
+        "Service-Center-Nr.",
+        "Hash",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = events.into_iter().map(|e| {
+        vec![
+            e.seq.to_string(),
+            format_de_datetime(e.at),
+            e.username,
+            Role::parse(&e.role).map_or("–", Role::label).to_string(),
+            AuditAction::parse(&e.action)
+                .map_or("unbekannt", AuditAction::label)
+                .to_string(),
+            outreach_core::audit::record_type_label(&e.record_type).to_string(),
+            e.record_id,
+            e.fields,
+            e.purpose,
+            e.client,
+            e.job_center_id.map(|n| n.to_string()).unwrap_or_default(),
+            e.service_center_id
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            e.hash,
+        ]
+    });
+    crate::download::csv("protokoll.csv", std::iter::once(header).chain(rows))
 }

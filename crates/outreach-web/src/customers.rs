@@ -140,6 +140,9 @@ struct DetailPage {
     unemployed_since: String,
     last_contact: String,
     changes: Vec<ChangeRow>,
+    /// Disputed values: field name, the customer's note.
+    disputes: Vec<(&'static str, String)>,
+    can_restrict: bool,
 }
 
 /// A field an import changed, as shown.
@@ -190,6 +193,7 @@ async fn detail(
         .await?
         .ok_or(AppError::NotFound)?;
     let changes = customer::changes(&mut tx, &scope, &today, id).await?;
+    let disputes = outreach_store::subject::disputes(&mut tx, c.id).await?;
     let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
         .record("customer", &c.customer_number)
         .fields(DETAIL_FIELDS)
@@ -208,6 +212,17 @@ async fn detail(
             .unwrap_or_default(),
         last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
         changes: changes.into_iter().map(ChangeRow::new).collect(),
+        disputes: disputes
+            .into_iter()
+            .map(|d| {
+                (
+                    outreach_core::import::Column::from_field_code(&d.field)
+                        .map_or("?", |col| col.header()),
+                    d.note,
+                )
+            })
+            .collect(),
+        can_restrict: outreach_core::access::can(actor, Action::RestrictProcessing),
         c,
     })
 }

@@ -30,6 +30,8 @@ struct HomePage {
     organisation: String,
     intro: &'static str,
     figures: Vec<Figure>,
+    /// For the DPO: the alert of a broken audit chain found by the last check.
+    alert: String,
 }
 
 fn intro(role: Role) -> &'static str {
@@ -47,7 +49,7 @@ fn intro(role: Role) -> &'static str {
             "Sie verwalten die Kundendaten Ihres Jobcenters und die Aufträge an Service-Center."
         }
         Role::Dpo => {
-            "Sie prüfen das Protokoll aller Zugriffe auf Sozialdaten und dessen Unversehrtheit."
+            "Sie prüfen das Protokoll aller Zugriffe auf Sozialdaten und dessen Unversehrtheit, beantworten Auskunftsersuchen, schränken die Verarbeitung ein und legen Aufbewahrungsfristen fest."
         }
         Role::Admin => {
             "Sie verwalten Jobcenter, Service-Center und Benutzerkonten. Auf Kundendaten haben Sie keinen Zugriff."
@@ -65,6 +67,17 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         Home::Global => Some("Bundesweit".to_string()),
     }
     .unwrap_or_default();
+    let mut alert = String::new();
+    if actor.role == Role::Dpo
+        && let Some(check) = outreach_store::audit::latest_check(&mut tx).await?
+        && let Some(seq) = check.broken_seq
+    {
+        alert = format!(
+            "Warnung: Die Prüfung der Protokollkette am {} hat eine Verletzung gefunden (Ereignis Nr. {seq}, {}). Bitte informieren Sie die Systemadministration und sichern Sie die Datenbank.",
+            outreach_core::date::format_de_datetime(check.checked_at),
+            check.reason
+        );
+    }
     let mut figures = Vec::new();
     if let Some(scope) = customer_scope(actor) {
         let n = customer::count(&mut tx, &scope, &today, &CustomerFilter::default()).await?;
@@ -126,6 +139,7 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             "/",
         ),
         organisation,
+        alert,
         intro: intro(actor.role),
         figures,
     })

@@ -23,7 +23,7 @@ pub struct Layout {
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
-const NAV: [(&str, &str, Option<Action>); 16] = [
+const NAV: [(&str, &str, Option<Action>); 19] = [
     ("/", "Start", None),
     ("/anrufe", "Anrufe", Some(Action::CallCases)),
     (
@@ -41,6 +41,17 @@ const NAV: [(&str, &str, Option<Action>); 16] = [
     ("/berichte", "Berichte", Some(Action::ViewReports)),
     ("/api-zugang", "API-Zugang", Some(Action::ManageApiTokens)),
     ("/protokoll", "Protokoll", Some(Action::ViewAuditLog)),
+    ("/auskunft", "Auskunft", Some(Action::AnswerAccessRequests)),
+    (
+        "/verzeichnis",
+        "Verzeichnis",
+        Some(Action::ViewProcessingRecord),
+    ),
+    (
+        "/aufbewahrung",
+        "Aufbewahrung",
+        Some(Action::ManageRetention),
+    ),
     (
         "/admin/organisationen",
         "Organisationen",

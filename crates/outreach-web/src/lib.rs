@@ -23,6 +23,7 @@ mod metrics;
 mod ops;
 pub mod password;
 mod printing;
+mod privacy;
 mod reports;
 mod results;
 mod routes;
@@ -49,6 +50,8 @@ pub struct WebConfig {
     /// Idle time after which a session ends (WCAG 2.2.1: the user is warned
     /// before and can extend it).
     pub session_idle_seconds: i64,
+    /// What the daily deletion keeps how long.
+    pub retention: outreach_store::retention::Policy,
 }
 
 impl Default for WebConfig {
@@ -56,6 +59,7 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: true,
             session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
+            retention: outreach_store::retention::Policy::default(),
         }
     }
 }
@@ -135,6 +139,7 @@ fn all_routes() -> routes::Routes {
         .merge(api::routes())
         .merge(imports::routes())
         .merge(audit_log::routes())
+        .merge(privacy::routes())
 }
 
 /// Every route of the application with the access it requires.

@@ -1,8 +1,12 @@
 //! Background upkeep of a running server: idle sessions are removed from the
-//! database (they are refused anyway once idle; this keeps the table small).
+//! database (they are refused anyway once idle; this keeps the table small),
+//! and once a day the deletion on schedule runs and the audit chain is
+//! checked; a broken chain is logged as an error and shown to the DPO.
 
 use crate::AppState;
-use outreach_store::session;
+use outreach_core::audit::AuditAction;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::{retention, session};
 use std::time::Duration;
 
 /// How often the upkeep runs.
@@ -17,12 +21,55 @@ pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_stor
     Ok(removed)
 }
 
-/// Runs the upkeep every few minutes until the runtime ends.
+/// The daily part: deletion on schedule, then the chain check.
+pub async fn daily(state: &AppState) -> Result<(), outreach_store::StoreError> {
+    let now = state.clock.now();
+    let today = outreach_core::date::berlin_date(now);
+    let event = AuditEvent::anonymous("system", AuditAction::Purge, "Tagesaufgabe");
+    let run = retention::PurgeRun {
+        policy: state.config.retention,
+        today,
+        now,
+        dry_run: false,
+        event,
+        record_empty: false,
+    };
+    let report = retention::purge(&state.db, run).await?;
+    if report.total() > 0 {
+        tracing::info!(
+            deleted = report.total(),
+            campaigns = report.campaigns,
+            audit_events = report.audit_events,
+            "daily deletion on schedule"
+        );
+    }
+    let verification = audit::check_and_record(&state.db, now).await?;
+    match verification.broken {
+        None => tracing::info!(checked = verification.checked, "audit chain intact"),
+        Some(broken) => tracing::error!(
+            seq = broken.seq,
+            reason = broken.reason.label(),
+            "AUDIT CHAIN BROKEN: the DPO is shown an alert"
+        ),
+    }
+    Ok(())
+}
+
+/// Runs the upkeep every few minutes until the runtime ends; the daily part
+/// at start-up and then once per day (Europe/Berlin).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(INTERVAL);
+        let mut last_day = None;
         loop {
             ticker.tick().await;
+            let today = outreach_core::date::berlin_date(state.clock.now());
+            if last_day != Some(today) {
+                match daily(&state).await {
+                    Ok(()) => last_day = Some(today),
+                    Err(error) => tracing::error!(%error, "daily deletion and audit check failed"),
+                }
+            }
             match remove_idle_sessions(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "idle sessions removed"),

@@ -74,7 +74,22 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("POST", "/auftraege/{id}/status") => owned(&[JobcenterAdmin]),
         ("GET", "/kunden") => only(&[JobcenterAdmin, CaseManager]),
         ("GET", "/kunden/{id}") => owned(&[JobcenterAdmin, CaseManager]),
-        ("GET", "/protokoll") | ("POST", "/protokoll/pruefen") => only(&[Dpo]),
+        ("GET", "/protokoll" | "/protokoll/export.csv") | ("POST", "/protokoll/pruefen") => {
+            only(&[Dpo])
+        }
+        // Data protection: the DPO answers access requests for the own job
+        // center's customers; restriction and disputes also the administration.
+        ("GET", "/auskunft") => only(&[Dpo]),
+        ("GET", "/auskunft/{id}" | "/auskunft/{id}/auskunft.json") => owned(&[Dpo]),
+        ("GET", "/betroffenenrechte/{id}")
+        | (
+            "POST",
+            "/betroffenenrechte/{id}/einschraenkung"
+            | "/betroffenenrechte/{id}/bestritten"
+            | "/betroffenenrechte/{id}/bestritten/aufheben",
+        ) => owned(&[Dpo, JobcenterAdmin]),
+        ("GET", "/verzeichnis" | "/verzeichnis.txt") => only(&[Dpo, JobcenterAdmin]),
+        ("GET" | "POST", "/aufbewahrung") => only(&[Dpo]),
         ("GET" | "POST", "/kunden/import") => only(&[JobcenterAdmin]),
         (
             "GET",
@@ -204,30 +219,7 @@ async fn import_job(app: &TestApp) -> String {
 }
 
 fn url(path: &str, f: &Fixtures, job: &str) -> String {
-    path.replace("/kunden/import/{job}", job)
-        .replace("{file}", "app.css")
-        .replace("{batch}", &f.batch.to_string())
-        .replace("{part}", "1")
-        .replace("{case}", &f.case.to_string())
-        .replace(
-            "{id}",
-            &if path.starts_with("/aktionen") {
-                f.campaign
-            } else if path.starts_with("/leitfaeden") {
-                f.guide
-            } else if path.starts_with("/anrufe") || path.starts_with("/teamleitung") {
-                f.case
-            } else if path.starts_with("/ergebnisse") {
-                f.result_case
-            } else if path.starts_with("/auftraege") {
-                f.mandate
-            } else if path.starts_with("/kunden") {
-                f.customer_a
-            } else {
-                f.victim
-            }
-            .to_string(),
-        )
+    common::concrete(&path.replace("/kunden/import/{job}", job), f)
 }
 
 fn everyone() -> Vec<Who> {
@@ -332,4 +324,71 @@ async fn every_route_with_every_role_and_organisation() {
         );
         assert!(checked > 300, "{checked}");
     }
+}
+
+/// Every state-changing route refuses a request without the CSRF token and one
+/// with a wrong token — for a user the route is otherwise open to — and
+/// nothing is stored (the audit log doesn't grow).
+#[tokio::test]
+async fn every_state_changing_route_needs_the_csrf_token() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut checked = 0;
+        for route in route_table() {
+            if route.method != "POST" || route.path.starts_with("/api/") {
+                continue;
+            }
+            // Someone the route is open to (or anyone logged in, where it is
+            // open to nobody with the fixtures).
+            let who = everyone()
+                .into_iter()
+                .flatten()
+                .find(|who| expect(route.method, route.path, Some(*who)) == Some(Allow));
+            let mut client = match (route.path, who) {
+                ("/login", _) => {
+                    let mut c = app.client();
+                    c.get("/login").await;
+                    c
+                }
+                (_, Some((role, side))) => app.login(&username(role, side)).await,
+                (_, None) => app.login(&username(Role::JobcenterAdmin, Side::Own)).await,
+            };
+            let job = if route.path.contains("{job}") {
+                import_job(&app).await
+            } else {
+                String::new()
+            };
+            let target = url(route.path, &app.fixtures, &job);
+            let events = audit_events(&app).await;
+            for token in [None, Some("falsch-0000")] {
+                let response = match token {
+                    None => client.post_raw(&target, &[("x", "1")]).await,
+                    Some(t) => client.post_raw(&target, &[("csrf", t), ("x", "1")]).await,
+                };
+                assert_eq!(
+                    response.status,
+                    StatusCode::FORBIDDEN,
+                    "[{backend:?}] POST {target} with token {token:?}: {}",
+                    response.body
+                );
+                assert!(response.body.contains("Sicherheitsprüfung fehlgeschlagen"));
+                checked += 1;
+            }
+            assert_eq!(
+                audit_events(&app).await,
+                events,
+                "[{backend:?}] POST {target}"
+            );
+        }
+        assert!(checked > 60, "{checked}");
+    }
+}
+
+async fn audit_events(app: &TestApp) -> i64 {
+    let mut tx = app.state.db.read().await.unwrap();
+    let (n,): (i64,) = tx
+        .fetch_one("SELECT COUNT(*) FROM audit_events", vec![])
+        .await
+        .unwrap();
+    n
 }

@@ -440,14 +440,12 @@ async fn the_dpo_page_finds_an_edited_audit_row() {
             .await;
         assert!(list.body.contains("Anmeldung erfolgreich"), "{backend:?}");
 
-        let mut tx = app.state.db.begin().await.unwrap();
-        tx.execute(
+        outreach_store::testing::tamper_with_audit(
+            &app.state.db,
             "UPDATE audit_events SET client = '10.0.0.66' WHERE seq = 1",
-            vec![],
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
         let broken = dpo.post("/protokoll/pruefen", &[]).await;
         assert!(
             broken.body.contains("Die Protokollkette ist verletzt"),

@@ -6,7 +6,7 @@ use outreach_core::access::{Home, OrgKind, Role};
 use outreach_core::account::{Username, check_new_password};
 use outreach_core::audit::AuditAction;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{Db, StoreError, org, user};
+use outreach_store::{Db, StoreError, backup, org, user};
 use outreach_web::{AppState, WebConfig};
 use std::process::ExitCode;
 
@@ -92,6 +92,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
     let db = open(settings.database_url.expose()).await?;
     let config = WebConfig {
         session_idle_seconds: settings.session_minutes * 60,
+        retention: outreach_store::retention::Policy {
+            audit_months: settings.audit_months,
+        },
         ..WebConfig::default()
     };
     serve_db(db, &settings.bind, config).await
@@ -269,4 +272,132 @@ pub fn guide_check(file: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `outreach backup FILE`: a consistent copy of the running SQLite database.
+pub async fn backup(url: &str, file: &str) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let summary = backup::backup(&db, std::path::Path::new(file)).await?;
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::Backup, CLI_CLIENT)
+        .record("database", file)
+        .fields(&format!(
+            "{} Kunden, {} Protokollereignisse, {} Bytes",
+            summary.customers, summary.audit_events, summary.bytes
+        ))
+        .purpose("Datensicherung");
+    audit::append_alone(&db, &event, jiff::Timestamp::now().as_second()).await?;
+    db.close().await;
+    println!(
+        "Sicherung geschrieben: {file} ({} Kunden, {} Protokollereignisse, Schema-Version {}, {:.1} MB). Geprüft: unversehrt.",
+        summary.customers,
+        summary.audit_events,
+        summary.migration,
+        summary.bytes as f64 / 1_000_000.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outreach restore FILE`: replaces the SQLite database (server stopped) by
+/// a checked backup; the restore is recorded in the restored database's log.
+pub async fn restore(url: &str, file: &str) -> anyhow::Result<ExitCode> {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        bail!(
+            "Wiederherstellen gibt es nur für SQLite; PostgreSQL wird mit pg_restore wiederhergestellt (siehe README)"
+        );
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    let summary = backup::restore(std::path::Path::new(file), std::path::Path::new(path)).await?;
+    let db = open(url).await?;
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::Restore, CLI_CLIENT)
+        .record("database", file)
+        .fields(&format!(
+            "{} Kunden, {} Protokollereignisse",
+            summary.customers, summary.audit_events
+        ))
+        .purpose("Wiederherstellung aus einer Datensicherung");
+    audit::append_alone(&db, &event, jiff::Timestamp::now().as_second()).await?;
+    db.close().await;
+    println!(
+        "Wiederhergestellt aus {file}: {} Kunden, {} Protokollereignisse. Die vorige Datenbank liegt als {path}.vor-wiederherstellung daneben.",
+        summary.customers, summary.audit_events
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outreach purge [--dry-run]`: deletion on schedule, by category.
+pub async fn purge(url: &str, dry_run: bool, audit_months: i32) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let run = outreach_store::retention::PurgeRun {
+        policy: outreach_store::retention::Policy { audit_months },
+        today: outreach_core::date::berlin_date(now),
+        now,
+        dry_run,
+        event: AuditEvent::anonymous(CLI_CLIENT, AuditAction::Purge, CLI_CLIENT),
+        record_empty: true,
+    };
+    let report = outreach_store::retention::purge(&db, run).await?;
+    db.close().await;
+    println!(
+        "{}",
+        if dry_run {
+            "Probelauf – gelöscht würden:"
+        } else {
+            "Gelöscht:"
+        }
+    );
+    for (label, n) in report.lines() {
+        println!("  {label}: {n}");
+    }
+    println!(
+        "Aufbewahrt, weil noch nicht übergeben oder die Frist des Jobcenters läuft: {} Ergebnisse",
+        report.results_kept
+    );
+    if report.statistics_kept > 0 {
+        println!(
+            "Statistik ohne Personenbezug aufbewahrt für {} Aktionen.",
+            report.statistics_kept
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outreach record --jobcenter CODE`: the record of processing activities.
+pub async fn processing_record(
+    url: &str,
+    jobcenter: &str,
+    out: Option<&str>,
+    audit_months: i32,
+) -> anyhow::Result<ExitCode> {
+    let db = open(url).await?;
+    let mut tx = db.begin_read().await?;
+    let Some(jc) = org::job_center_by_code(&mut tx, jobcenter).await? else {
+        bail!("Jobcenter mit der Kennung „{jobcenter}“ gibt es nicht");
+    };
+    let input = outreach_store::privacy::record_input(&mut tx, jc.id, audit_months)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Jobcenter „{jobcenter}“ nicht gefunden"))?;
+    drop(tx);
+    let now = jiff::Timestamp::now().as_second();
+    let sections =
+        outreach_core::privacy::processing_record(&input, outreach_core::date::berlin_date(now));
+    let text = outreach_core::privacy::record_text(&sections);
+    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::ProcessingRecord, CLI_CLIENT)
+        .record("processing_record", jobcenter)
+        .purpose("Verzeichnis der Verarbeitungstätigkeiten")
+        .job_center(Some(jc.id));
+    audit::append_alone(&db, &event, now).await?;
+    db.close().await;
+    match out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("{path} kann nicht geschrieben werden"))?;
+            println!("Verzeichnis geschrieben: {path}");
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

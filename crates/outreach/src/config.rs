@@ -79,6 +79,8 @@ pub struct ServeSettings {
     pub bind: String,
     pub database_url: DatabaseUrl,
     pub session_minutes: i64,
+    /// Months the audit log is kept (the daily deletion removes older events).
+    pub audit_months: i32,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -112,6 +114,7 @@ impl ServeSettings {
                 session_minutes,
                 file.session_minutes,
             ),
+            audit_months: outreach_store::retention::Policy::default().audit_months,
         };
         if !(5..=480).contains(&settings.session_minutes) {
             bail!(

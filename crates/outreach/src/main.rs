@@ -46,6 +46,8 @@ enum Command {
         /// Optionen haben Vorrang.
         #[arg(long, env = "OUTREACH_CONFIG")]
         config: Option<String>,
+        #[command(flatten)]
+        retention: RetentionArg,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -86,6 +88,43 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Löscht Daten nach Fristablauf (Fälle, Versuche, Entwürfe, Schreiben, übergebene Ergebnisse, altes Protokoll).
+    Purge {
+        /// Nur auflisten, was gelöscht würde (nach Kategorie und Anzahl).
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        retention: RetentionArg,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Erstellt das Verzeichnis der Verarbeitungstätigkeiten (Art. 30 DSGVO) für ein Jobcenter.
+    Record {
+        /// Kennung des Jobcenters.
+        #[arg(long)]
+        jobcenter: String,
+        /// Ausgabedatei (Markdown-ähnlicher Text); ohne Angabe die Standardausgabe.
+        #[arg(long)]
+        out: Option<String>,
+        #[command(flatten)]
+        retention: RetentionArg,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Sichert die SQLite-Datenbank im laufenden Betrieb in eine neue Datei (geprüft).
+    Backup {
+        /// Die Sicherungsdatei; sie darf noch nicht bestehen.
+        file: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Ersetzt die SQLite-Datenbank durch eine geprüfte Sicherung (Server vorher beenden).
+    Restore {
+        /// Die Sicherungsdatei.
+        file: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Gesprächsleitfäden prüfen.
     Guide {
         #[command(subcommand)]
@@ -111,6 +150,14 @@ struct DatabaseArg {
         default_value = "sqlite://outreach.db"
     )]
     url: String,
+}
+
+#[derive(clap::Args)]
+struct RetentionArg {
+    /// Monate, die Protokollereignisse aufbewahrt werden (1 bis 120).
+    #[arg(long, default_value_t = 12, env = "OUTREACH_AUDIT_MONTHS",
+          value_parser = clap::value_parser!(i32).range(1..=120))]
+    audit_months: i32,
 }
 
 #[derive(Subcommand)]
@@ -264,6 +311,7 @@ async fn main() -> std::process::ExitCode {
             database,
             session_minutes,
             config,
+            retention,
         } => {
             let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
             let file = match config.as_deref().map(config::FileConfig::load).transpose() {
@@ -280,7 +328,13 @@ async fn main() -> std::process::ExitCode {
                 database.url,
                 session_minutes,
             ) {
-                Ok(settings) => commands::serve(settings).await,
+                Ok(settings) => {
+                    commands::serve(config::ServeSettings {
+                        audit_months: retention.audit_months,
+                        ..settings
+                    })
+                    .await
+                }
                 Err(error) => Err(error),
             }
         }
@@ -331,6 +385,27 @@ async fn main() -> std::process::ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { database },
         } => commands::audit_verify(&database.url).await,
+        Command::Purge {
+            dry_run,
+            retention,
+            database,
+        } => commands::purge(&database.url, dry_run, retention.audit_months).await,
+        Command::Record {
+            jobcenter,
+            out,
+            retention,
+            database,
+        } => {
+            commands::processing_record(
+                &database.url,
+                &jobcenter,
+                out.as_deref(),
+                retention.audit_months,
+            )
+            .await
+        }
+        Command::Backup { file, database } => commands::backup(&database.url, &file).await,
+        Command::Restore { file, database } => commands::restore(&database.url, &file).await,
         Command::Guide {
             command: GuideCommand::Check { file },
         } => Ok(commands::guide_check(&file)),

@@ -169,14 +169,12 @@ async fn user_add_and_audit_verify() {
             text(&verified)
         );
 
-        let mut tx = t.db.begin().await.unwrap();
-        tx.execute(
+        outreach_store::testing::tamper_with_audit(
+            &t.db,
             "UPDATE audit_events SET fields = 'Rolle agent' WHERE seq = 2",
-            vec![],
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
         let broken = run(&["audit", "verify", "--database-url", url], None);
         assert_eq!(
             broken.status.code(),
@@ -287,8 +285,8 @@ fn http(port: u16, request: &str) -> String {
     response
 }
 
-/// Logs in through the login form; returns where the server sends the browser.
-fn log_in(port: u16, username: &str, password: &str) -> String {
+/// Posts the login form; returns the raw response.
+fn login_response(port: u16, username: &str, password: &str) -> String {
     let page = http(
         port,
         "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -307,14 +305,18 @@ fn log_in(port: u16, username: &str, password: &str) -> String {
         .next()
         .unwrap();
     let body = format!("csrf={token}&username={username}&password={password}");
-    let response = http(
+    http(
         port,
         &format!(
             "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ),
-    );
-    response
+    )
+}
+
+/// Logs in through the login form; returns where the server sends the browser.
+fn log_in(port: u16, username: &str, password: &str) -> String {
+    login_response(port, username, password)
         .lines()
         .find_map(|l| l.strip_prefix("location: "))
         .unwrap_or("")
@@ -1087,6 +1089,278 @@ async fn export_results_writes_csv_and_json_and_marks_handed_over() {
         tx.commit().await.unwrap();
         assert_eq!(handed, 2);
         assert_eq!(exports, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Logs in; returns the session cookie (`name=value`).
+fn session(port: u16, username: &str, password: &str) -> String {
+    let response = login_response(port, username, password);
+    response
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|c| c.split(';').next())
+        .find(|c| c.starts_with("outreach_sitzung="))
+        .unwrap_or_else(|| panic!("no session for {username}: {response}"))
+        .to_string()
+}
+
+fn get_with(port: u16, cookie: &str, path: &str) -> String {
+    http(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
+    )
+}
+
+/// The first link to `prefix` + digits on a page.
+fn first_link(page: &str, prefix: &str) -> Option<String> {
+    page.split(&format!("href=\"{prefix}"))
+        .skip(1)
+        .filter_map(|rest| {
+            let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (!id.is_empty()).then(|| format!("{prefix}{id}"))
+        })
+        .next()
+}
+
+/// A customer's first and last name, birth date, phone and mobile.
+type Secret = (String, String, String, Option<String>, Option<String>);
+
+/// Everything the server and the command line log at the most detailed
+/// level while customer data is read (lists, a customer, a result, an access
+/// request, an import) holds no customer's name, birth date or phone number.
+#[test]
+fn logs_hold_no_customer_names_birth_dates_or_phone_numbers() {
+    let dir = std::env::temp_dir().join(format!("outreach-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let stdout = dir.join("stdout.log");
+    let stderr = dir.join("stderr.log");
+    let mut child = Command::new(BIN)
+        .env("RUST_LOG", "trace")
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}"), "--file"])
+        .arg(dir.join("demo.db"))
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    wait_get(&mut child, port, "/login");
+    let printed = std::fs::read_to_string(&stdout).unwrap();
+    let password = |login: &str| {
+        printed
+            .lines()
+            .find(|l| l.trim_start().starts_with(login))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    };
+    let admin = session(port, "admin.oberhausen", &password("admin.oberhausen"));
+    let list = get_with(port, &admin, "/kunden");
+    let customer = first_link(&list, "/kunden/").expect("a customer link");
+    let detail = get_with(port, &admin, &customer);
+    assert!(detail.starts_with("HTTP/1.1 200"), "{detail}");
+    let pap = session(port, "pap.oberhausen", &password("pap.oberhausen"));
+    let inbox = get_with(port, &pap, "/ergebnisse");
+    let result = first_link(&inbox, "/ergebnisse/").expect("a result link");
+    assert!(get_with(port, &pap, &result).starts_with("HTTP/1.1 200"));
+    let dpo = session(
+        port,
+        "datenschutz.oberhausen",
+        &password("datenschutz.oberhausen"),
+    );
+    let id = customer.trim_start_matches("/kunden/");
+    let access = get_with(port, &dpo, &format!("/auskunft/{id}"));
+    assert!(access.starts_with("HTTP/1.1 200"), "{access}");
+    let _ = child.kill();
+    let _ = child.wait();
+    // An import at the same level of detail.
+    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let sample_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/samples/kunden-export-beispiel.csv");
+    let import = Command::new(BIN)
+        .env("RUST_LOG", "trace")
+        .args(["import", "customers"])
+        .arg(&sample_path)
+        .args([
+            "--jobcenter",
+            "oberhausen",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", text(&import));
+    let mut logs = std::fs::read_to_string(&stderr).unwrap();
+    logs.push_str(&String::from_utf8_lossy(&import.stderr));
+    assert!(
+        logs.len() > 10_000,
+        "trace logs were written: {} bytes",
+        logs.len()
+    );
+
+    let secrets: Vec<Secret> =
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let db = outreach_store::Db::connect(&url).await.unwrap();
+            let mut tx = db.read().await.unwrap();
+            let rows = tx
+                .fetch_all(
+                    "SELECT COALESCE(first_name, ''), last_name, birth_date, phone, mobile FROM customers",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            drop(tx);
+            db.close().await;
+            rows
+        });
+    assert!(secrets.len() >= 300);
+    let sample = std::fs::read_to_string(&sample_path).unwrap();
+    let mut leaks = Vec::new();
+    for (first, last, birth, phone, mobile) in &secrets {
+        let mut needles = vec![
+            format!("{first} {last}"),
+            birth.clone(),
+            outreach_core::date::iso_to_de(birth),
+        ];
+        for number in [phone, mobile].into_iter().flatten() {
+            needles.push(number.clone());
+            needles.push(number.trim_start_matches('+').to_string());
+        }
+        for needle in needles {
+            if needle.trim().len() > 5 && logs.contains(&needle) {
+                leaks.push(needle);
+            }
+        }
+    }
+    // The sample file's names, birth dates and numbers as written there.
+    for line in sample.lines().skip(1) {
+        let cells: Vec<&str> = line.split(';').map(str::trim).collect();
+        if cells.len() < 12 {
+            continue;
+        }
+        for needle in [
+            format!("{} {}", cells[3], cells[4]),
+            cells[5].to_string(),
+            cells[10].to_string(),
+            cells[11].to_string(),
+        ] {
+            if needle.trim().len() > 5 && logs.contains(&needle) {
+                leaks.push(needle);
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "customer data in the logs: {leaks:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `purge --dry-run` and `purge`, `record`, and (SQLite) `backup` and
+/// `restore` on both databases: each prints what it did in German and is in
+/// the audit log; PostgreSQL's backup points to pg_dump.
+#[tokio::test]
+async fn purge_record_backup_and_restore() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        outreach_store::testing::letter_campaign(
+            &t.db,
+            (0..3).map(outreach_store::testing::letter_customer),
+        )
+        .await
+        .unwrap();
+        let url = t.url.as_str();
+        let dry = run(&["purge", "--dry-run", "--database-url", url], None);
+        assert!(dry.status.success(), "{}", text(&dry));
+        assert!(
+            text(&dry).contains("Probelauf – gelöscht würden:"),
+            "{}",
+            text(&dry)
+        );
+        assert!(text(&dry).contains("Anrufversuche: 0"));
+        let real = run(
+            &["purge", "--audit-months", "6", "--database-url", url],
+            None,
+        );
+        assert!(real.status.success(), "{}", text(&real));
+        assert!(text(&real).starts_with("Gelöscht:"));
+        let bad = run(
+            &["purge", "--audit-months", "0", "--database-url", url],
+            None,
+        );
+        assert!(!bad.status.success());
+
+        let record = run(
+            &["record", "--jobcenter", "ob", "--database-url", url],
+            None,
+        );
+        assert!(record.status.success(), "{}", text(&record));
+        let shown = String::from_utf8_lossy(&record.stdout).to_string();
+        assert!(shown.contains("Verzeichnis von Verarbeitungstätigkeiten (Art. 30 DSGVO)"));
+        assert!(
+            shown.contains("Auftragsverarbeiter Service-Center Hamburg"),
+            "{shown}"
+        );
+        let unknown = run(
+            &["record", "--jobcenter", "nix", "--database-url", url],
+            None,
+        );
+        assert!(!unknown.status.success());
+        assert!(text(&unknown).contains("Jobcenter mit der Kennung „nix“ gibt es nicht"));
+
+        let dir = std::env::temp_dir().join(format!(
+            "outreach-cli-backup-{}",
+            outreach_store::random_token(4)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sicherung.db");
+        let backup = run(
+            &["backup", file.to_str().unwrap(), "--database-url", url],
+            None,
+        );
+        match backend {
+            outreach_store::Backend::Postgres => {
+                assert!(!backup.status.success());
+                assert!(text(&backup).contains("pg_dump"), "{}", text(&backup));
+            }
+            outreach_store::Backend::Sqlite => {
+                assert!(backup.status.success(), "{}", text(&backup));
+                assert!(text(&backup).contains("Sicherung geschrieben"));
+                assert!(text(&backup).contains("3 Kunden"), "{}", text(&backup));
+                let again = run(
+                    &["backup", file.to_str().unwrap(), "--database-url", url],
+                    None,
+                );
+                assert!(!again.status.success());
+                t.db.close().await;
+                let restore = run(
+                    &["restore", file.to_str().unwrap(), "--database-url", url],
+                    None,
+                );
+                assert!(restore.status.success(), "{}", text(&restore));
+                assert!(text(&restore).contains("Wiederhergestellt"));
+                let verify = run(&["audit", "verify", "--database-url", url], None);
+                assert!(verify.status.success(), "{}", text(&verify));
+            }
+        }
+        let events: Vec<String> = {
+            let db = outreach_store::Db::connect(url).await.unwrap();
+            let mut tx = db.read().await.unwrap();
+            let rows: Vec<(String,)> = tx
+                .fetch_all("SELECT action FROM audit_events ORDER BY seq", vec![])
+                .await
+                .unwrap();
+            drop(tx);
+            db.close().await;
+            rows.into_iter().map(|r| r.0).collect()
+        };
+        for action in ["purge", "processing_record"] {
+            assert!(
+                events.iter().any(|a| a == action),
+                "{backend:?}: {action} in {events:?}"
+            );
+        }
+        if backend == outreach_store::Backend::Sqlite {
+            assert!(events.iter().any(|a| a == "restore"), "{events:?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

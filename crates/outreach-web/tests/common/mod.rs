@@ -542,3 +542,35 @@ pub async fn running_campaign(app: &TestApp) -> i64 {
     tx.commit().await.unwrap();
     id
 }
+
+/// The concrete URL for a route pattern, with ids of records owned by A / X
+/// (an import job that doesn't exist where the pattern names one).
+pub fn concrete(path: &str, f: &Fixtures) -> String {
+    path.replace("{job}", "0")
+        .replace("{file}", "app.css")
+        .replace("{batch}", &f.batch.to_string())
+        .replace("{part}", "1")
+        .replace("{case}", &f.case.to_string())
+        .replace(
+            "{id}",
+            &if path.starts_with("/aktionen") {
+                f.campaign
+            } else if path.starts_with("/leitfaeden") {
+                f.guide
+            } else if path.starts_with("/anrufe") || path.starts_with("/teamleitung") {
+                f.case
+            } else if path.starts_with("/ergebnisse") {
+                f.result_case
+            } else if path.starts_with("/auftraege") {
+                f.mandate
+            } else if path.starts_with("/kunden")
+                || path.starts_with("/auskunft")
+                || path.starts_with("/betroffenenrechte")
+            {
+                f.customer_a
+            } else {
+                f.victim
+            }
+            .to_string(),
+        )
+}

@@ -1,0 +1,307 @@
+//! Hostile input to every form on both databases: for every state-changing
+//! route, `OUTREACH_HOSTILE_INPUTS` (default 1,000) requests by a user the
+//! route is open to, each with random fields of the application's forms
+//! carrying overlong text, control characters, HTML and script, SQL
+//! fragments, broken dates and numbers and invalid UTF-8. Every answer is a
+//! page or a redirect — never a 500, never internals — and a refused form
+//! stores nothing. Random bytes as an uploaded export get a German message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{Side, TestApp, username};
+use outreach_core::access::Role;
+use outreach_store::testing::backends;
+use outreach_web::route_table;
+
+/// Every field name the application's forms use.
+const FIELDS: [&str; 84] = [
+    "action",
+    "aktion",
+    "ansprechperson",
+    "antwort",
+    "attempts_per_day",
+    "attempts_total",
+    "authority_notified_on",
+    "benutzer",
+    "bis",
+    "contact_weeks",
+    "current",
+    "datei",
+    "datensatz",
+    "datum",
+    "deletion_deadline",
+    "display_name",
+    "einschraenken",
+    "ergebnis",
+    "fehlend",
+    "feld",
+    "fields",
+    "format",
+    "frage",
+    "grund",
+    "guide",
+    "jc_authority",
+    "jc_city",
+    "jc_code",
+    "jc_dpo",
+    "jc_email",
+    "jc_name",
+    "jc_phone",
+    "jc_postcode",
+    "jc_state",
+    "jc_street",
+    "jobcenter",
+    "kldb",
+    "kunde",
+    "kundennummer",
+    "lead_days",
+    "mandate",
+    "merkmal",
+    "name",
+    "new",
+    "notiz",
+    "nummer",
+    "objection_on",
+    "organisation",
+    "ort",
+    "pap",
+    "pap_code",
+    "password",
+    "period_end",
+    "period_start",
+    "postcodes",
+    "probelauf",
+    "quelle",
+    "raum",
+    "repeat",
+    "role",
+    "rueckruf_datum",
+    "rueckruf_zeit",
+    "sc_city",
+    "sc_code",
+    "sc_name",
+    "sc_phone",
+    "seit",
+    "service_center",
+    "state",
+    "statuses",
+    "submitted",
+    "suche",
+    "suchen",
+    "tag",
+    "tage",
+    "telefon",
+    "termin",
+    "title",
+    "uhrzeit",
+    "ungelesen",
+    "unterlagen",
+    "username",
+    "von",
+    "window_days",
+];
+
+/// Values an attacker or a broken client sends.
+fn hostile(rng: &mut Rng) -> String {
+    const FIXED: [&str; 24] = [
+        "",
+        " ",
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "'; DROP TABLE customers; --",
+        "1 OR 1=1",
+        "' UNION SELECT password_hash FROM users --",
+        "%00%ff",
+        "\u{0}\u{1}\u{7}\u{1b}[31m\u{7f}",
+        "\r\n\r\nX-Injected: 1",
+        "31.02.2027",
+        "99.99.9999",
+        "-1",
+        "0",
+        "99999999999999999999999999",
+        "1e309",
+        "NaN",
+        "😀🇩🇪",
+        "\u{202e}gnp.exe",
+        "Ä\u{308}\u{308}\u{308}",
+        "../../etc/passwd",
+        "${jndi:ldap://x}",
+        "{{7*7}}",
+        "unemployed",
+    ];
+    match rng.next() % 6 {
+        0 => "A".repeat(1 + (rng.next() % 70_000) as usize),
+        1 => (0..(rng.next() % 40))
+            .map(|_| char::from_u32((rng.next() % 0x2FFF) as u32).unwrap_or('?'))
+            .collect(),
+        2 => format!("{}", rng.next() as i64),
+        _ => FIXED[(rng.next() % FIXED.len() as u64) as usize].to_string(),
+    }
+}
+
+/// xorshift64*: the same inputs in every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// A urlencoded body of random fields; now and then raw bytes that are not UTF-8.
+fn body(rng: &mut Rng, csrf: &str) -> Vec<u8> {
+    let mut fields = form_urlencoded::Serializer::new(String::new());
+    fields.append_pair("csrf", csrf);
+    for _ in 0..(1 + rng.next() % 8) {
+        let name = FIELDS[(rng.next() % FIELDS.len() as u64) as usize];
+        fields.append_pair(name, &hostile(rng));
+    }
+    let mut out = fields.finish().into_bytes();
+    if rng.next().is_multiple_of(5) {
+        let name = FIELDS[(rng.next() % FIELDS.len() as u64) as usize];
+        out.extend_from_slice(format!("&{name}=").as_bytes());
+        out.extend_from_slice(b"%FF%FE%C3%28\xff\xfe");
+    }
+    out
+}
+
+/// Rows in the tables a form writes to: a refused form changes none.
+async fn stored(app: &TestApp) -> String {
+    let mut tx = app.state.db.read().await.unwrap();
+    let (counts,): (String,) = tx
+        .fetch_one(
+            "SELECT CAST((SELECT COUNT(*) FROM customers) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM campaigns) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM mandates) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM users) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM guides) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM appointment_slots) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM invitations) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM api_tokens) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM customer_disputes) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM result_disputes) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM job_centers) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM service_centers) AS TEXT)
+                 || ',' || CAST((SELECT COUNT(*) FROM attempts) AS TEXT) || ',' || CAST((SELECT COUNT(*) FROM letter_batches) AS TEXT)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    counts
+}
+
+const LEAKS: [&str; 7] = [
+    "panicked",
+    "sqlx",
+    "SQLSTATE",
+    "error returned from database",
+    "stack backtrace",
+    "src/",
+    "SqliteError",
+];
+
+fn inputs() -> u64 {
+    std::env::var("OUTREACH_HOSTILE_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+#[tokio::test]
+async fn hostile_input_to_every_form_never_breaks_anything() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut rng = Rng(0x0075_7472_6561_6368);
+        let mut sent = 0u64;
+        for route in route_table() {
+            if route.method != "POST" || route.path.starts_with("/api/") {
+                continue;
+            }
+            // Logging out or in is not a form with data; the session must stay.
+            if matches!(route.path, "/logout" | "/login" | "/sitzung/verlaengern") {
+                continue;
+            }
+            let role = allowed_role(route.path);
+            let mut client = app.login(&username(role, Side::Own)).await;
+            let target = common::concrete(route.path, &app.fixtures);
+            for _ in 0..inputs() {
+                let before = stored(&app).await;
+                let request = Request::post(target.as_str())
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body(&mut rng, &client.csrf)))
+                    .unwrap();
+                let response = client.send(request).await;
+                sent += 1;
+                assert_ne!(
+                    response.status,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "[{backend:?}] POST {target}: {}",
+                    response.body
+                );
+                for leak in LEAKS {
+                    assert!(
+                        !response.body.contains(leak),
+                        "[{backend:?}] POST {target} shows {leak}: {}",
+                        response.body
+                    );
+                }
+                if response.status.is_client_error() {
+                    assert_eq!(
+                        stored(&app).await,
+                        before,
+                        "[{backend:?}] POST {target} was refused ({}) but stored something",
+                        response.status
+                    );
+                    // A refused form names the problem in German.
+                    assert!(
+                        response.body.contains("Fehler")
+                            || response.body.contains("nicht")
+                            || response.body.contains("Bitte")
+                            || response.body.contains("Sicherheitsprüfung"),
+                        "[{backend:?}] POST {target}: {}",
+                        &response.body[..response.body.len().min(2000)]
+                    );
+                }
+            }
+        }
+        // Random bytes as an export file: read, refused with a German message.
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        for _ in 0..(inputs() / 10).max(1) {
+            let len = (rng.next() % 4000) as usize;
+            let file: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let response = admin
+                .post_multipart(
+                    "/kunden/import",
+                    &[("probelauf", None, b"1"), ("datei", Some("x.csv"), &file)],
+                )
+                .await;
+            sent += 1;
+            assert_ne!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+            for leak in LEAKS {
+                assert!(!response.body.contains(leak), "{}", response.body);
+            }
+        }
+        assert!(sent >= inputs() * 40, "{sent}");
+    }
+}
+
+/// A role of the own organisation the route is open to.
+fn allowed_role(path: &str) -> Role {
+    use Role::*;
+    if path.starts_with("/admin/") {
+        Admin
+    } else if path.starts_with("/anrufe") {
+        Agent
+    } else if path.starts_with("/teamleitung") {
+        Supervisor
+    } else if path.starts_with("/protokoll") || path.starts_with("/aufbewahrung") {
+        Dpo
+    } else if path.starts_with("/ergebnisse/{id}/kenntnis")
+        || path.starts_with("/ergebnisse/{id}/bestritten")
+        || path.starts_with("/termine")
+    {
+        CaseManager
+    } else {
+        JobcenterAdmin
+    }
+}
