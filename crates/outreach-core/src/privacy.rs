@@ -319,9 +319,14 @@ mod tests {
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
+        let released = text
+            .lines()
+            .find(|l| l.starts_with("- An Service-Center freigegeben"))
+            .unwrap_or_default();
+        assert!(released.contains("Telefon und Mobil"), "{released}");
         assert!(
-            !text.contains("E-Mail,"),
-            "e-mail was not released:\n{text}"
+            !released.contains("E-Mail"),
+            "e-mail was not released: {released}"
         );
     }
 

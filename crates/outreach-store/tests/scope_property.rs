@@ -1,6 +1,7 @@
 //! Property: a customer query returns exactly the customers the actor's scope
 //! allows — never a row outside it — over random organisations, mandates
-//! (state and period) and customers, on SQLite and PostgreSQL.
+//! (state and period) and customers, on SQLite and PostgreSQL; the same for
+//! the DPO's access-request queries.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::ToSpan;
@@ -12,7 +13,7 @@ use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends};
-use outreach_store::{Db, args, mandate, random_token, user};
+use outreach_store::{Db, args, mandate, random_token, subject, user};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeSet;
@@ -147,6 +148,7 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         }
     }
     let mut numbers = Vec::new();
+    let mut ids = Vec::new();
     for (i, c) in w.customers.iter().enumerate() {
         let number = format!("K{run}{i:03}").to_uppercase();
         let new = NewCustomer {
@@ -169,6 +171,7 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
             .unwrap();
         }
         numbers.push(number);
+        ids.push(id);
     }
     tx.commit().await.unwrap();
 
@@ -231,6 +234,23 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         .await
         .unwrap();
         prop_assert_eq!(count as usize, expected.len());
+    }
+    // The DPO's access requests: a job center's DPO finds and reads its own
+    // customers only (restricted ones too); a DPO without a job center all.
+    for ((c, number), &id) in w.customers.iter().zip(&numbers).zip(&ids) {
+        for (jc, &job_center_id) in jcs.iter().enumerate() {
+            let own = c.jc == jc;
+            let found = subject::find(&mut tx, Some(job_center_id), number)
+                .await
+                .unwrap();
+            prop_assert_eq!(found.len(), usize::from(own), "{} in jc {}", number, jc);
+            let read = subject::disclosure(&mut tx, Some(job_center_id), id)
+                .await
+                .unwrap();
+            prop_assert_eq!(read.is_some(), own, "{} in jc {}", number, jc);
+        }
+        let everywhere = subject::find(&mut tx, None, number).await.unwrap();
+        prop_assert_eq!(everywhere.len(), 1);
     }
     Ok(())
 }
