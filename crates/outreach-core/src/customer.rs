@@ -41,6 +41,10 @@ impl CustomerNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// The customer's status with the job center.

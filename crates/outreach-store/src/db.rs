@@ -394,17 +394,22 @@ impl Tx {
         )
     }
 
-    /// PostgreSQL's bulk path: `COPY ... FROM STDIN` with `data` in COPY's text
-    /// format. Returns the rows copied; on SQLite it is an error to call.
-    pub async fn copy_in(
+    /// PostgreSQL's bulk path: `COPY ... FROM STDIN`, fed with the chunks of
+    /// COPY's text format that arrive on `chunks` until its senders are gone
+    /// (so the rows stream in while the sender still prepares the next).
+    /// Returns the rows copied; on SQLite it is an error to call. When COPY
+    /// fails, `chunks` is dropped, which tells the sender to stop.
+    pub async fn copy_in_chunks(
         &mut self,
         statement: &'static str,
-        data: &[u8],
+        mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, StoreError> {
         match self {
             Tx::Postgres(tx) => {
                 let mut copy = tx.copy_in_raw(statement).await?;
-                copy.send(data).await?;
+                while let Some(chunk) = chunks.recv().await {
+                    copy.send(chunk).await?;
+                }
                 Ok(copy.finish().await?)
             }
             Tx::PostgresRead(_) => Err(StoreError::Integrity("COPY needs a transaction".into())),

@@ -1,7 +1,10 @@
-//! Importing a job center's customer export. The file is read and checked on a
-//! thread of its own while the records stream into a staging table; then one
-//! set of statements merges them: new customers inserted, changed fields
-//! recorded and updated, customers missing from the export flagged. All in one
+//! Importing a job center's customer export. The file is read on a thread of
+//! its own and checked on two more while the records stream into the
+//! database. A job center's first import goes straight into `customers` (in
+//! file order, a number seen before turned away on the way). A later one goes
+//! into a staging table; then one set of statements merges it: new customers
+//! inserted, changed fields recorded and updated, customers missing from the
+//! export flagged. All in one
 //! transaction: an import completes or leaves the database as it was. A dry run
 //! does the same and rolls back.
 
@@ -64,12 +67,18 @@ pub enum ImportError {
 /// Records per batch sent from the reading thread to the database.
 const BATCH: usize = 2000;
 
+/// Bytes of COPY text per message to PostgreSQL.
+const COPY_CHUNK: usize = 1 << 20;
+
 enum Message {
     Header {
         unknown_columns: Vec<String>,
         delimiter: char,
     },
     Batch {
+        /// The batch's place in the file (0, 1, 2, …); batches are checked
+        /// on several threads and may arrive out of order.
+        seq: u64,
         records: Vec<CustomerRecord>,
         errors: Vec<Issue>,
         warnings: Vec<Issue>,
@@ -86,6 +95,7 @@ const CHECKERS: usize = 2;
 
 /// Raw records read, with the bytes read up to their end.
 struct RawBatch {
+    seq: u64,
     records: Vec<RawRecord>,
     bytes: u64,
 }
@@ -116,6 +126,7 @@ fn check_batches(
             }
         }
         let message = Message::Batch {
+            seq: batch.seq,
             records,
             errors,
             warnings,
@@ -151,6 +162,7 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
             scope.spawn(|| check_batches(&raw_rx, today, &tx));
         }
         let mut records = Vec::with_capacity(BATCH);
+        let mut seq = 0;
         let failure = loop {
             match reader.next_record() {
                 Some(Ok(raw)) => {
@@ -164,9 +176,11 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
             }
             let end = records.len() < BATCH;
             let batch = RawBatch {
+                seq,
                 records: std::mem::replace(&mut records, Vec::with_capacity(BATCH)),
                 bytes: reader.position(),
             };
+            seq += 1;
             if raw_tx.send(batch).is_err() || end {
                 break None;
             }
@@ -224,33 +238,36 @@ const CREATE_STAGING: &str = "CREATE TEMP TABLE import_rows (line BIGINT NOT NUL
     city TEXT, phone TEXT, mobile TEXT, email TEXT, status TEXT NOT NULL, unemployed_since TEXT, target_occupation TEXT,
     pap_code TEXT, last_contact TEXT, state_code TEXT)";
 
-/// COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
-fn copy_text(records: &[CustomerRecord]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.len() * 200);
-    for r in records {
-        for (i, value) in staging_values(r).iter().enumerate() {
-            if i > 0 {
-                out.push(b'\t');
-            }
-            match value {
-                None => out.extend_from_slice(b"\\N"),
-                Some(text) => {
-                    for b in text.bytes() {
-                        match b {
-                            b'\\' => out.extend_from_slice(b"\\\\"),
-                            b'\t' => out.extend_from_slice(b"\\t"),
-                            b'\n' => out.extend_from_slice(b"\\n"),
-                            b'\r' => out.extend_from_slice(b"\\r"),
-                            _ => out.push(b),
-                        }
+/// One row in COPY's text format (tab-separated, `\N` for NULL, backslash
+/// escapes): `prefix` as it is, then the values.
+fn push_copy_row(out: &mut Vec<u8>, prefix: &[u8], values: &[Option<Cow<'_, str>>]) {
+    out.extend_from_slice(prefix);
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match value {
+            None => out.extend_from_slice(b"\\N"),
+            Some(text) => {
+                for b in text.bytes() {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        _ => out.push(b),
                     }
                 }
             }
         }
-        out.push(b'\n');
     }
-    out
+    out.push(b'\n');
 }
+
+/// COPY into the staging table (all values, the line first).
+const COPY_STAGING: &str = "COPY import_rows (line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN";
+/// COPY straight into `customers` on a first import (the values without the line).
+const COPY_CUSTOMERS: &str = "COPY customers (job_center_id, created_at, updated_at, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN";
 
 #[derive(sqlx::FromRow)]
 struct Duplicate {
@@ -353,13 +370,13 @@ const FLAG_MISSING: &str = "UPDATE customers SET in_latest_export = FALSE, updat
     WHERE job_center_id = $1 AND in_latest_export = TRUE
       AND NOT EXISTS (SELECT 1 FROM import_rows s WHERE s.customer_number = customers.customer_number)";
 
-/// Takes a message from the reading side into the report; returns the
-/// records of a batch, which the caller stores.
+/// Takes a message from the reading side into the report; returns a batch's
+/// place in the file and its records, which the caller stores.
 fn absorb(
     report: &mut ImportReport,
     message: Message,
     progress: &(impl Fn(u64) + Send),
-) -> Result<Vec<CustomerRecord>, ImportError> {
+) -> Result<Option<(u64, Vec<CustomerRecord>)>, ImportError> {
     match message {
         Message::Header {
             unknown_columns,
@@ -369,6 +386,7 @@ fn absorb(
             report.delimiter = delimiter.to_string();
         }
         Message::Batch {
+            seq,
             records,
             errors,
             warnings,
@@ -379,12 +397,63 @@ fn absorb(
             report.errors.extend(errors);
             report.warning_list.extend(warnings);
             progress(bytes);
-            return Ok(records);
+            return Ok(Some((seq, records)));
         }
         Message::Done { encoding } => report.encoding = encoding.to_string(),
         Message::Failed(e) => return Err(e.into()),
     }
-    Ok(Vec::new())
+    Ok(None)
+}
+
+/// A first import's filter: puts the checked batches back in file order and
+/// turns away a customer number that came before, so that the earliest line
+/// wins and the stored table never sees a number twice. Holds each number
+/// once (moved out of its record), a few dozen bytes per customer.
+#[derive(Default)]
+struct FirstSeen {
+    waiting: std::collections::BTreeMap<u64, Vec<CustomerRecord>>,
+    next: u64,
+    lines: std::collections::HashMap<Box<str>, u64>,
+    duplicates: Vec<Duplicate>,
+}
+
+impl FirstSeen {
+    /// Takes a batch; hands every record that is now due, in file order and
+    /// seen for the first time, to `keep`.
+    fn push<E>(
+        &mut self,
+        seq: u64,
+        records: Vec<CustomerRecord>,
+        mut keep: impl FnMut(&CustomerRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.waiting.insert(seq, records);
+        while let Some(records) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            for record in records {
+                let line = i64::try_from(record.line).unwrap_or(i64::MAX);
+                if let Some(&first) = self.lines.get(record.customer_number.as_str()) {
+                    self.duplicates.push(Duplicate {
+                        line,
+                        customer_number: record.customer_number.into_string(),
+                        first_line: i64::try_from(first).unwrap_or(i64::MAX),
+                    });
+                    continue;
+                }
+                keep(&record)?;
+                self.lines.insert(
+                    record.customer_number.into_string().into_boxed_str(),
+                    record.line,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The rejected later lines, once every batch has been pushed.
+    fn finish(self) -> Vec<Duplicate> {
+        debug_assert!(self.waiting.is_empty(), "a batch never became due");
+        self.duplicates
+    }
 }
 
 /// Counts the rejected duplicates into the report.
@@ -460,77 +529,109 @@ where
         dry_run: request.dry_run,
         ..ImportReport::default()
     };
+    let jc = request.job_center_id;
     let mut tx = db.begin().await?;
+    // One import of a job center at a time (the customers' job-center check
+    // takes KEY SHARE locks, which this lock lets through).
+    tx.execute(
+        "SELECT id FROM job_centers WHERE id = $1 FOR NO KEY UPDATE",
+        args![jc],
+    )
+    .await?;
     let (import_id,): (i64,) = tx
         .fetch_one(
             INSERT_IMPORT,
-            args![
-                request.job_center_id,
-                &request.file_name,
-                request.user_id,
-                request.now
-            ],
+            args![jc, &request.file_name, request.user_id, request.now],
         )
         .await?;
-    tx.execute_generated(format!("{CREATE_STAGING} ON COMMIT DROP"), vec![])
-        .await?;
-    while let Some(message) = receiver.recv().await {
-        // Dropping the transaction on an error rolls everything back.
-        let records = absorb(&mut report, message, &progress)?;
-        if !records.is_empty() {
-            tx.copy_in(
-                "COPY import_rows (line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN",
-                &copy_text(&records),
-            )
-            .await?;
-        }
-    }
-    let _ = reading.await;
-    let phase = std::time::Instant::now();
-    tracing::debug!(rows = report.rows, "import: staging loaded");
-    let jc = request.job_center_id;
     let (existing,): (i64,) = tx
         .fetch_one(
-            "SELECT COUNT(*) FROM customers WHERE job_center_id = $1",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE job_center_id = $1 LIMIT 1) c",
             args![jc],
         )
         .await?;
-    // A hash aggregate finds whether any number repeats; the index the
-    // merge with stored customers needs is built only when there are some.
-    let (repeated,): (i64,) = tx
-        .fetch_one(
-            "SELECT COUNT(*) FROM (SELECT customer_number FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) d",
-            vec![],
-        )
-        .await?;
-    if existing > 0 || repeated > 0 {
+    // A first import streams straight into `customers` (COPY, numbers seen
+    // before turned away on the way); a later one into a staging table that
+    // is then merged with the stored customers.
+    let first = existing == 0;
+    if !first {
+        tx.execute_generated(format!("{CREATE_STAGING} ON COMMIT DROP"), vec![])
+            .await?;
+    }
+    let (chunks, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let prefix = format!("{jc}\t{now}\t{now}\t", now = request.now).into_bytes();
+    let feed = async {
+        let chunks = chunks;
+        let mut first_seen = FirstSeen::default();
+        let mut out = Vec::with_capacity(COPY_CHUNK + 4096);
+        while let Some(message) = receiver.recv().await {
+            let Some((seq, records)) = absorb(&mut report, message, &progress)? else {
+                continue;
+            };
+            if first {
+                first_seen.push(seq, records, |r| {
+                    push_copy_row(&mut out, &prefix, &staging_values(r)[1..]);
+                    Ok::<(), ImportError>(())
+                })?;
+            } else {
+                for r in &records {
+                    push_copy_row(&mut out, b"", &staging_values(r));
+                }
+            }
+            if out.len() >= COPY_CHUNK {
+                let full = std::mem::replace(&mut out, Vec::with_capacity(COPY_CHUNK + 4096));
+                if chunks.send(full).await.is_err() {
+                    // COPY failed; its error is the one reported.
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            let _ = chunks.send(out).await;
+        }
+        Ok::<_, ImportError>(first_seen.finish())
+    };
+    let statement = if first { COPY_CUSTOMERS } else { COPY_STAGING };
+    let (fed, copied) = tokio::join!(feed, tx.copy_in_chunks(statement, chunks_rx));
+    let _ = reading.await;
+    // Dropping the transaction on an error rolls everything back; a file
+    // that could not be read is the error to report.
+    let first_duplicates = fed?;
+    let copied = copied?;
+    let phase = std::time::Instant::now();
+    tracing::debug!(rows = report.rows, first, "import: rows copied");
+    if first {
+        report.inserted = copied;
+        count_duplicates(&mut report, first_duplicates);
+    } else {
+        // A hash aggregate finds whether any number repeats.
+        let (repeated,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM (SELECT customer_number FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) d",
+                vec![],
+            )
+            .await?;
         tx.execute(INDEX_STAGING, vec![]).await?;
         tx.execute("ANALYZE import_rows", vec![]).await?;
-    }
-    let duplicates: Vec<Duplicate> = if repeated > 0 {
-        let found = tx.fetch_all(DUPLICATES, vec![]).await?;
-        tx.execute(DELETE_DUPLICATES, vec![]).await?;
-        found
-    } else {
-        Vec::new()
-    };
-    count_duplicates(&mut report, duplicates);
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
-
-    // On a first import nothing can have changed and nobody is missing.
-    if existing > 0 {
+        let duplicates: Vec<Duplicate> = if repeated > 0 {
+            let found = tx.fetch_all(DUPLICATES, vec![]).await?;
+            tx.execute(DELETE_DUPLICATES, vec![]).await?;
+            found
+        } else {
+            Vec::new()
+        };
+        count_duplicates(&mut report, duplicates);
+        tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
         tx.execute(CHANGES, args![import_id, jc]).await?;
         report.updated = tx
             .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
             .await?;
-    }
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
-    report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
-    tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
-    report.unchanged = report.accepted - report.inserted - report.updated;
-    if existing > 0 {
+        tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
+        report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
+        tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
         report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
     }
+    report.unchanged = report.accepted - report.inserted - report.updated;
     let [a, b, c, d, e, f, g, h] = finish_args(&report);
     tx.execute(
         FINISH_IMPORT,
@@ -619,11 +720,6 @@ mod sqlite_bulk {
         )
         .map_err(failed)?;
         conn.execute_batch(CREATE_STAGING).map_err(failed)?;
-        conn.execute_batch(
-            "DROP TABLE IF EXISTS temp.import_lines;
-             CREATE TEMP TABLE import_lines (line BIGINT NOT NULL, customer_number TEXT NOT NULL);",
-        )
-        .map_err(failed)?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(failed)?;
@@ -688,7 +784,7 @@ mod sqlite_bulk {
         }
         drop(bytes);
         report.unchanged = report.accepted - report.inserted - report.updated;
-        tx.execute_batch("DROP TABLE temp.import_rows; DROP TABLE temp.import_lines;")
+        tx.execute_batch("DROP TABLE temp.import_rows;")
             .map_err(failed)?;
         let [a, b, c, d, e, f, g, h] = finish_args(&report);
         tx.execute(
@@ -754,7 +850,10 @@ mod sqlite_bulk {
             let _ = bytes.send(n);
         };
         while let Some(message) = receiver.blocking_recv() {
-            for record in absorb(report, message, &progress)? {
+            let Some((_, records)) = absorb(report, message, &progress)? else {
+                continue;
+            };
+            for record in records {
                 let values = staging_values(&record);
                 insert
                     .execute(rusqlite::params_from_iter(
@@ -772,13 +871,7 @@ mod sqlite_bulk {
         status, unemployed_since, target_occupation, pap_code, last_contact, state_code)
         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
-    const CUSTOMER_REPLACE: &str = "UPDATE customers SET bg_number = ?4, salutation = ?5, first_name = ?6,
-        last_name = ?7, birth_date = ?8, street = ?9, house_number = ?10, postcode = ?11, city = ?12, phone = ?13,
-        mobile = ?14, email = ?15, status = ?16, unemployed_since = ?17, target_occupation = ?18, pap_code = ?19,
-        last_contact = ?20, state_code = ?21, updated_at = ?2
-        WHERE job_center_id = ?1 AND customer_number = ?3";
-
-    /// Runs [`CUSTOMER_INSERT`] or [`CUSTOMER_REPLACE`] for a record.
+    /// Runs [`CUSTOMER_INSERT`] for a record.
     fn execute_customer(
         stmt: &mut rusqlite::Statement<'_>,
         jc: i64,
@@ -796,18 +889,8 @@ mod sqlite_bulk {
         stmt.execute(params.as_slice())
     }
 
-    fn is_unique_violation(e: &rusqlite::Error) -> bool {
-        matches!(
-            e,
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        )
-    }
-
-    /// A first import: records go straight into `customers`, their lines
-    /// into `import_lines`. Records arrive out of line order, so a number
-    /// stored twice is settled afterwards: the earliest line wins (its values
-    /// replace a later line's), every later line is a rejected duplicate.
+    /// A first import: records go straight into `customers`, in file order,
+    /// a number seen before turned away on the way (see [`FirstSeen`]).
     fn load_first(
         tx: &rusqlite::Transaction<'_>,
         request: &ImportRequest,
@@ -817,67 +900,21 @@ mod sqlite_bulk {
     ) -> Result<Vec<Duplicate>, ImportError> {
         let jc = request.job_center_id;
         let mut insert = tx.prepare(CUSTOMER_INSERT).map_err(failed)?;
-        let mut lines = tx
-            .prepare("INSERT INTO import_lines (line, customer_number) VALUES (?1, ?2)")
-            .map_err(failed)?;
         let progress = |n: u64| {
             let _ = bytes.send(n);
         };
-        // Records whose number was already stored (few: kept in memory).
-        let mut clashes: Vec<CustomerRecord> = Vec::new();
+        let mut first_seen = FirstSeen::default();
         while let Some(message) = receiver.blocking_recv() {
-            for record in absorb(report, message, &progress)? {
-                let line = i64::try_from(record.line).unwrap_or(i64::MAX);
-                lines
-                    .execute(rusqlite::params![line, record.customer_number.as_str()])
-                    .map_err(failed)?;
-                match execute_customer(&mut insert, jc, request.now, &record) {
-                    Ok(_) => {}
-                    Err(e) if is_unique_violation(&e) => clashes.push(record),
-                    Err(e) => return Err(failed(e).into()),
-                }
-            }
+            let Some((seq, records)) = absorb(report, message, &progress)? else {
+                continue;
+            };
+            first_seen.push(seq, records, |record| {
+                execute_customer(&mut insert, jc, request.now, record)
+                    .map(|_| ())
+                    .map_err(failed)
+            })?;
         }
-        if clashes.is_empty() {
-            return Ok(Vec::new());
-        }
-        tx.execute_batch(
-            "CREATE TEMP TABLE import_clashes (customer_number TEXT PRIMARY KEY);
-             CREATE INDEX temp.import_lines_number ON import_lines (customer_number, line);",
-        )
-        .map_err(failed)?;
-        {
-            let mut add = tx
-                .prepare("INSERT OR IGNORE INTO import_clashes VALUES (?1)")
-                .map_err(failed)?;
-            for r in &clashes {
-                add.execute([r.customer_number.as_str()]).map_err(failed)?;
-            }
-        }
-        let duplicates = query_duplicates(
-            tx,
-            "SELECT l.line, l.customer_number, f.first_line
-             FROM import_lines l
-             JOIN (SELECT customer_number, MIN(line) AS first_line FROM import_lines
-                   WHERE customer_number IN (SELECT customer_number FROM import_clashes)
-                   GROUP BY customer_number) f ON f.customer_number = l.customer_number
-             WHERE l.line > f.first_line
-             ORDER BY l.line",
-        )?;
-        // Where the earliest line was the one turned away, its values win.
-        let mut replace = tx.prepare(CUSTOMER_REPLACE).map_err(failed)?;
-        for r in &clashes {
-            let first = duplicates
-                .iter()
-                .find(|d| d.customer_number == r.customer_number.as_str())
-                .map(|d| d.first_line);
-            if first == i64::try_from(r.line).ok() {
-                execute_customer(&mut replace, jc, request.now, r).map_err(failed)?;
-            }
-        }
-        tx.execute_batch("DROP TABLE temp.import_clashes")
-            .map_err(failed)?;
-        Ok(duplicates)
+        Ok(first_seen.finish())
     }
 
     fn query_duplicates(

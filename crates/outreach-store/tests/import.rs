@@ -419,3 +419,72 @@ async fn a_number_repeated_across_batches_keeps_the_first_line() {
         }
     }
 }
+
+/// The first import streams straight into `customers`; on PostgreSQL the
+/// customers' job center is checked per statement instead of per row. The
+/// rule is the same on both databases: a customer belongs to a job center
+/// that exists, keeps it, and a job center with customers stays.
+#[tokio::test]
+async fn customers_belong_to_a_job_center_that_exists_and_keep_it() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let jc = job_center(&t.db, "a").await;
+        let other = job_center(&t.db, "b").await;
+        let insert = "INSERT INTO customers (job_center_id, customer_number, last_name, birth_date, created_at, updated_at)
+                      VALUES ($1, $2, 'Name', '1980-01-01', 0, 0)";
+        let attempt = |sql: &'static str, args: Vec<outreach_store::Arg>| {
+            let db = t.db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let result = tx.execute(sql, args).await;
+                if result.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                result
+            }
+        };
+        assert!(
+            attempt(insert, args![jc + other + 1000, "K1"])
+                .await
+                .is_err(),
+            "{backend:?}: a customer of an unknown job center was stored"
+        );
+        assert_eq!(attempt(insert, args![jc, "K1"]).await.unwrap(), 1);
+        assert!(
+            attempt(
+                "UPDATE customers SET job_center_id = $1 WHERE customer_number = 'K1'",
+                args![other]
+            )
+            .await
+            .is_err(),
+            "{backend:?}: a customer moved to another job center"
+        );
+        assert!(
+            attempt("DELETE FROM job_centers WHERE id = $1", args![jc])
+                .await
+                .is_err(),
+            "{backend:?}: a job center with customers was deleted"
+        );
+        // Other changes to the customer go through.
+        assert_eq!(
+            attempt(
+                "UPDATE customers SET last_name = 'Neu' WHERE customer_number = 'K1'",
+                vec![]
+            )
+            .await
+            .unwrap(),
+            1
+        );
+        // An import into a job center that doesn't exist stores nothing.
+        let bytes = b"Kundennummer;Nachname;Geburtsdatum\nX1;Name;01.01.1970\n".to_vec();
+        let result = import_customers(
+            &t.db,
+            request(jc + other + 1000, false),
+            std::io::Cursor::new(bytes),
+            |_| {},
+        )
+        .await;
+        assert!(result.is_err(), "{backend:?}: {result:?}");
+        assert_eq!(stored(&t.db, jc).await.len(), 1, "{backend:?}");
+    }
+}
