@@ -405,22 +405,70 @@ fn absorb(
     Ok(None)
 }
 
+/// The customer numbers of an import seen so far, with the line of each:
+/// the numbers one after another in one buffer (a length byte, then the
+/// number — at most 32 ASCII characters), the table holding where each
+/// starts and its line. About 30 bytes per customer, a third of a map of
+/// strings.
+#[derive(Default)]
+struct SeenNumbers {
+    text: Vec<u8>,
+    table: hashbrown::HashTable<(u32, u32)>,
+    state: std::hash::RandomState,
+}
+
+impl SeenNumbers {
+    fn at(text: &[u8], start: u32) -> &[u8] {
+        let start = start as usize;
+        let len = text.get(start).copied().unwrap_or(0) as usize;
+        text.get(start + 1..start + 1 + len).unwrap_or(&[])
+    }
+
+    /// The line `number` was first seen on, or `None` after noting `line`
+    /// as its first.
+    fn first_line(&mut self, number: &str, line: u64) -> Result<Option<u64>, StoreError> {
+        use std::hash::BuildHasher;
+        let SeenNumbers { text, table, state } = self;
+        let key = number.as_bytes();
+        let hash = state.hash_one(key);
+        let entry = table.entry(
+            hash,
+            |&(start, _)| Self::at(text, start) == key,
+            |&(start, _)| state.hash_one(Self::at(text, start)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(seen) => Ok(Some(u64::from(seen.get().1))),
+            hashbrown::hash_table::Entry::Vacant(place) => {
+                let (Ok(start), Ok(len)) = (u32::try_from(text.len()), u8::try_from(key.len()))
+                else {
+                    return Err(StoreError::Integrity(
+                        "zu viele Kundennummern für einen Import".into(),
+                    ));
+                };
+                text.push(len);
+                text.extend_from_slice(key);
+                place.insert((start, u32::try_from(line).unwrap_or(u32::MAX)));
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// A first import's filter: puts the checked batches back in file order and
 /// turns away a customer number that came before, so that the earliest line
-/// wins and the stored table never sees a number twice. Holds each number
-/// once (moved out of its record), a few dozen bytes per customer.
+/// wins and the stored table never sees a number twice.
 #[derive(Default)]
 struct FirstSeen {
     waiting: std::collections::BTreeMap<u64, Vec<CustomerRecord>>,
     next: u64,
-    lines: std::collections::HashMap<Box<str>, u64>,
+    seen: SeenNumbers,
     duplicates: Vec<Duplicate>,
 }
 
 impl FirstSeen {
     /// Takes a batch; hands every record that is now due, in file order and
     /// seen for the first time, to `keep`.
-    fn push<E>(
+    fn push<E: From<StoreError>>(
         &mut self,
         seq: u64,
         records: Vec<CustomerRecord>,
@@ -430,20 +478,17 @@ impl FirstSeen {
         while let Some(records) = self.waiting.remove(&self.next) {
             self.next += 1;
             for record in records {
-                let line = i64::try_from(record.line).unwrap_or(i64::MAX);
-                if let Some(&first) = self.lines.get(record.customer_number.as_str()) {
-                    self.duplicates.push(Duplicate {
-                        line,
+                match self
+                    .seen
+                    .first_line(record.customer_number.as_str(), record.line)?
+                {
+                    None => keep(&record)?,
+                    Some(first) => self.duplicates.push(Duplicate {
+                        line: i64::try_from(record.line).unwrap_or(i64::MAX),
                         customer_number: record.customer_number.into_string(),
                         first_line: i64::try_from(first).unwrap_or(i64::MAX),
-                    });
-                    continue;
+                    }),
                 }
-                keep(&record)?;
-                self.lines.insert(
-                    record.customer_number.into_string().into_boxed_str(),
-                    record.line,
-                );
             }
         }
         Ok(())
@@ -934,5 +979,31 @@ mod sqlite_bulk {
             .collect::<Result<Vec<_>, _>>()
             .map_err(failed)?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenNumbers;
+
+    #[test]
+    fn seen_numbers_tell_the_first_line_of_each_number() {
+        let mut seen = SeenNumbers::default();
+        let long = "A".repeat(32);
+        let numbers = ["1", "12", "123", "21", long.as_str(), "B/7-1"];
+        for (i, n) in numbers.iter().enumerate() {
+            assert_eq!(seen.first_line(n, i as u64 + 2).unwrap(), None, "{n}");
+        }
+        for (i, n) in numbers.iter().enumerate() {
+            assert_eq!(seen.first_line(n, 100).unwrap(), Some(i as u64 + 2), "{n}");
+        }
+        // Many numbers: the table grows and still finds each one.
+        for i in 0..50_000u64 {
+            assert_eq!(seen.first_line(&format!("N{i}"), i + 10).unwrap(), None);
+        }
+        for i in (0..50_000u64).step_by(997) {
+            assert_eq!(seen.first_line(&format!("N{i}"), 1).unwrap(), Some(i + 10));
+        }
+        assert_eq!(seen.first_line("N50000", 1).unwrap(), None);
     }
 }
