@@ -129,30 +129,38 @@ fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
     ]
 }
 
-/// Appends one event; returns its sequence number. A trigger moves the
-/// chain's head (`audit_head`) to the new event.
+/// Appends one event.
 ///
-/// PostgreSQL: the head row is locked first, which orders concurrent
-/// appenders. SQLite (one writer): the event is inserted only if the head is
-/// still the one it was chained to — one statement when this process's
-/// cached head is right, so an audited read needs no transaction of its own.
-pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
+/// PostgreSQL: the event is inserted without its place in the chain and
+/// sealed after the commit (see [`seal`]), so that concurrent appenders never
+/// wait for one another. SQLite (one writer): the event is chained at once,
+/// inserted only if the head is still the one it was chained to — one
+/// statement when this process's cached head is right, so an audited read
+/// needs no transaction of its own.
+pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<(), StoreError> {
     let Some(cache) = tx.audit_head().cloned() else {
-        let (seq, prev_hash): (i64, String) = tx
-            .fetch_one(
-                "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash",
-                vec![],
-            )
-            .await?;
-        let record = record_of(event, seq, prev_hash, now);
-        let hash = event_hash(&record);
+        let record = record_of(event, 0, String::new(), now);
         tx.execute(
-            "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            insert_args(record, hash),
+            "INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            args![
+                record.at,
+                record.user_id,
+                record.username,
+                record.role,
+                record.action,
+                record.record_type,
+                record.record_id,
+                record.fields,
+                record.purpose,
+                record.client,
+                record.job_center_id,
+                record.service_center_id
+            ],
         )
         .await?;
-        return Ok(seq);
+        tx.appended_unsealed();
+        return Ok(());
     };
     // Another process may append between reading the head and inserting;
     // then nothing is inserted and the head is read again.
@@ -180,7 +188,7 @@ pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, St
             .await?;
         if inserted == 1 {
             cache.set(Some((seq, hash)));
-            return Ok(seq);
+            return Ok(());
         }
         cache.set(None);
     }
@@ -191,11 +199,134 @@ pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<i64, St
 
 /// Appends one event on its own (an audited read): on SQLite a single
 /// statement on the writer, without a transaction of its own.
-pub async fn append_alone(db: &crate::Db, event: &AuditEvent, now: i64) -> Result<i64, StoreError> {
+pub async fn append_alone(db: &crate::Db, event: &AuditEvent, now: i64) -> Result<(), StoreError> {
     let mut tx = db.write_once().await?;
-    let seq = append(&mut tx, event, now).await?;
-    tx.commit().await?;
-    Ok(seq)
+    append(&mut tx, event, now).await?;
+    tx.commit().await
+}
+
+/// An event appended on PostgreSQL and not yet sealed into the chain.
+#[derive(sqlx::FromRow)]
+struct Unsealed {
+    id: i64,
+    at: i64,
+    user_id: Option<i64>,
+    username: String,
+    role: String,
+    action: String,
+    record_type: String,
+    record_id: String,
+    fields: String,
+    purpose: String,
+    client: String,
+    job_center_id: Option<i64>,
+    service_center_id: Option<i64>,
+}
+
+/// Events sealed per transaction.
+const SEAL_BATCH: i64 = 2000;
+
+/// Seals the appended events into the hash chain: each committed event not
+/// yet in the chain gets the next place (in the order the events were
+/// appended), its predecessor's hash and its own, and the head moves to the
+/// last — one transaction per batch, holding the head's lock. Readers of the
+/// log call this first; `outreach serve` runs it continuously. SQLite chains
+/// each event as it is appended: nothing to do. Returns the events sealed.
+pub async fn seal(db: &crate::Db) -> Result<u64, StoreError> {
+    match db.postgres_pool() {
+        Some(pool) => seal_postgres(pool, true).await,
+        None => Ok(0),
+    }
+}
+
+/// [`seal`] on PostgreSQL. `wait`: wait for a sealer already at work (and
+/// then seal what it left); otherwise leave it to that sealer.
+pub(crate) async fn seal_postgres(pool: &sqlx::PgPool, wait: bool) -> Result<u64, StoreError> {
+    let mut sealed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let head: Option<(i64, String)> = sqlx::query_as(if wait {
+            "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE SKIP LOCKED"
+        })
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((mut seq, mut prev_hash)) = head else {
+            return Ok(sealed);
+        };
+        let events: Vec<Unsealed> = sqlx::query_as(
+            "SELECT id, at, user_id, username, role, action, record_type, record_id, fields, purpose, client,
+                    job_center_id, service_center_id
+             FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(SEAL_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if events.is_empty() {
+            tx.commit().await?;
+            return Ok(sealed);
+        }
+        let count = events.len();
+        let (mut ids, mut seqs, mut prevs, mut hashes) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for e in events {
+            seq += 1;
+            let record = AuditRecord {
+                seq,
+                at: e.at,
+                user_id: e.user_id,
+                username: e.username,
+                role: e.role,
+                action: e.action,
+                record_type: e.record_type,
+                record_id: e.record_id,
+                fields: e.fields,
+                purpose: e.purpose,
+                client: e.client,
+                job_center_id: e.job_center_id,
+                service_center_id: e.service_center_id,
+                prev_hash: prev_hash.clone(),
+            };
+            let hash = event_hash(&record);
+            ids.push(e.id);
+            seqs.push(seq);
+            prevs.push(std::mem::replace(&mut prev_hash, hash.clone()));
+            hashes.push(hash);
+        }
+        let updated = sqlx::query(
+            "UPDATE audit_events e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS v(id, seq, prev_hash, hash)
+             WHERE e.id = v.id AND e.seq IS NULL",
+        )
+        .bind(ids)
+        .bind(seqs)
+        .bind(prevs)
+        .bind(hashes)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != count as u64 {
+            // Dropping the transaction leaves everything as it was.
+            return Err(StoreError::Integrity(format!(
+                "sealing the audit log: {updated} of {count} events sealed"
+            )));
+        }
+        sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(&prev_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        sealed += count as u64;
+        if (count as i64) < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
 }
 
 /// A stored event.
@@ -263,7 +394,7 @@ pub async fn list(
         concat!(
             "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
          FROM audit_events
-         WHERE ($1 IS NULL OR job_center_id = $1)
+         WHERE seq IS NOT NULL AND ($1 IS NULL OR job_center_id = $1)
            AND ($2 IS NULL OR username = $2)
            AND ($3 IS NULL OR action = $3)
            AND ($4 IS NULL OR record_id = $4)
@@ -362,6 +493,7 @@ pub struct CheckRecord {
 /// Verifies the chain and stores the verdict (the DPO's banner reads the
 /// latest one).
 pub async fn check_and_record(db: &crate::Db, now: i64) -> Result<Verification, StoreError> {
+    seal(db).await?;
     let mut tx = db.begin_read().await?;
     let verification = verify(&mut tx).await?;
     drop(tx);

@@ -33,7 +33,42 @@ pub enum Db {
         /// The database file (the bulk import opens a connection of its own).
         path: std::path::PathBuf,
     },
-    Postgres(PgPool),
+    /// The pool, and whether a sealing task of this process seals the
+    /// audit events (see `audit::seal`); without one, each transaction that
+    /// appended events seals them after its commit.
+    Postgres(PgPool, SealingTask),
+}
+
+/// PostgreSQL: set once this process runs a task that seals appended audit
+/// events (`outreach serve`), so that commits leave the sealing to it.
+#[derive(Debug, Clone, Default)]
+pub struct SealingTask(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl SealingTask {
+    pub(crate) fn running(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// PostgreSQL: a transaction's part in sealing the audit events it appended:
+/// the pool to seal with after the commit (none when the process's sealing
+/// task does it) and whether any event was appended.
+pub struct PgSeal {
+    pool: Option<PgPool>,
+    due: bool,
+}
+
+impl PgSeal {
+    fn new(pool: &PgPool, task: &SealingTask) -> PgSeal {
+        PgSeal {
+            pool: (!task.running()).then(|| pool.clone()),
+            due: false,
+        }
+    }
 }
 
 /// SQLite: the audit chain's head as this process last wrote it, so an
@@ -99,7 +134,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::Postgres(pool, SealingTask::default()))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -117,7 +152,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         crate::guide::ensure_builtin(self).await
     }
@@ -125,7 +160,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -133,7 +168,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { writer, head, .. } => Tx::Sqlite(writer.begin().await?, head.clone()),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
     }
 
@@ -141,7 +176,7 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { readers, head, .. } => Tx::Sqlite(readers.begin().await?, head.clone()),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
     }
 
@@ -152,7 +187,7 @@ impl Db {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { readers, .. } => Tx::SqliteRead(readers.acquire().await?),
-            Db::Postgres(pool) => Tx::PostgresRead(pool.acquire().await?),
+            Db::Postgres(pool, _) => Tx::PostgresRead(pool.acquire().await?),
         })
     }
 
@@ -164,7 +199,7 @@ impl Db {
             Db::Sqlite { writer, head, .. } => {
                 Tx::SqliteWrite(writer.acquire().await?, head.clone())
             }
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
     }
 
@@ -193,10 +228,27 @@ impl Db {
                 size: writer.size() + readers.size(),
                 idle: writer.num_idle() + readers.num_idle(),
             },
-            Db::Postgres(pool) => PoolStats {
+            Db::Postgres(pool, _) => PoolStats {
                 size: pool.size(),
                 idle: pool.num_idle(),
             },
+        }
+    }
+
+    /// PostgreSQL: this process runs a task that seals appended audit
+    /// events (see `audit::seal`); transactions begun from now on leave the
+    /// sealing to it.
+    pub fn leave_sealing_to_task(&self) {
+        if let Db::Postgres(_, task) = self {
+            task.start();
+        }
+    }
+
+    /// The PostgreSQL pool (none on SQLite).
+    pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
+        match self {
+            Db::Postgres(pool, _) => Some(pool),
+            Db::Sqlite { .. } => None,
         }
     }
 
@@ -208,7 +260,7 @@ impl Db {
                 readers.close().await;
                 writer.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres(pool, _) => pool.close().await,
         }
     }
 }
@@ -300,7 +352,7 @@ macro_rules! on_backend {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
             Tx::Sqlite($conn, _) => $body,
-            Tx::Postgres($conn) => $body,
+            Tx::Postgres($conn, _) => $body,
             Tx::SqliteRead($conn) => $body,
             Tx::SqliteWrite($conn, _) => $body,
             Tx::PostgresRead($conn) => $body,
@@ -311,7 +363,7 @@ macro_rules! on_backend {
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>, AuditHead),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, PgSeal),
     /// A reader connection without a transaction (see [`Db::read`]).
     SqliteRead(PoolConnection<Sqlite>),
     PostgresRead(PoolConnection<Postgres>),
@@ -323,7 +375,15 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => Backend::Sqlite,
-            Tx::Postgres(_) | Tx::PostgresRead(_) => Backend::Postgres,
+            Tx::Postgres(..) | Tx::PostgresRead(_) => Backend::Postgres,
+        }
+    }
+
+    /// PostgreSQL: notes that this transaction appended an audit event, to
+    /// be sealed after the commit (unless a sealing task does it).
+    pub(crate) fn appended_unsealed(&mut self) {
+        if let Tx::Postgres(_, seal) = self {
+            seal.due = true;
         }
     }
 
@@ -405,7 +465,7 @@ impl Tx {
         mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, StoreError> {
         match self {
-            Tx::Postgres(tx) => {
+            Tx::Postgres(tx, _) => {
                 let mut copy = tx.copy_in_raw(statement).await?;
                 while let Some(chunk) = chunks.recv().await {
                     copy.send(chunk).await?;
@@ -423,7 +483,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx, _) => tx.rollback().await?,
-            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::Postgres(tx, _) => tx.rollback().await?,
             Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
         }
         Ok(())
@@ -432,7 +492,16 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx, _) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Postgres(tx, seal) => {
+                tx.commit().await?;
+                if let (true, Some(pool)) = (seal.due, seal.pool) {
+                    // The change is committed whatever happens here; events
+                    // left unsealed are sealed by the next sealer.
+                    if let Err(error) = crate::audit::seal_postgres(&pool, false).await {
+                        tracing::warn!(%error, "sealing audit events after commit failed");
+                    }
+                }
+            }
             Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
         }
         Ok(())

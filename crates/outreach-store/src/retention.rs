@@ -148,6 +148,8 @@ pub async fn purge(db: &Db, run: PurgeRun) -> Result<PurgeReport, StoreError> {
         dry_run,
         ..PurgeReport::default()
     };
+    // The audit events to remove are found by their places in the chain.
+    crate::audit::seal(db).await?;
     let mut tx = db.begin().await?;
     let due: Vec<(i64, bool)> = tx
         .fetch_all(

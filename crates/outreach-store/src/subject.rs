@@ -237,7 +237,7 @@ pub async fn disclosure(
                 concat!(
                     "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client,
                             job_center_id, service_center_id, prev_hash, hash
-                     FROM audit_events WHERE ",
+                     FROM audit_events WHERE seq IS NOT NULL AND ",
                     about_person!("$1"),
                     " ORDER BY seq"
                 ),

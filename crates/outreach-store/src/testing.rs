@@ -437,6 +437,7 @@ pub async fn demo_results(
 /// direct database access could: the protecting triggers are switched off
 /// (SQLite: dropped) and `statement` runs. For tests of the chain check.
 pub async fn tamper_with_audit(db: &Db, statement: &'static str) -> Result<u64, StoreError> {
+    crate::audit::seal(db).await?;
     let mut tx = db.begin().await?;
     match db.backend() {
         Backend::Sqlite => {

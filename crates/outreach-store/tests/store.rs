@@ -10,7 +10,7 @@ use outreach_store::audit::{self, AuditEvent, AuditFilter};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends, tamper_with_audit};
-use outreach_store::{Db, args, mandate, session, user};
+use outreach_store::{Backend, Db, args, mandate, session, user};
 
 const NOW: i64 = 1_790_000_000;
 
@@ -244,10 +244,7 @@ async fn audit_chain_detects_an_edited_row() {
                 .record("customer", i)
                 .fields("Name")
                 .purpose("Test");
-            assert_eq!(
-                audit::append(&mut tx, &event, NOW + i).await.unwrap(),
-                i + 1
-            );
+            audit::append(&mut tx, &event, NOW + i).await.unwrap();
         }
         tx.commit().await.unwrap();
 
@@ -332,6 +329,9 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         for h in handles {
             h.await.unwrap();
         }
+        // A reader of the log seals what is not sealed yet (on PostgreSQL a
+        // commit leaves its events to a sealer already at work).
+        audit::seal(&t.db).await.unwrap();
         let mut tx = t.db.begin_read().await.unwrap();
         let v = audit::verify(&mut tx).await.unwrap();
         assert_eq!((v.checked, v.broken), (80, None), "{backend:?}");
@@ -343,6 +343,116 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
             audit::list(&mut tx, &filter, 100, 0).await.unwrap().len(),
             10
         );
+    }
+}
+
+/// PostgreSQL appends events without their place in the chain and seals
+/// them afterwards (the server's sealing task; here called directly). Until
+/// then an event can't be changed or removed either, and sealing gives every
+/// committed event exactly one place, in the order they were appended.
+#[tokio::test]
+async fn events_appended_unsealed_are_sealed_into_one_chain() {
+    for backend in backends().await {
+        if backend != Backend::Postgres {
+            continue;
+        }
+        let t = TestDb::new(backend).await.unwrap();
+        t.db.leave_sealing_to_task();
+        let mut handles = Vec::new();
+        for worker in 0..16 {
+            let db = t.db.clone();
+            handles.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let mut tx = db.begin().await.unwrap();
+                    let event = AuditEvent::anonymous(
+                        &format!("w{worker}"),
+                        AuditAction::LoginFailure,
+                        "c",
+                    )
+                    .record("n", i);
+                    audit::append(&mut tx, &event, NOW + i).await.unwrap();
+                    // One in five is rolled back: its event never was.
+                    if i % 5 == 4 {
+                        tx.rollback().await.unwrap();
+                    } else {
+                        tx.commit().await.unwrap();
+                    }
+                    if i == 10 && worker == 0 {
+                        // A sealer running among the appenders.
+                        audit::seal(&db).await.unwrap();
+                    }
+                }
+            }));
+        }
+        let mut tx = t.db.begin().await.unwrap();
+        for h in handles {
+            h.await.unwrap();
+        }
+        let (unsealed,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM audit_events WHERE seq IS NULL",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(unsealed > 0, "every event was sealed at once");
+        let refused = tx
+            .execute(
+                "UPDATE audit_events SET username = 'mallory' WHERE seq IS NULL",
+                vec![],
+            )
+            .await;
+        assert!(refused.is_err(), "an unsealed event was changed");
+        drop(tx);
+        let mut tx = t.db.begin().await.unwrap();
+        let refused = tx
+            .execute("DELETE FROM audit_events WHERE seq IS NULL", vec![])
+            .await;
+        assert!(refused.is_err(), "an unsealed event was deleted");
+        drop(tx);
+        let sealed = audit::seal(&t.db).await.unwrap();
+        assert_eq!(sealed, unsealed as u64);
+        let mut tx = t.db.begin_read().await.unwrap();
+        let v = audit::verify(&mut tx).await.unwrap();
+        assert_eq!((v.checked, v.broken), (16 * 20, None));
+        let (places, first, last): (i64, i64, i64) = tx
+            .fetch_one(
+                "SELECT COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM audit_events",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!((places, first, last), (320, 1, 320));
+        // Each worker's events keep their order in the chain.
+        let order: Vec<(String, String)> = tx
+            .fetch_all(
+                "SELECT username, record_id FROM audit_events ORDER BY seq",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for worker in 0..16 {
+            let name = format!("w{worker}");
+            let mine: Vec<i64> = order
+                .iter()
+                .filter(|(u, _)| *u == name)
+                .map(|(_, r)| r.parse().unwrap())
+                .collect();
+            let mut sorted = mine.clone();
+            sorted.sort_unstable();
+            assert_eq!(mine, sorted, "{name}");
+            assert_eq!(mine.len(), 20, "{name}");
+        }
+        // Nothing left to seal; a sealed event can't be sealed again.
+        assert_eq!(audit::seal(&t.db).await.unwrap(), 0);
+        let mut tx = t.db.begin().await.unwrap();
+        let refused = tx
+            .execute(
+                "UPDATE audit_events SET seq = seq + 1000, hash = 'x' WHERE seq = 5",
+                vec![],
+            )
+            .await;
+        assert!(refused.is_err(), "a sealed event was sealed again");
     }
 }
 

@@ -138,6 +138,8 @@ async fn render(
     let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
     let now = state.clock.now();
+    // Events appended a moment ago are sealed into the chain first.
+    audit::seal(&state.db).await?;
     let mut tx = state.db.begin().await?;
     resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
     let last_check = audit::latest_check(&mut tx).await?.map(|c| match c.broken_seq {
@@ -275,6 +277,8 @@ async fn export_csv(
     }
     let mut errors = Errors::default();
     let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
+    // Events appended a moment ago are sealed into the chain first.
+    audit::seal(&state.db).await?;
     let mut tx = state.db.begin().await?;
     resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
     if !errors.is_empty() {

@@ -55,6 +55,29 @@ pub async fn daily(state: &AppState) -> Result<(), outreach_store::StoreError> {
     Ok(())
 }
 
+/// How often the sealing task seals the appended audit events.
+const SEALING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// PostgreSQL: seals appended audit events into the chain every
+/// [`SEALING_INTERVAL`] until the runtime ends (see `audit::seal`), so that
+/// requests don't. SQLite chains events as they are appended: no task.
+pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()>> {
+    if db.backend() != outreach_store::Backend::Postgres {
+        return None;
+    }
+    db.leave_sealing_to_task();
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(SEALING_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = audit::seal(&db).await {
+                tracing::warn!(%error, "sealing the audit log failed");
+            }
+        }
+    }))
+}
+
 /// Runs the upkeep every few minutes until the runtime ends; the daily part
 /// at start-up and then once per day (Europe/Berlin).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {

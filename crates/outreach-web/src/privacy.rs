@@ -185,6 +185,7 @@ async fn load_disclosure(
     form: &str,
 ) -> Result<Disclosure, AppError> {
     let actor = &ctx.user.actor;
+    audit::seal(&state.db).await?;
     let mut tx = state.db.begin().await?;
     let d = subject::disclosure(&mut tx, job_center_of(actor), id)
         .await?
@@ -641,6 +642,7 @@ async fn rights_view(
     message: &'static str,
 ) -> Result<RightsPage, AppError> {
     let actor = &ctx.user.actor;
+    audit::seal(&state.db).await?;
     let mut tx = state.db.begin().await?;
     let d = subject::disclosure(&mut tx, job_center_of(actor), id)
         .await?

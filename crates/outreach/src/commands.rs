@@ -61,8 +61,14 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
         );
     }
     let upkeep = outreach_web::maintenance::spawn(state.clone());
+    let sealer = outreach_web::maintenance::spawn_sealer(db.clone());
     outreach_web::serve(listener, state, shutdown_signal()).await?;
     upkeep.abort();
+    if let Some(sealer) = sealer {
+        sealer.abort();
+        // What the last requests appended.
+        outreach_store::audit::seal(&db).await?;
+    }
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -210,6 +216,7 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
 
 pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
+    audit::seal(&db).await?;
     let mut tx = db.begin_read().await?;
     let result = audit::verify(&mut tx).await?;
     drop(tx);
