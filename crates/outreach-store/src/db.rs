@@ -69,6 +69,17 @@ impl PgSeal {
             due: false,
         }
     }
+
+    /// Seals the events appended, unless a sealer already at work or the
+    /// process's sealing task does it. The change is committed whatever
+    /// happens here; events left unsealed are sealed by the next sealer.
+    async fn after_commit(self) {
+        if let (true, Some(pool)) = (self.due, self.pool)
+            && let Err(error) = crate::audit::seal_postgres(&pool, false).await
+        {
+            tracing::warn!(%error, "sealing audit events after commit failed");
+        }
+    }
 }
 
 /// SQLite: the audit chain's head as this process last wrote it, so an
@@ -187,19 +198,24 @@ impl Db {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { readers, .. } => Tx::SqliteRead(readers.acquire().await?),
-            Db::Postgres(pool, _) => Tx::PostgresRead(pool.acquire().await?),
+            Db::Postgres(pool, task) => {
+                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
+            }
         })
     }
 
     /// The writer without a transaction, for one statement that is atomic on
-    /// its own (appending an audit event for a read). PostgreSQL: a
-    /// transaction as usual.
+    /// its own (appending an audit event for a read). PostgreSQL: a pooled
+    /// connection without a transaction too (an appended event needs no lock
+    /// there; see `audit::append`).
     pub async fn write_once(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { writer, head, .. } => {
                 Tx::SqliteWrite(writer.acquire().await?, head.clone())
             }
-            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
+            Db::Postgres(pool, task) => {
+                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
+            }
         })
     }
 
@@ -355,7 +371,7 @@ macro_rules! on_backend {
             Tx::Postgres($conn, _) => $body,
             Tx::SqliteRead($conn) => $body,
             Tx::SqliteWrite($conn, _) => $body,
-            Tx::PostgresRead($conn) => $body,
+            Tx::PostgresRead($conn, _) => $body,
         }
     };
 }
@@ -366,7 +382,7 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>, PgSeal),
     /// A reader connection without a transaction (see [`Db::read`]).
     SqliteRead(PoolConnection<Sqlite>),
-    PostgresRead(PoolConnection<Postgres>),
+    PostgresRead(PoolConnection<Postgres>, PgSeal),
     /// The SQLite writer without a transaction (see [`Db::write_once`]).
     SqliteWrite(PoolConnection<Sqlite>, AuditHead),
 }
@@ -375,14 +391,14 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => Backend::Sqlite,
-            Tx::Postgres(..) | Tx::PostgresRead(_) => Backend::Postgres,
+            Tx::Postgres(..) | Tx::PostgresRead(..) => Backend::Postgres,
         }
     }
 
     /// PostgreSQL: notes that this transaction appended an audit event, to
     /// be sealed after the commit (unless a sealing task does it).
     pub(crate) fn appended_unsealed(&mut self) {
-        if let Tx::Postgres(_, seal) = self {
+        if let Tx::Postgres(_, seal) | Tx::PostgresRead(_, seal) = self {
             seal.due = true;
         }
     }
@@ -472,7 +488,7 @@ impl Tx {
                 }
                 Ok(copy.finish().await?)
             }
-            Tx::PostgresRead(_) => Err(StoreError::Integrity("COPY needs a transaction".into())),
+            Tx::PostgresRead(..) => Err(StoreError::Integrity("COPY needs a transaction".into())),
             Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => {
                 Err(StoreError::Integrity("COPY is PostgreSQL only".into()))
             }
@@ -484,7 +500,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx, _) => tx.rollback().await?,
             Tx::Postgres(tx, _) => tx.rollback().await?,
-            Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
+            Tx::SqliteRead(_) | Tx::PostgresRead(..) | Tx::SqliteWrite(..) => {}
         }
         Ok(())
     }
@@ -494,15 +510,10 @@ impl Tx {
             Tx::Sqlite(tx, _) => tx.commit().await?,
             Tx::Postgres(tx, seal) => {
                 tx.commit().await?;
-                if let (true, Some(pool)) = (seal.due, seal.pool) {
-                    // The change is committed whatever happens here; events
-                    // left unsealed are sealed by the next sealer.
-                    if let Err(error) = crate::audit::seal_postgres(&pool, false).await {
-                        tracing::warn!(%error, "sealing audit events after commit failed");
-                    }
-                }
+                seal.after_commit().await;
             }
-            Tx::SqliteRead(_) | Tx::PostgresRead(_) | Tx::SqliteWrite(..) => {}
+            Tx::PostgresRead(_, seal) => seal.after_commit().await,
+            Tx::SqliteRead(_) | Tx::SqliteWrite(..) => {}
         }
         Ok(())
     }

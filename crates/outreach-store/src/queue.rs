@@ -355,6 +355,16 @@ pub async fn attempts(tx: &mut Tx, case_id: i64) -> Result<Vec<AttemptRow>, Stor
     .await
 }
 
+/// The attempt `agent_id` started and has not finished, among a case's
+/// attempts (as [`attempts`] returns them) — what [`open_attempt`] reads.
+pub fn open_among(attempts: &[AttemptRow], agent_id: i64) -> Option<AttemptRow> {
+    attempts
+        .iter()
+        .filter(|a| a.user_id == Some(agent_id) && a.ended_at.is_none())
+        .max_by_key(|a| a.id)
+        .cloned()
+}
+
 /// The attempt the agent started on the case and has not finished.
 pub async fn open_attempt(
     tx: &mut Tx,

@@ -50,6 +50,27 @@ pub async fn find(tx: &mut Tx, token: &str) -> Result<Option<SessionRow>, StoreE
     .await
 }
 
+/// A session with its user, found in one query (the lookup of every request).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    #[sqlx(flatten)]
+    pub user: crate::user::User,
+}
+
+/// The session of `token` with its user.
+pub async fn find_with_user(tx: &mut Tx, token: &str) -> Result<Option<SessionUser>, StoreError> {
+    tx.fetch_optional(
+        "SELECT s.id_hash, s.user_id, s.csrf_token, s.last_seen_at, u.id, u.username, u.display_name, u.role,
+                u.job_center_id, u.service_center_id, u.pap_code, u.password_hash, u.active, u.failed_logins,
+                u.locked_until
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+        args![hash_token(token)],
+    )
+    .await
+}
+
 pub async fn touch(tx: &mut Tx, id_hash: &str, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1",

@@ -155,8 +155,8 @@ async fn load_case(state: &AppState, ctx: &Ctx, id: i64) -> Result<Loaded, AppEr
     let mut tx = state.db.read().await?;
     let k = held(state, &mut tx, &ctx.user.actor, id).await?;
     let history = queue::attempts(&mut tx, id).await?;
-    let open = queue::open_attempt(&mut tx, id, ctx.user.actor.user_id).await?;
     tx.commit().await?;
+    let open = queue::open_among(&history, ctx.user.actor.user_id);
     Ok(Loaded { k, history, open })
 }
 
@@ -356,7 +356,9 @@ async fn result(
     // still open, the case still leased to the agent).
     let mut tx = state.db.read().await?;
     let k = held(&state, &mut tx, &ctx.user.actor, id).await?;
-    let Some(open) = queue::open_attempt(&mut tx, id, agent).await? else {
+    // The history; this attempt is the agent's open one.
+    let rows = queue::attempts(&mut tx, id).await?;
+    let Some(open) = queue::open_among(&rows, agent) else {
         errors.add(
             "ergebnis",
             "Ergebnis",
@@ -372,7 +374,6 @@ async fn result(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     // The history with this attempt, then the calling rules decide.
-    let rows = queue::attempts(&mut tx, id).await?;
     let this_attempt = Attempt {
         at: open.started_at,
         number: Number::parse(open.phone_used.as_deref().unwrap_or("phone"))

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use outreach_core::access::Actor;
 use outreach_core::account::session_expired;
-use outreach_store::{session, user};
+use outreach_store::session;
 use std::net::SocketAddr;
 
 /// Writes of `last_seen_at` are skipped when the last one is this recent:
@@ -42,11 +42,13 @@ fn client_of(parts_ext: &axum::http::Extensions) -> String {
 async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
     let now = state.clock.now();
     let mut tx = state.db.read().await?;
-    let Some(row) = session::find(&mut tx, token).await? else {
+    let Some(session::SessionUser { session: row, user }) =
+        session::find_with_user(&mut tx, token).await?
+    else {
         return Ok(None);
     };
-    let found = user::by_id(&mut tx, row.user_id).await?;
     drop(tx);
+    let found = Some(user);
     let idle_seconds = state.config.session_idle_seconds;
     let expired = session_expired(row.last_seen_at, now, idle_seconds);
     let usable = found.filter(|u| u.active && !expired);
