@@ -198,25 +198,63 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
     let _ = tx.blocking_send(last);
 }
 
-/// The staging table's columns, in the order of [`staging_values`].
+/// The staging table's columns: the line, then [`customer_values`].
 const STAGING_COLUMNS: &str = "line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code";
-const STAGING_WIDTH: usize = 20;
+/// How many values [`customer_values`] gives.
+const CUSTOMER_WIDTH: usize = 19;
 
-/// A record's staging values, borrowed where the record holds them as text.
+/// A record's values borrowed where the record holds them as text.
 fn text(value: &Option<String>) -> Option<Cow<'_, str>> {
     value.as_deref().map(Cow::Borrowed)
 }
 
-fn staging_values(r: &CustomerRecord) -> [Option<Cow<'_, str>>; STAGING_WIDTH] {
-    let date = |d: Option<Date>| d.map(|d| Cow::Owned(d.to_string()));
+/// Room for a record's three dates as `JJJJ-MM-TT` text, so that rendering
+/// a row allocates nothing (a million rows, three dates each).
+#[derive(Default)]
+struct DateText([[u8; 10]; 3]);
+
+/// `d` as ISO text in `out`; `None` outside the years 1000–9999.
+fn iso_date(d: Date, out: &mut [u8; 10]) -> Option<&str> {
+    let year = u16::try_from(d.year())
+        .ok()
+        .filter(|y| (1000..=9999).contains(y))?;
+    let (month, day) = (d.month() as u16, d.day() as u16);
+    let digit = |v: u16| b'0' + (v % 10) as u8;
+    *out = [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ];
+    std::str::from_utf8(out).ok()
+}
+
+/// A record's customer values, in the order of the staging table's columns
+/// after the line; dates rendered into `dates`.
+fn customer_values<'a>(
+    r: &'a CustomerRecord,
+    dates: &'a mut DateText,
+) -> [Option<Cow<'a, str>>; CUSTOMER_WIDTH] {
+    let [birth, unemployed, contact] = &mut dates.0;
+    let date = |d: Option<Date>, out: &'a mut [u8; 10]| {
+        d.map(|d| match iso_date(d, out) {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(d.to_string()),
+        })
+    };
     [
-        Some(Cow::Owned(r.line.to_string())),
         Some(Cow::Borrowed(r.customer_number.as_str())),
         text(&r.bg_number),
         r.salutation.map(Cow::Borrowed),
         text(&r.first_name),
         Some(Cow::Borrowed(r.last_name.as_str())),
-        date(Some(r.birth_date)),
+        date(Some(r.birth_date), birth),
         text(&r.street),
         text(&r.house_number),
         text(&r.postcode),
@@ -225,10 +263,10 @@ fn staging_values(r: &CustomerRecord) -> [Option<Cow<'_, str>>; STAGING_WIDTH] {
         text(&r.mobile),
         text(&r.email),
         Some(Cow::Borrowed(r.status.code())),
-        date(r.unemployed_since),
+        date(r.unemployed_since, unemployed),
         text(&r.target_occupation),
         text(&r.pap_code),
-        date(r.last_contact),
+        date(r.last_contact, contact),
         r.state_code.map(Cow::Borrowed),
     ]
 }
@@ -239,7 +277,7 @@ const CREATE_STAGING: &str = "CREATE TEMP TABLE import_rows (line BIGINT NOT NUL
     pap_code TEXT, last_contact TEXT, state_code TEXT)";
 
 /// One row in COPY's text format (tab-separated, `\N` for NULL, backslash
-/// escapes): `prefix` as it is, then the values.
+/// escapes): `prefix` as it is (ending in a tab), then the values.
 fn push_copy_row(out: &mut Vec<u8>, prefix: &[u8], values: &[Option<Cow<'_, str>>]) {
     out.extend_from_slice(prefix);
     for (i, value) in values.iter().enumerate() {
@@ -609,18 +647,22 @@ where
         let chunks = chunks;
         let mut first_seen = FirstSeen::default();
         let mut out = Vec::with_capacity(COPY_CHUNK + 4096);
+        let mut dates = DateText::default();
+        let mut line_prefix = Vec::new();
         while let Some(message) = receiver.recv().await {
             let Some((seq, records)) = absorb(&mut report, message, &progress)? else {
                 continue;
             };
             if first {
                 first_seen.push(seq, records, |r| {
-                    push_copy_row(&mut out, &prefix, &staging_values(r)[1..]);
+                    push_copy_row(&mut out, &prefix, &customer_values(r, &mut dates));
                     Ok::<(), ImportError>(())
                 })?;
             } else {
                 for r in &records {
-                    push_copy_row(&mut out, b"", &staging_values(r));
+                    line_prefix.clear();
+                    line_prefix.extend_from_slice(format!("{}\t", r.line).as_bytes());
+                    push_copy_row(&mut out, &line_prefix, &customer_values(r, &mut dates));
                 }
             }
             if out.len() >= COPY_CHUNK {
@@ -894,44 +936,42 @@ mod sqlite_bulk {
         let progress = |n: u64| {
             let _ = bytes.send(n);
         };
+        let mut dates = DateText::default();
         while let Some(message) = receiver.blocking_recv() {
             let Some((_, records)) = absorb(report, message, &progress)? else {
                 continue;
             };
             for record in records {
-                let values = staging_values(&record);
                 insert
-                    .execute(rusqlite::params_from_iter(
-                        values.iter().map(|v| v.as_deref()),
-                    ))
+                    .raw_bind_parameter(1, i64::try_from(record.line).unwrap_or(i64::MAX))
                     .map_err(failed)?;
+                bind_customer(&mut insert, 2, &record, &mut dates).map_err(failed)?;
+                insert.raw_execute().map_err(failed)?;
             }
         }
         Ok(())
     }
 
-    /// Customer columns in the order of [`staging_values`] (without the line).
+    /// Customer columns in the order of [`customer_values`], after the job
+    /// center and the time.
     const CUSTOMER_INSERT: &str = "INSERT INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
         salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
         status, unemployed_since, target_occupation, pap_code, last_contact, state_code)
         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
-    /// Runs [`CUSTOMER_INSERT`] for a record.
-    fn execute_customer(
+    /// Binds a record's [`customer_values`] from parameter `first` on. The
+    /// statement keeps its other parameters between rows, so nothing is
+    /// collected per row.
+    fn bind_customer(
         stmt: &mut rusqlite::Statement<'_>,
-        jc: i64,
-        now: i64,
+        first: usize,
         record: &CustomerRecord,
-    ) -> rusqlite::Result<usize> {
-        let values = staging_values(record);
-        let texts: Vec<Option<&str>> = values[1..].iter().map(|v| v.as_deref()).collect();
-        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(STAGING_WIDTH + 1);
-        params.push(&jc);
-        params.push(&now);
-        for t in &texts {
-            params.push(t);
+        dates: &mut DateText,
+    ) -> rusqlite::Result<()> {
+        for (i, value) in customer_values(record, dates).iter().enumerate() {
+            stmt.raw_bind_parameter(first + i, value.as_deref())?;
         }
-        stmt.execute(params.as_slice())
+        Ok(())
     }
 
     /// A first import: records go straight into `customers`, in file order,
@@ -945,6 +985,9 @@ mod sqlite_bulk {
     ) -> Result<Vec<Duplicate>, ImportError> {
         let jc = request.job_center_id;
         let mut insert = tx.prepare(CUSTOMER_INSERT).map_err(failed)?;
+        insert.raw_bind_parameter(1, jc).map_err(failed)?;
+        insert.raw_bind_parameter(2, request.now).map_err(failed)?;
+        let mut dates = DateText::default();
         let progress = |n: u64| {
             let _ = bytes.send(n);
         };
@@ -954,9 +997,8 @@ mod sqlite_bulk {
                 continue;
             };
             first_seen.push(seq, records, |record| {
-                execute_customer(&mut insert, jc, request.now, record)
-                    .map(|_| ())
-                    .map_err(failed)
+                bind_customer(&mut insert, 3, record, &mut dates).map_err(failed)?;
+                insert.raw_execute().map(|_| ()).map_err(failed)
             })?;
         }
         Ok(first_seen.finish())
@@ -984,7 +1026,19 @@ mod sqlite_bulk {
 
 #[cfg(test)]
 mod tests {
-    use super::SeenNumbers;
+    use super::{SeenNumbers, iso_date};
+
+    #[test]
+    fn dates_render_as_jiff_renders_them() {
+        let mut out = [0u8; 10];
+        for (y, m, d) in [(1900, 1, 1), (1980, 2, 29), (2026, 11, 26), (9999, 12, 31), (1000, 10, 9)] {
+            let date = jiff::civil::date(y, m, d);
+            assert_eq!(iso_date(date, &mut out), Some(date.to_string().as_str()));
+        }
+        // Outside four-digit years the caller falls back to jiff.
+        assert_eq!(iso_date(jiff::civil::date(999, 1, 1), &mut out), None);
+        assert_eq!(iso_date(jiff::civil::date(-5, 1, 1), &mut out), None);
+    }
 
     #[test]
     fn seen_numbers_tell_the_first_line_of_each_number() {

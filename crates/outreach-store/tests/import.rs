@@ -3,12 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::date;
-use outreach_core::access::CustomerScope;
+use outreach_core::access::{CustomerScope, Home, Role};
 use outreach_core::audit::AuditAction;
 use outreach_store::audit::AuditEvent;
 use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends};
+use outreach_store::user::{self, NewUser};
 use outreach_store::{Db, args, customer};
 use std::io::Read;
 
@@ -474,6 +475,47 @@ async fn customers_belong_to_a_job_center_that_exists_and_keep_it() {
             .await
             .unwrap(),
             1
+        );
+        // Who restricted a customer is a user that exists, and stays.
+        let user = |name: &'static str| {
+            let db = t.db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let new = NewUser {
+                    username: name.into(),
+                    display_name: name.into(),
+                    role: Role::JobcenterAdmin,
+                    home: Home::JobCenter(jc),
+                    pap_code: None,
+                    password_hash: "x".into(),
+                };
+                let id = user::create(&mut tx, &new, NOW).await.unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
+        };
+        let restricting = user("restricting").await;
+        let bystander = user("bystander").await;
+        let restrict = "UPDATE customers SET restricted = TRUE, restricted_by = $1 WHERE customer_number = 'K1'";
+        assert!(
+            attempt(restrict, args![restricting + bystander + 1000])
+                .await
+                .is_err(),
+            "{backend:?}: a restriction by an unknown user was stored"
+        );
+        assert_eq!(attempt(restrict, args![restricting]).await.unwrap(), 1);
+        assert!(
+            attempt("DELETE FROM users WHERE id = $1", args![restricting])
+                .await
+                .is_err(),
+            "{backend:?}: the user who restricted a customer was deleted"
+        );
+        assert_eq!(
+            attempt("DELETE FROM users WHERE id = $1", args![bystander])
+                .await
+                .unwrap(),
+            1,
+            "{backend:?}: a user without restrictions can be deleted"
         );
         // An import into a job center that doesn't exist stores nothing.
         let bytes = b"Kundennummer;Nachname;Geburtsdatum\nX1;Name;01.01.1970\n".to_vec();
