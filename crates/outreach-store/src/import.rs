@@ -287,6 +287,12 @@ fn push_copy_row(out: &mut Vec<u8>, prefix: &[u8], values: &[Option<Cow<'_, str>
         match value {
             None => out.extend_from_slice(b"\\N"),
             Some(text) => {
+                let special = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
+                if !text.as_bytes().iter().any(special) {
+                    // Nearly every value: nothing to escape.
+                    out.extend_from_slice(text.as_bytes());
+                    continue;
+                }
                 for b in text.bytes() {
                     match b {
                         b'\\' => out.extend_from_slice(b"\\\\"),
@@ -452,7 +458,7 @@ fn absorb(
 struct SeenNumbers {
     text: Vec<u8>,
     table: hashbrown::HashTable<(u32, u32)>,
-    state: std::hash::RandomState,
+    state: foldhash::fast::RandomState,
 }
 
 impl SeenNumbers {
@@ -638,7 +644,13 @@ where
     // is then merged with the stored customers.
     let first = existing == 0;
     if !first {
-        tx.execute_generated(format!("{CREATE_STAGING} ON COMMIT DROP"), vec![])
+        // Customer numbers compare bytewise, as in `customers` (migration 0015).
+        let create = CREATE_STAGING.replacen(
+            "customer_number TEXT",
+            "customer_number TEXT COLLATE \"C\"",
+            1,
+        );
+        tx.execute_generated(format!("{create} ON COMMIT DROP"), vec![])
             .await?;
     }
     let (chunks, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
@@ -1026,12 +1038,36 @@ mod sqlite_bulk {
 
 #[cfg(test)]
 mod tests {
-    use super::{SeenNumbers, iso_date};
+    use super::{SeenNumbers, iso_date, push_copy_row};
+    use std::borrow::Cow;
+
+    #[test]
+    fn copy_rows_escape_what_copy_reads_as_syntax() {
+        let mut out = Vec::new();
+        let values = [
+            Some(Cow::Borrowed("Müller")),
+            None,
+            Some(Cow::Borrowed("a\\b\tc")),
+            Some(Cow::Borrowed("Zeile 1\r\nZeile 2")),
+            Some(Cow::Borrowed("")),
+        ];
+        push_copy_row(&mut out, b"7\t", &values);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "7\tMüller\t\\N\ta\\\\b\\tc\tZeile 1\\r\\nZeile 2\t\n"
+        );
+    }
 
     #[test]
     fn dates_render_as_jiff_renders_them() {
         let mut out = [0u8; 10];
-        for (y, m, d) in [(1900, 1, 1), (1980, 2, 29), (2026, 11, 26), (9999, 12, 31), (1000, 10, 9)] {
+        for (y, m, d) in [
+            (1900, 1, 1),
+            (1980, 2, 29),
+            (2026, 11, 26),
+            (9999, 12, 31),
+            (1000, 10, 9),
+        ] {
             let date = jiff::civil::date(y, m, d);
             assert_eq!(iso_date(date, &mut out), Some(date.to_string().as_str()));
         }

@@ -124,8 +124,13 @@ impl<R: Read> Utf8Reader<R> {
         while i < self.raw.len() {
             let byte = self.raw[i];
             if byte < 0x80 {
-                self.out.push(byte);
-                i += 1;
+                // A run of ASCII (most of a file) is copied in one go.
+                let run = self.raw[i..]
+                    .iter()
+                    .position(|b| *b >= 0x80)
+                    .unwrap_or(self.raw.len() - i);
+                self.out.extend_from_slice(&self.raw[i..i + run]);
+                i += run;
                 continue;
             }
             if self.encoding == Encoding::Windows1252 {
