@@ -144,26 +144,6 @@ macro_rules! retry {
     };
 }
 
-/// PostgreSQL: one kind at a time, the row locked, locked rows skipped.
-const POSTGRES_KINDS: [(&str, LeaseKind); 4] = [
-    (
-        concat!(own_callback!(), " FOR UPDATE OF k SKIP LOCKED"),
-        LeaseKind::OwnCallback,
-    ),
-    (
-        concat!(team_callback!(), " FOR UPDATE OF k SKIP LOCKED"),
-        LeaseKind::TeamCallback,
-    ),
-    (
-        concat!(fresh!(), " FOR UPDATE OF k SKIP LOCKED"),
-        LeaseKind::Fresh,
-    ),
-    (
-        concat!(retry!(), " FOR UPDATE OF k SKIP LOCKED"),
-        LeaseKind::Retry,
-    ),
-];
-
 /// SQLite (the single writer): the first candidate of each kind in one
 /// statement, the earliest kind first.
 const SQLITE_CANDIDATE: &str = concat!(
@@ -217,18 +197,65 @@ pub async fn lease_next_audited(
     audit: impl FnOnce(&Lease) -> Option<AuditEvent>,
 ) -> Result<Option<Lease>, StoreError> {
     let mut tx = db.begin().await?;
-    // One request per agent at a time (two tabs, two servers).
-    if tx.backend() == Backend::Postgres {
-        let _: Option<(i64,)> = tx
-            .fetch_optional(
-                "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-                args![scope.agent_id],
-            )
-            .await?;
+    let (lease, new) = match tx.backend() {
+        Backend::Postgres => lease_postgres(&mut tx, scope).await?,
+        Backend::Sqlite => lease_sqlite(&mut tx, scope).await?,
+    };
+    if let Some(lease) = lease.filter(|_| new)
+        && let Some(event) = audit(&lease)
+    {
+        crate::audit::append(&mut tx, &event, scope.now).await?;
     }
-    if let Some(held) = current(&mut tx, scope.agent_id, scope.now).await? {
-        tx.commit().await?;
-        return Ok(Some(held));
+    tx.commit().await?;
+    Ok(lease)
+}
+
+/// PostgreSQL: the steps of [`lease_sqlite`] in one round trip, through the
+/// function `queue_lease` (migration 0016). Whether the lease is new.
+async fn lease_postgres(
+    tx: &mut Tx,
+    scope: &QueueScope,
+) -> Result<(Option<Lease>, bool), StoreError> {
+    let join = |f: fn(&OpenCampaign) -> String| {
+        scope.campaigns.iter().map(f).collect::<Vec<_>>().join(",")
+    };
+    let row: Option<(i32, i64, i64, i64)> = tx
+        .fetch_optional(
+            "SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6)",
+            args![
+                scope.agent_id,
+                scope.now,
+                scope.holiday_states.as_str(),
+                join(|c| c.id.to_string()),
+                join(|c| c.letter_cutoff.clone()),
+                LEASE_SECONDS
+            ],
+        )
+        .await?;
+    let Some((kind, case_id, campaign_id, expires_at)) = row else {
+        return Ok((None, false));
+    };
+    let kind = usize::try_from(kind)
+        .ok()
+        .and_then(|k| KINDS.get(k).copied())
+        .unwrap_or(LeaseKind::Held);
+    let lease = Lease {
+        case_id,
+        campaign_id,
+        expires_at,
+        kind,
+    };
+    Ok((Some(lease), kind != LeaseKind::Held))
+}
+
+/// SQLite (the single writer): the running lease if there is one, else the
+/// first candidate in queue order, claimed. Whether the lease is new.
+async fn lease_sqlite(
+    tx: &mut Tx,
+    scope: &QueueScope,
+) -> Result<(Option<Lease>, bool), StoreError> {
+    if let Some(held) = current(tx, scope.agent_id, scope.now).await? {
+        return Ok((Some(held), false));
     }
     // Expired or finished leases of this agent let go (one lease per agent).
     tx.execute(
@@ -236,68 +263,45 @@ pub async fn lease_next_audited(
         args![scope.agent_id],
     )
     .await?;
-    let params = |campaign: &OpenCampaign| {
-        args![
+    // Kinds first, then campaigns in their order.
+    let mut found: Option<(LeaseKind, i64, i64)> = None;
+    for campaign in &scope.campaigns {
+        let params = args![
             campaign.id,
             scope.now,
             scope.holiday_states.as_str(),
             campaign.letter_cutoff.as_str(),
             scope.agent_id
-        ]
+        ];
+        let best = tx
+            .fetch_optional::<(i64, i64)>(SQLITE_CANDIDATE, params)
+            .await?
+            .and_then(|(kind, id)| Some((*KINDS.get(usize::try_from(kind).ok()?)?, id)));
+        if let Some((kind, id)) = best
+            && found.is_none_or(|(earlier, _, _)| kind < earlier)
+        {
+            found = Some((kind, id, campaign.id));
+        }
+    }
+    let Some((kind, case_id, campaign_id)) = found else {
+        return Ok((None, false));
     };
-    // Kinds first, then campaigns in their order.
-    let mut found: Option<(LeaseKind, i64, i64)> = None;
-    match tx.backend() {
-        Backend::Sqlite => {
-            for campaign in &scope.campaigns {
-                let best = tx
-                    .fetch_optional::<(i64, i64)>(SQLITE_CANDIDATE, params(campaign))
-                    .await?
-                    .and_then(|(kind, id)| Some((*KINDS.get(usize::try_from(kind).ok()?)?, id)));
-                if let Some((kind, id)) = best
-                    && found.is_none_or(|(earlier, _, _)| kind < earlier)
-                {
-                    found = Some((kind, id, campaign.id));
-                }
-            }
-        }
-        Backend::Postgres => {
-            'kinds: for (sql, kind) in POSTGRES_KINDS {
-                for campaign in &scope.campaigns {
-                    if let Some((id,)) = tx.fetch_optional::<(i64,)>(sql, params(campaign)).await? {
-                        found = Some((kind, id, campaign.id));
-                        break 'kinds;
-                    }
-                }
-            }
-        }
-    }
-    if let Some((kind, case_id, campaign_id)) = found {
-        let expires_at = scope.now + LEASE_SECONDS;
-        let claimed = tx
-            .execute(
-                "UPDATE cases SET leased_to = $1, lease_expires_at = $2, leased_at = $4
-                 WHERE id = $3 AND final_disposition IS NULL
-                   AND (leased_to IS NULL OR lease_expires_at < $4)",
-                args![scope.agent_id, expires_at, case_id, scope.now],
-            )
-            .await?;
-        if claimed == 1 {
-            let lease = Lease {
-                case_id,
-                campaign_id,
-                expires_at,
-                kind,
-            };
-            if let Some(event) = audit(&lease) {
-                crate::audit::append(&mut tx, &event, scope.now).await?;
-            }
-            tx.commit().await?;
-            return Ok(Some(lease));
-        }
-    }
-    tx.commit().await?;
-    Ok(None)
+    let expires_at = scope.now + LEASE_SECONDS;
+    let claimed = tx
+        .execute(
+            "UPDATE cases SET leased_to = $1, lease_expires_at = $2, leased_at = $4
+             WHERE id = $3 AND final_disposition IS NULL
+               AND (leased_to IS NULL OR lease_expires_at < $4)",
+            args![scope.agent_id, expires_at, case_id, scope.now],
+        )
+        .await?;
+    let lease = (claimed == 1).then_some(Lease {
+        case_id,
+        campaign_id,
+        expires_at,
+        kind,
+    });
+    Ok((lease, lease.is_some()))
 }
 
 /// Extends the agent's lease by [`LEASE_SECONDS`] from `now`; false when
