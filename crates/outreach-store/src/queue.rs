@@ -533,18 +533,96 @@ pub async fn case_for_agent(
     now: i64,
 ) -> Result<Option<AgentCase>, StoreError> {
     tx.fetch_optional(
-        "SELECT k.id AS case_id, p.id AS campaign_id, p.name AS campaign_name, p.job_center_id,
-                c.salutation, c.first_name, c.last_name, c.phone, c.mobile, c.state_code, k.letter_sent_on,
-                k.lease_expires_at, p.window_days, p.window_start, p.window_end, p.attempts_per_day,
-                p.attempts_total, p.period_end
-         FROM cases k
-         JOIN campaigns p ON p.id = k.campaign_id
-         JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id
-         WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL
-           AND c.restricted = FALSE",
+        concat!(
+            agent_case_select!(),
+            agent_case_from!(),
+            agent_case_where!()
+        ),
         args![case_id, agent_id, now],
     )
     .await
+}
+
+// The columns of [`AgentCase`] and the joins behind them.
+macro_rules! agent_case_select {
+    () => {
+        "SELECT k.id AS case_id, p.id AS campaign_id, p.name AS campaign_name, p.job_center_id,
+                c.salutation, c.first_name, c.last_name, c.phone, c.mobile, c.state_code, k.letter_sent_on,
+                k.lease_expires_at, p.window_days, p.window_start, p.window_end, p.attempts_per_day,
+                p.attempts_total, p.period_end"
+    };
+}
+macro_rules! agent_case_from {
+    () => {
+        " FROM cases k
+         JOIN campaigns p ON p.id = k.campaign_id
+         JOIN customers c ON c.id = k.customer_id AND c.job_center_id = p.job_center_id"
+    };
+}
+// $1 case, $2 agent, $3 now: the case only while the agent holds it.
+macro_rules! agent_case_where {
+    () => {
+        " WHERE k.id = $1 AND k.leased_to = $2 AND k.lease_expires_at >= $3 AND k.final_disposition IS NULL
+           AND c.restricted = FALSE"
+    };
+}
+use {agent_case_from, agent_case_select, agent_case_where};
+
+/// A row of [`case_with_attempts`]: the case, and one attempt if it has any.
+#[derive(sqlx::FromRow)]
+struct CaseAttemptRow {
+    #[sqlx(flatten)]
+    case: AgentCase,
+    a_id: Option<i64>,
+    a_user_id: Option<i64>,
+    a_started_at: Option<i64>,
+    a_ended_at: Option<i64>,
+    a_result: Option<String>,
+    a_phone_used: Option<String>,
+    a_callback_at: Option<i64>,
+}
+
+/// [`case_for_agent`] and the case's [`attempts`] (oldest first) in one
+/// query: the case page and the result form read both on every request.
+pub async fn case_with_attempts(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+    now: i64,
+) -> Result<Option<(AgentCase, Vec<AttemptRow>)>, StoreError> {
+    let rows: Vec<CaseAttemptRow> = tx
+        .fetch_all(
+            concat!(
+                agent_case_select!(),
+                ", a.id AS a_id, a.user_id AS a_user_id, a.started_at AS a_started_at, a.ended_at AS a_ended_at,
+                 a.result AS a_result, a.phone_used AS a_phone_used, a.callback_at AS a_callback_at",
+                agent_case_from!(),
+                " LEFT JOIN attempts a ON a.case_id = k.id",
+                agent_case_where!(),
+                " ORDER BY a.started_at, a.id"
+            ),
+            args![case_id, agent_id, now],
+        )
+        .await?;
+    let mut rows = rows.into_iter().peekable();
+    let Some(case) = rows.peek().map(|r| r.case.clone()) else {
+        return Ok(None);
+    };
+    let attempts = rows
+        .filter_map(|r| {
+            Some(AttemptRow {
+                id: r.a_id?,
+                case_id,
+                user_id: r.a_user_id,
+                started_at: r.a_started_at?,
+                ended_at: r.a_ended_at,
+                result: r.a_result,
+                phone_used: r.a_phone_used,
+                callback_at: r.a_callback_at,
+            })
+        })
+        .collect();
+    Ok(Some((case, attempts)))
 }
 
 /// After a dropped conversation: the case is due again at `due_at` (or

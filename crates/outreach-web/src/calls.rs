@@ -124,6 +124,18 @@ async fn held(
         .ok_or(AppError::NotFound)
 }
 
+/// [`held`] with the case's attempts, oldest first, in one query.
+async fn held_with_attempts(
+    state: &AppState,
+    tx: &mut Tx,
+    actor: &Actor,
+    id: i64,
+) -> Result<(AgentCase, Vec<queue::AttemptRow>), AppError> {
+    queue::case_with_attempts(tx, id, actor.user_id, state.clock.now())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 struct AttemptView {
     when: String,
     result: String,
@@ -153,8 +165,7 @@ struct Loaded {
 
 async fn load_case(state: &AppState, ctx: &Ctx, id: i64) -> Result<Loaded, AppError> {
     let mut tx = state.db.read().await?;
-    let k = held(state, &mut tx, &ctx.user.actor, id).await?;
-    let history = queue::attempts(&mut tx, id).await?;
+    let (k, history) = held_with_attempts(state, &mut tx, &ctx.user.actor, id).await?;
     tx.commit().await?;
     let open = queue::open_among(&history, ctx.user.actor.user_id);
     Ok(Loaded { k, history, open })
@@ -355,9 +366,8 @@ async fn result(
     // Read first, then write briefly: the write is guarded (the attempt
     // still open, the case still leased to the agent).
     let mut tx = state.db.read().await?;
-    let k = held(&state, &mut tx, &ctx.user.actor, id).await?;
     // The history; this attempt is the agent's open one.
-    let rows = queue::attempts(&mut tx, id).await?;
+    let (k, rows) = held_with_attempts(&state, &mut tx, &ctx.user.actor, id).await?;
     let Some(open) = queue::open_among(&rows, agent) else {
         errors.add(
             "ergebnis",
