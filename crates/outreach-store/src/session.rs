@@ -107,3 +107,48 @@ pub async fn delete_idle(tx: &mut Tx, cutoff: i64) -> Result<u64, StoreError> {
     )
     .await
 }
+
+/// The channel of migration 0017's announcements.
+const CHANGES: &str = "outreach_sessions";
+
+/// PostgreSQL: listens for changes to sessions and users (migration 0017)
+/// and tells `changed` of each — `Some("s:<session hash>")` or
+/// `Some("u:<user id>")` — or `None` when changes may have been missed (the
+/// listening connection was lost). `listening` is told whether changes are
+/// being heard: `true` once listening, `false` before anything may be missed.
+/// Runs until the task is dropped; returns at once on SQLite.
+pub async fn watch_changes(
+    db: &crate::Db,
+    listening: impl Fn(bool),
+    changed: impl Fn(Option<&str>),
+) {
+    let crate::Db::Postgres(pool, _) = db else {
+        return;
+    };
+    loop {
+        let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut listener) => match listener.listen(CHANGES).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "listening for session changes failed");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "listening for session changes failed");
+                None
+            }
+        };
+        if let Some(mut listener) = listener {
+            listening(true);
+            // `try_recv` says when the connection was lost (`recv` would
+            // reconnect silently and drop what came meanwhile).
+            while let Ok(Some(notification)) = listener.try_recv().await {
+                changed(Some(notification.payload()));
+            }
+        }
+        listening(false);
+        changed(None);
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}

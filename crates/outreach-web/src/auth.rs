@@ -179,14 +179,18 @@ async fn login(
     };
     user::set_login_failures(&mut tx, user.id, 0, None).await?;
     // A new session id at every login; the old one (if any) ends.
-    if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
-        session::delete(&mut tx, &session::hash_token(&old)).await?;
+    let old = cookie_value(&headers, SESSION_COOKIE).map(|old| session::hash_token(&old));
+    if let Some(old) = &old {
+        session::delete(&mut tx, old).await?;
     }
     let new = session::create(&mut tx, user.id, &ctx.client, now).await?;
     let event =
         AuditEvent::by(&actor, AuditAction::LoginSuccess, &ctx.client).record("user", user.id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
+    if let Some(old) = old {
+        state.sessions.changed(Some(&format!("s:{old}")));
+    }
     let mut response = Redirect::to("/").into_response();
     let h = response.headers_mut();
     h.append(
@@ -208,6 +212,10 @@ async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response, App
         .record("user", ctx.user.actor.user_id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
+    // This server forgets it now; the others when PostgreSQL tells them.
+    state
+        .sessions
+        .changed(Some(&format!("s:{}", ctx.user.session_hash)));
     let mut response = Redirect::to("/login?abgemeldet=1").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

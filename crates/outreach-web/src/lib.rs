@@ -91,6 +91,8 @@ pub struct Inner {
     pub db: Db,
     pub clock: Clock,
     pub config: WebConfig,
+    /// Sessions this server read lately (kept only while changes are heard).
+    sessions: session::SessionCache,
     metrics: metrics::Metrics,
     imports: imports::ImportJobs,
     prints: printing::PrintJobs,
@@ -106,6 +108,7 @@ impl AppState {
             db,
             clock: Clock::default(),
             config,
+            sessions: session::SessionCache::default(),
             metrics: metrics::Metrics::default(),
             imports: imports::ImportJobs::default(),
             prints: printing::PrintJobs::default(),

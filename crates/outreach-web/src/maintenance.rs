@@ -78,6 +78,23 @@ pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()
     }))
 }
 
+/// PostgreSQL: hears the changes to sessions and users, so that the server
+/// may keep the sessions it read (see `session::SessionCache`). Without this
+/// task (SQLite, tests building the router) nothing is kept.
+pub fn spawn_session_watch(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    if state.db.backend() != outreach_store::Backend::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        outreach_store::session::watch_changes(
+            &state.db,
+            |listening| state.sessions.listening(listening),
+            |what| state.sessions.changed(what),
+        )
+        .await;
+    }))
+}
+
 /// Runs the upkeep every few minutes until the runtime ends; the daily part
 /// at start-up and then once per day (Europe/Berlin).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {

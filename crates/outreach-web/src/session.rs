@@ -10,7 +10,11 @@ use axum::response::Response;
 use outreach_core::access::Actor;
 use outreach_core::account::session_expired;
 use outreach_store::session;
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Writes of `last_seen_at` are skipped when the last one is this recent:
 /// at most 15 s, and a small part of short idle limits.
@@ -39,15 +43,113 @@ fn client_of(parts_ext: &axum::http::Extensions) -> String {
         .map_or_else(|| "unbekannt".to_string(), |ci| ci.0.ip().to_string())
 }
 
+/// How long a server keeps a session it read, at most (see [`SessionCache`]).
+const KEPT_FOR: Duration = Duration::from_secs(5);
+
+/// The sessions this server read lately, so that a request doesn't read its
+/// session again (PostgreSQL under `outreach serve`: six statements of an
+/// agent's call cycle). An entry is forgotten as soon as PostgreSQL tells of
+/// a change to its session or its user (migration 0017, heard by
+/// [`session::watch_changes`]), and after [`KEPT_FOR`] in any case; while
+/// changes aren't being heard nothing is kept. The last-seen time of a kept
+/// session is not trusted: a session that looks idle is read again.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<String, (session::SessionUser, Instant)>>,
+    /// Counts the changes heard: a row read before a change isn't kept.
+    changes: AtomicU64,
+    listening: AtomicBool,
+}
+
+impl SessionCache {
+    fn get(&self, hash: &str) -> Option<session::SessionUser> {
+        if !self.listening.load(Ordering::SeqCst) {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (row, at) = entries.get(hash)?;
+        (at.elapsed() < KEPT_FOR).then(|| row.clone())
+    }
+
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Keeps `row`, read when [`Self::changes`] was `changes`.
+    fn keep(&self, hash: String, row: session::SessionUser, changes: u64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        // Checked under the lock that `changed` takes to count.
+        if !self.listening.load(Ordering::SeqCst) || self.changes() != changes {
+            return;
+        }
+        if entries.len() >= 100_000 {
+            entries.clear();
+        }
+        entries.insert(hash, (row, Instant::now()));
+    }
+
+    /// A change heard: `Some("s:<hash>")` a session, `Some("u:<id>")` a
+    /// user's sessions, `None` anything (changes may have been missed).
+    pub fn changed(&self, what: Option<&str>) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        match what.and_then(|w| w.split_once(':')) {
+            Some(("s", hash)) => {
+                entries.remove(hash);
+            }
+            Some(("u", id)) if id.parse::<i64>().is_ok() => {
+                let id: i64 = id.parse().unwrap_or_default();
+                entries.retain(|_, (row, _)| row.user.id != id);
+            }
+            _ => entries.clear(),
+        }
+    }
+
+    /// Whether changes are being heard (nothing is kept while they aren't).
+    pub fn listening(&self, listening: bool) {
+        if !listening {
+            self.listening.store(false, Ordering::SeqCst);
+            self.changed(None);
+        } else {
+            self.changed(None);
+            self.listening.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The session and its user: kept by this server, or read.
+async fn session_of(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Option<session::SessionUser>, AppError> {
+    let hash = session::hash_token(token);
+    let idle_seconds = state.config.session_idle_seconds;
+    if let Some(kept) = state.sessions.get(&hash)
+        && !session_expired(kept.session.last_seen_at, now, idle_seconds)
+    {
+        return Ok(Some(kept));
+    }
+    let changes = state.sessions.changes();
+    let mut tx = state.db.read().await?;
+    let found = session::find_with_user(&mut tx, token).await?;
+    drop(tx);
+    if let Some(row) = &found {
+        state.sessions.keep(hash, row.clone(), changes);
+    }
+    Ok(found)
+}
+
 async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
     let now = state.clock.now();
-    let mut tx = state.db.read().await?;
-    let Some(session::SessionUser { session: row, user }) =
-        session::find_with_user(&mut tx, token).await?
+    let Some(session::SessionUser { session: row, user }) = session_of(state, token, now).await?
     else {
         return Ok(None);
     };
-    drop(tx);
     let found = Some(user);
     let idle_seconds = state.config.session_idle_seconds;
     let expired = session_expired(row.last_seen_at, now, idle_seconds);
@@ -56,12 +158,15 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         let mut tx = state.db.begin().await?;
         session::delete(&mut tx, &row.id_hash).await?;
         tx.commit().await?;
+        state.sessions.changed(Some(&format!("s:{}", row.id_hash)));
         return Ok(None);
     };
     if now - row.last_seen_at >= touch_interval(idle_seconds) {
         let mut tx = state.db.begin().await?;
         session::touch(&mut tx, &row.id_hash, now).await?;
         tx.commit().await?;
+        // Read again next time, with the new last-seen time.
+        state.sessions.changed(Some(&format!("s:{}", row.id_hash)));
     }
     Ok(Some(CurrentUser {
         actor,

@@ -137,6 +137,17 @@ impl Agent {
         Ok(agent)
     }
 
+    /// The same session (cookies, CSRF token) against another server.
+    #[allow(dead_code, reason = "the sessions test uses it, the benchmark doesn't")]
+    pub fn on(&self, base: &str) -> Agent {
+        Agent {
+            client: self.client.clone(),
+            base: base.trim_end_matches('/').to_string(),
+            cookies: self.cookies.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<Page, String> {
         let cookie = self
             .cookies
