@@ -18,6 +18,10 @@ use outreach_core::import::{
 use std::borrow::Cow;
 use std::io::Read;
 
+mod issue_log;
+use issue_log::IssueWriter;
+pub use issue_log::{IssueLog, Iter as IssueIter};
+
 /// What to import where, and for whom.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
@@ -46,8 +50,9 @@ pub struct ImportReport {
     pub missing: u64,
     pub warnings: u64,
     /// One per rejected row, by line.
-    pub errors: Vec<Issue>,
-    pub warning_list: Vec<Issue>,
+    pub errors: IssueLog,
+    /// One per warning, by line.
+    pub warning_list: IssueLog,
     pub unknown_columns: Vec<String>,
     pub encoding: String,
     pub delimiter: String,
@@ -62,6 +67,8 @@ pub enum ImportError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("Die Meldungen des Imports konnten nicht zwischengespeichert werden: {0}")]
+    Spill(#[from] std::io::Error),
 }
 
 /// Records per batch sent from the reading thread to the database.
@@ -334,19 +341,36 @@ const INSERT_IMPORT: &str = "INSERT INTO imports (job_center_id, file_name, user
 const FINISH_IMPORT: &str = "UPDATE imports SET finished_at = $2, rows_read = $3, accepted = $4, rejected = $5, inserted = $6, updated = $7,
     unchanged = $8, missing = $9, warnings = $10 WHERE id = $1";
 
-fn duplicate_issues(duplicates: Vec<Duplicate>) -> Vec<Issue> {
-    duplicates
-        .into_iter()
-        .map(|d| Issue {
-            line: u64::try_from(d.line).unwrap_or(0),
-            message: format!(
-                "Die Kundennummer {} steht schon in Zeile {}; diese Zeile wird nicht übernommen.",
-                d.customer_number, d.first_line
-            ),
-            customer_number: d.customer_number,
-            field: "Kundennummer",
-        })
-        .collect()
+/// Writes a rejected later row whose number came before.
+fn push_duplicate(
+    out: &mut IssueWriter,
+    line: u64,
+    customer_number: &str,
+    first_line: u64,
+) -> std::io::Result<()> {
+    out.push_parts(
+        line,
+        customer_number,
+        "Kundennummer",
+        &format!(
+            "Die Kundennummer {customer_number} steht schon in Zeile {first_line}; diese Zeile wird nicht übernommen."
+        ),
+    )
+}
+
+/// Duplicates found by the database, in line order, as issues.
+fn duplicate_issues(duplicates: Vec<Duplicate>) -> std::io::Result<IssueLog> {
+    let mut out = IssueWriter::default();
+    for d in duplicates {
+        let line = |v: i64| u64::try_from(v).unwrap_or(0);
+        push_duplicate(
+            &mut out,
+            line(d.line),
+            &d.customer_number,
+            line(d.first_line),
+        )?;
+    }
+    out.finish()
 }
 
 // The changed fields of existing customers, old → new, in one statement: the
@@ -414,10 +438,50 @@ const FLAG_MISSING: &str = "UPDATE customers SET in_latest_export = FALSE, updat
     WHERE job_center_id = $1 AND in_latest_export = TRUE
       AND NOT EXISTS (SELECT 1 FROM import_rows s WHERE s.customer_number = customers.customer_number)";
 
+/// The issues of the checked batches, written in file order: batches are
+/// checked on several threads and may arrive out of order, so a batch's
+/// issues wait until the batches before it are written.
+#[derive(Default)]
+struct Collected {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, (Vec<Issue>, Vec<Issue>)>,
+    errors: IssueWriter,
+    warnings: IssueWriter,
+}
+
+impl Collected {
+    fn push(&mut self, seq: u64, errors: Vec<Issue>, warnings: Vec<Issue>) -> std::io::Result<()> {
+        self.waiting.insert(seq, (errors, warnings));
+        while let Some((errors, warnings)) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            for e in &errors {
+                self.errors.push(e)?;
+            }
+            for w in &warnings {
+                self.warnings.push(w)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the issues into the report, the rejected duplicates (in line
+    /// order) among the rejected rows.
+    fn finish(self, report: &mut ImportReport, duplicates: IssueLog) -> Result<(), ImportError> {
+        debug_assert!(self.waiting.is_empty(), "a batch's issues never became due");
+        report.accepted -= duplicates.len() as u64;
+        report.errors = self.errors.finish()?.merge(duplicates)?;
+        report.warning_list = self.warnings.finish()?;
+        report.rejected = report.errors.len() as u64;
+        report.warnings = report.warning_list.len() as u64;
+        Ok(())
+    }
+}
+
 /// Takes a message from the reading side into the report; returns a batch's
 /// place in the file and its records, which the caller stores.
 fn absorb(
     report: &mut ImportReport,
+    collected: &mut Collected,
     message: Message,
     progress: &(impl Fn(u64) + Send),
 ) -> Result<Option<(u64, Vec<CustomerRecord>)>, ImportError> {
@@ -438,8 +502,7 @@ fn absorb(
         } => {
             report.rows += (records.len() + errors.len()) as u64;
             report.accepted += records.len() as u64;
-            report.errors.extend(errors);
-            report.warning_list.extend(warnings);
+            collected.push(seq, errors, warnings)?;
             progress(bytes);
             return Ok(Some((seq, records)));
         }
@@ -506,13 +569,13 @@ struct FirstSeen {
     waiting: std::collections::BTreeMap<u64, Vec<CustomerRecord>>,
     next: u64,
     seen: SeenNumbers,
-    duplicates: Vec<Duplicate>,
+    duplicates: IssueWriter,
 }
 
 impl FirstSeen {
     /// Takes a batch; hands every record that is now due, in file order and
     /// seen for the first time, to `keep`.
-    fn push<E: From<StoreError>>(
+    fn push<E: From<StoreError> + From<std::io::Error>>(
         &mut self,
         seq: u64,
         records: Vec<CustomerRecord>,
@@ -527,11 +590,12 @@ impl FirstSeen {
                     .first_line(record.customer_number.as_str(), record.line)?
                 {
                     None => keep(&record)?,
-                    Some(first) => self.duplicates.push(Duplicate {
-                        line: i64::try_from(record.line).unwrap_or(i64::MAX),
-                        customer_number: record.customer_number.into_string(),
-                        first_line: i64::try_from(first).unwrap_or(i64::MAX),
-                    }),
+                    Some(first) => push_duplicate(
+                        &mut self.duplicates,
+                        record.line,
+                        record.customer_number.as_str(),
+                        first,
+                    )?,
                 }
             }
         }
@@ -539,20 +603,10 @@ impl FirstSeen {
     }
 
     /// The rejected later lines, once every batch has been pushed.
-    fn finish(self) -> Vec<Duplicate> {
+    fn finish(self) -> std::io::Result<IssueLog> {
         debug_assert!(self.waiting.is_empty(), "a batch never became due");
-        self.duplicates
+        self.duplicates.finish()
     }
-}
-
-/// Counts the rejected duplicates into the report.
-fn count_duplicates(report: &mut ImportReport, duplicates: Vec<Duplicate>) {
-    let duplicates = duplicate_issues(duplicates);
-    report.accepted -= duplicates.len() as u64;
-    report.errors.extend(duplicates);
-    report.errors.sort_by_key(|e| e.line);
-    report.rejected = report.errors.len() as u64;
-    report.warnings = report.warning_list.len() as u64;
 }
 
 /// The run's counts for the `imports` row, after its id and end time.
@@ -655,6 +709,7 @@ where
     }
     let (chunks, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let prefix = format!("{jc}\t{now}\t{now}\t", now = request.now).into_bytes();
+    let mut collected = Collected::default();
     let feed = async {
         let chunks = chunks;
         let mut first_seen = FirstSeen::default();
@@ -662,7 +717,8 @@ where
         let mut dates = DateText::default();
         let mut line_prefix = Vec::new();
         while let Some(message) = receiver.recv().await {
-            let Some((seq, records)) = absorb(&mut report, message, &progress)? else {
+            let Some((seq, records)) = absorb(&mut report, &mut collected, message, &progress)?
+            else {
                 continue;
             };
             if first {
@@ -688,7 +744,7 @@ where
         if !out.is_empty() {
             let _ = chunks.send(out).await;
         }
-        Ok::<_, ImportError>(first_seen.finish())
+        Ok::<_, ImportError>(first_seen.finish()?)
     };
     let statement = if first { COPY_CUSTOMERS } else { COPY_STAGING };
     let (fed, copied) = tokio::join!(feed, tx.copy_in_chunks(statement, chunks_rx));
@@ -701,7 +757,7 @@ where
     tracing::debug!(rows = report.rows, first, "import: rows copied");
     if first {
         report.inserted = copied;
-        count_duplicates(&mut report, first_duplicates);
+        collected.finish(&mut report, first_duplicates)?;
     } else {
         // A hash aggregate finds whether any number repeats.
         let (repeated,): (i64,) = tx
@@ -719,7 +775,7 @@ where
         } else {
             Vec::new()
         };
-        count_duplicates(&mut report, duplicates);
+        collected.finish(&mut report, duplicate_issues(duplicates)?)?;
         tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
         tx.execute(CHANGES, args![import_id, jc]).await?;
         report.updated = tx
@@ -846,21 +902,30 @@ mod sqlite_bulk {
         let count = |n: usize| n as u64;
         let phase = std::time::Instant::now();
         if existing == 0 {
-            // A first import: straight into the customers table; a later
-            // row with a number already stored is sorted out afterwards.
-            let duplicates = load_first(&tx, request, &mut receiver, &bytes, &mut report)?;
+            // A first import: straight into the customers table, in file
+            // order, a number seen before turned away on the way.
+            let mut collected = Collected::default();
+            let duplicates = load_first(
+                &tx,
+                request,
+                &mut receiver,
+                &bytes,
+                &mut report,
+                &mut collected,
+            )?;
             report.inserted = report.accepted - duplicates.len() as u64;
-            count_duplicates(&mut report, duplicates);
+            collected.finish(&mut report, duplicates)?;
             tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
         } else {
-            load_staging(&tx, &mut receiver, &bytes, &mut report)?;
+            let mut collected = Collected::default();
+            load_staging(&tx, &mut receiver, &bytes, &mut report, &mut collected)?;
             tracing::debug!(elapsed = ?phase.elapsed(), rows = report.rows, "import: staging loaded");
             tx.execute_batch(INDEX_STAGING).map_err(failed)?;
             let duplicates = query_duplicates(&tx, DUPLICATES)?;
             if !duplicates.is_empty() {
                 tx.execute(DELETE_DUPLICATES, []).map_err(failed)?;
             }
-            count_duplicates(&mut report, duplicates);
+            collected.finish(&mut report, duplicate_issues(duplicates)?)?;
             tx.execute(CHANGES, named_params! {"$1": import_id, "$2": jc})
                 .map_err(failed)?;
             tracing::debug!(elapsed = ?phase.elapsed(), "import: changes");
@@ -939,6 +1004,7 @@ mod sqlite_bulk {
         receiver: &mut tokio::sync::mpsc::Receiver<Message>,
         bytes: &tokio::sync::mpsc::UnboundedSender<u64>,
         report: &mut ImportReport,
+        collected: &mut Collected,
     ) -> Result<(), ImportError> {
         let mut insert = tx
             .prepare(&format!(
@@ -950,7 +1016,7 @@ mod sqlite_bulk {
         };
         let mut dates = DateText::default();
         while let Some(message) = receiver.blocking_recv() {
-            let Some((_, records)) = absorb(report, message, &progress)? else {
+            let Some((_, records)) = absorb(report, collected, message, &progress)? else {
                 continue;
             };
             for record in records {
@@ -994,7 +1060,8 @@ mod sqlite_bulk {
         receiver: &mut tokio::sync::mpsc::Receiver<Message>,
         bytes: &tokio::sync::mpsc::UnboundedSender<u64>,
         report: &mut ImportReport,
-    ) -> Result<Vec<Duplicate>, ImportError> {
+        collected: &mut Collected,
+    ) -> Result<IssueLog, ImportError> {
         let jc = request.job_center_id;
         let mut insert = tx.prepare(CUSTOMER_INSERT).map_err(failed)?;
         insert.raw_bind_parameter(1, jc).map_err(failed)?;
@@ -1005,15 +1072,16 @@ mod sqlite_bulk {
         };
         let mut first_seen = FirstSeen::default();
         while let Some(message) = receiver.blocking_recv() {
-            let Some((seq, records)) = absorb(report, message, &progress)? else {
+            let Some((seq, records)) = absorb(report, collected, message, &progress)? else {
                 continue;
             };
             first_seen.push(seq, records, |record| {
                 bind_customer(&mut insert, 3, record, &mut dates).map_err(failed)?;
-                insert.raw_execute().map(|_| ()).map_err(failed)
+                insert.raw_execute().map_err(failed)?;
+                Ok::<(), ImportError>(())
             })?;
         }
-        Ok(first_seen.finish())
+        Ok(first_seen.finish()?)
     }
 
     fn query_duplicates(

@@ -153,8 +153,8 @@ async fn a_messy_file_keeps_every_valid_row_and_names_each_fault() {
         assert_eq!(r.encoding, "Windows-1252");
         assert_eq!(r.delimiter, ",");
         assert_eq!(r.unknown_columns, ["Bemerkung"]);
-        let errors: Vec<(u64, &str, &str)> = r
-            .errors
+        let error_list = r.errors.to_vec();
+        let errors: Vec<(u64, &str, &str)> = error_list
             .iter()
             .map(|e| (e.line, e.customer_number.as_str(), e.field))
             .collect();
@@ -170,9 +170,9 @@ async fn a_messy_file_keeps_every_valid_row_and_names_each_fault() {
             "{backend:?}"
         );
         assert!(
-            r.errors[4].message.contains("steht schon in Zeile 2"),
+            error_list[4].message.contains("steht schon in Zeile 2"),
             "{}",
-            r.errors[4].message
+            error_list[4].message
         );
         let warned: Vec<(u64, &str)> = r.warning_list.iter().map(|w| (w.line, w.field)).collect();
         assert_eq!(
@@ -397,12 +397,13 @@ async fn a_number_repeated_across_batches_keeps_the_first_line() {
                 "{backend:?} {round}"
             );
             // The header is line 1: row 2500 is on line 2502.
-            let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+            let error_list = report.errors.to_vec();
+            let lines: Vec<u64> = error_list.iter().map(|e| e.line).collect();
             assert_eq!(lines, vec![4001, 4002], "{backend:?} {round}");
             assert!(
-                report.errors[0].message.contains("Zeile 2502"),
+                error_list[0].message.contains("Zeile 2502"),
                 "{:?}",
-                report.errors[0]
+                error_list[0]
             );
             let mut tx = t.db.read().await.unwrap();
             let (name, birth): (String, String) = tx

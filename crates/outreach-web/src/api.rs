@@ -178,6 +178,13 @@ async fn import(
         }
         Err(ImportError::Read(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
         Err(ImportError::Store(e)) => Err(e.into()),
+        Err(ImportError::Spill(e)) => {
+            tracing::error!(error = %e, "import failed");
+            Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Die Meldungen des Imports konnten nicht zwischengespeichert werden; es wurde nichts gespeichert.".into(),
+            ))
+        }
     }
 }
 

@@ -166,6 +166,10 @@ fn start(state: &AppState, ctx: &Ctx, id: &str, job: Arc<ImportJob>) {
                         tracing::error!(error = %e, job = %id, "import failed");
                         Err("Der Import ist an einem Fehler der Datenbank gescheitert; es wurde nichts gespeichert.".into())
                     }
+                    Err(ImportError::Spill(e)) => {
+                        tracing::error!(error = %e, job = %id, "import failed");
+                        Err("Der Import ist gescheitert, weil die Meldungen nicht zwischengespeichert werden konnten (Datenträger voll?); es wurde nichts gespeichert.".into())
+                    }
                 }
             }
         };
@@ -349,25 +353,26 @@ async fn issues_csv(
     let JobState::Done(report) = job.state() else {
         return Err(AppError::NotFound);
     };
-    let mut rows: Vec<Vec<String>> = vec![
-        ["Art", "Zeile", "Kundennummer", "Feld", "Meldung"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for (kind, issues) in [
+    let header = ["Art", "Zeile", "Kundennummer", "Feld", "Meldung"].map(String::from);
+    // Row by row from the report's file: a large import's issues are never
+    // all in memory at once as strings.
+    let issues = [
         ("abgelehnt", &report.errors),
         ("Warnung", &report.warning_list),
-    ] {
-        for i in issues {
-            rows.push(vec![
+    ]
+    .into_iter()
+    .flat_map(|(kind, issues)| {
+        issues.iter().map(move |i| {
+            [
                 kind.to_string(),
                 i.line.to_string(),
-                i.customer_number.clone(),
+                i.customer_number,
                 i.field.to_string(),
-                i.message.clone(),
-            ]);
-        }
-    }
+                i.message,
+            ]
+        })
+    });
+    let rows = std::iter::once(header).chain(issues);
     crate::download::csv("import-meldungen.csv", rows)
 }
 

@@ -313,10 +313,12 @@ async fn a_campaign_from_draft_to_letters_sent() {
         assert_eq!(inner, pdf.bytes.as_slice(), "{backend:?}");
 
         // Dispatch: a date in the future is refused, today starts the lead time.
+        // The day after tomorrow stays in the future should midnight pass meanwhile.
+        let later = format_de_date(today.checked_add(jiff::Span::new().days(2)).unwrap());
         let future = client
             .post(
                 &format!("/aktionen/{id}/stapel/{batch_id}/versandt"),
-                &[(&format!("sent_on_{batch_id}"), tomorrow.as_str())],
+                &[(&format!("sent_on_{batch_id}"), later.as_str())],
             )
             .await;
         assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);

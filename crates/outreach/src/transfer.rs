@@ -118,12 +118,21 @@ pub async fn import(
         Err(ImportError::Store(e)) => {
             return Err(e).context("Der Import ist fehlgeschlagen; es wurde nichts gespeichert");
         }
+        Err(ImportError::Spill(e)) => {
+            return Err(e).context(
+                "Der Import ist fehlgeschlagen, weil die Meldungen nicht zwischengespeichert werden konnten; es wurde nichts gespeichert",
+            );
+        }
     };
     print!("{}", summary(file, &report));
     if let Some(path) = report_path {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json)
-            .with_context(|| format!("Der Bericht {path} kann nicht geschrieben werden"))?;
+        // Written as it is read from the report's file, not built in memory.
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            std::io::Write::flush(&mut out)
+        });
+        written.with_context(|| format!("Der Bericht {path} kann nicht geschrieben werden"))?;
         println!("Bericht: {path}");
     }
     Ok(ExitCode::SUCCESS)

@@ -841,8 +841,9 @@ async fn letters_advance_and_sent() {
         assert!(part(&out, 1) == part(&reprint, 1) && part(&out, 2) == part(&reprint, 2));
         assert!(!text(&second).contains("weichen vom Stand"));
 
-        // Dispatch: not in the future, once only; the lead time starts.
-        let tomorrow = format_de_date(today.tomorrow().unwrap());
+        // Dispatch: not in the future, once only; the lead time starts. The
+        // day after tomorrow stays in the future should midnight pass meanwhile.
+        let later = format_de_date(today.checked_add(jiff::Span::new().days(2)).unwrap());
         let future = run(
             &[
                 "letters",
@@ -850,7 +851,7 @@ async fn letters_advance_and_sent() {
                 "--batch",
                 &batch,
                 "--date",
-                &tomorrow,
+                &later,
                 "--database-url",
                 url,
             ],
