@@ -562,40 +562,37 @@ impl SeenNumbers {
 }
 
 /// A first import's filter: puts the checked batches back in file order and
-/// turns away a customer number that came before, so that the earliest line
-/// wins and the stored table never sees a number twice.
+/// hands each record to the store, which turns away a customer number that
+/// came before, so that the earliest line wins and the stored table never sees
+/// a number twice.
 #[derive(Default)]
 struct FirstSeen {
     waiting: std::collections::BTreeMap<u64, Vec<CustomerRecord>>,
     next: u64,
-    seen: SeenNumbers,
     duplicates: IssueWriter,
 }
 
 impl FirstSeen {
-    /// Takes a batch; hands every record that is now due, in file order and
-    /// seen for the first time, to `keep`.
-    fn push<E: From<StoreError> + From<std::io::Error>>(
+    /// Takes a batch; hands every record that is now due, in file order, to
+    /// `store`, which stores it (`None`) or tells the line its number was
+    /// first seen on.
+    fn push<E: From<std::io::Error>>(
         &mut self,
         seq: u64,
         records: Vec<CustomerRecord>,
-        mut keep: impl FnMut(&CustomerRecord) -> Result<(), E>,
+        mut store: impl FnMut(&CustomerRecord) -> Result<Option<u64>, E>,
     ) -> Result<(), E> {
         self.waiting.insert(seq, records);
         while let Some(records) = self.waiting.remove(&self.next) {
             self.next += 1;
             for record in records {
-                match self
-                    .seen
-                    .first_line(record.customer_number.as_str(), record.line)?
-                {
-                    None => keep(&record)?,
-                    Some(first) => push_duplicate(
+                if let Some(first) = store(&record)? {
+                    push_duplicate(
                         &mut self.duplicates,
                         record.line,
                         record.customer_number.as_str(),
                         first,
-                    )?,
+                    )?;
                 }
             }
         }
@@ -606,6 +603,33 @@ impl FirstSeen {
     fn finish(self) -> std::io::Result<IssueLog> {
         debug_assert!(self.waiting.is_empty(), "a batch never became due");
         self.duplicates.finish()
+    }
+}
+
+/// The file line of each customer a first import stored, by its id: only the
+/// points where `line - id` changes are kept (after a rejected row or a
+/// record over several lines), not one entry per customer.
+#[derive(Default)]
+struct LinesById {
+    points: Vec<(i64, u64)>,
+}
+
+impl LinesById {
+    /// Notes the line of a stored customer; ids only grow.
+    fn note(&mut self, id: i64, line: u64) {
+        let offset = |id: i64, line: u64| i128::from(line) - i128::from(id);
+        if let Some(&(last_id, last_line)) = self.points.last()
+            && offset(last_id, last_line) == offset(id, line)
+        {
+            return;
+        }
+        self.points.push((id, line));
+    }
+
+    fn line_of(&self, id: i64) -> Option<u64> {
+        let after = self.points.partition_point(|&(point, _)| point <= id);
+        let &(point, line) = self.points.get(after.checked_sub(1)?)?;
+        line.checked_add_signed(id - point)
     }
 }
 
@@ -713,6 +737,7 @@ where
     let feed = async {
         let chunks = chunks;
         let mut first_seen = FirstSeen::default();
+        let mut seen = SeenNumbers::default();
         let mut out = Vec::with_capacity(COPY_CHUNK + 4096);
         let mut dates = DateText::default();
         let mut line_prefix = Vec::new();
@@ -723,8 +748,11 @@ where
             };
             if first {
                 first_seen.push(seq, records, |r| {
-                    push_copy_row(&mut out, &prefix, &customer_values(r, &mut dates));
-                    Ok::<(), ImportError>(())
+                    let first = seen.first_line(r.customer_number.as_str(), r.line)?;
+                    if first.is_none() {
+                        push_copy_row(&mut out, &prefix, &customer_values(r, &mut dates));
+                    }
+                    Ok::<_, ImportError>(first)
                 })?;
             } else {
                 for r in &records {
@@ -1035,7 +1063,8 @@ mod sqlite_bulk {
     const CUSTOMER_INSERT: &str = "INSERT INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
         salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
         status, unemployed_since, target_occupation, pap_code, last_contact, state_code)
-        VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+        VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+        ON CONFLICT (job_center_id, customer_number) DO NOTHING";
 
     /// Binds a record's [`customer_values`] from parameter `first` on. The
     /// statement keeps its other parameters between rows, so nothing is
@@ -1052,8 +1081,10 @@ mod sqlite_bulk {
         Ok(())
     }
 
-    /// A first import: records go straight into `customers`, in file order,
-    /// a number seen before turned away on the way (see [`FirstSeen`]).
+    /// A first import: records go straight into `customers`, in file order;
+    /// the unique key turns away a number seen before, and the line it was
+    /// first seen on is found from its id (see [`LinesById`]). Nothing is
+    /// kept per customer.
     fn load_first(
         tx: &rusqlite::Transaction<'_>,
         request: &ImportRequest,
@@ -1071,14 +1102,28 @@ mod sqlite_bulk {
             let _ = bytes.send(n);
         };
         let mut first_seen = FirstSeen::default();
+        let mut lines = LinesById::default();
+        let mut stored = tx
+            .prepare("SELECT id FROM customers WHERE job_center_id = ?1 AND customer_number = ?2")
+            .map_err(failed)?;
         while let Some(message) = receiver.blocking_recv() {
             let Some((seq, records)) = absorb(report, collected, message, &progress)? else {
                 continue;
             };
             first_seen.push(seq, records, |record| {
                 bind_customer(&mut insert, 3, record, &mut dates).map_err(failed)?;
-                insert.raw_execute().map_err(failed)?;
-                Ok::<(), ImportError>(())
+                if insert.raw_execute().map_err(failed)? == 1 {
+                    lines.note(tx.last_insert_rowid(), record.line);
+                    return Ok::<_, ImportError>(None);
+                }
+                // Turned away by the unique key: the number came before.
+                let first: i64 = stored
+                    .query_row(
+                        rusqlite::params![jc, record.customer_number.as_str()],
+                        |row| row.get(0),
+                    )
+                    .map_err(failed)?;
+                Ok(Some(lines.line_of(first).unwrap_or(0)))
             })?;
         }
         Ok(first_seen.finish()?)
@@ -1106,7 +1151,7 @@ mod sqlite_bulk {
 
 #[cfg(test)]
 mod tests {
-    use super::{SeenNumbers, iso_date, push_copy_row};
+    use super::{LinesById, SeenNumbers, iso_date, push_copy_row};
     use std::borrow::Cow;
 
     #[test]
@@ -1142,6 +1187,22 @@ mod tests {
         // Outside four-digit years the caller falls back to jiff.
         assert_eq!(iso_date(jiff::civil::date(999, 1, 1), &mut out), None);
         assert_eq!(iso_date(jiff::civil::date(-5, 1, 1), &mut out), None);
+    }
+
+    #[test]
+    fn lines_by_id_keep_only_where_the_offset_changes() {
+        let mut lines = LinesById::default();
+        // Lines 2..=5 as ids 10..=13; line 6 rejected; a record on lines 7-8
+        // as id 14; line 9 as id 15; ids 16-17 taken by someone else.
+        let stored = [(10, 2), (11, 3), (12, 4), (13, 5), (14, 7), (15, 9), (18, 10)];
+        for (id, line) in stored {
+            lines.note(id, line);
+        }
+        assert_eq!(lines.points.len(), 4);
+        for (id, line) in stored {
+            assert_eq!(lines.line_of(id), Some(line), "{id}");
+        }
+        assert_eq!(lines.line_of(9), None);
     }
 
     #[test]

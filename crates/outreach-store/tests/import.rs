@@ -360,6 +360,51 @@ async fn unreadable_files_are_errors_not_reports() {
     }
 }
 
+/// A repeated number names the line its first row is on, also when rows
+/// before it were rejected or spanned several lines.
+#[tokio::test]
+async fn a_duplicate_names_the_first_line_past_rejected_and_multiline_rows() {
+    const FILE: &str = "Kundennummer;Nachname;Geburtsdatum;Bemerkung\n\
+        A1;Eins;01.01.1980;\n\
+        A2;;01.01.1980;\n\
+        A3;Drei;01.01.1980;\"zwei\nZeilen\"\n\
+        A4;Vier;01.01.1980;\n\
+        A4;Doppelt;01.01.1980;\n\
+        A3;Doppelt;01.01.1980;\n\
+        A1;Doppelt;01.01.1980;\n";
+    for backend in backends().await {
+        for later in [false, true] {
+            let t = TestDb::new(backend).await.unwrap();
+            let jc = job_center(&t.db, "zeilen").await;
+            if later {
+                let before = b"Kundennummer;Nachname;Geburtsdatum\nX1;Vorher;01.01.1970\n";
+                import(&t.db, jc, before.to_vec(), false).await;
+            }
+            let report = import(&t.db, jc, FILE.as_bytes().to_vec(), false).await;
+            let errors: Vec<(u64, String)> = report
+                .errors
+                .iter()
+                .map(|e| (e.line, e.message))
+                .collect();
+            let lines: Vec<u64> = errors.iter().map(|e| e.0).collect();
+            assert_eq!(lines, [3, 7, 8, 9], "{backend:?} {later}: {errors:?}");
+            for ((_, message), first) in errors[1..].iter().zip([6, 4, 2]) {
+                assert!(
+                    message.contains(&format!("steht schon in Zeile {first};")),
+                    "{backend:?} {later}: {message}"
+                );
+            }
+            let names: Vec<String> = stored(&t.db, jc)
+                .await
+                .into_iter()
+                .filter(|c| c.3)
+                .map(|c| format!("{}={}", c.0, c.1))
+                .collect();
+            assert_eq!(names, ["A1=Eins", "A3=Drei", "A4=Vier"], "{backend:?} {later}");
+        }
+    }
+}
+
 /// Batches are checked on two threads and can arrive out of order: a number
 /// that repeats across batches keeps its first line's values, and every
 /// later line is the rejected duplicate — on a first import and on a later one.
