@@ -1,12 +1,14 @@
 //! Importing a job center's customer export. The file is read on a thread of
 //! its own and checked on two more while the records stream into the
-//! database. A job center's first import goes straight into `customers` (in
-//! file order, a number seen before turned away on the way). A later one goes
-//! into a staging table; then one set of statements merges it: new customers
-//! inserted, changed fields recorded and updated, customers missing from the
-//! export flagged. All in one
-//! transaction: an import completes or leaves the database as it was. A dry run
-//! does the same and rolls back.
+//! database. A job center's first import goes straight into `customers`: on
+//! SQLite in file order, the unique key turning away a number seen before; on
+//! PostgreSQL with COPY, and should the file repeat a number, read a second
+//! time through the staging table. A later import goes into a staging table;
+//! then one set of statements merges it: new customers inserted, changed
+//! fields recorded and updated, customers missing from the export flagged. All
+//! in one transaction: an import completes or leaves the database as it was.
+//! A dry run does the same and rolls back. Nothing is kept in memory per
+//! customer or per issue: rejected and warned rows go to a temporary file.
 
 use crate::audit::{self, AuditEvent};
 use crate::{Db, StoreError, args};
@@ -512,55 +514,6 @@ fn absorb(
     Ok(None)
 }
 
-/// The customer numbers of an import seen so far, with the line of each:
-/// the numbers one after another in one buffer (a length byte, then the
-/// number — at most 32 ASCII characters), the table holding where each
-/// starts and its line. About 30 bytes per customer, a third of a map of
-/// strings.
-#[derive(Default)]
-struct SeenNumbers {
-    text: Vec<u8>,
-    table: hashbrown::HashTable<(u32, u32)>,
-    state: foldhash::fast::RandomState,
-}
-
-impl SeenNumbers {
-    fn at(text: &[u8], start: u32) -> &[u8] {
-        let start = start as usize;
-        let len = text.get(start).copied().unwrap_or(0) as usize;
-        text.get(start + 1..start + 1 + len).unwrap_or(&[])
-    }
-
-    /// The line `number` was first seen on, or `None` after noting `line`
-    /// as its first.
-    fn first_line(&mut self, number: &str, line: u64) -> Result<Option<u64>, StoreError> {
-        use std::hash::BuildHasher;
-        let SeenNumbers { text, table, state } = self;
-        let key = number.as_bytes();
-        let hash = state.hash_one(key);
-        let entry = table.entry(
-            hash,
-            |&(start, _)| Self::at(text, start) == key,
-            |&(start, _)| state.hash_one(Self::at(text, start)),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(seen) => Ok(Some(u64::from(seen.get().1))),
-            hashbrown::hash_table::Entry::Vacant(place) => {
-                let (Ok(start), Ok(len)) = (u32::try_from(text.len()), u8::try_from(key.len()))
-                else {
-                    return Err(StoreError::Integrity(
-                        "zu viele Kundennummern für einen Import".into(),
-                    ));
-                };
-                text.push(len);
-                text.extend_from_slice(key);
-                place.insert((start, u32::try_from(line).unwrap_or(u32::MAX)));
-                Ok(None)
-            }
-        }
-    }
-}
-
 /// A first import's filter: puts the checked batches back in file order and
 /// hands each record to the store, which turns away a customer number that
 /// came before, so that the earliest line wins and the stored table never sees
@@ -674,28 +627,23 @@ fn import_event(request: &ImportRequest, r: &ImportReport, import_id: i64) -> Au
         .job_center(Some(request.job_center_id))
 }
 
-/// Imports `source` (an export file) for one job center. `progress` is told
-/// the bytes read so far after each batch.
-pub async fn import_customers<R>(
+/// Imports an export file for one job center; `open` opens it. A first
+/// import on PostgreSQL whose file repeats a customer number opens it a second
+/// time (see below). `progress` is told the bytes read so far after each batch.
+pub async fn import_customers<R, O>(
     db: &Db,
     request: ImportRequest,
-    source: R,
+    mut open: O,
     progress: impl Fn(u64) + Send,
 ) -> Result<ImportReport, ImportError>
 where
     R: Read + Send + 'static,
+    O: FnMut() -> std::io::Result<R>,
 {
     if let Db::Sqlite { path, .. } = db {
+        let source = open().map_err(ReadError::from)?;
         return import_sqlite(db, path.clone(), request, source, progress).await;
     }
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
-    let today = request.today;
-    let reading = tokio::task::spawn_blocking(move || read_file(source, today, sender));
-
-    let mut report = ImportReport {
-        dry_run: request.dry_run,
-        ..ImportReport::default()
-    };
     let jc = request.job_center_id;
     let mut tx = db.begin().await?;
     // One import of a job center at a time (the customers' job-center check
@@ -717,103 +665,26 @@ where
             args![jc],
         )
         .await?;
-    // A first import streams straight into `customers` (COPY, numbers seen
-    // before turned away on the way); a later one into a staging table that
-    // is then merged with the stored customers.
-    let first = existing == 0;
-    if !first {
-        // Customer numbers compare bytewise, as in `customers` (migration 0015).
-        let create = CREATE_STAGING.replacen(
-            "customer_number TEXT",
-            "customer_number TEXT COLLATE \"C\"",
-            1,
-        );
-        tx.execute_generated(format!("{create} ON COMMIT DROP"), vec![])
-            .await?;
-    }
-    let (chunks, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let prefix = format!("{jc}\t{now}\t{now}\t", now = request.now).into_bytes();
-    let mut collected = Collected::default();
-    let feed = async {
-        let chunks = chunks;
-        let mut first_seen = FirstSeen::default();
-        let mut seen = SeenNumbers::default();
-        let mut out = Vec::with_capacity(COPY_CHUNK + 4096);
-        let mut dates = DateText::default();
-        let mut line_prefix = Vec::new();
-        while let Some(message) = receiver.recv().await {
-            let Some((seq, records)) = absorb(&mut report, &mut collected, message, &progress)?
-            else {
-                continue;
-            };
-            if first {
-                first_seen.push(seq, records, |r| {
-                    let first = seen.first_line(r.customer_number.as_str(), r.line)?;
-                    if first.is_none() {
-                        push_copy_row(&mut out, &prefix, &customer_values(r, &mut dates));
-                    }
-                    Ok::<_, ImportError>(first)
-                })?;
-            } else {
-                for r in &records {
-                    line_prefix.clear();
-                    line_prefix.extend_from_slice(format!("{}\t", r.line).as_bytes());
-                    push_copy_row(&mut out, &line_prefix, &customer_values(r, &mut dates));
-                }
-            }
-            if out.len() >= COPY_CHUNK {
-                let full = std::mem::replace(&mut out, Vec::with_capacity(COPY_CHUNK + 4096));
-                if chunks.send(full).await.is_err() {
-                    // COPY failed; its error is the one reported.
-                    break;
-                }
-            }
+    // A first import streams straight into `customers` (COPY) and keeps
+    // nothing per customer. Should the file repeat a customer number, the
+    // unique key stops the COPY; the file is then read again into the staging
+    // table, as for a later import, where each repeat is found with its line.
+    let mut direct = existing == 0;
+    let mut report = loop {
+        if direct {
+            tx.execute("SAVEPOINT direct_copy", vec![]).await?;
         }
-        if !out.is_empty() {
-            let _ = chunks.send(out).await;
+        let source = open().map_err(ReadError::from)?;
+        match postgres_pass(&mut tx, &request, import_id, source, direct, &progress).await {
+            Err(ImportError::Store(StoreError::UniqueViolation)) if direct => {
+                tx.execute("ROLLBACK TO SAVEPOINT direct_copy", vec![])
+                    .await?;
+                tracing::info!("import: a customer number repeats; reading again into staging");
+                direct = false;
+            }
+            other => break other?,
         }
-        Ok::<_, ImportError>(first_seen.finish()?)
     };
-    let statement = if first { COPY_CUSTOMERS } else { COPY_STAGING };
-    let (fed, copied) = tokio::join!(feed, tx.copy_in_chunks(statement, chunks_rx));
-    let _ = reading.await;
-    // Dropping the transaction on an error rolls everything back; a file
-    // that could not be read is the error to report.
-    let first_duplicates = fed?;
-    let copied = copied?;
-    let phase = std::time::Instant::now();
-    tracing::debug!(rows = report.rows, first, "import: rows copied");
-    if first {
-        report.inserted = copied;
-        collected.finish(&mut report, first_duplicates)?;
-    } else {
-        // A hash aggregate finds whether any number repeats.
-        let (repeated,): (i64,) = tx
-            .fetch_one(
-                "SELECT COUNT(*) FROM (SELECT customer_number FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) d",
-                vec![],
-            )
-            .await?;
-        tx.execute(INDEX_STAGING, vec![]).await?;
-        tx.execute("ANALYZE import_rows", vec![]).await?;
-        let duplicates: Vec<Duplicate> = if repeated > 0 {
-            let found = tx.fetch_all(DUPLICATES, vec![]).await?;
-            tx.execute(DELETE_DUPLICATES, vec![]).await?;
-            found
-        } else {
-            Vec::new()
-        };
-        collected.finish(&mut report, duplicate_issues(duplicates)?)?;
-        tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
-        tx.execute(CHANGES, args![import_id, jc]).await?;
-        report.updated = tx
-            .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
-            .await?;
-        tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
-        report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
-        tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
-        report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
-    }
     report.unchanged = report.accepted - report.inserted - report.updated;
     let [a, b, c, d, e, f, g, h] = finish_args(&report);
     tx.execute(
@@ -832,6 +703,115 @@ where
         tx.commit().await?;
         report.import_id = Some(import_id);
     }
+    Ok(report)
+}
+
+/// One reading of the file on PostgreSQL: `direct`ly into `customers`, or
+/// into the staging table and merged from there.
+async fn postgres_pass<R: Read + Send + 'static>(
+    tx: &mut crate::Tx,
+    request: &ImportRequest,
+    import_id: i64,
+    source: R,
+    direct: bool,
+    progress: &(impl Fn(u64) + Send),
+) -> Result<ImportReport, ImportError> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let today = request.today;
+    let reading = tokio::task::spawn_blocking(move || read_file(source, today, sender));
+    let mut report = ImportReport {
+        dry_run: request.dry_run,
+        ..ImportReport::default()
+    };
+    let jc = request.job_center_id;
+    if !direct {
+        // Customer numbers compare bytewise, as in `customers` (migration 0015).
+        let create = CREATE_STAGING.replacen(
+            "customer_number TEXT",
+            "customer_number TEXT COLLATE \"C\"",
+            1,
+        );
+        tx.execute_generated(format!("{create} ON COMMIT DROP"), vec![])
+            .await?;
+    }
+    let (chunks, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let prefix = format!("{jc}\t{now}\t{now}\t", now = request.now).into_bytes();
+    let mut collected = Collected::default();
+    let feed = async {
+        // Dropped when the feed ends, so that the reading side stops too
+        // should the COPY have failed.
+        let mut receiver = receiver;
+        let chunks = chunks;
+        let mut out = Vec::with_capacity(COPY_CHUNK + 4096);
+        let mut dates = DateText::default();
+        let mut line_prefix = Vec::new();
+        while let Some(message) = receiver.recv().await {
+            let Some((_, records)) = absorb(&mut report, &mut collected, message, progress)? else {
+                continue;
+            };
+            for r in &records {
+                let prefix = if direct {
+                    &prefix
+                } else {
+                    line_prefix.clear();
+                    line_prefix.extend_from_slice(format!("{}\t", r.line).as_bytes());
+                    &line_prefix
+                };
+                push_copy_row(&mut out, prefix, &customer_values(r, &mut dates));
+            }
+            if out.len() >= COPY_CHUNK {
+                let full = std::mem::replace(&mut out, Vec::with_capacity(COPY_CHUNK + 4096));
+                if chunks.send(full).await.is_err() {
+                    // COPY failed; its error is the one reported.
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            let _ = chunks.send(out).await;
+        }
+        Ok::<_, ImportError>(())
+    };
+    let statement = if direct { COPY_CUSTOMERS } else { COPY_STAGING };
+    let (fed, copied) = tokio::join!(feed, tx.copy_in_chunks(statement, chunks_rx));
+    let _ = reading.await;
+    // Dropping the transaction on an error rolls everything back; a file
+    // that could not be read is the error to report.
+    fed?;
+    let copied = copied?;
+    let phase = std::time::Instant::now();
+    tracing::debug!(rows = report.rows, direct, "import: rows copied");
+    if direct {
+        report.inserted = copied;
+        collected.finish(&mut report, IssueLog::default())?;
+        return Ok(report);
+    }
+    // A hash aggregate finds whether any number repeats.
+    let (repeated,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM (SELECT customer_number FROM import_rows GROUP BY customer_number HAVING COUNT(*) > 1) d",
+            vec![],
+        )
+        .await?;
+    tx.execute(INDEX_STAGING, vec![]).await?;
+    tx.execute("ANALYZE import_rows", vec![]).await?;
+    let duplicates: Vec<Duplicate> = if repeated > 0 {
+        let found = tx.fetch_all(DUPLICATES, vec![]).await?;
+        tx.execute(DELETE_DUPLICATES, vec![]).await?;
+        found
+    } else {
+        Vec::new()
+    };
+    collected.finish(&mut report, duplicate_issues(duplicates)?)?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
+    tx.execute(CHANGES, args![import_id, jc]).await?;
+    report.updated = tx
+        .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
+        .await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
+    report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
+    tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
+    report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
     Ok(report)
 }
 
@@ -1151,7 +1131,7 @@ mod sqlite_bulk {
 
 #[cfg(test)]
 mod tests {
-    use super::{LinesById, SeenNumbers, iso_date, push_copy_row};
+    use super::{LinesById, iso_date, push_copy_row};
     use std::borrow::Cow;
 
     #[test]
@@ -1194,7 +1174,15 @@ mod tests {
         let mut lines = LinesById::default();
         // Lines 2..=5 as ids 10..=13; line 6 rejected; a record on lines 7-8
         // as id 14; line 9 as id 15; ids 16-17 taken by someone else.
-        let stored = [(10, 2), (11, 3), (12, 4), (13, 5), (14, 7), (15, 9), (18, 10)];
+        let stored = [
+            (10, 2),
+            (11, 3),
+            (12, 4),
+            (13, 5),
+            (14, 7),
+            (15, 9),
+            (18, 10),
+        ];
         for (id, line) in stored {
             lines.note(id, line);
         }
@@ -1203,26 +1191,5 @@ mod tests {
             assert_eq!(lines.line_of(id), Some(line), "{id}");
         }
         assert_eq!(lines.line_of(9), None);
-    }
-
-    #[test]
-    fn seen_numbers_tell_the_first_line_of_each_number() {
-        let mut seen = SeenNumbers::default();
-        let long = "A".repeat(32);
-        let numbers = ["1", "12", "123", "21", long.as_str(), "B/7-1"];
-        for (i, n) in numbers.iter().enumerate() {
-            assert_eq!(seen.first_line(n, i as u64 + 2).unwrap(), None, "{n}");
-        }
-        for (i, n) in numbers.iter().enumerate() {
-            assert_eq!(seen.first_line(n, 100).unwrap(), Some(i as u64 + 2), "{n}");
-        }
-        // Many numbers: the table grows and still finds each one.
-        for i in 0..50_000u64 {
-            assert_eq!(seen.first_line(&format!("N{i}"), i + 10).unwrap(), None);
-        }
-        for i in (0..50_000u64).step_by(997) {
-            assert_eq!(seen.first_line(&format!("N{i}"), 1).unwrap(), Some(i + 10));
-        }
-        assert_eq!(seen.first_line("N50000", 1).unwrap(), None);
     }
 }

@@ -49,7 +49,7 @@ async fn import(db: &Db, jc: i64, bytes: Vec<u8>, dry_run: bool) -> ImportReport
     import_customers(
         db,
         request(jc, dry_run),
-        std::io::Cursor::new(bytes),
+        || Ok(std::io::Cursor::new(bytes.clone())),
         |_| {},
     )
     .await
@@ -321,9 +321,11 @@ async fn an_import_that_fails_half_way_leaves_the_database_as_it_was() {
         for i in 0..20_000 {
             big.push_str(&format!("N{i:06};Name;01.01.1980;;Ort\n"));
         }
-        let source = Failing {
-            data: std::io::Cursor::new(big.clone().into_bytes()),
-            left: big.len() / 2,
+        let source = || {
+            Ok(Failing {
+                data: std::io::Cursor::new(big.clone().into_bytes()),
+                left: big.len() / 2,
+            })
         };
         let result = import_customers(&t.db, request(jc, false), source, |_| {}).await;
         assert!(matches!(result, Err(ImportError::Read(_))), "{backend:?}");
@@ -346,7 +348,7 @@ async fn unreadable_files_are_errors_not_reports() {
         let result = import_customers(
             &t.db,
             request(jc, false),
-            std::io::Cursor::new(b"Vorname;Ort\nA;B\n".to_vec()),
+            || Ok(std::io::Cursor::new(b"Vorname;Ort\nA;B\n".to_vec())),
             |_| {},
         )
         .await;
@@ -381,11 +383,8 @@ async fn a_duplicate_names_the_first_line_past_rejected_and_multiline_rows() {
                 import(&t.db, jc, before.to_vec(), false).await;
             }
             let report = import(&t.db, jc, FILE.as_bytes().to_vec(), false).await;
-            let errors: Vec<(u64, String)> = report
-                .errors
-                .iter()
-                .map(|e| (e.line, e.message))
-                .collect();
+            let errors: Vec<(u64, String)> =
+                report.errors.iter().map(|e| (e.line, e.message)).collect();
             let lines: Vec<u64> = errors.iter().map(|e| e.0).collect();
             assert_eq!(lines, [3, 7, 8, 9], "{backend:?} {later}: {errors:?}");
             for ((_, message), first) in errors[1..].iter().zip([6, 4, 2]) {
@@ -400,7 +399,11 @@ async fn a_duplicate_names_the_first_line_past_rejected_and_multiline_rows() {
                 .filter(|c| c.3)
                 .map(|c| format!("{}={}", c.0, c.1))
                 .collect();
-            assert_eq!(names, ["A1=Eins", "A3=Drei", "A4=Vier"], "{backend:?} {later}");
+            assert_eq!(
+                names,
+                ["A1=Eins", "A3=Drei", "A4=Vier"],
+                "{backend:?} {later}"
+            );
         }
     }
 }
@@ -568,7 +571,7 @@ async fn customers_belong_to_a_job_center_that_exists_and_keep_it() {
         let result = import_customers(
             &t.db,
             request(jc + other + 1000, false),
-            std::io::Cursor::new(bytes),
+            || Ok(std::io::Cursor::new(bytes.clone())),
             |_| {},
         )
         .await;

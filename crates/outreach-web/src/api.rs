@@ -169,7 +169,8 @@ async fn import(
         now,
         dry_run: query.get("probelauf") == "1",
     };
-    match import_customers(&state.db, request, std::io::Cursor::new(body), |_| {}).await {
+    let open = || Ok(std::io::Cursor::new(body.clone()));
+    match import_customers(&state.db, request, open, |_| {}).await {
         Ok(report) => {
             let body = serde_json::to_string(&report).map_err(|_| {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler.".into())

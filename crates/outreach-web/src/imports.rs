@@ -152,12 +152,16 @@ fn start(state: &AppState, ctx: &Ctx, id: &str, job: Arc<ImportJob>) {
             Err(e) => Err(format!("Die hochgeladene Datei ist nicht mehr lesbar: {e}")),
             Ok(file) => {
                 let read = job.read.clone();
-                let result = import_customers(
-                    &state.db,
-                    request,
-                    std::io::BufReader::new(file),
-                    move |bytes| read.store(bytes, Ordering::Relaxed),
-                )
+                // Opened again should the import need a second reading.
+                let mut file = Some(file);
+                let path = job.path.clone();
+                let open = move || match file.take() {
+                    Some(file) => Ok(std::io::BufReader::new(file)),
+                    None => std::fs::File::open(&path).map(std::io::BufReader::new),
+                };
+                let result = import_customers(&state.db, request, open, move |bytes| {
+                    read.store(bytes, Ordering::Relaxed)
+                })
                 .await;
                 match result {
                     Ok(report) => Ok(report),

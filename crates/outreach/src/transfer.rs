@@ -103,12 +103,16 @@ pub async fn import(
         dry_run,
     };
     let progress = bar.clone();
-    let result = import_customers(
-        &db,
-        request,
-        std::io::BufReader::new(source),
-        move |bytes| progress.set_position(bytes),
-    )
+    // The file opened above first; opened again should the import need a
+    // second reading.
+    let mut source = Some(source);
+    let open = || match source.take() {
+        Some(file) => Ok(std::io::BufReader::new(file)),
+        None => std::fs::File::open(file).map(std::io::BufReader::new),
+    };
+    let result = import_customers(&db, request, open, move |bytes| {
+        progress.set_position(bytes)
+    })
     .await;
     bar.finish_and_clear();
     db.close().await;
