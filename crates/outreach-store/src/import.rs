@@ -514,48 +514,32 @@ fn absorb(
     Ok(None)
 }
 
-/// A first import's filter: puts the checked batches back in file order and
-/// hands each record to the store, which turns away a customer number that
-/// came before, so that the earliest line wins and the stored table never sees
-/// a number twice.
+/// Puts the checked batches back in file order: a first import on SQLite
+/// stores the records in that order, so that the earliest line of a number
+/// is the one kept.
 #[derive(Default)]
-struct FirstSeen {
+struct InOrder {
     waiting: std::collections::BTreeMap<u64, Vec<CustomerRecord>>,
     next: u64,
-    duplicates: IssueWriter,
 }
 
-impl FirstSeen {
+impl InOrder {
     /// Takes a batch; hands every record that is now due, in file order, to
-    /// `store`, which stores it (`None`) or tells the line its number was
-    /// first seen on.
-    fn push<E: From<std::io::Error>>(
+    /// `take`.
+    fn push<E>(
         &mut self,
         seq: u64,
         records: Vec<CustomerRecord>,
-        mut store: impl FnMut(&CustomerRecord) -> Result<Option<u64>, E>,
+        mut take: impl FnMut(CustomerRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         self.waiting.insert(seq, records);
         while let Some(records) = self.waiting.remove(&self.next) {
             self.next += 1;
             for record in records {
-                if let Some(first) = store(&record)? {
-                    push_duplicate(
-                        &mut self.duplicates,
-                        record.line,
-                        record.customer_number.as_str(),
-                        first,
-                    )?;
-                }
+                take(record)?;
             }
         }
         Ok(())
-    }
-
-    /// The rejected later lines, once every batch has been pushed.
-    fn finish(self) -> std::io::Result<IssueLog> {
-        debug_assert!(self.waiting.is_empty(), "a batch never became due");
-        self.duplicates.finish()
     }
 }
 
@@ -875,10 +859,15 @@ mod sqlite_bulk {
         let mut conn = Connection::open(path).map_err(failed)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(failed)?;
-        // As on every connection of the store; plus a page cache large
-        // enough for the new customers' index pages.
+        // As on every connection of the store, but without foreign key
+        // enforcement: SQLite keeps a statement journal for every statement
+        // that could fail half-way on a key, and a first import writes many
+        // rows with one statement. What the keys would check is checked below
+        // under the write lock (the job center and the user exist); all else
+        // the import writes refers to rows it read itself. Plus a page cache
+        // large enough for the new customers' index pages.
         conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;
+            "PRAGMA foreign_keys = OFF; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;
              PRAGMA temp.cache_size = -16384; DROP TABLE IF EXISTS temp.import_rows;",
         )
         .map_err(failed)?;
@@ -887,6 +876,23 @@ mod sqlite_bulk {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(failed)?;
         let jc = request.job_center_id;
+        let exists = |sql: &str, id: i64| {
+            tx.query_row(sql, [id], |row| row.get::<_, bool>(0))
+                .map_err(failed)
+        };
+        if !exists(
+            "SELECT EXISTS (SELECT 1 FROM job_centers WHERE id = ?1)",
+            jc,
+        )? {
+            return Err(StoreError::Integrity(format!("Das Jobcenter {jc} gibt es nicht.")).into());
+        }
+        if let Some(user) = request.user_id
+            && !exists("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", user)?
+        {
+            return Err(
+                StoreError::Integrity(format!("Den Benutzer {user} gibt es nicht.")).into(),
+            );
+        }
         let import_id: i64 = tx
             .query_row(
                 INSERT_IMPORT,
@@ -1038,13 +1044,33 @@ mod sqlite_bulk {
         Ok(())
     }
 
-    /// Customer columns in the order of [`customer_values`], after the job
-    /// center and the time.
-    const CUSTOMER_INSERT: &str = "INSERT INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
-        salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
-        status, unemployed_since, target_occupation, pap_code, last_contact, state_code)
-        VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
-        ON CONFLICT (job_center_id, customer_number) DO NOTHING";
+    /// Rows per INSERT on a first import: the work a statement does once
+    /// (its end, the list of the status check, the AUTOINCREMENT counter)
+    /// shared by many rows.
+    const ROWS_PER_INSERT: usize = 64;
+
+    /// An INSERT of `rows` customers: the job center and the time in `?1` and
+    /// `?2`, then [`customer_values`] row after row; a number already stored
+    /// is left out.
+    fn customer_insert(rows: usize) -> String {
+        let mut sql = String::from(
+            "INSERT OR IGNORE INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
+            salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
+            status, unemployed_since, target_occupation, pap_code, last_contact, state_code) VALUES ",
+        );
+        for row in 0..rows {
+            sql.push_str(if row == 0 {
+                "(?1, ?2, ?2"
+            } else {
+                ", (?1, ?2, ?2"
+            });
+            for column in 0..CUSTOMER_WIDTH {
+                sql.push_str(&format!(", ?{}", 3 + row * CUSTOMER_WIDTH + column));
+            }
+            sql.push(')');
+        }
+        sql
+    }
 
     /// Binds a record's [`customer_values`] from parameter `first` on. The
     /// statement keeps its other parameters between rows, so nothing is
@@ -1061,10 +1087,134 @@ mod sqlite_bulk {
         Ok(())
     }
 
-    /// A first import: records go straight into `customers`, in file order;
-    /// the unique key turns away a number seen before, and the line it was
-    /// first seen on is found from its id (see [`LinesById`]). Nothing is
-    /// kept per customer.
+    /// A first import's writer: records go straight into `customers`, in
+    /// file order and [`ROWS_PER_INSERT`] to a statement; the unique key
+    /// turns away a number seen before, and the line it was first seen on is
+    /// found from its id (see [`LinesById`]). Nothing is kept per customer.
+    struct FirstWriter<'c> {
+        conn: &'c Connection,
+        many: rusqlite::Statement<'c>,
+        one: rusqlite::Statement<'c>,
+        stored: rusqlite::Statement<'c>,
+        job_center_id: i64,
+        pending: Vec<CustomerRecord>,
+        /// The largest id this import stored so far (0 before the first).
+        last_id: i64,
+        lines: LinesById,
+        duplicates: IssueWriter,
+        dates: DateText,
+    }
+
+    impl<'c> FirstWriter<'c> {
+        fn new(conn: &'c Connection, request: &ImportRequest) -> Result<Self, ImportError> {
+            let mut many = conn
+                .prepare(&customer_insert(ROWS_PER_INSERT))
+                .map_err(failed)?;
+            let mut one = conn.prepare(&customer_insert(1)).map_err(failed)?;
+            for stmt in [&mut many, &mut one] {
+                stmt.raw_bind_parameter(1, request.job_center_id)
+                    .map_err(failed)?;
+                stmt.raw_bind_parameter(2, request.now).map_err(failed)?;
+            }
+            let stored = conn
+                .prepare(
+                    "SELECT id FROM customers WHERE job_center_id = ?1 AND customer_number = ?2",
+                )
+                .map_err(failed)?;
+            Ok(FirstWriter {
+                conn,
+                many,
+                one,
+                stored,
+                job_center_id: request.job_center_id,
+                pending: Vec::with_capacity(ROWS_PER_INSERT),
+                last_id: 0,
+                lines: LinesById::default(),
+                duplicates: IssueWriter::default(),
+                dates: DateText::default(),
+            })
+        }
+
+        fn take(&mut self, record: CustomerRecord) -> Result<(), ImportError> {
+            self.pending.push(record);
+            if self.pending.len() == ROWS_PER_INSERT {
+                self.write(true)?;
+            }
+            Ok(())
+        }
+
+        /// Writes the rest one by one; returns the rejected later lines.
+        fn finish(mut self) -> Result<IssueLog, ImportError> {
+            let rest = std::mem::take(&mut self.pending);
+            for record in rest {
+                self.pending.push(record);
+                self.write(false)?;
+            }
+            Ok(self.duplicates.finish()?)
+        }
+
+        /// Writes the pending records with one statement (`many` of them or
+        /// one).
+        fn write(&mut self, many: bool) -> Result<(), ImportError> {
+            let FirstWriter {
+                conn,
+                many: many_rows,
+                one,
+                stored,
+                job_center_id,
+                pending,
+                last_id,
+                lines,
+                duplicates,
+                dates,
+            } = self;
+            let stmt = if many { many_rows } else { one };
+            for (row, record) in pending.iter().enumerate() {
+                bind_customer(stmt, 3 + row * CUSTOMER_WIDTH, record, dates).map_err(failed)?;
+            }
+            let inserted = stmt.raw_execute().map_err(failed)?;
+            let before = *last_id;
+            if inserted == pending.len() {
+                // All stored, with the ids up to the last one in order.
+                let last = conn.last_insert_rowid();
+                for (k, record) in pending.iter().enumerate() {
+                    lines.note(last - (pending.len() - 1 - k) as i64, record.line);
+                }
+                *last_id = last;
+            } else {
+                // Some turned away by the unique key: each record's number
+                // tells the id it is stored under, by this statement (the
+                // first of them) or by an earlier one.
+                let mut here: Vec<(i64, u64)> = Vec::new();
+                for record in pending.iter() {
+                    let number = record.customer_number.as_str();
+                    let id: i64 = stored
+                        .query_row(rusqlite::params![*job_center_id, number], |row| row.get(0))
+                        .map_err(failed)?;
+                    let first = if id > before {
+                        match here.iter().find(|(stored, _)| *stored == id) {
+                            Some(&(_, first)) => Some(first),
+                            None => {
+                                here.push((id, record.line));
+                                lines.note(id, record.line);
+                                *last_id = (*last_id).max(id);
+                                None
+                            }
+                        }
+                    } else {
+                        Some(lines.line_of(id).unwrap_or(0))
+                    };
+                    if let Some(first) = first {
+                        push_duplicate(duplicates, record.line, number, first)?;
+                    }
+                }
+            }
+            pending.clear();
+            Ok(())
+        }
+    }
+
+    /// A first import: see [`FirstWriter`].
     fn load_first(
         tx: &rusqlite::Transaction<'_>,
         request: &ImportRequest,
@@ -1073,40 +1223,19 @@ mod sqlite_bulk {
         report: &mut ImportReport,
         collected: &mut Collected,
     ) -> Result<IssueLog, ImportError> {
-        let jc = request.job_center_id;
-        let mut insert = tx.prepare(CUSTOMER_INSERT).map_err(failed)?;
-        insert.raw_bind_parameter(1, jc).map_err(failed)?;
-        insert.raw_bind_parameter(2, request.now).map_err(failed)?;
-        let mut dates = DateText::default();
+        let mut writer = FirstWriter::new(tx, request)?;
         let progress = |n: u64| {
             let _ = bytes.send(n);
         };
-        let mut first_seen = FirstSeen::default();
-        let mut lines = LinesById::default();
-        let mut stored = tx
-            .prepare("SELECT id FROM customers WHERE job_center_id = ?1 AND customer_number = ?2")
-            .map_err(failed)?;
+        let mut in_order = InOrder::default();
         while let Some(message) = receiver.blocking_recv() {
             let Some((seq, records)) = absorb(report, collected, message, &progress)? else {
                 continue;
             };
-            first_seen.push(seq, records, |record| {
-                bind_customer(&mut insert, 3, record, &mut dates).map_err(failed)?;
-                if insert.raw_execute().map_err(failed)? == 1 {
-                    lines.note(tx.last_insert_rowid(), record.line);
-                    return Ok::<_, ImportError>(None);
-                }
-                // Turned away by the unique key: the number came before.
-                let first: i64 = stored
-                    .query_row(
-                        rusqlite::params![jc, record.customer_number.as_str()],
-                        |row| row.get(0),
-                    )
-                    .map_err(failed)?;
-                Ok(Some(lines.line_of(first).unwrap_or(0)))
-            })?;
+            in_order.push(seq, records, |record| writer.take(record))?;
         }
-        Ok(first_seen.finish()?)
+        debug_assert!(in_order.waiting.is_empty(), "a batch never became due");
+        writer.finish()
     }
 
     fn query_duplicates(
