@@ -663,7 +663,7 @@ where
             Err(ImportError::Store(StoreError::UniqueViolation)) if direct => {
                 tx.execute("ROLLBACK TO SAVEPOINT direct_copy", vec![])
                     .await?;
-                tracing::info!("import: a customer number repeats; reading again into staging");
+                tracing::debug!("import: a customer number repeats; reading again into staging");
                 direct = false;
             }
             other => break other?,
