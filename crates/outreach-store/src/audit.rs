@@ -82,7 +82,7 @@ impl AuditEvent {
     }
 }
 
-fn record_of(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> AuditRecord {
+pub(crate) fn record_of(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> AuditRecord {
     AuditRecord {
         seq,
         at: now,

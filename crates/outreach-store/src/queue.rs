@@ -81,6 +81,19 @@ pub enum LeaseKind {
     Held,
 }
 
+impl LeaseKind {
+    /// How the audit log names the kind of a lease.
+    pub fn label(self) -> &'static str {
+        match self {
+            LeaseKind::OwnCallback => "eigener Rückruf",
+            LeaseKind::TeamCallback => "Rückruf für das Team",
+            LeaseKind::Fresh => "erster Anruf",
+            LeaseKind::Retry => "erneuter Versuch",
+            LeaseKind::Held => "laufende Zuteilung",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {
     pub case_id: i64,
@@ -185,67 +198,110 @@ pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Leas
 /// The next case for the agent: the running lease if there is one,
 /// otherwise a new one in queue order; `None` when nothing is due.
 pub async fn lease_next(db: &Db, scope: &QueueScope) -> Result<Option<Lease>, StoreError> {
-    lease_next_audited(db, scope, |_| None).await
+    lease_next_audited(db, scope, None).await
 }
 
-/// [`lease_next`] that appends `audit(new lease)` in the same transaction
-/// when a new case was leased (not for a lease already held), at its end, so
-/// the audit chain's lock is held only for the commit.
+/// The audit event of a new lease: `event` (who, from where) with the case,
+/// the kind of lease and the campaign.
+pub fn lease_event(event: &AuditEvent, lease: &Lease) -> AuditEvent {
+    event
+        .clone()
+        .record("case", lease.case_id)
+        .fields(&format!("Zuteilung ({})", lease.kind.label()))
+        .purpose(&format!("Aktion {}", lease.campaign_id))
+}
+
+/// [`lease_next`] that appends [`lease_event`] of `event` with a new lease
+/// (not for a lease already held), atomically with it.
 pub async fn lease_next_audited(
     db: &Db,
     scope: &QueueScope,
-    audit: impl FnOnce(&Lease) -> Option<AuditEvent>,
+    event: Option<&AuditEvent>,
 ) -> Result<Option<Lease>, StoreError> {
+    if db.backend() == Backend::Postgres {
+        // One statement on its own: the lease and its event commit together.
+        let mut tx = db.write_once().await?;
+        let lease = lease_postgres(&mut tx, scope, event).await?;
+        tx.commit().await?;
+        return Ok(lease);
+    }
     let mut tx = db.begin().await?;
-    let (lease, new) = match tx.backend() {
-        Backend::Postgres => lease_postgres(&mut tx, scope).await?,
-        Backend::Sqlite => lease_sqlite(&mut tx, scope).await?,
-    };
+    let (lease, new) = lease_sqlite(&mut tx, scope).await?;
     if let Some(lease) = lease.filter(|_| new)
-        && let Some(event) = audit(&lease)
+        && let Some(event) = event
     {
-        crate::audit::append(&mut tx, &event, scope.now).await?;
+        crate::audit::append(&mut tx, &lease_event(event, &lease), scope.now).await?;
     }
     tx.commit().await?;
     Ok(lease)
 }
 
-/// PostgreSQL: the steps of [`lease_sqlite`] in one round trip, through the
-/// function `queue_lease` (migration 0016). Whether the lease is new.
+/// PostgreSQL: the steps of [`lease_sqlite`] and the audit event in one
+/// statement, through the function `queue_lease` (migration 0016); the event
+/// is written as [`lease_event`] writes it.
 async fn lease_postgres(
     tx: &mut Tx,
     scope: &QueueScope,
-) -> Result<(Option<Lease>, bool), StoreError> {
+    event: Option<&AuditEvent>,
+) -> Result<Option<Lease>, StoreError> {
     let join = |f: fn(&OpenCampaign) -> String| {
         scope.campaigns.iter().map(f).collect::<Vec<_>>().join(",")
     };
+    let template = event.map(|e| crate::audit::record_of(e, 0, String::new(), scope.now));
+    let t = template.as_ref();
+    let text = |f: fn(&outreach_core::audit::AuditRecord) -> &String| {
+        t.map(|r| f(r).clone()).unwrap_or_default()
+    };
+    let [own, team, fresh, retry] = KINDS.map(LeaseKind::label);
     let row: Option<(i32, i64, i64, i64)> = tx
         .fetch_optional(
-            "SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6)",
+            "WITH l AS MATERIALIZED (
+                 SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6)),
+             a AS (INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id,
+                       fields, purpose, client, job_center_id, service_center_id)
+                   SELECT $2, $8, $9, $10, $11, 'case', CAST(l.case_id AS TEXT),
+                       'Zuteilung (' || CASE l.kind WHEN 0 THEN $14 WHEN 1 THEN $15 WHEN 2 THEN $16 ELSE $17 END || ')',
+                       'Aktion ' || l.campaign_id, $12, $13, $18
+                   FROM l WHERE l.kind < 4 AND $7)
+             SELECT kind, case_id, campaign_id, expires_at FROM l",
             args![
                 scope.agent_id,
                 scope.now,
                 scope.holiday_states.as_str(),
                 join(|c| c.id.to_string()),
                 join(|c| c.letter_cutoff.clone()),
-                LEASE_SECONDS
+                LEASE_SECONDS,
+                t.is_some(),
+                t.and_then(|r| r.user_id),
+                text(|r| &r.username),
+                text(|r| &r.role),
+                text(|r| &r.action),
+                text(|r| &r.client),
+                t.and_then(|r| r.job_center_id),
+                own,
+                team,
+                fresh,
+                retry,
+                t.and_then(|r| r.service_center_id)
             ],
         )
         .await?;
     let Some((kind, case_id, campaign_id, expires_at)) = row else {
-        return Ok((None, false));
+        return Ok(None);
     };
     let kind = usize::try_from(kind)
         .ok()
         .and_then(|k| KINDS.get(k).copied())
         .unwrap_or(LeaseKind::Held);
-    let lease = Lease {
+    if kind != LeaseKind::Held && t.is_some() {
+        tx.appended_unsealed();
+    }
+    Ok(Some(Lease {
         case_id,
         campaign_id,
         expires_at,
         kind,
-    };
-    Ok((Some(lease), kind != LeaseKind::Held))
+    }))
 }
 
 /// SQLite (the single writer): the running lease if there is one, else the

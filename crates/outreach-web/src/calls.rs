@@ -97,15 +97,8 @@ async fn next_case(State(state): State<AppState>, ctx: Ctx) -> Result<Response, 
         campaign::running_for_service_center(&mut tx, sc, berlin_date(now)).await?
     };
     let scope = QueueScope::new(ctx.user.actor.user_id, now, &running);
-    let lease = queue::lease_next_audited(&state.db, &scope, |lease| {
-        Some(
-            AuditEvent::by(&ctx.user.actor, AuditAction::CaseLease, &ctx.client)
-                .record("case", lease.case_id)
-                .fields(&format!("Zuteilung ({:?})", lease.kind))
-                .purpose(&format!("Aktion {}", lease.campaign_id)),
-        )
-    })
-    .await?;
+    let event = AuditEvent::by(&ctx.user.actor, AuditAction::CaseLease, &ctx.client);
+    let lease = queue::lease_next_audited(&state.db, &scope, Some(&event)).await?;
     let Some(lease) = lease else {
         return Ok(Redirect::to("/anrufe?meldung=leer").into_response());
     };

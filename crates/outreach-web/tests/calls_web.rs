@@ -204,6 +204,29 @@ async fn an_agent_calls_two_cases() {
             .await
             .unwrap();
         assert_eq!(actions, 4, "{backend:?}");
+        // Each new lease is recorded once (not the second tab's), with the
+        // case, the kind and the campaign, as the same on both databases.
+        let first_case = case_url.trim_start_matches("/anrufe/fall/").to_string();
+        let leases: Vec<(String, String, String, String, String)> = tx
+            .fetch_all(
+                "SELECT username, record_type, record_id, fields, purpose FROM audit_events
+                 WHERE action = 'case_lease' ORDER BY record_id = $1 DESC",
+                args![first_case.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(leases.len(), 2, "{backend:?}: {leases:?}");
+        assert_eq!(
+            leases[0],
+            (
+                agent.clone(),
+                "case".to_string(),
+                first_case,
+                "Zuteilung (erster Anruf)".to_string(),
+                format!("Aktion {campaign_id}")
+            ),
+            "{backend:?}"
+        );
         // Nothing left to call today.
         drop(tx);
         let empty = client.post("/anrufe/naechster", &[]).await;
