@@ -2,6 +2,7 @@
 //! tests call without a network and `serve` runs on a listener.
 
 mod admin;
+mod admission;
 mod api;
 mod audit_log;
 mod auth;
@@ -52,6 +53,8 @@ pub struct WebConfig {
     pub session_idle_seconds: i64,
     /// What the daily deletion keeps how long.
     pub retention: outreach_store::retention::Policy,
+    /// Requests worked on at once; more wait in line (see `admission`).
+    pub requests_at_once: usize,
 }
 
 impl Default for WebConfig {
@@ -60,6 +63,7 @@ impl Default for WebConfig {
             secure_cookies: true,
             session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
             retention: outreach_store::retention::Policy::default(),
+            requests_at_once: admission::DEFAULT_AT_ONCE,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct Inner {
     metrics: metrics::Metrics,
     imports: imports::ImportJobs,
     prints: printing::PrintJobs,
+    admission: std::sync::Arc<admission::Admission>,
 }
 
 /// Shared application state.
@@ -107,11 +112,12 @@ impl AppState {
         AppState(Arc::new(Inner {
             db,
             clock: Clock::default(),
-            config,
             sessions: session::SessionCache::default(),
             metrics: metrics::Metrics::default(),
             imports: imports::ImportJobs::default(),
             prints: printing::PrintJobs::default(),
+            admission: admission::Admission::new(config.requests_at_once),
+            config,
         }))
     }
 }
@@ -164,6 +170,10 @@ pub fn app(state: AppState) -> Router {
             session::load_session,
         ))
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.admission.clone(),
+            admission::admit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -105,6 +105,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         retention: outreach_store::retention::Policy {
             audit_months: settings.audit_months,
         },
+        requests_at_once: settings.requests_at_once,
         ..WebConfig::default()
     };
     serve_db(db, &settings.bind, config).await

@@ -81,6 +81,8 @@ pub struct ServeSettings {
     pub session_minutes: i64,
     /// Months the audit log is kept (the daily deletion removes older events).
     pub audit_months: i32,
+    /// Requests the server works on at once.
+    pub requests_at_once: usize,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -115,6 +117,7 @@ impl ServeSettings {
                 file.session_minutes,
             ),
             audit_months: outreach_store::retention::Policy::default().audit_months,
+            requests_at_once: outreach_web::WebConfig::default().requests_at_once,
         };
         if !(5..=480).contains(&settings.session_minutes) {
             bail!(

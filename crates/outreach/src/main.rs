@@ -42,6 +42,11 @@ enum Command {
         #[arg(long, default_value_t = 30, env = "OUTREACH_SESSION_MINUTES",
               value_parser = clap::value_parser!(i64).range(5..=480))]
         session_minutes: i64,
+        /// Anfragen, die der Server gleichzeitig bearbeitet; weitere warten
+        /// („Nächster Fall“ wartet nie).
+        #[arg(long, default_value_t = 8, env = "OUTREACH_REQUESTS_AT_ONCE",
+              value_parser = clap::value_parser!(u16).range(1..=1024))]
+        requests_at_once: u16,
         /// TOML-Datei mit bind, database_url, session_minutes; Umgebung und
         /// Optionen haben Vorrang.
         #[arg(long, env = "OUTREACH_CONFIG")]
@@ -312,6 +317,7 @@ async fn main() -> std::process::ExitCode {
             bind,
             database,
             session_minutes,
+            requests_at_once,
             config,
             retention,
         } => {
@@ -333,6 +339,7 @@ async fn main() -> std::process::ExitCode {
                 Ok(settings) => {
                     commands::serve(config::ServeSettings {
                         audit_months: retention.audit_months,
+                        requests_at_once: usize::from(requests_at_once),
                         ..settings
                     })
                     .await

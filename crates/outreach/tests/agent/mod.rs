@@ -30,7 +30,11 @@ fn free_port() -> u16 {
 /// answers. Returns the server and its base URL.
 pub async fn start_server(url: &str, log: &str) -> (Server, String) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_outreach"))
+    // `OUTREACH_SERVER_BIN` runs another build of the server (an A/B run of
+    // a benchmark against the same set-up code).
+    let bin = std::env::var_os("OUTREACH_SERVER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_outreach").into());
+    let child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database-url", url])
         .env("OUTREACH_CLOCK_START", outreach_store::testing::QUEUE_CLOCK)
