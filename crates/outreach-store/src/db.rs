@@ -29,6 +29,9 @@ pub enum Db {
     Sqlite {
         writer: SqlitePool,
         readers: SqlitePool,
+        /// Writes wait here one at a time for the writer; urgent ones (an
+        /// agent's next case) go straight to it (see [`Db::begin_urgent`]).
+        line: std::sync::Arc<tokio::sync::Semaphore>,
         head: AuditHead,
         /// The database file (the bulk import opens a connection of its own).
         path: std::path::PathBuf,
@@ -136,6 +139,7 @@ impl Db {
             Ok(Db::Sqlite {
                 writer,
                 readers,
+                line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                 head: AuditHead::default(),
                 path,
             })
@@ -178,7 +182,24 @@ impl Db {
     /// A transaction for writing (on SQLite: on the one writer connection).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { writer, head, .. } => Tx::Sqlite(writer.begin().await?, head.clone()),
+            Db::Sqlite {
+                writer, head, line, ..
+            } => {
+                let turn = line.clone().acquire_owned().await.ok();
+                Tx::Sqlite(writer.begin().await?, Writing::new(head, turn))
+            }
+            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
+        })
+    }
+
+    /// [`Db::begin`] for a write someone waits for with nothing else to do (an
+    /// agent's next case): on SQLite it doesn't wait in line behind other
+    /// writes for the writer, only for the one at it and other urgent ones.
+    pub async fn begin_urgent(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite { writer, head, .. } => {
+                Tx::Sqlite(writer.begin().await?, Writing::new(head, None))
+            }
             Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
     }
@@ -186,7 +207,9 @@ impl Db {
     /// A transaction that only reads (on SQLite: from the reader pool).
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { readers, head, .. } => Tx::Sqlite(readers.begin().await?, head.clone()),
+            Db::Sqlite { readers, head, .. } => {
+                Tx::Sqlite(readers.begin().await?, Writing::new(head, None))
+            }
             Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
     }
@@ -210,8 +233,11 @@ impl Db {
     /// there; see `audit::append`).
     pub async fn write_once(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { writer, head, .. } => {
-                Tx::SqliteWrite(writer.acquire().await?, head.clone())
+            Db::Sqlite {
+                writer, head, line, ..
+            } => {
+                let turn = line.clone().acquire_owned().await.ok();
+                Tx::SqliteWrite(writer.acquire().await?, Writing::new(head, turn))
             }
             Db::Postgres(pool, task) => {
                 Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
@@ -378,13 +404,29 @@ macro_rules! on_backend {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, AuditHead),
+    Sqlite(Transaction<'static, Sqlite>, Writing),
     Postgres(Transaction<'static, Postgres>, PgSeal),
     /// A reader connection without a transaction (see [`Db::read`]).
     SqliteRead(PoolConnection<Sqlite>),
     PostgresRead(PoolConnection<Postgres>, PgSeal),
     /// The SQLite writer without a transaction (see [`Db::write_once`]).
-    SqliteWrite(PoolConnection<Sqlite>, AuditHead),
+    SqliteWrite(PoolConnection<Sqlite>, Writing),
+}
+
+/// SQLite: the audit head, and the writer's line held by a write that is not
+/// urgent until it ends.
+pub struct Writing {
+    head: AuditHead,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Writing {
+    fn new(head: &AuditHead, turn: Option<tokio::sync::OwnedSemaphorePermit>) -> Writing {
+        Writing {
+            head: head.clone(),
+            _turn: turn,
+        }
+    }
 }
 
 impl Tx {
@@ -406,7 +448,7 @@ impl Tx {
     /// The SQLite writer's cached audit head (`None` elsewhere).
     pub(crate) fn audit_head(&self) -> Option<&AuditHead> {
         match self {
-            Tx::Sqlite(_, head) | Tx::SqliteWrite(_, head) => Some(head),
+            Tx::Sqlite(_, writing) | Tx::SqliteWrite(_, writing) => Some(&writing.head),
             _ => None,
         }
     }

@@ -225,7 +225,7 @@ pub async fn lease_next_audited(
         tx.commit().await?;
         return Ok(lease);
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_urgent().await?;
     let (lease, new) = lease_sqlite(&mut tx, scope).await?;
     if let Some(lease) = lease.filter(|_| new)
         && let Some(event) = event

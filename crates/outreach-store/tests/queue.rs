@@ -543,3 +543,41 @@ async fn an_unfinished_conversation_returns_to_the_queue() {
         );
     }
 }
+
+/// SQLite has one writer. An agent's next case waits only for the write at
+/// it, not behind the writes waiting in line for it (`Db::begin_urgent`).
+#[tokio::test]
+async fn an_urgent_write_goes_before_the_writes_in_line() {
+    let t = TestDb::new(outreach_store::Backend::Sqlite).await.unwrap();
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let at_writer = t.db.begin().await.unwrap();
+    let waiting = |urgent: bool| {
+        let (db, order) = (t.db.clone(), order.clone());
+        tokio::spawn(async move {
+            let tx = if urgent {
+                db.begin_urgent().await.unwrap()
+            } else {
+                db.begin().await.unwrap()
+            };
+            order
+                .lock()
+                .unwrap()
+                .push(if urgent { "dringend" } else { "normal" });
+            tx.commit().await.unwrap();
+        })
+    };
+    let normal = waiting(false);
+    // Both are waiting once each has had its turns to run.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let urgent = waiting(true);
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(order.lock().unwrap().is_empty(), "the writer is held");
+    at_writer.commit().await.unwrap();
+    normal.await.unwrap();
+    urgent.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), ["dringend", "normal"]);
+}
