@@ -49,6 +49,10 @@ async fn free_port() -> u16 {
         .port()
 }
 
+/// One Chromium at a time: four at once on two cores made page loads pass
+/// the ten seconds a step may take (two of three runs of this file failed).
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn start_chromedriver() -> (Child, u16) {
     let port = free_port().await;
     let child = Command::new(CHROMEDRIVER)
@@ -194,6 +198,7 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
     if !browser_available() {
         return;
     }
+    let _one_browser = ONE_BROWSER.lock().await;
     let (_chromedriver, driver_port) = start_chromedriver().await;
     let shots = screenshot_dir();
     for backend in backends().await {
@@ -541,6 +546,7 @@ async fn the_session_warning_extends_the_session_by_keyboard() {
     if !browser_available() {
         return;
     }
+    let _one_browser = ONE_BROWSER.lock().await;
     let (_chromedriver, driver_port) = start_chromedriver().await;
     for backend in backends().await {
         // 8 s idle limit: the warning shows after 4 s.
@@ -779,6 +785,7 @@ async fn the_guide_preview_by_keyboard_alone() {
     if !browser_available() {
         return;
     }
+    let _one_browser = ONE_BROWSER.lock().await;
     let (_chromedriver, driver_port) = start_chromedriver().await;
     let shots = screenshot_dir();
     for backend in backends().await {
@@ -886,6 +893,7 @@ async fn an_agent_calls_by_keyboard_alone() {
     if !browser_available() {
         return;
     }
+    let _one_browser = ONE_BROWSER.lock().await;
     let (_chromedriver, driver_port) = start_chromedriver().await;
     let shots = screenshot_dir();
     for backend in backends().await {
