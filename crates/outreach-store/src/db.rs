@@ -5,10 +5,11 @@ use crate::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous, SqliteTransactionManager,
 };
-use sqlx::{FromRow, Postgres, Sqlite, Transaction};
+use sqlx::{Connection, FromRow, Postgres, SqlSafeStr, Sqlite, Transaction};
+use sqlx_core::transaction::TransactionManager;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite {
-        writer: SqlitePool,
+        writer: Writer,
         readers: SqlitePool,
         /// Writes wait here one at a time for the writer; urgent ones (an
         /// agent's next case) go straight to it (see [`Db::begin_urgent`]).
@@ -41,6 +42,13 @@ pub enum Db {
     /// appended events seals them after its commit.
     Postgres(PgPool, SealingTask),
 }
+
+/// SQLite's one writer connection, taken by one write at a time; `None`
+/// once closed. Not in a pool: handing a pooled connection on costs a task
+/// and a round trip to the connection's thread (sqlx tests it on every
+/// return), which the next write waited for — as long as the writes
+/// themselves took, with the writer busy (see BENCHMARKS.md, issue 6).
+pub type Writer = std::sync::Arc<tokio::sync::Mutex<Option<SqliteConnection>>>;
 
 /// PostgreSQL: set once this process runs a task that seals appended audit
 /// events (`outreach serve`), so that commits leave the sealing to it.
@@ -128,16 +136,15 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("secure_delete", "ON");
             let path = options.get_filename().to_path_buf();
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
+            let writer = SqliteConnection::connect_with(&options).await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(8)
+                // sqlx tests a connection when it comes back anyway.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             Ok(Db::Sqlite {
-                writer,
+                writer: std::sync::Arc::new(tokio::sync::Mutex::new(Some(writer))),
                 readers,
                 line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                 head: AuditHead::default(),
@@ -166,7 +173,11 @@ impl Db {
     /// built-in conversation guide's current version.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Db::Sqlite { writer, .. } => {
+                let mut turn =
+                    WriterTurn::take(writer, Writing::new(&AuditHead::default(), None)).await?;
+                SQLITE_MIGRATIONS.run(&mut *turn).await?
+            }
             Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         crate::guide::ensure_builtin(self).await
@@ -186,7 +197,7 @@ impl Db {
                 writer, head, line, ..
             } => {
                 let turn = line.clone().acquire_owned().await.ok();
-                Tx::Sqlite(writer.begin().await?, Writing::new(head, turn))
+                Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, turn)).await?)
             }
             Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
@@ -198,7 +209,7 @@ impl Db {
     pub async fn begin_urgent(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { writer, head, .. } => {
-                Tx::Sqlite(writer.begin().await?, Writing::new(head, None))
+                Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, None)).await?)
             }
             Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
         })
@@ -237,7 +248,7 @@ impl Db {
                 writer, head, line, ..
             } => {
                 let turn = line.clone().acquire_owned().await.ok();
-                Tx::SqliteWrite(writer.acquire().await?, Writing::new(head, turn))
+                Tx::SqliteWrite(WriterTurn::take(writer, Writing::new(head, turn)).await?)
             }
             Db::Postgres(pool, task) => {
                 Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
@@ -267,8 +278,8 @@ impl Db {
             Db::Sqlite {
                 writer, readers, ..
             } => PoolStats {
-                size: writer.size() + readers.size(),
-                idle: writer.num_idle() + readers.num_idle(),
+                size: 1 + readers.size(),
+                idle: usize::from(writer.try_lock().is_ok()) + readers.num_idle(),
             },
             Db::Postgres(pool, _) => PoolStats {
                 size: pool.size(),
@@ -286,6 +297,35 @@ impl Db {
         }
     }
 
+    /// SQLite: from now on the writer leaves copying the write-ahead log
+    /// into the database file to [`Db::checkpoint`], called by a task of this
+    /// process (`outreach serve`). Otherwise the commit that fills the log
+    /// past 1,000 pages copies it, syncing both files to disk while every
+    /// other write waits for it. Returns false on PostgreSQL (nothing to do).
+    pub async fn checkpoint_in_background(&self) -> Result<bool, StoreError> {
+        let Db::Sqlite { writer, head, .. } = self else {
+            return Ok(false);
+        };
+        let mut turn = WriterTurn::take(writer, Writing::new(head, None)).await?;
+        sqlx::Executor::execute(&mut *turn, "PRAGMA wal_autocheckpoint = 0").await?;
+        Ok(true)
+    }
+
+    /// SQLite: copies what it can of the write-ahead log into the database
+    /// file on a reader connection, without waiting for or blocking readers
+    /// and the writer (`PASSIVE`). Returns the pages copied.
+    pub async fn checkpoint(&self) -> Result<i64, StoreError> {
+        let Db::Sqlite { readers, .. } = self else {
+            return Ok(0);
+        };
+        let mut conn = readers.acquire().await?;
+        let (_busy, _log, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(copied)
+    }
+
     /// The PostgreSQL pool (none on SQLite).
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match self {
@@ -300,7 +340,12 @@ impl Db {
                 writer, readers, ..
             } => {
                 readers.close().await;
-                writer.close().await;
+                let last = writer.lock().await.take();
+                if let Some(conn) = last
+                    && let Err(error) = conn.close().await
+                {
+                    tracing::warn!(%error, "closing the SQLite writer failed");
+                }
             }
             Db::Postgres(pool, _) => pool.close().await,
         }
@@ -396,7 +441,7 @@ macro_rules! on_backend {
             Tx::Sqlite($conn, _) => $body,
             Tx::Postgres($conn, _) => $body,
             Tx::SqliteRead($conn) => $body,
-            Tx::SqliteWrite($conn, _) => $body,
+            Tx::SqliteWrite($conn) => $body,
             Tx::PostgresRead($conn, _) => $body,
         }
     };
@@ -409,8 +454,81 @@ pub enum Tx {
     /// A reader connection without a transaction (see [`Db::read`]).
     SqliteRead(PoolConnection<Sqlite>),
     PostgresRead(PoolConnection<Postgres>, PgSeal),
-    /// The SQLite writer without a transaction (see [`Db::write_once`]).
-    SqliteWrite(PoolConnection<Sqlite>, Writing),
+    /// The SQLite writer, in a transaction ([`Db::begin`]) or for one
+    /// statement ([`Db::write_once`]).
+    SqliteWrite(WriterTurn),
+}
+
+/// A write's turn at the SQLite writer ([`Writer`]), in a transaction or
+/// not. Dropped in a transaction, it rolls back: the rollback is queued on
+/// the connection before the next write can take it.
+pub struct WriterTurn {
+    conn: tokio::sync::OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+    writing: Writing,
+    /// A transaction began and has not ended.
+    open: bool,
+}
+
+impl WriterTurn {
+    /// The writer on its own; waits for the write at it.
+    async fn take(writer: &Writer, writing: Writing) -> Result<WriterTurn, StoreError> {
+        let guard = writer.clone().lock_owned().await;
+        let conn = tokio::sync::OwnedMutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        Ok(WriterTurn {
+            conn,
+            writing,
+            open: false,
+        })
+    }
+
+    /// The writer in a transaction that takes SQLite's write lock at once
+    /// (`BEGIN IMMEDIATE`: another process's write is waited for here,
+    /// not failed on later).
+    async fn begin(writer: &Writer, writing: Writing) -> Result<WriterTurn, StoreError> {
+        let mut turn = WriterTurn::take(writer, writing).await?;
+        SqliteTransactionManager::begin(&mut turn.conn, Some("BEGIN IMMEDIATE".into_sql_str()))
+            .await?;
+        turn.open = true;
+        Ok(turn)
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        if self.open {
+            SqliteTransactionManager::commit(&mut self.conn).await?;
+            self.open = false;
+        }
+        Ok(())
+    }
+
+    async fn rollback(mut self) -> Result<(), StoreError> {
+        if self.open {
+            SqliteTransactionManager::rollback(&mut self.conn).await?;
+            self.open = false;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriterTurn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriterTurn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        if self.open {
+            SqliteTransactionManager::start_rollback(&mut self.conn);
+        }
+    }
 }
 
 /// SQLite: the audit head, and the writer's line held by a write that is not
@@ -432,7 +550,7 @@ impl Writing {
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => Backend::Sqlite,
+            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(_) => Backend::Sqlite,
             Tx::Postgres(..) | Tx::PostgresRead(..) => Backend::Postgres,
         }
     }
@@ -448,7 +566,8 @@ impl Tx {
     /// The SQLite writer's cached audit head (`None` elsewhere).
     pub(crate) fn audit_head(&self) -> Option<&AuditHead> {
         match self {
-            Tx::Sqlite(_, writing) | Tx::SqliteWrite(_, writing) => Some(&writing.head),
+            Tx::Sqlite(_, writing) => Some(&writing.head),
+            Tx::SqliteWrite(turn) => Some(&turn.writing.head),
             _ => None,
         }
     }
@@ -531,7 +650,7 @@ impl Tx {
                 Ok(copy.finish().await?)
             }
             Tx::PostgresRead(..) => Err(StoreError::Integrity("COPY needs a transaction".into())),
-            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(..) => {
+            Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(_) => {
                 Err(StoreError::Integrity("COPY is PostgreSQL only".into()))
             }
         }
@@ -541,8 +660,9 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx, _) => tx.rollback().await?,
+            Tx::SqliteWrite(turn) => turn.rollback().await?,
             Tx::Postgres(tx, _) => tx.rollback().await?,
-            Tx::SqliteRead(_) | Tx::PostgresRead(..) | Tx::SqliteWrite(..) => {}
+            Tx::SqliteRead(_) | Tx::PostgresRead(..) => {}
         }
         Ok(())
     }
@@ -554,8 +674,9 @@ impl Tx {
                 tx.commit().await?;
                 seal.after_commit().await;
             }
+            Tx::SqliteWrite(turn) => turn.commit().await?,
             Tx::PostgresRead(_, seal) => seal.after_commit().await,
-            Tx::SqliteRead(_) | Tx::SqliteWrite(..) => {}
+            Tx::SqliteRead(_) => {}
         }
         Ok(())
     }

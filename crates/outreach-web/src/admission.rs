@@ -10,8 +10,22 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
 
-/// Requests worked on at once by default.
-pub const DEFAULT_AT_ONCE: usize = 8;
+/// Requests worked on at once by default. PostgreSQL: 8 — with more, the
+/// requests in flight crowd the lease's statement on the database and the
+/// cores. SQLite: no line here (the most the setting allows): its writes
+/// already wait in the store's line for the one writer, where the lease goes
+/// first; a line here as well held the requests back in waves and the
+/// leases came in bursts (lease p99 94–137 ms at 8, 6–8 ms without; see
+/// BENCHMARKS.md, call queue, session 10).
+pub fn default_at_once(backend: outreach_store::Backend) -> usize {
+    match backend {
+        outreach_store::Backend::Postgres => 8,
+        outreach_store::Backend::Sqlite => MOST_AT_ONCE,
+    }
+}
+
+/// The most requests at once the setting allows.
+pub const MOST_AT_ONCE: usize = 1024;
 
 /// The route an agent takes the next case by; it never waits in line.
 const NEXT_CASE: &str = "/anrufe/naechster";

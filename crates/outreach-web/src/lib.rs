@@ -54,7 +54,8 @@ pub struct WebConfig {
     /// What the daily deletion keeps how long.
     pub retention: outreach_store::retention::Policy,
     /// Requests worked on at once; more wait in line (see `admission`).
-    pub requests_at_once: usize,
+    /// `None`: the database's default ([`admission::default_at_once`]).
+    pub requests_at_once: Option<usize>,
 }
 
 impl Default for WebConfig {
@@ -63,7 +64,7 @@ impl Default for WebConfig {
             secure_cookies: true,
             session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
             retention: outreach_store::retention::Policy::default(),
-            requests_at_once: admission::DEFAULT_AT_ONCE,
+            requests_at_once: None,
         }
     }
 }
@@ -109,6 +110,9 @@ pub struct AppState(Arc<Inner>);
 
 impl AppState {
     pub fn new(db: Db, config: WebConfig) -> AppState {
+        let at_once = config
+            .requests_at_once
+            .unwrap_or_else(|| admission::default_at_once(db.backend()));
         AppState(Arc::new(Inner {
             db,
             clock: Clock::default(),
@@ -116,7 +120,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             imports: imports::ImportJobs::default(),
             prints: printing::PrintJobs::default(),
-            admission: admission::Admission::new(config.requests_at_once),
+            admission: admission::Admission::new(at_once),
             config,
         }))
     }

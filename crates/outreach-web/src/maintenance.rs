@@ -78,6 +78,31 @@ pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()
     }))
 }
 
+/// How often the SQLite write-ahead log is copied into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// SQLite: copies the write-ahead log into the database file every
+/// [`CHECKPOINT_INTERVAL`] beside the writer, instead of the commit that
+/// fills it doing so while all other writes wait (see
+/// `Db::checkpoint_in_background`). PostgreSQL: no task.
+pub async fn spawn_checkpointer(
+    db: outreach_store::Db,
+) -> Result<Option<tokio::task::JoinHandle<()>>, outreach_store::StoreError> {
+    if !db.checkpoint_in_background().await? {
+        return Ok(None);
+    }
+    Ok(Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CHECKPOINT_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = db.checkpoint().await {
+                tracing::warn!(%error, "copying the write-ahead log into the database failed");
+            }
+        }
+    })))
+}
+
 /// PostgreSQL: hears the changes to sessions and users, so that the server
 /// may keep the sessions it read (see `session::SessionCache`). Without this
 /// task (SQLite, tests building the router) nothing is kept.

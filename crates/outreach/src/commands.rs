@@ -63,8 +63,12 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
     let upkeep = outreach_web::maintenance::spawn(state.clone());
     let sealer = outreach_web::maintenance::spawn_sealer(db.clone());
     let sessions = outreach_web::maintenance::spawn_session_watch(state.clone());
+    let checkpointer = outreach_web::maintenance::spawn_checkpointer(db.clone()).await?;
     outreach_web::serve(listener, state, shutdown_signal()).await?;
     upkeep.abort();
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.abort();
+    }
     if let Some(sessions) = sessions {
         sessions.abort();
     }

@@ -81,8 +81,8 @@ pub struct ServeSettings {
     pub session_minutes: i64,
     /// Months the audit log is kept (the daily deletion removes older events).
     pub audit_months: i32,
-    /// Requests the server works on at once.
-    pub requests_at_once: usize,
+    /// Requests the server works on at once (`None`: the database's default).
+    pub requests_at_once: Option<usize>,
 }
 
 /// A value from the command line or environment, unless only clap's default

@@ -43,10 +43,11 @@ enum Command {
               value_parser = clap::value_parser!(i64).range(5..=480))]
         session_minutes: i64,
         /// Anfragen, die der Server gleichzeitig bearbeitet; weitere warten
-        /// („Nächster Fall“ wartet nie).
-        #[arg(long, default_value_t = 8, env = "OUTREACH_REQUESTS_AT_ONCE",
+        /// („Nächster Fall“ wartet nie). Vorgabe: 8 mit PostgreSQL, 1024 mit
+        /// SQLite.
+        #[arg(long, env = "OUTREACH_REQUESTS_AT_ONCE",
               value_parser = clap::value_parser!(u16).range(1..=1024))]
-        requests_at_once: u16,
+        requests_at_once: Option<u16>,
         /// TOML-Datei mit bind, database_url, session_minutes; Umgebung und
         /// Optionen haben Vorrang.
         #[arg(long, env = "OUTREACH_CONFIG")]
@@ -339,7 +340,7 @@ async fn main() -> std::process::ExitCode {
                 Ok(settings) => {
                     commands::serve(config::ServeSettings {
                         audit_months: retention.audit_months,
-                        requests_at_once: usize::from(requests_at_once),
+                        requests_at_once: requests_at_once.map(usize::from),
                         ..settings
                     })
                     .await
