@@ -310,15 +310,33 @@ async fn lease_sqlite(
     tx: &mut Tx,
     scope: &QueueScope,
 ) -> Result<(Option<Lease>, bool), StoreError> {
-    if let Some(held) = current(tx, scope.agent_id, scope.now).await? {
+    // The agent's leases: a running one is returned; expired or finished
+    // ones are let go (one lease per agent) — usually there is none, and
+    // then nothing is written.
+    let leases: Vec<(i64, i64, i64, bool)> = tx
+        .fetch_all(
+            "SELECT id, campaign_id, COALESCE(lease_expires_at, 0),
+                    COALESCE(lease_expires_at >= $2 AND final_disposition IS NULL, FALSE)
+             FROM cases WHERE leased_to = $1",
+            args![scope.agent_id, scope.now],
+        )
+        .await?;
+    if let Some(&(case_id, campaign_id, expires_at, _)) = leases.iter().find(|l| l.3) {
+        let held = Lease {
+            case_id,
+            campaign_id,
+            expires_at,
+            kind: LeaseKind::Held,
+        };
         return Ok((Some(held), false));
     }
-    // Expired or finished leases of this agent let go (one lease per agent).
-    tx.execute(
-        "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL WHERE leased_to = $1",
-        args![scope.agent_id],
-    )
-    .await?;
+    if !leases.is_empty() {
+        tx.execute(
+            "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL WHERE leased_to = $1",
+            args![scope.agent_id],
+        )
+        .await?;
+    }
     // Kinds first, then campaigns in their order.
     let mut found: Option<(LeaseKind, i64, i64)> = None;
     for campaign in &scope.campaigns {

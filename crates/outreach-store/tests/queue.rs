@@ -214,6 +214,27 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
                 .unwrap()
         );
         tx.commit().await.unwrap();
+        // While it runs, the agent's lease is the one they get again; once
+        // it expired untouched, they let go of it and get a new one.
+        let scope_c = scope(&t.db, sc, c, later + 1).await;
+        let again = queue::lease_next(&t.db, &scope_c).await.unwrap().unwrap();
+        assert_eq!(
+            (again.case_id, again.kind),
+            (taken.case_id, LeaseKind::Held)
+        );
+        let much_later = later + LEASE_SECONDS + 1;
+        let anew = queue::lease_next(&t.db, &scope(&t.db, sc, c, much_later).await)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(anew.kind, LeaseKind::Held, "{backend:?}: a new lease");
+        let mut tx = t.db.read().await.unwrap();
+        let (held,): (i64,) = tx
+            .fetch_one("SELECT COUNT(*) FROM cases WHERE leased_to = $1", args![c])
+            .await
+            .unwrap();
+        assert_eq!(held, 1, "{backend:?}: one lease per agent");
+        drop(tx);
 
         // Epiphany (06.01.2027, a Wednesday): nobody in Bayern is called.
         let mut tx = t.db.begin().await.unwrap();
