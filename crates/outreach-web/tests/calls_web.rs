@@ -221,12 +221,37 @@ async fn an_agent_calls_two_cases() {
             (
                 agent.clone(),
                 "case".to_string(),
-                first_case,
+                first_case.clone(),
                 "Zuteilung (erster Anruf)".to_string(),
                 format!("Aktion {campaign_id}")
             ),
             "{backend:?}"
         );
+        // "Anruf starten" is recorded with the attempt and the number, the
+        // same on both databases.
+        let (attempt, phone): (i64, String) = tx
+            .fetch_one(
+                "SELECT id, phone_used FROM attempts WHERE case_id = $1 ORDER BY id LIMIT 1",
+                args![first_case.parse::<i64>().unwrap()],
+            )
+            .await
+            .unwrap();
+        let started: Vec<(String, String, String, String, String)> = tx
+            .fetch_all(
+                "SELECT username, record_type, record_id, fields, purpose FROM audit_events
+                 WHERE action = 'call_attempt' AND record_id = $1",
+                args![first_case.as_str()],
+            )
+            .await
+            .unwrap();
+        let expected = (
+            agent.clone(),
+            "case".to_string(),
+            first_case,
+            format!("Versuch {attempt}, Nummer: {phone}"),
+            String::new(),
+        );
+        assert!(started.contains(&expected), "{backend:?}: {started:?}");
         // Nothing left to call today.
         drop(tx);
         let empty = client.post("/anrufe/naechster", &[]).await;
