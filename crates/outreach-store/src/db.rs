@@ -5,8 +5,8 @@ use crate::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous, SqliteTransactionManager,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous, SqliteTransactionManager,
 };
 use sqlx::{Connection, FromRow, Postgres, SqlSafeStr, Sqlite, Transaction};
 use sqlx_core::transaction::TransactionManager;
@@ -29,7 +29,7 @@ pub enum Backend {
 pub enum Db {
     Sqlite {
         writer: Writer,
-        readers: SqlitePool,
+        readers: Kept<Sqlite>,
         /// Writes wait here one at a time for the writer; urgent ones (an
         /// agent's next case) go straight to it (see [`Db::begin_urgent`]).
         line: std::sync::Arc<tokio::sync::Semaphore>,
@@ -40,7 +40,7 @@ pub enum Db {
     /// The pool, and whether a sealing task of this process seals the
     /// audit events (see `audit::seal`); without one, each transaction that
     /// appended events seals them after its commit.
-    Postgres(PgPool, SealingTask),
+    Postgres(Kept<Postgres>, SealingTask),
 }
 
 /// SQLite's one writer connection, taken by one write at a time; `None`
@@ -145,7 +145,7 @@ impl Db {
                 .await?;
             Ok(Db::Sqlite {
                 writer: std::sync::Arc::new(tokio::sync::Mutex::new(Some(writer))),
-                readers,
+                readers: Kept::new(readers),
                 line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                 head: AuditHead::default(),
                 path,
@@ -156,7 +156,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Db::Postgres(pool, SealingTask::default()))
+            Ok(Db::Postgres(Kept::new(pool), SealingTask::default()))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -178,7 +178,7 @@ impl Db {
                     WriterTurn::take(writer, Writing::new(&AuditHead::default(), None)).await?;
                 SQLITE_MIGRATIONS.run(&mut *turn).await?
             }
-            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(&pool.pool).await?,
         }
         crate::guide::ensure_builtin(self).await
     }
@@ -199,7 +199,10 @@ impl Db {
                 let turn = line.clone().acquire_owned().await.ok();
                 Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, turn)).await?)
             }
-            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
+            Db::Postgres(pool, task) => Tx::Postgres(
+                pool.acquire().await?.begin().await?,
+                PgSeal::new(&pool.pool, task),
+            ),
         })
     }
 
@@ -211,7 +214,10 @@ impl Db {
             Db::Sqlite { writer, head, .. } => {
                 Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, None)).await?)
             }
-            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
+            Db::Postgres(pool, task) => Tx::Postgres(
+                pool.acquire().await?.begin().await?,
+                PgSeal::new(&pool.pool, task),
+            ),
         })
     }
 
@@ -219,9 +225,12 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { readers, head, .. } => {
-                Tx::Sqlite(readers.begin().await?, Writing::new(head, None))
+                Tx::Sqlite(readers.pool.begin().await?, Writing::new(head, None))
             }
-            Db::Postgres(pool, task) => Tx::Postgres(pool.begin().await?, PgSeal::new(pool, task)),
+            Db::Postgres(pool, task) => Tx::Postgres(
+                pool.acquire().await?.begin().await?,
+                PgSeal::new(&pool.pool, task),
+            ),
         })
     }
 
@@ -233,7 +242,7 @@ impl Db {
         Ok(match self {
             Db::Sqlite { readers, .. } => Tx::SqliteRead(readers.acquire().await?),
             Db::Postgres(pool, task) => {
-                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
+                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(&pool.pool, task))
             }
         })
     }
@@ -251,7 +260,7 @@ impl Db {
                 Tx::SqliteWrite(WriterTurn::take(writer, Writing::new(head, turn)).await?)
             }
             Db::Postgres(pool, task) => {
-                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(pool, task))
+                Tx::PostgresRead(pool.acquire().await?, PgSeal::new(&pool.pool, task))
             }
         })
     }
@@ -278,12 +287,12 @@ impl Db {
             Db::Sqlite {
                 writer, readers, ..
             } => PoolStats {
-                size: 1 + readers.size(),
-                idle: usize::from(writer.try_lock().is_ok()) + readers.num_idle(),
+                size: 1 + readers.pool.size(),
+                idle: usize::from(writer.try_lock().is_ok()) + readers.idle(),
             },
             Db::Postgres(pool, _) => PoolStats {
-                size: pool.size(),
-                idle: pool.num_idle(),
+                size: pool.pool.size(),
+                idle: pool.idle(),
             },
         }
     }
@@ -318,7 +327,7 @@ impl Db {
         let Db::Sqlite { readers, .. } = self else {
             return Ok(0);
         };
-        let mut conn = readers.acquire().await?;
+        let mut conn = readers.pool.acquire().await?;
         let (_busy, _log, copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&mut *conn)
@@ -329,7 +338,7 @@ impl Db {
     /// The PostgreSQL pool (none on SQLite).
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match self {
-            Db::Postgres(pool, _) => Some(pool),
+            Db::Postgres(pool, _) => Some(&pool.pool),
             Db::Sqlite { .. } => None,
         }
     }
@@ -348,6 +357,180 @@ impl Db {
                 }
             }
             Db::Postgres(pool, _) => pool.close().await,
+        }
+    }
+}
+
+/// How long a connection may wait among the [`Kept`] ones; one idle longer
+/// goes back to sqlx's pool, which tests it before handing it out again.
+const KEPT_IDLE: Duration = Duration::from_secs(10);
+
+/// The connections waiting in [`Kept`], each with when it came back.
+type Idle<DB> = std::sync::Arc<std::sync::Mutex<Vec<(PoolConnection<DB>, std::time::Instant)>>>;
+
+/// Connections this process keeps out of sqlx's pool between uses. sqlx
+/// tests a connection with a round trip when it returns to the pool and, on
+/// PostgreSQL, again before handing it out; for the short reads and writes
+/// of a request that doubled or tripled the round trips (see BENCHMARKS.md,
+/// issue 6). A connection comes back here without them when its use ended
+/// cleanly: no transaction left open, no statement cut off. Otherwise, or
+/// when it has waited here longer than [`KEPT_IDLE`], it goes back to sqlx's
+/// pool, which rolls back and tests it as before.
+pub struct Kept<DB: sqlx::Database> {
+    pub(crate) pool: sqlx::Pool<DB>,
+    idle: Idle<DB>,
+    /// At most this many are out at once, in use or waiting here: the rest
+    /// of the pool stays with sqlx for the sealer and the paths that use it
+    /// directly. A connection is only taken from sqlx's pool when none
+    /// waits here, so none waits for sqlx while one is idle here.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    most: usize,
+}
+
+impl<DB: sqlx::Database> Clone for Kept<DB> {
+    fn clone(&self) -> Kept<DB> {
+        Kept {
+            pool: self.pool.clone(),
+            idle: self.idle.clone(),
+            permits: self.permits.clone(),
+            most: self.most,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::fmt::Debug for Kept<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("pool", &self.pool)
+            .field("idle", &self.idle.lock().map_or(0, |idle| idle.len()))
+            .field("most", &self.most)
+            .finish()
+    }
+}
+
+impl<DB: sqlx::Database> Kept<DB> {
+    fn new(pool: sqlx::Pool<DB>) -> Kept<DB> {
+        let most = (pool.options().get_max_connections() as usize)
+            .saturating_sub(2)
+            .max(1);
+        Kept {
+            pool,
+            idle: std::sync::Arc::default(),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(most)),
+            most,
+        }
+    }
+
+    async fn acquire(&self) -> Result<KeptConn<DB>, StoreError> {
+        let timeout = self.pool.options().get_acquire_timeout();
+        let permit = tokio::time::timeout(timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let waiting = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match waiting {
+            Some((conn, since)) if since.elapsed() < KEPT_IDLE => conn,
+            // Dropped: back to sqlx's pool, tested there.
+            Some(_) | None => self.pool.acquire().await?,
+        };
+        Ok(KeptConn {
+            conn: Some(conn),
+            home: self.clone(),
+            clean: true,
+            open: false,
+            _permit: permit,
+        })
+    }
+
+    fn idle(&self) -> usize {
+        self.pool.num_idle() + self.idle.lock().map_or(0, |idle| idle.len())
+    }
+
+    async fn close(&self) {
+        self.permits.close();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+        self.pool.close().await;
+    }
+}
+
+/// A connection from [`Kept`], in a transaction or not.
+pub struct KeptConn<DB: sqlx::Database> {
+    conn: Option<PoolConnection<DB>>,
+    home: Kept<DB>,
+    /// No statement was cut off or failed.
+    clean: bool,
+    /// A transaction began and has not ended.
+    open: bool,
+    /// Given back after the connection (fields drop after `drop`).
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<DB: sqlx::Database> KeptConn<DB> {
+    fn conn(&mut self) -> Result<&mut DB::Connection, StoreError> {
+        match self.conn.as_mut() {
+            Some(conn) => Ok(&mut **conn),
+            None => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
+    }
+
+    async fn begin(mut self) -> Result<KeptConn<DB>, StoreError> {
+        self.clean = false;
+        DB::TransactionManager::begin(self.conn()?, None).await?;
+        self.open = true;
+        self.clean = true;
+        Ok(self)
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        if self.open {
+            self.clean = false;
+            DB::TransactionManager::commit(self.conn()?).await?;
+            self.open = false;
+            self.clean = true;
+        }
+        Ok(())
+    }
+
+    async fn rollback(mut self) -> Result<(), StoreError> {
+        if self.open {
+            self.clean = false;
+            DB::TransactionManager::rollback(self.conn()?).await?;
+            self.open = false;
+            self.clean = true;
+        }
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> Drop for KeptConn<DB> {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if self.open {
+            // Sent before sqlx's pool hands the connection out again.
+            DB::TransactionManager::start_rollback(&mut conn);
+            return;
+        }
+        if !self.clean {
+            return;
+        }
+        let Ok(mut idle) = self.home.idle.lock() else {
+            return;
+        };
+        if idle.len() < self.home.most {
+            idle.push((conn, std::time::Instant::now()));
+        }
+        // The longest waiting goes back to sqlx's pool once it waited too long.
+        if idle
+            .first()
+            .is_some_and(|(_, since)| since.elapsed() >= KEPT_IDLE)
+        {
+            let stale = idle.remove(0);
+            drop(idle);
+            drop(stale);
         }
     }
 }
@@ -438,11 +621,30 @@ macro_rules! bind_args {
 macro_rules! on_backend {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            Tx::Sqlite($conn, _) => $body,
-            Tx::Postgres($conn, _) => $body,
-            Tx::SqliteRead($conn) => $body,
-            Tx::SqliteWrite($conn) => $body,
-            Tx::PostgresRead($conn, _) => $body,
+            Tx::Sqlite(t, _) => {
+                let $conn = &mut **t;
+                $body
+            }
+            Tx::SqliteWrite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            // Clean again only once the statement has run through (a
+            // cut-off or failed one sends the connection back to sqlx).
+            Tx::SqliteRead(k) => {
+                k.clean = false;
+                let $conn = k.conn()?;
+                let result = $body;
+                k.clean = true;
+                result
+            }
+            Tx::Postgres(k, _) | Tx::PostgresRead(k, _) => {
+                k.clean = false;
+                let $conn = k.conn()?;
+                let result = $body;
+                k.clean = true;
+                result
+            }
         }
     };
 }
@@ -450,10 +652,10 @@ macro_rules! on_backend {
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>, Writing),
-    Postgres(Transaction<'static, Postgres>, PgSeal),
+    Postgres(KeptConn<Postgres>, PgSeal),
     /// A reader connection without a transaction (see [`Db::read`]).
-    SqliteRead(PoolConnection<Sqlite>),
-    PostgresRead(PoolConnection<Postgres>, PgSeal),
+    SqliteRead(KeptConn<Sqlite>),
+    PostgresRead(KeptConn<Postgres>, PgSeal),
     /// The SQLite writer, in a transaction ([`Db::begin`]) or for one
     /// statement ([`Db::write_once`]).
     SqliteWrite(WriterTurn),
@@ -575,7 +777,7 @@ impl Tx {
     /// Runs a statement; returns the number of rows it touched.
     pub async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(on_backend!(self, tx => bind_args!(sqlx::query(sql), args)
-            .execute(&mut **tx)
+            .execute(tx)
             .await?
             .rows_affected()))
     }
@@ -587,7 +789,7 @@ impl Tx {
     ) -> Result<Vec<T>, StoreError> {
         Ok(
             on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
-            .fetch_all(&mut **tx)
+            .fetch_all(tx)
             .await?),
         )
     }
@@ -599,7 +801,7 @@ impl Tx {
     ) -> Result<Option<T>, StoreError> {
         Ok(
             on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx)
             .await?),
         )
     }
@@ -611,7 +813,7 @@ impl Tx {
     ) -> Result<T, StoreError> {
         Ok(
             on_backend!(self, tx => bind_args!(sqlx::query_as::<_, T>(sql), args)
-            .fetch_one(&mut **tx)
+            .fetch_one(tx)
             .await?),
         )
     }
@@ -625,7 +827,7 @@ impl Tx {
     ) -> Result<u64, StoreError> {
         Ok(
             on_backend!(self, tx => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-                .execute(&mut **tx)
+                .execute(tx)
                 .await?
                 .rows_affected()),
         )
@@ -642,12 +844,15 @@ impl Tx {
         mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, StoreError> {
         match self {
-            Tx::Postgres(tx, _) => {
-                let mut copy = tx.copy_in_raw(statement).await?;
+            Tx::Postgres(k, _) => {
+                k.clean = false;
+                let mut copy = k.conn()?.copy_in_raw(statement).await?;
                 while let Some(chunk) = chunks.recv().await {
                     copy.send(chunk).await?;
                 }
-                Ok(copy.finish().await?)
+                let copied = copy.finish().await?;
+                k.clean = true;
+                Ok(copied)
             }
             Tx::PostgresRead(..) => Err(StoreError::Integrity("COPY needs a transaction".into())),
             Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(_) => {
@@ -661,7 +866,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx, _) => tx.rollback().await?,
             Tx::SqliteWrite(turn) => turn.rollback().await?,
-            Tx::Postgres(tx, _) => tx.rollback().await?,
+            Tx::Postgres(k, _) => k.rollback().await?,
             Tx::SqliteRead(_) | Tx::PostgresRead(..) => {}
         }
         Ok(())
@@ -670,8 +875,8 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx, _) => tx.commit().await?,
-            Tx::Postgres(tx, seal) => {
-                tx.commit().await?;
+            Tx::Postgres(k, seal) => {
+                k.commit().await?;
                 seal.after_commit().await;
             }
             Tx::SqliteWrite(turn) => turn.commit().await?,

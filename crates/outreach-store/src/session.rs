@@ -111,20 +111,29 @@ pub async fn delete_idle(tx: &mut Tx, cutoff: i64) -> Result<u64, StoreError> {
 /// The channel of migration 0017's announcements.
 const CHANGES: &str = "outreach_sessions";
 
-/// PostgreSQL: listens for changes to sessions and users (migration 0017)
-/// and tells `changed` of each — `Some("s:<session hash>")` or
-/// `Some("u:<user id>")` — or `None` when changes may have been missed (the
-/// listening connection was lost). `listening` is told whether changes are
-/// being heard: `true` once listening, `false` before anything may be missed.
-/// Runs until the task is dropped; returns at once on SQLite.
+/// Hears the changes to sessions and users and tells `changed` of each —
+/// `Some("s:<session hash>")` or `Some("u:<user id>")` — or `None` when
+/// changes may have been missed. PostgreSQL announces them (migration 0017),
+/// SQLite writes them down (migration 0018) and they are read every
+/// [`CHANGES_READ_EVERY`]. `listening` is told whether changes are being
+/// heard: `true` once they are, `false` before anything may be missed. Runs
+/// until the task is dropped.
 pub async fn watch_changes(
     db: &crate::Db,
     listening: impl Fn(bool),
     changed: impl Fn(Option<&str>),
 ) {
-    let crate::Db::Postgres(pool, _) = db else {
-        return;
-    };
+    match db {
+        crate::Db::Postgres(pool, _) => listen_postgres(&pool.pool, listening, changed).await,
+        crate::Db::Sqlite { .. } => read_sqlite_changes(db, listening, changed).await,
+    }
+}
+
+async fn listen_postgres(
+    pool: &sqlx::PgPool,
+    listening: impl Fn(bool),
+    changed: impl Fn(Option<&str>),
+) {
     loop {
         let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
             Ok(mut listener) => match listener.listen(CHANGES).await {
@@ -151,4 +160,83 @@ pub async fn watch_changes(
         changed(None);
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
+}
+
+/// How often SQLite's written-down changes are read: a session ended or a
+/// user deactivated by another process counts in `outreach serve` at most
+/// this much later.
+pub const CHANGES_READ_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The changes of migration 0018 kept for servers that read them late.
+const CHANGES_KEPT: i64 = 10_000;
+
+async fn read_sqlite_changes(
+    db: &crate::Db,
+    listening: impl Fn(bool),
+    changed: impl Fn(Option<&str>),
+) {
+    let mut ticker = tokio::time::interval(CHANGES_READ_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The last change heard; `None` until listening.
+    let mut last: Option<i64> = None;
+    loop {
+        ticker.tick().await;
+        let read = async {
+            let mut tx = db.read().await?;
+            let rows: Vec<(i64, String)> = match last {
+                None => {
+                    tx.fetch_all(
+                        "SELECT COALESCE(MAX(id), 0), '' FROM session_changes",
+                        args![],
+                    )
+                    .await?
+                }
+                Some(after) => {
+                    tx.fetch_all(
+                        "SELECT id, what FROM session_changes WHERE id > $1 ORDER BY id",
+                        args![after],
+                    )
+                    .await?
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(rows)
+        };
+        match (read.await, last) {
+            (Ok(rows), None) => {
+                last = rows.first().map(|r| r.0);
+                listening(true);
+            }
+            (Ok(rows), Some(after)) => {
+                // Entries are numbered without gaps; a gap means some were
+                // removed before they were read.
+                if rows.first().is_some_and(|(id, _)| *id != after + 1) {
+                    changed(None);
+                }
+                for (id, what) in rows {
+                    changed(Some(&what));
+                    last = Some(id);
+                }
+            }
+            (Err(error), _) => {
+                if last.take().is_some() {
+                    tracing::warn!(%error, "reading the session changes failed");
+                    listening(false);
+                }
+            }
+        }
+    }
+}
+
+/// SQLite: removes all but the last [`CHANGES_KEPT`] written-down changes
+/// (migration 0018); nothing to do on PostgreSQL.
+pub async fn prune_changes(tx: &mut Tx) -> Result<u64, StoreError> {
+    if tx.backend() != crate::Backend::Sqlite {
+        return Ok(0);
+    }
+    tx.execute(
+        "DELETE FROM session_changes WHERE id <= (SELECT MAX(id) FROM session_changes) - $1",
+        args![CHANGES_KEPT],
+    )
+    .await
 }

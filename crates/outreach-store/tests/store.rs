@@ -520,3 +520,109 @@ fn migration_folders_hold_the_same_file_names() {
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, names("postgres"));
 }
+
+/// Connections go back to this process's own pool without sqlx's tests (a
+/// round trip each); one whose transaction was dropped, or whose statement
+/// was cut off, still comes back clean: the dropped write is gone, its locks
+/// are let go, and the next reads see their own results.
+#[tokio::test]
+async fn connections_come_back_clean() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let jc = {
+            let mut tx = t.db.begin().await.unwrap();
+            let id = org::create_job_center(
+                &mut tx,
+                &NewJobCenter {
+                    code: "S".into(),
+                    name: "Jobcenter S".into(),
+                    ..NewJobCenter::default()
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            id
+        };
+        let name = |db: Db| async move {
+            let mut tx = db.read().await.unwrap();
+            let (name,): (String,) = tx
+                .fetch_one("SELECT name FROM job_centers WHERE id = $1", args![jc])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            name
+        };
+        // A write dropped half-way, holding the row's lock.
+        let mut dropped = t.db.begin().await.unwrap();
+        dropped
+            .execute(
+                "UPDATE job_centers SET name = 'abgebrochen' WHERE id = $1",
+                args![jc],
+            )
+            .await
+            .unwrap();
+        dropped
+            .execute(
+                "INSERT INTO job_centers (code, name, created_at) VALUES ('abgebrochen', 'x', 0)",
+                args![],
+            )
+            .await
+            .unwrap();
+        drop(dropped);
+        let next = async {
+            let mut tx = t.db.begin().await.unwrap();
+            tx.execute(
+                "UPDATE job_centers SET name = 'danach' WHERE id = $1",
+                args![jc],
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), next)
+            .await
+            .unwrap_or_else(|_| panic!("{backend:?}: the dropped write still holds its lock"));
+        assert_eq!(name(t.db.clone()).await, "danach", "{backend:?}");
+        let mut tx = t.db.read().await.unwrap();
+        let (left,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM job_centers WHERE code = 'abgebrochen'",
+                args![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(left, 0, "{backend:?}: the dropped write left a row");
+
+        // A long read cut off after 50 ms; the reads after it get their own rows.
+        let long = match backend {
+            Backend::Postgres => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM generate_series(1, 200000000)"
+            }
+            Backend::Sqlite => {
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000000)
+                 SELECT COUNT(*) FROM n"
+            }
+        };
+        let cut = async {
+            let mut tx = t.db.read().await.unwrap();
+            tx.fetch_one::<(i64,)>(long, args![]).await
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), cut)
+                .await
+                .is_err(),
+            "{backend:?}: the long read was not cut off"
+        );
+        // Not behind the cut-off statement (it runs for many seconds).
+        for _ in 0..5 {
+            let read = tokio::time::timeout(std::time::Duration::from_secs(5), name(t.db.clone()));
+            let found = read
+                .await
+                .unwrap_or_else(|_| panic!("{backend:?}: a read waited behind the cut-off one"));
+            assert_eq!(found, "danach", "{backend:?}");
+        }
+    }
+}

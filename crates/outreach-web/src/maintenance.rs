@@ -17,6 +17,7 @@ pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_stor
     let cutoff = state.clock.now() - state.config.session_idle_seconds;
     let mut tx = state.db.begin().await?;
     let removed = session::delete_idle(&mut tx, cutoff).await?;
+    session::prune_changes(&mut tx).await?;
     tx.commit().await?;
     Ok(removed)
 }
@@ -103,21 +104,18 @@ pub async fn spawn_checkpointer(
     })))
 }
 
-/// PostgreSQL: hears the changes to sessions and users, so that the server
-/// may keep the sessions it read (see `session::SessionCache`). Without this
-/// task (SQLite, tests building the router) nothing is kept.
-pub fn spawn_session_watch(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    if state.db.backend() != outreach_store::Backend::Postgres {
-        return None;
-    }
-    Some(tokio::spawn(async move {
+/// Hears the changes to sessions and users, so that the server may keep the
+/// sessions it read (see `session::SessionCache`). Without this task (tests
+/// building the router) nothing is kept.
+pub fn spawn_session_watch(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         outreach_store::session::watch_changes(
             &state.db,
             |listening| state.sessions.listening(listening),
             |what| state.sessions.changed(what),
         )
         .await;
-    }))
+    })
 }
 
 /// Runs the upkeep every few minutes until the runtime ends; the daily part

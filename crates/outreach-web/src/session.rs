@@ -47,11 +47,13 @@ fn client_of(parts_ext: &axum::http::Extensions) -> String {
 const KEPT_FOR: Duration = Duration::from_secs(5);
 
 /// The sessions this server read lately, so that a request doesn't read its
-/// session again (PostgreSQL under `outreach serve`: six statements of an
-/// agent's call cycle). An entry is forgotten as soon as PostgreSQL tells of
-/// a change to its session or its user (migration 0017, heard by
+/// session again (under `outreach serve`: six statements of an agent's call
+/// cycle). An entry is forgotten as soon as the database tells of a change
+/// to its session or its user (PostgreSQL: migration 0017; SQLite: migration
+/// 0018, read every [`session::CHANGES_READ_EVERY`]; heard by
 /// [`session::watch_changes`]), and after [`KEPT_FOR`] in any case; while
-/// changes aren't being heard nothing is kept. The last-seen time of a kept
+/// changes aren't being heard nothing is kept. Changes this server makes
+/// itself are forgotten at once. The last-seen time of a kept
 /// session is not trusted: a session that looks idle is read again.
 #[derive(Default)]
 pub struct SessionCache {

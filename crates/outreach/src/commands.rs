@@ -69,9 +69,7 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
     if let Some(checkpointer) = checkpointer {
         checkpointer.abort();
     }
-    if let Some(sessions) = sessions {
-        sessions.abort();
-    }
+    sessions.abort();
     if let Some(sealer) = sealer {
         sealer.abort();
         // What the last requests appended.

@@ -1,6 +1,7 @@
-//! Two `outreach serve` processes on one PostgreSQL database keep the
-//! sessions they read for a few seconds; a session that ends or a user who
-//! is changed is refused by both at once, not when the kept copy runs out.
+//! Two `outreach serve` processes on one database keep the sessions they
+//! read for a few seconds; a session that ends or a user who is changed —
+//! by the other server or by another process — is refused by both at once,
+//! not when the kept copy runs out. On both databases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code, reason = "shared with the queue benchmark")]
@@ -38,11 +39,13 @@ async fn admitted(a: &mut Agent, b: &mut Agent) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ended_session_and_a_changed_user_are_refused_by_every_server_at_once() {
-    if !backends().await.contains(&Backend::Postgres) {
-        eprintln!("SKIP: PostgreSQL nicht erreichbar; der Test mit zwei Servern läuft nur dort");
-        return;
+    for backend in backends().await {
+        refused_by_every_server(backend).await;
     }
-    let t = TestDb::new(Backend::Postgres).await.unwrap();
+}
+
+async fn refused_by_every_server(backend: Backend) {
+    let t = TestDb::new(backend).await.unwrap();
     let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
     let setup = queue_campaign(&t.db, 10, 2, &hash).await.unwrap();
     let (_a, base_a) = start_server(&t.url, "warn").await;
@@ -61,7 +64,7 @@ async fn an_ended_session_and_a_changed_user_are_refused_by_every_server_at_once
     let waited = refused_after(&mut on_b).await;
     assert!(
         waited.is_some_and(|w| w < at_once),
-        "server B still took the ended session: {waited:?}"
+        "{backend:?}: server B still took the ended session: {waited:?}"
     );
 
     // A user deactivated in the database: both servers refuse the session.
@@ -82,7 +85,7 @@ async fn an_ended_session_and_a_changed_user_are_refused_by_every_server_at_once
         let waited = refused_after(agent).await;
         assert!(
             waited.is_some_and(|w| w < at_once),
-            "server {server} still took the deactivated user's session: {waited:?}"
+            "{backend:?}: server {server} still took the deactivated user's session: {waited:?}"
         );
     }
 }
