@@ -498,6 +498,74 @@ pub async fn start_attempt(
     Ok(open_attempt(tx, case_id, agent_id).await?.map(|a| a.id))
 }
 
+/// "Anruf starten": [`start_attempt`], the lease renewed and `event`
+/// appended, in one transaction; `{}` in the event's fields stands for the
+/// attempt. Returns the attempt, `None` when the lease is not the agent's.
+pub async fn start_attempt_audited(
+    db: &Db,
+    case_id: i64,
+    agent_id: i64,
+    number: &str,
+    now: i64,
+    event: &AuditEvent,
+) -> Result<Option<i64>, StoreError> {
+    let mut tx = db.begin().await?;
+    let Some(attempt) = start_attempt(&mut tx, case_id, agent_id, number, now).await? else {
+        return Ok(None);
+    };
+    renew(&mut tx, case_id, agent_id, now).await?;
+    let fields = event.fields.replace("{}", &attempt.to_string());
+    crate::audit::append(&mut tx, &event.clone().fields(&fields), now).await?;
+    tx.commit().await?;
+    Ok(Some(attempt))
+}
+
+/// The result of the agent's open attempt: [`finish_attempt`] with `event`
+/// appended, in one transaction. False as there.
+pub async fn finish_attempt_audited(
+    db: &Db,
+    finished: Finished<'_>,
+    event: &AuditEvent,
+) -> Result<bool, StoreError> {
+    let Finished {
+        attempt_id,
+        agent_id,
+        result,
+        callback_at,
+        after,
+        now,
+    } = finished;
+    let mut tx = db.begin().await?;
+    if !finish_attempt(
+        &mut tx,
+        attempt_id,
+        agent_id,
+        result,
+        callback_at,
+        after,
+        now,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    crate::audit::append(&mut tx, event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// An attempt's result as [`finish_attempt_audited`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    pub attempt_id: i64,
+    pub agent_id: i64,
+    /// The result's code.
+    pub result: &'a str,
+    pub callback_at: Option<i64>,
+    pub after: AfterAttempt,
+    pub now: i64,
+}
+
 /// What follows an attempt for its case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterAttempt {

@@ -700,3 +700,222 @@ async fn the_log_is_copied_beside_the_writer() {
         assert_eq!(pg.db.checkpoint().await.unwrap(), 0);
     }
 }
+
+/// "Anruf starten" and the result with their audit events, as the agent's
+/// pages record them: only on the
+/// agent's own lease, a reload continues the open attempt and renews the
+/// lease, and each kind of what follows is stored on the case.
+#[tokio::test]
+async fn audited_attempts_move_the_case_on_both_databases() {
+    use outreach_core::audit::AuditAction;
+    use outreach_store::audit::AuditEvent;
+    use outreach_store::queue::{AfterAttempt, Finished};
+    type CaseRow = (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        String,
+        Option<i64>,
+    );
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let (_, sc) = world(&t.db, 4).await;
+        let a = agent(&t.db, sc, "agent.a").await;
+        let b = agent(&t.db, sc, "agent.b").await;
+        let t0 = now();
+        let callback = t0 + 3 * 3600;
+        // (result, callback time, what follows, the case afterwards)
+        let kinds: [(&str, Option<i64>, AfterAttempt, CaseRow); 4] = [
+            (
+                "busy",
+                None,
+                AfterAttempt::Due {
+                    at: t0 + 86_400,
+                    callback: None,
+                },
+                (
+                    1,
+                    Some(t0 + 86_400),
+                    None,
+                    None,
+                    None,
+                    None,
+                    "open".into(),
+                    None,
+                ),
+            ),
+            (
+                "callback",
+                Some(callback),
+                AfterAttempt::Due {
+                    at: callback,
+                    callback: Some((a, callback + 900)),
+                },
+                (
+                    1,
+                    Some(callback),
+                    Some(callback),
+                    Some(a),
+                    None,
+                    None,
+                    "open".into(),
+                    None,
+                ),
+            ),
+            (
+                "no_answer",
+                None,
+                AfterAttempt::Final("not_reached"),
+                (
+                    1,
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some("not_reached".into()),
+                    "final".into(),
+                    Some(t0 + 30),
+                ),
+            ),
+            (
+                "reached",
+                None,
+                AfterAttempt::Conversation,
+                (
+                    1,
+                    Some(t0 + 30),
+                    None,
+                    None,
+                    Some(a),
+                    None,
+                    "open".into(),
+                    None,
+                ),
+            ),
+        ];
+        for (result, callback_at, after, expected) in kinds {
+            let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, t0).await)
+                .await
+                .unwrap()
+                .unwrap();
+            let case = lease.case_id;
+            let (state_before,): (String,) = {
+                let mut tx = t.db.read().await.unwrap();
+                tx.fetch_one("SELECT state FROM cases WHERE id = $1", args![case])
+                    .await
+                    .unwrap()
+            };
+            let start = AuditEvent::anonymous("agent.a", AuditAction::CallAttempt, "test")
+                .record("case", case)
+                .fields("Versuch {}, Nummer: phone");
+            let started =
+                |agent, at| queue::start_attempt_audited(&t.db, case, agent, "phone", at, &start);
+            assert_eq!(
+                started(b, t0).await.unwrap(),
+                None,
+                "{backend:?}: not b's lease"
+            );
+            let id = started(a, t0).await.unwrap().unwrap();
+            assert_eq!(
+                started(a, t0 + 5).await.unwrap(),
+                Some(id),
+                "{backend:?}: a reload continues the open attempt"
+            );
+            let (expires,): (i64,) = {
+                let mut tx = t.db.read().await.unwrap();
+                tx.fetch_one(
+                    "SELECT lease_expires_at FROM cases WHERE id = $1",
+                    args![case],
+                )
+                .await
+                .unwrap()
+            };
+            assert_eq!(expires, t0 + 5 + LEASE_SECONDS, "{backend:?}: renewed");
+
+            let event = AuditEvent::anonymous("agent.a", AuditAction::CallResult, "test")
+                .record("case", case)
+                .fields(&format!("Ergebnis: {result}"))
+                .purpose("Aktion „Test“");
+            let finished = |agent_id| Finished {
+                attempt_id: id,
+                agent_id,
+                result,
+                callback_at,
+                after,
+                now: t0 + 30,
+            };
+            assert!(
+                !queue::finish_attempt_audited(&t.db, finished(b), &event)
+                    .await
+                    .unwrap(),
+                "{backend:?}: not b's attempt"
+            );
+            assert!(
+                queue::finish_attempt_audited(&t.db, finished(a), &event)
+                    .await
+                    .unwrap(),
+                "{backend:?}: {result}"
+            );
+            let mut tx = t.db.read().await.unwrap();
+            let mut row: CaseRow = tx
+                .fetch_one(
+                    "SELECT attempts_count, due_at, callback_at, callback_user_id, leased_to,
+                            final_disposition, state, closed_at
+                     FROM cases WHERE id = $1",
+                    args![case],
+                )
+                .await
+                .unwrap();
+            if row.6 == state_before {
+                row.6 = "open".into();
+            }
+            assert_eq!(row, expected, "{backend:?}: {result}");
+            let attempts = queue::attempts(&mut tx, case).await.unwrap();
+            assert_eq!(attempts.len(), 1, "{backend:?}");
+            assert_eq!(
+                (
+                    attempts[0].result.as_deref(),
+                    attempts[0].ended_at,
+                    attempts[0].callback_at
+                ),
+                (Some(result), Some(t0 + 30), callback_at),
+                "{backend:?}"
+            );
+            let events: Vec<(String, String, String)> = tx
+                .fetch_all(
+                    "SELECT action, fields, purpose FROM audit_events
+                     WHERE record_type = 'case' AND record_id = $1 AND action IN ('call_attempt', 'call_result')
+                     ORDER BY action, fields",
+                    args![case.to_string()],
+                )
+                .await
+                .unwrap();
+            let attempt = (
+                "call_attempt".to_string(),
+                format!("Versuch {id}, Nummer: phone"),
+                String::new(),
+            );
+            assert_eq!(
+                events,
+                vec![
+                    attempt.clone(),
+                    attempt,
+                    (
+                        "call_result".into(),
+                        format!("Ergebnis: {result}"),
+                        "Aktion „Test“".into()
+                    )
+                ],
+                "{backend:?}: {result}"
+            );
+            tx.commit().await.unwrap();
+            // The next case for the next kind (the conversation keeps its lease).
+            if after == AfterAttempt::Conversation {
+                break;
+            }
+        }
+    }
+}

@@ -277,18 +277,17 @@ async fn start(
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let number = Number::parse(form.get("nummer")).unwrap_or(Number::Phone);
-    let mut tx = state.db.begin().await?;
-    let Some(attempt) =
-        queue::start_attempt(&mut tx, id, ctx.user.actor.user_id, number.code(), now).await?
-    else {
-        return Err(AppError::NotFound);
-    };
+    // "{}": the attempt, filled in by the store.
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::CallAttempt, &ctx.client)
         .record("case", id)
-        .fields(&format!("Versuch {attempt}, Nummer: {}", number.code()));
-    queue::renew(&mut tx, id, ctx.user.actor.user_id, now).await?;
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+        .fields(&format!("Versuch {{}}, Nummer: {}", number.code()));
+    let user = ctx.user.actor.user_id;
+    if queue::start_attempt_audited(&state.db, id, user, number.code(), now, &event)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
     Ok(Redirect::to(&format!("/anrufe/fall/{id}")).into_response())
 }
 
@@ -386,16 +385,21 @@ async fn result(
     };
     let after = decide(&k, &rows, Some(this_attempt), now);
     tx.commit().await?;
-    let mut tx = state.db.begin().await?;
-    if !queue::finish_attempt(&mut tx, open.id, agent, code, callback_at, after, now).await? {
-        return Err(AppError::NotFound);
-    }
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::CallResult, &ctx.client)
         .record("case", id)
         .fields(&format!("Ergebnis: {}", this.label()))
         .purpose(&format!("Aktion „{}“", k.campaign_name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let finished = queue::Finished {
+        attempt_id: open.id,
+        agent_id: agent,
+        result: code,
+        callback_at,
+        after,
+        now,
+    };
+    if !queue::finish_attempt_audited(&state.db, finished, &event).await? {
+        return Err(AppError::NotFound);
+    }
     Ok(match after {
         AfterAttempt::Conversation => Redirect::to(&format!("/anrufe/fall/{id}/gespraech")),
         _ => Redirect::to("/anrufe?meldung=erfasst"),
