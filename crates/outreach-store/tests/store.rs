@@ -346,6 +346,55 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
     }
 }
 
+/// Page views are audited on their own (`append_alone`), many at once. Each
+/// is stored once, with its own content, when its call returns, and all are
+/// sealed into one chain.
+#[tokio::test]
+async fn views_audited_at_once_are_each_stored_once() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let mut handles = Vec::new();
+        for worker in 0..40 {
+            let db = t.db.clone();
+            handles.push(tokio::spawn(async move {
+                for i in 0..5 {
+                    let event = AuditEvent::anonymous(
+                        &format!("v{worker}"),
+                        AuditAction::CustomerRead,
+                        "c",
+                    )
+                    .record("case", worker * 100 + i)
+                    .fields(&format!("Ansicht {i}"));
+                    audit::append_alone(&db, &event, NOW + i).await.unwrap();
+                    // Stored once the call returns.
+                    let mut tx = db.read().await.unwrap();
+                    let (n,): (i64,) = tx
+                        .fetch_one(
+                            "SELECT COUNT(*) FROM audit_events WHERE username = $1 AND record_id = $2
+                               AND fields = $3 AND at = $4",
+                            args![
+                                format!("v{worker}"),
+                                (worker * 100 + i).to_string(),
+                                format!("Ansicht {i}"),
+                                NOW + i
+                            ],
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(n, 1, "view {worker}/{i}");
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        audit::seal(&t.db).await.unwrap();
+        let mut tx = t.db.begin_read().await.unwrap();
+        let v = audit::verify(&mut tx).await.unwrap();
+        assert_eq!((v.checked, v.broken), (200, None), "{backend:?}");
+    }
+}
+
 /// PostgreSQL appends events without their place in the chain and seals
 /// them afterwards (the server's sealing task; here called directly). Until
 /// then an event can't be changed or removed either, and sealing gives every
