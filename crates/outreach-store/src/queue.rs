@@ -107,12 +107,11 @@ macro_rules! candidate {
     ($condition:literal, $order:literal) => {
         concat!(
             "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
-             WHERE k.campaign_id = $1 AND k.final_disposition IS NULL
-               AND (k.leased_to IS NULL OR k.lease_expires_at < $2)
+             WHERE k.campaign_id = $1 AND k.final_disposition IS NULL AND k.leased_to IS NULL
                AND c.restricted = FALSE
                AND (c.state_code IS NULL OR c.state_code = ''
                     OR (',' || $3 || ',') NOT LIKE ('%,' || c.state_code || ',%'))
-               AND $4 = $4 AND $5 = $5 AND ",
+               AND $2 = $2 AND $4 = $4 AND $5 = $5 AND ",
             $condition,
             " ORDER BY ",
             $order,
@@ -180,13 +179,17 @@ const KINDS: [LeaseKind; 4] = [
 
 /// The agent's running lease, if any.
 pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Lease>, StoreError> {
+    // By the agent alone (one row at most, `cases_one_lease`); with the
+    // expiry in the query, PostgreSQL's planner may read all running leases
+    // through `cases_lease_expiry` to find the agent's.
     let row: Option<(i64, i64, i64)> = tx
         .fetch_optional(
-            "SELECT id, campaign_id, lease_expires_at FROM cases
-             WHERE leased_to = $1 AND lease_expires_at >= $2 AND final_disposition IS NULL",
-            args![agent_id, now],
+            "SELECT id, campaign_id, COALESCE(lease_expires_at, 0) FROM cases
+             WHERE leased_to = $1 AND final_disposition IS NULL",
+            args![agent_id],
         )
         .await?;
+    let row = row.filter(|&(_, _, expires_at)| expires_at >= now);
     Ok(row.map(|(case_id, campaign_id, expires_at)| Lease {
         case_id,
         campaign_id,
@@ -337,6 +340,15 @@ async fn lease_sqlite(
         )
         .await?;
     }
+    // Expired leases of others return to the queue, and so to the indexes
+    // the candidates are read from (migration 0019) — usually none; found
+    // by expiry alone (`cases_lease_expiry`).
+    tx.execute(
+        "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL
+         WHERE lease_expires_at < $1",
+        args![scope.now],
+    )
+    .await?;
     // Kinds first, then campaigns in their order.
     let mut found: Option<(LeaseKind, i64, i64)> = None;
     for campaign in &scope.campaigns {
