@@ -36,11 +36,38 @@ pub enum Db {
         head: AuditHead,
         /// The database file (the bulk import opens a connection of its own).
         path: std::path::PathBuf,
+        sweep: LeaseSweep,
     },
-    /// The pool, and whether a sealing task of this process seals the
-    /// audit events (see `audit::seal`); without one, each transaction that
-    /// appended events seals them after its commit.
-    Postgres(Kept<Postgres>, SealingTask),
+    /// The pool, whether a sealing task of this process seals the audit
+    /// events (see `audit::seal`; without one, each transaction that
+    /// appended events seals them after its commit), and when this process
+    /// last handed expired leases back.
+    Postgres(Kept<Postgres>, SealingTask, LeaseSweep),
+}
+
+/// When this process last handed expired leases back to the call queue
+/// (see `queue::lease_next`): a "next case" does it at most every
+/// [`LeaseSweep::EVERY`] seconds of the clock it is given.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseSweep(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl LeaseSweep {
+    /// Seconds between two hand-backs.
+    pub const EVERY: i64 = 5;
+
+    /// Whether a lease at `now` hands expired leases back; if so, the next
+    /// one is due [`LeaseSweep::EVERY`] seconds later. A clock that went
+    /// back (another test's, a corrected system clock) sweeps at once.
+    pub(crate) fn due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.0.load(Relaxed);
+        let due = last == 0 || now >= last + Self::EVERY || now < last;
+        // Two requests at once may both sweep; that is harmless.
+        if due {
+            self.0.store(now, Relaxed);
+        }
+        due
+    }
 }
 
 /// SQLite's one writer connection, taken by one write at a time; `None`
@@ -149,6 +176,7 @@ impl Db {
                 line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                 head: AuditHead::default(),
                 path,
+                sweep: LeaseSweep::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -156,7 +184,11 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Db::Postgres(Kept::new(pool), SealingTask::default()))
+            Ok(Db::Postgres(
+                Kept::new(pool),
+                SealingTask::default(),
+                LeaseSweep::default(),
+            ))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -178,7 +210,7 @@ impl Db {
                     WriterTurn::take(writer, Writing::new(&AuditHead::default(), None)).await?;
                 SQLITE_MIGRATIONS.run(&mut *turn).await?
             }
-            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(&pool.pool).await?,
+            Db::Postgres(pool, ..) => POSTGRES_MIGRATIONS.run(&pool.pool).await?,
         }
         crate::guide::ensure_builtin(self).await
     }
@@ -199,7 +231,7 @@ impl Db {
                 let turn = line.clone().acquire_owned().await.ok();
                 Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, turn)).await?)
             }
-            Db::Postgres(pool, task) => Tx::Postgres(
+            Db::Postgres(pool, task, _) => Tx::Postgres(
                 pool.acquire().await?.begin().await?,
                 PgSeal::new(&pool.pool, task),
             ),
@@ -214,7 +246,7 @@ impl Db {
             Db::Sqlite { writer, head, .. } => {
                 Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, None)).await?)
             }
-            Db::Postgres(pool, task) => Tx::Postgres(
+            Db::Postgres(pool, task, _) => Tx::Postgres(
                 pool.acquire().await?.begin().await?,
                 PgSeal::new(&pool.pool, task),
             ),
@@ -227,7 +259,7 @@ impl Db {
             Db::Sqlite { readers, head, .. } => {
                 Tx::Sqlite(readers.pool.begin().await?, Writing::new(head, None))
             }
-            Db::Postgres(pool, task) => Tx::Postgres(
+            Db::Postgres(pool, task, _) => Tx::Postgres(
                 pool.acquire().await?.begin().await?,
                 PgSeal::new(&pool.pool, task),
             ),
@@ -241,7 +273,7 @@ impl Db {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { readers, .. } => Tx::SqliteRead(readers.acquire().await?),
-            Db::Postgres(pool, task) => {
+            Db::Postgres(pool, task, _) => {
                 Tx::PostgresRead(pool.acquire().await?, PgSeal::new(&pool.pool, task))
             }
         })
@@ -259,7 +291,7 @@ impl Db {
                 let turn = line.clone().acquire_owned().await.ok();
                 Tx::SqliteWrite(WriterTurn::take(writer, Writing::new(head, turn)).await?)
             }
-            Db::Postgres(pool, task) => {
+            Db::Postgres(pool, task, _) => {
                 Tx::PostgresRead(pool.acquire().await?, PgSeal::new(&pool.pool, task))
             }
         })
@@ -290,7 +322,7 @@ impl Db {
                 size: 1 + readers.pool.size(),
                 idle: usize::from(writer.try_lock().is_ok()) + readers.idle(),
             },
-            Db::Postgres(pool, _) => PoolStats {
+            Db::Postgres(pool, ..) => PoolStats {
                 size: pool.pool.size(),
                 idle: pool.idle(),
             },
@@ -301,7 +333,7 @@ impl Db {
     /// events (see `audit::seal`); transactions begun from now on leave the
     /// sealing to it.
     pub fn leave_sealing_to_task(&self) {
-        if let Db::Postgres(_, task) = self {
+        if let Db::Postgres(_, task, _) = self {
             task.start();
         }
     }
@@ -335,10 +367,17 @@ impl Db {
         Ok(copied)
     }
 
+    /// Whether this "next case" hands expired leases back (see [`LeaseSweep`]).
+    pub(crate) fn lease_sweep_due(&self, now: i64) -> bool {
+        match self {
+            Db::Sqlite { sweep, .. } | Db::Postgres(_, _, sweep) => sweep.due(now),
+        }
+    }
+
     /// The PostgreSQL pool (none on SQLite).
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match self {
-            Db::Postgres(pool, _) => Some(&pool.pool),
+            Db::Postgres(pool, ..) => Some(&pool.pool),
             Db::Sqlite { .. } => None,
         }
     }
@@ -356,7 +395,7 @@ impl Db {
                     tracing::warn!(%error, "closing the SQLite writer failed");
                 }
             }
-            Db::Postgres(pool, _) => pool.close().await,
+            Db::Postgres(pool, ..) => pool.close().await,
         }
     }
 }

@@ -179,9 +179,8 @@ const KINDS: [LeaseKind; 4] = [
 
 /// The agent's running lease, if any.
 pub async fn current(tx: &mut Tx, agent_id: i64, now: i64) -> Result<Option<Lease>, StoreError> {
-    // By the agent alone (one row at most, `cases_one_lease`); with the
-    // expiry in the query, PostgreSQL's planner may read all running leases
-    // through `cases_lease_expiry` to find the agent's.
+    // By the agent alone (one row at most, `cases_one_lease`); the expiry
+    // is checked here.
     let row: Option<(i64, i64, i64)> = tx
         .fetch_optional(
             "SELECT id, campaign_id, COALESCE(lease_expires_at, 0) FROM cases
@@ -224,12 +223,12 @@ pub async fn lease_next_audited(
     if db.backend() == Backend::Postgres {
         // One statement on its own: the lease and its event commit together.
         let mut tx = db.write_once().await?;
-        let lease = lease_postgres(&mut tx, scope, event).await?;
+        let lease = lease_postgres(&mut tx, scope, event, db.lease_sweep_due(scope.now)).await?;
         tx.commit().await?;
         return Ok(lease);
     }
     let mut tx = db.begin_urgent().await?;
-    let (lease, new) = lease_sqlite(&mut tx, scope).await?;
+    let (lease, new) = lease_sqlite(&mut tx, scope, db.lease_sweep_due(scope.now)).await?;
     if let Some(lease) = lease.filter(|_| new)
         && let Some(event) = event
     {
@@ -246,6 +245,7 @@ async fn lease_postgres(
     tx: &mut Tx,
     scope: &QueueScope,
     event: Option<&AuditEvent>,
+    sweep: bool,
 ) -> Result<Option<Lease>, StoreError> {
     let join = |f: fn(&OpenCampaign) -> String| {
         scope.campaigns.iter().map(f).collect::<Vec<_>>().join(",")
@@ -259,7 +259,7 @@ async fn lease_postgres(
     let row: Option<(i32, i64, i64, i64)> = tx
         .fetch_optional(
             "WITH l AS MATERIALIZED (
-                 SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6)),
+                 SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6, $19)),
              a AS (INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id,
                        fields, purpose, client, job_center_id, service_center_id)
                    SELECT $2, $8, $9, $10, $11, 'case', CAST(l.case_id AS TEXT),
@@ -285,7 +285,8 @@ async fn lease_postgres(
                 team,
                 fresh,
                 retry,
-                t.and_then(|r| r.service_center_id)
+                t.and_then(|r| r.service_center_id),
+                sweep
             ],
         )
         .await?;
@@ -312,6 +313,7 @@ async fn lease_postgres(
 async fn lease_sqlite(
     tx: &mut Tx,
     scope: &QueueScope,
+    sweep: bool,
 ) -> Result<(Option<Lease>, bool), StoreError> {
     // The agent's leases: a running one is returned; expired or finished
     // ones are let go (one lease per agent) — usually there is none, and
@@ -341,14 +343,16 @@ async fn lease_sqlite(
         .await?;
     }
     // Expired leases of others return to the queue, and so to the indexes
-    // the candidates are read from (migration 0019) — usually none; found
-    // by expiry alone (`cases_lease_expiry`).
-    tx.execute(
-        "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL
-         WHERE lease_expires_at < $1",
-        args![scope.now],
-    )
-    .await?;
+    // the candidates are read from (migration 0019) — every few seconds
+    // (`LeaseSweep`), through the leased cases (`cases_one_lease`).
+    if sweep {
+        tx.execute(
+            "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL
+             WHERE leased_to IS NOT NULL AND lease_expires_at < $1",
+            args![scope.now],
+        )
+        .await?;
+    }
     // Kinds first, then campaigns in their order.
     let mut found: Option<(LeaseKind, i64, i64)> = None;
     for campaign in &scope.campaigns {
@@ -389,6 +393,10 @@ async fn lease_sqlite(
     });
     Ok((lease, lease.is_some()))
 }
+
+/// "Anruf starten" renews the lease only when it is older than this
+/// (seconds): the page's own renewals come every two minutes.
+const RENEWAL_STEP: i64 = 60;
 
 /// Extends the agent's lease by [`LEASE_SECONDS`] from `now`; false when
 /// it is no longer theirs (expired and taken, or released).
@@ -510,8 +518,8 @@ pub async fn start_attempt(
     Ok(open_attempt(tx, case_id, agent_id).await?.map(|a| a.id))
 }
 
-/// "Anruf starten": [`start_attempt`], the lease renewed and `event`
-/// appended, in one transaction; `{}` in the event's fields stands for the
+/// "Anruf starten": [`start_attempt`], the lease renewed (when older than
+/// a minute) and `event` appended, in one transaction; `{}` in the event's fields stands for the
 /// attempt. Returns the attempt, `None` when the lease is not the agent's.
 pub async fn start_attempt_audited(
     db: &Db,
@@ -525,7 +533,20 @@ pub async fn start_attempt_audited(
     let Some(attempt) = start_attempt(&mut tx, case_id, agent_id, number, now).await? else {
         return Ok(None);
     };
-    renew(&mut tx, case_id, agent_id, now).await?;
+    // The lease is the agent's (checked above). Renewed unless it was
+    // taken or renewed within the last minute: a call started right after
+    // the lease writes nothing more to the case.
+    tx.execute(
+        "UPDATE cases SET lease_expires_at = $3
+         WHERE id = $1 AND leased_to = $2 AND lease_expires_at < $4",
+        args![
+            case_id,
+            agent_id,
+            now + LEASE_SECONDS,
+            now + LEASE_SECONDS - RENEWAL_STEP
+        ],
+    )
+    .await?;
     let fields = event.fields.replace("{}", &attempt.to_string());
     crate::audit::append(&mut tx, &event.clone().fields(&fields), now).await?;
     tx.commit().await?;
@@ -871,8 +892,8 @@ pub async fn overview(
     out.long_leases = tx
         .fetch_all(
             "SELECT k.id, u.display_name, k.leased_at FROM cases k JOIN users u ON u.id = k.leased_to
-             WHERE k.campaign_id = $1 AND k.final_disposition IS NULL AND k.lease_expires_at >= $2
-               AND k.leased_at IS NOT NULL AND k.leased_at < $3
+             WHERE k.leased_to IS NOT NULL AND k.campaign_id = $1 AND k.final_disposition IS NULL
+               AND k.lease_expires_at >= $2 AND k.leased_at IS NOT NULL AND k.leased_at < $3
              ORDER BY k.leased_at",
             args![campaign_id, now, now - 15 * 60],
         )

@@ -124,7 +124,7 @@ pub async fn watch_changes(
     changed: impl Fn(Option<&str>),
 ) {
     match db {
-        crate::Db::Postgres(pool, _) => listen_postgres(&pool.pool, listening, changed).await,
+        crate::Db::Postgres(pool, ..) => listen_postgres(&pool.pool, listening, changed).await,
         crate::Db::Sqlite { .. } => read_sqlite_changes(db, listening, changed).await,
     }
 }

@@ -8,6 +8,7 @@ use outreach_core::access::{Home, Role};
 use outreach_store::queue::{self, LEASE_SECONDS, LeaseKind, QueueScope};
 use outreach_store::testing::{TestDb, backends, letter_campaign, letter_customer};
 use outreach_store::{Db, args, campaign, user};
+use std::collections::HashSet;
 
 /// Unix seconds of a Berlin wall-clock time.
 fn at(day: Date, hour: i8, minute: i8) -> i64 {
@@ -341,6 +342,56 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
             (team.case_id, team.kind),
             (cb, LeaseKind::TeamCallback),
             "{backend:?}"
+        );
+    }
+}
+
+/// An expired lease goes back to the queue with a "next case" at most
+/// `LeaseSweep::EVERY` (5) seconds after its expiry, not necessarily with
+/// the first one after it; until then nobody else is given it.
+#[tokio::test]
+async fn an_expired_lease_is_back_within_seconds() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let (_, sc) = world(&t.db, 3).await;
+        let [a, b, c, d] = [
+            agent(&t.db, sc, "agent.a").await,
+            agent(&t.db, sc, "agent.b").await,
+            agent(&t.db, sc, "agent.c").await,
+            agent(&t.db, sc, "agent.d").await,
+        ];
+        let lease = |agent, at| {
+            let db = &t.db;
+            async move {
+                queue::lease_next(db, &scope(db, sc, agent, at).await)
+                    .await
+                    .unwrap()
+                    .map(|l| (l.case_id, l.kind))
+            }
+        };
+        let expires = now() + LEASE_SECONDS;
+        let (first, _) = lease(a, now()).await.unwrap();
+        // At its last second the lease still runs; this "next case" hands
+        // back what had expired by then, and nothing more for 5 seconds.
+        let (second, _) = lease(b, expires).await.unwrap();
+        let (third, _) = lease(c, expires + 1).await.unwrap();
+        assert_eq!(
+            [first, second, third]
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .len(),
+            3,
+            "{backend:?}: three cases, one each"
+        );
+        assert_eq!(
+            lease(d, expires + 4).await,
+            None,
+            "{backend:?}: expired 4 seconds ago, not yet handed back"
+        );
+        assert_eq!(
+            lease(d, expires + 5).await,
+            Some((first, LeaseKind::Fresh)),
+            "{backend:?}: back in the queue"
         );
     }
 }
@@ -704,7 +755,7 @@ async fn the_log_is_copied_beside_the_writer() {
 /// "Anruf starten" and the result with their audit events, as the agent's
 /// pages record them: only on the
 /// agent's own lease, a reload continues the open attempt and renews the
-/// lease, and each kind of what follows is stored on the case.
+/// lease once it is older than a minute, and each kind of what follows is stored on the case.
 #[tokio::test]
 async fn audited_attempts_move_the_case_on_both_databases() {
     use outreach_core::audit::AuditAction;
@@ -824,16 +875,28 @@ async fn audited_attempts_move_the_case_on_both_databases() {
                 Some(id),
                 "{backend:?}: a reload continues the open attempt"
             );
-            let (expires,): (i64,) = {
+            let expires = || async {
                 let mut tx = t.db.read().await.unwrap();
-                tx.fetch_one(
-                    "SELECT lease_expires_at FROM cases WHERE id = $1",
-                    args![case],
-                )
-                .await
-                .unwrap()
+                let (at,): (i64,) = tx
+                    .fetch_one(
+                        "SELECT lease_expires_at FROM cases WHERE id = $1",
+                        args![case],
+                    )
+                    .await
+                    .unwrap();
+                at
             };
-            assert_eq!(expires, t0 + 5 + LEASE_SECONDS, "{backend:?}: renewed");
+            assert_eq!(
+                expires().await,
+                t0 + LEASE_SECONDS,
+                "{backend:?}: within its first minute the lease is left as it is"
+            );
+            assert_eq!(started(a, t0 + 61).await.unwrap(), Some(id));
+            assert_eq!(
+                expires().await,
+                t0 + 61 + LEASE_SECONDS,
+                "{backend:?}: renewed"
+            );
 
             let event = AuditEvent::anonymous("agent.a", AuditAction::CallResult, "test")
                 .record("case", case)
@@ -901,6 +964,7 @@ async fn audited_attempts_move_the_case_on_both_databases() {
             assert_eq!(
                 events,
                 vec![
+                    attempt.clone(),
                     attempt.clone(),
                     attempt,
                     (
