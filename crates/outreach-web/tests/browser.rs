@@ -115,7 +115,7 @@ fn navigation(role: Role) -> (&'static [&'static str], &'static [&'static str]) 
 }
 
 async fn wait_for_path(driver: &WebDriver, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let url = driver.current_url().await.unwrap();
         if url.path() == path {
@@ -427,7 +427,7 @@ async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, t
         .query(By::XPath(
             "//p[@id='vorschau' and contains(., 'umfasst heute')]",
         ))
-        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
         .first()
         .await
         .unwrap();
@@ -457,7 +457,7 @@ async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, t
     let click = |xpath: &'static str| async move {
         driver
             .query(By::XPath(xpath))
-            .wait(Duration::from_secs(10), Duration::from_millis(100))
+            .wait(Duration::from_secs(30), Duration::from_millis(100))
             .first()
             .await
             .unwrap()
@@ -471,7 +471,7 @@ async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, t
         .query(By::XPath(
             "//table[@id='gruende' and contains(., 'Vorabinformation noch nicht versandt')]",
         ))
-        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
         .first()
         .await
         .unwrap();
@@ -527,7 +527,7 @@ async fn campaign_in_the_browser(driver: &WebDriver, base: &str, shots: &Path, t
         .query(By::XPath(
             "//table[@id='gruende' and contains(., 'Wartefrist bis')]",
         ))
-        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
         .first()
         .await
         .unwrap();
@@ -661,7 +661,7 @@ async fn mark_page(driver: &WebDriver) {
 
 /// Waits until a new document replaced the marked one and finished loading.
 async fn wait_for_next_page(driver: &WebDriver) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let loaded = driver
             .execute(
