@@ -367,6 +367,20 @@ impl Db {
         Ok(copied)
     }
 
+    /// PostgreSQL: whether the server's autovacuum is switched off. Then no
+    /// table is vacuumed or analyzed unless an administrator does it: dead
+    /// row versions pile up in the call queue's indexes, and plans made
+    /// while a table was small (`attempts` at a campaign's start) stay.
+    pub async fn autovacuum_off(&self) -> Result<bool, StoreError> {
+        let Some(pool) = self.postgres_pool() else {
+            return Ok(false);
+        };
+        let (setting,): (String,) = sqlx::query_as("SELECT current_setting('autovacuum')")
+            .fetch_one(pool)
+            .await?;
+        Ok(setting == "off")
+    }
+
     /// Whether this "next case" hands expired leases back (see [`LeaseSweep`]).
     pub(crate) fn lease_sweep_due(&self, now: i64) -> bool {
         match self {

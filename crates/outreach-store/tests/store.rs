@@ -675,3 +675,31 @@ async fn connections_come_back_clean() {
         }
     }
 }
+
+/// `outreach serve` warns when PostgreSQL's autovacuum is off: the store
+/// reads the server's own setting (never off on SQLite, which has none).
+#[tokio::test]
+async fn autovacuum_off_is_read_from_the_server() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let expected = match backend {
+            Backend::Sqlite => false,
+            Backend::Postgres => {
+                let mut tx = t.db.read().await.unwrap();
+                let (on,): (bool,) = tx
+                    .fetch_one(
+                        "SELECT setting = 'on' FROM pg_settings WHERE name = 'autovacuum'",
+                        args![],
+                    )
+                    .await
+                    .unwrap();
+                !on
+            }
+        };
+        assert_eq!(
+            t.db.autovacuum_off().await.unwrap(),
+            expected,
+            "{backend:?}"
+        );
+    }
+}

@@ -52,6 +52,13 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
         .await
         .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
     tracing::info!(address = %bind, "listening");
+    if db.autovacuum_off().await? {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is switched off: tables are neither vacuumed nor analyzed, \
+             and the call queue slows down as cases are called; switch it on, or run \
+             VACUUM ANALYZE regularly"
+        );
+    }
     let state = AppState::new(db.clone(), config);
     if let Some(start) = clock_start {
         state.clock.advance(start - state.clock.now());
