@@ -36,37 +36,66 @@ pub enum Db {
         head: AuditHead,
         /// The database file (the bulk import opens a connection of its own).
         path: std::path::PathBuf,
-        sweep: LeaseSweep,
+        queue: QueueMemory,
     },
     /// The pool, whether a sealing task of this process seals the audit
     /// events (see `audit::seal`; without one, each transaction that
-    /// appended events seals them after its commit), and when this process
-    /// last handed expired leases back.
-    Postgres(Kept<Postgres>, SealingTask, LeaseSweep),
+    /// appended events seals them after its commit), and what it remembers
+    /// of the call queue.
+    Postgres(Kept<Postgres>, SealingTask, QueueMemory),
 }
 
-/// When this process last handed expired leases back to the call queue
-/// (see `queue::lease_next`): a "next case" does it at most every
-/// [`LeaseSweep::EVERY`] seconds of the clock it is given.
+/// What this process remembers of the call queue between two "next case"
+/// requests (see `queue::lease_next`): when it last handed expired leases
+/// back — at most every [`QueueMemory::SWEEP_EVERY`] seconds of the clock
+/// it is given — and, on PostgreSQL, per campaign the queue position of the
+/// last fresh case it leased, where the next search for a fresh case
+/// starts (migration 0021).
 #[derive(Debug, Clone, Default)]
-pub struct LeaseSweep(std::sync::Arc<std::sync::atomic::AtomicI64>);
+pub struct QueueMemory(std::sync::Arc<QueueMemoryInner>);
 
-impl LeaseSweep {
-    /// Seconds between two hand-backs.
-    pub const EVERY: i64 = 5;
+#[derive(Debug, Default)]
+pub struct QueueMemoryInner {
+    last_sweep: std::sync::atomic::AtomicI64,
+    floors: std::sync::Mutex<std::collections::HashMap<i64, FreshFloor>>,
+}
+
+/// A fresh case's place in its campaign's queue: group, last contact, id.
+pub type FreshFloor = (i64, String, i64);
+
+impl QueueMemory {
+    /// Seconds between two hand-backs of expired leases.
+    pub const SWEEP_EVERY: i64 = 5;
 
     /// Whether a lease at `now` hands expired leases back; if so, the next
-    /// one is due [`LeaseSweep::EVERY`] seconds later. A clock that went
-    /// back (another test's, a corrected system clock) sweeps at once.
-    pub(crate) fn due(&self, now: i64) -> bool {
+    /// one is due [`QueueMemory::SWEEP_EVERY`] seconds later, and the
+    /// search for fresh cases starts from the front again (a case handed
+    /// back may be before the floors). A clock that went back (another
+    /// test's, a corrected system clock) sweeps at once.
+    pub(crate) fn sweep_due(&self, now: i64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let last = self.0.load(Relaxed);
-        let due = last == 0 || now >= last + Self::EVERY || now < last;
+        let last = self.0.last_sweep.load(Relaxed);
+        let due = last == 0 || now >= last + Self::SWEEP_EVERY || now < last;
         // Two requests at once may both sweep; that is harmless.
         if due {
-            self.0.store(now, Relaxed);
+            self.0.last_sweep.store(now, Relaxed);
+            if let Ok(mut floors) = self.0.floors.lock() {
+                floors.clear();
+            }
         }
         due
+    }
+
+    /// Where the search for campaign `campaign`'s next fresh case starts.
+    pub(crate) fn floor(&self, campaign: i64) -> Option<FreshFloor> {
+        self.0.floors.lock().ok()?.get(&campaign).cloned()
+    }
+
+    /// The fresh case just leased from `campaign`, at `floor`.
+    pub(crate) fn leased_fresh(&self, campaign: i64, floor: FreshFloor) {
+        if let Ok(mut floors) = self.0.floors.lock() {
+            floors.insert(campaign, floor);
+        }
     }
 }
 
@@ -176,7 +205,7 @@ impl Db {
                 line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                 head: AuditHead::default(),
                 path,
-                sweep: LeaseSweep::default(),
+                queue: QueueMemory::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -187,7 +216,7 @@ impl Db {
             Ok(Db::Postgres(
                 Kept::new(pool),
                 SealingTask::default(),
-                LeaseSweep::default(),
+                QueueMemory::default(),
             ))
         } else {
             Err(StoreError::UnsupportedUrl)
@@ -381,10 +410,10 @@ impl Db {
         Ok(setting == "off")
     }
 
-    /// Whether this "next case" hands expired leases back (see [`LeaseSweep`]).
-    pub(crate) fn lease_sweep_due(&self, now: i64) -> bool {
+    /// What this process remembers of the call queue.
+    pub(crate) fn queue_memory(&self) -> &QueueMemory {
         match self {
-            Db::Sqlite { sweep, .. } | Db::Postgres(_, _, sweep) => sweep.due(now),
+            Db::Sqlite { queue, .. } | Db::Postgres(_, _, queue) => queue,
         }
     }
 

@@ -223,12 +223,12 @@ pub async fn lease_next_audited(
     if db.backend() == Backend::Postgres {
         // One statement on its own: the lease and its event commit together.
         let mut tx = db.write_once().await?;
-        let lease = lease_postgres(&mut tx, scope, event, db.lease_sweep_due(scope.now)).await?;
+        let lease = lease_postgres(&mut tx, scope, event, db.queue_memory()).await?;
         tx.commit().await?;
         return Ok(lease);
     }
     let mut tx = db.begin_urgent().await?;
-    let (lease, new) = lease_sqlite(&mut tx, scope, db.lease_sweep_due(scope.now)).await?;
+    let (lease, new) = lease_sqlite(&mut tx, scope, db.queue_memory().sweep_due(scope.now)).await?;
     if let Some(lease) = lease.filter(|_| new)
         && let Some(event) = event
     {
@@ -245,28 +245,45 @@ async fn lease_postgres(
     tx: &mut Tx,
     scope: &QueueScope,
     event: Option<&AuditEvent>,
-    sweep: bool,
+    memory: &crate::db::QueueMemory,
 ) -> Result<Option<Lease>, StoreError> {
+    let sweep = memory.sweep_due(scope.now);
     let join = |f: fn(&OpenCampaign) -> String| {
         scope.campaigns.iter().map(f).collect::<Vec<_>>().join(",")
     };
+    // Per campaign, where the search for a fresh case starts (0: the front).
+    let floors: Vec<crate::db::FreshFloor> = scope
+        .campaigns
+        .iter()
+        .map(|c| memory.floor(c.id).unwrap_or((-1, String::new(), 0)))
+        .collect();
+    let floor_list = |f: fn(&crate::db::FreshFloor) -> i64| {
+        floors
+            .iter()
+            .map(|fl| f(fl).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let floor_contacts = text_array(floors.iter().map(|(_, contact, _)| contact.as_str()));
     let template = event.map(|e| crate::audit::record_of(e, 0, String::new(), scope.now));
     let t = template.as_ref();
     let text = |f: fn(&outreach_core::audit::AuditRecord) -> &String| {
         t.map(|r| f(r).clone()).unwrap_or_default()
     };
     let [own, team, fresh, retry] = KINDS.map(LeaseKind::label);
-    let row: Option<(i32, i64, i64, i64)> = tx
+    type Row = (i32, i64, i64, i64, Option<i64>, Option<String>);
+    let row: Option<Row> = tx
         .fetch_optional(
             "WITH l AS MATERIALIZED (
-                 SELECT kind, case_id, campaign_id, expires_at FROM queue_lease($1, $2, $3, $4, $5, $6, $19)),
+                 SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact
+                 FROM queue_lease($1, $2, $3, $4, $5, $6, $19, $20, CAST($21 AS TEXT[]), $22)),
              a AS (INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id,
                        fields, purpose, client, job_center_id, service_center_id)
                    SELECT $2, $8, $9, $10, $11, 'case', CAST(l.case_id AS TEXT),
                        'Zuteilung (' || CASE l.kind WHEN 0 THEN $14 WHEN 1 THEN $15 WHEN 2 THEN $16 ELSE $17 END || ')',
                        'Aktion ' || l.campaign_id, $12, $13, $18
                    FROM l WHERE l.kind < 4 AND $7)
-             SELECT kind, case_id, campaign_id, expires_at FROM l",
+             SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact FROM l",
             args![
                 scope.agent_id,
                 scope.now,
@@ -286,13 +303,19 @@ async fn lease_postgres(
                 fresh,
                 retry,
                 t.and_then(|r| r.service_center_id),
-                sweep
+                sweep,
+                floor_list(|f| f.0),
+                floor_contacts,
+                floor_list(|f| f.2)
             ],
         )
         .await?;
-    let Some((kind, case_id, campaign_id, expires_at)) = row else {
+    let Some((kind, case_id, campaign_id, expires_at, group, contact)) = row else {
         return Ok(None);
     };
+    if let (Some(group), Some(contact)) = (group, contact) {
+        memory.leased_fresh(campaign_id, (group, contact, case_id));
+    }
     let kind = usize::try_from(kind)
         .ok()
         .and_then(|k| KINDS.get(k).copied())
@@ -306,6 +329,14 @@ async fn lease_postgres(
         expires_at,
         kind,
     }))
+}
+
+/// A PostgreSQL array literal of `items` (`{"a","b"}`), each quoted.
+fn text_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
 }
 
 /// SQLite (the single writer): the running lease if there is one, else the
@@ -344,7 +375,7 @@ async fn lease_sqlite(
     }
     // Expired leases of others return to the queue, and so to the indexes
     // the candidates are read from (migration 0019) — every few seconds
-    // (`LeaseSweep`), through the leased cases (`cases_one_lease`).
+    // (`QueueMemory`), through the leased cases (`cases_one_lease`).
     if sweep {
         tx.execute(
             "UPDATE cases SET leased_to = NULL, lease_expires_at = NULL
@@ -934,4 +965,16 @@ pub async fn release_by_supervisor(
         )
         .await?
         == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_arrays_quote_each_item() {
+        assert_eq!(super::text_array([].into_iter()), "{}");
+        assert_eq!(
+            super::text_array(["", "2026-01-01", "a,\"b\"\\"].into_iter()),
+            r#"{"","2026-01-01","a,\"b\"\\"}"#
+        );
+    }
 }

@@ -347,7 +347,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
 }
 
 /// An expired lease goes back to the queue with a "next case" at most
-/// `LeaseSweep::EVERY` (5) seconds after its expiry, not necessarily with
+/// `QueueMemory::SWEEP_EVERY` (5) seconds after its expiry, not necessarily with
 /// the first one after it; until then nobody else is given it.
 #[tokio::test]
 async fn an_expired_lease_is_back_within_seconds() {
@@ -392,6 +392,56 @@ async fn an_expired_lease_is_back_within_seconds() {
             lease(d, expires + 5).await,
             Some((first, LeaseKind::Fresh)),
             "{backend:?}: back in the queue"
+        );
+    }
+}
+
+/// PostgreSQL searches for a fresh case after the last one its server
+/// leased (migration 0021); a case released before that place is not lost:
+/// it is found once nothing is left after it (or with the next hand-back
+/// of expired leases). SQLite keeps the exact queue order.
+#[tokio::test]
+async fn a_case_released_before_the_floor_is_found_again() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let (_, sc) = world(&t.db, 3).await;
+        let [a, b, c, d] = [
+            agent(&t.db, sc, "agent.a").await,
+            agent(&t.db, sc, "agent.b").await,
+            agent(&t.db, sc, "agent.c").await,
+            agent(&t.db, sc, "agent.d").await,
+        ];
+        let lease = |agent, at| {
+            let db = &t.db;
+            async move {
+                queue::lease_next(db, &scope(db, sc, agent, at).await)
+                    .await
+                    .unwrap()
+                    .map(|l| l.case_id)
+            }
+        };
+        let x = lease(a, now()).await.unwrap();
+        let y = lease(b, now() + 1).await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        assert!(queue::release(&mut tx, x, a).await.unwrap());
+        tx.commit().await.unwrap();
+        let third = lease(c, now() + 2).await.unwrap();
+        let fourth = lease(d, now() + 3).await.unwrap();
+        let z = match backend {
+            // After the floor first: the case never leased, then x.
+            outreach_store::Backend::Postgres => {
+                assert_eq!(fourth, x, "{backend:?}: found from the front");
+                third
+            }
+            outreach_store::Backend::Sqlite => {
+                assert_eq!(third, x, "{backend:?}: queue order");
+                fourth
+            }
+        };
+        assert_eq!(
+            [x, y, z].into_iter().collect::<HashSet<_>>().len(),
+            3,
+            "{backend:?}: every case once"
         );
     }
 }
