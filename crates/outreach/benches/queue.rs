@@ -143,7 +143,8 @@ async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize,
     // that grow from empty are analyzed here, after the warm-up. Without
     // it the servers' cached plans keep reading `attempts` from start to
     // end, as planned while it was empty (BENCHMARKS.md, session 13).
-    if t.db.backend() == Backend::Postgres {
+    // `BENCH_NO_ANALYZE=1` leaves it out, for comparison.
+    if t.db.backend() == Backend::Postgres && std::env::var_os("BENCH_NO_ANALYZE").is_none() {
         let mut tx = t.db.write_once().await.unwrap();
         tx.execute("ANALYZE attempts, audit_events", args![])
             .await
