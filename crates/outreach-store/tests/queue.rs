@@ -346,6 +346,25 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
     }
 }
 
+/// Agents a, b, c and d of the service center.
+async fn four_agents(db: &Db, sc: i64) -> [i64; 4] {
+    let mut ids = [0; 4];
+    for (id, name) in ids
+        .iter_mut()
+        .zip(["agent.a", "agent.b", "agent.c", "agent.d"])
+    {
+        *id = agent(db, sc, name).await;
+    }
+    ids
+}
+
+/// The agent's next case at `at`.
+async fn lease_at(db: &Db, sc: i64, agent: i64, at: i64) -> Option<queue::Lease> {
+    queue::lease_next(db, &scope(db, sc, agent, at).await)
+        .await
+        .unwrap()
+}
+
 /// An expired lease goes back to the queue with a "next case" at most
 /// `QueueMemory::SWEEP_EVERY` (5) seconds after its expiry, not necessarily with
 /// the first one after it; until then nobody else is given it.
@@ -354,20 +373,12 @@ async fn an_expired_lease_is_back_within_seconds() {
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
         let (_, sc) = world(&t.db, 3).await;
-        let [a, b, c, d] = [
-            agent(&t.db, sc, "agent.a").await,
-            agent(&t.db, sc, "agent.b").await,
-            agent(&t.db, sc, "agent.c").await,
-            agent(&t.db, sc, "agent.d").await,
-        ];
-        let lease = |agent, at| {
-            let db = &t.db;
-            async move {
-                queue::lease_next(db, &scope(db, sc, agent, at).await)
-                    .await
-                    .unwrap()
-                    .map(|l| (l.case_id, l.kind))
-            }
+        let [a, b, c, d] = four_agents(&t.db, sc).await;
+        let db = &t.db;
+        let lease = |agent, at| async move {
+            lease_at(db, sc, agent, at)
+                .await
+                .map(|l| (l.case_id, l.kind))
         };
         let expires = now() + LEASE_SECONDS;
         let (first, _) = lease(a, now()).await.unwrap();
@@ -405,21 +416,9 @@ async fn a_case_released_before_the_floor_is_found_again() {
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
         let (_, sc) = world(&t.db, 3).await;
-        let [a, b, c, d] = [
-            agent(&t.db, sc, "agent.a").await,
-            agent(&t.db, sc, "agent.b").await,
-            agent(&t.db, sc, "agent.c").await,
-            agent(&t.db, sc, "agent.d").await,
-        ];
-        let lease = |agent, at| {
-            let db = &t.db;
-            async move {
-                queue::lease_next(db, &scope(db, sc, agent, at).await)
-                    .await
-                    .unwrap()
-                    .map(|l| l.case_id)
-            }
-        };
+        let [a, b, c, d] = four_agents(&t.db, sc).await;
+        let db = &t.db;
+        let lease = |agent, at| async move { lease_at(db, sc, agent, at).await.map(|l| l.case_id) };
         let x = lease(a, now()).await.unwrap();
         let y = lease(b, now() + 1).await.unwrap();
         let mut tx = t.db.begin().await.unwrap();
