@@ -425,6 +425,72 @@ pub async fn list(
 pub struct Verification {
     pub checked: u64,
     pub broken: Option<ChainBreak>,
+    /// What retention removed before the first event checked.
+    pub retention: RetentionState,
+}
+
+/// What audit retention removed so far, and whether it is held.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct RetentionState {
+    /// Events removed by retention since the log began.
+    pub removed_total: i64,
+    /// Events the last removing run took, and when (UTC unix seconds).
+    pub last_removed: i64,
+    pub last_removed_at: Option<i64>,
+    /// Set while retention is held because one run would have removed more
+    /// than a tenth of the log: since when, and how many of how many.
+    pub held_at: Option<i64>,
+    pub held_events: Option<i64>,
+    pub held_of: Option<i64>,
+}
+
+impl RetentionState {
+    /// The German sentence for the DPO's chain check.
+    pub fn removed_sentence(&self) -> String {
+        if self.removed_total == 0 {
+            return "Die Aufbewahrungsfrist hat bisher keine Ereignisse gelöscht.".to_string();
+        }
+        let when = self.last_removed_at.map_or_else(String::new, |at| {
+            format!(
+                ", zuletzt {} am {}",
+                events_de(self.last_removed),
+                outreach_core::date::format_de_datetime(at)
+            )
+        });
+        format!(
+            "Nach Ablauf der Aufbewahrungsfrist wurden bisher {} gelöscht{when}; geprüft wird die Kette ab dem ersten verbliebenen Ereignis.",
+            events_de(self.removed_total)
+        )
+    }
+
+    /// The DPO's warning while retention is held, if it is.
+    pub fn held_warning(&self) -> Option<String> {
+        let at = self.held_at?;
+        Some(format!(
+            "Warnung: Die Löschung alter Protokollereignisse wurde am {} angehalten, weil ein Lauf {} von {} gelöscht hätte (mehr als ein Zehntel des Protokolls; üblich ist etwa ein Tag von 365). Das deutet auf eine verstellte Uhr oder eine falsche Einstellung hin. Bitte prüfen Sie das mit der Systemadministration; erst `outreach purge --confirm-audit-retention` gibt die Löschung frei.",
+            outreach_core::date::format_de_datetime(at),
+            events_de(self.held_events.unwrap_or(0)),
+            self.held_of.unwrap_or(0)
+        ))
+    }
+}
+
+fn events_de(n: i64) -> String {
+    if n == 1 {
+        "1 Ereignis".to_string()
+    } else {
+        format!("{n} Ereignisse")
+    }
+}
+
+/// What retention removed so far, and its hold.
+pub async fn retention_state(tx: &mut Tx) -> Result<RetentionState, StoreError> {
+    tx.fetch_one(
+        "SELECT removed_total, last_removed, last_removed_at, held_at, held_events, held_of
+         FROM audit_retention WHERE id = 1",
+        vec![],
+    )
+    .await
 }
 
 /// Walks the whole chain in sequence order and names the first broken event.
@@ -458,6 +524,7 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
                 return Ok(Verification {
                     checked: verifier.checked,
                     broken: Some(broken),
+                    retention: retention_state(tx).await?,
                 });
             }
         }
@@ -478,7 +545,11 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
         seq: last.as_ref().map_or(anchor_seq + 1, |e| e.seq + 1),
         reason: outreach_core::audit::BreakReason::Gap,
     });
-    Ok(Verification { checked, broken })
+    Ok(Verification {
+        checked,
+        broken,
+        retention: retention_state(tx).await?,
+    })
 }
 
 /// A stored verdict of a chain check.

@@ -9,6 +9,13 @@
 //! Everything runs in one transaction; a dry run does the same and rolls back,
 //! so its counts are exactly what a real run would delete. SQLite overwrites
 //! the freed pages (`secure_delete`, set on every connection).
+//!
+//! Safeguards (issue 21): what is due is decided by the database's clock,
+//! never the application's (a moved clock must not delete); the callers
+//! refuse to run when the two differ by more than [`MAX_CLOCK_SKEW_SECONDS`].
+//! Audit retention that would remove more than a tenth of the log in one run
+//! stops and is held until released (`--confirm-audit-retention`); the
+//! deletion of a mandate's cases after its deadline is not limited.
 
 use crate::audit::{self, AuditEvent};
 use crate::report::{self, ReportScope};
@@ -46,6 +53,61 @@ pub struct PurgeReport {
     pub audit_events: u64,
     /// Campaigns whose figures were kept as an anonymous aggregate in this run.
     pub statistics_kept: u64,
+    /// Audit retention stopped: it would have removed this many events of
+    /// the log's so many (more than [`MAX_AUDIT_SHARE_PERCENT`]).
+    pub audit_held: Option<(u64, u64)>,
+    /// The database's clock the run decided by (UTC unix seconds).
+    pub now: i64,
+}
+
+/// The largest share of the log's events one retention run removes without
+/// a confirmation; normal retention removes about one day in 365.
+pub const MAX_AUDIT_SHARE_PERCENT: u64 = 10;
+
+/// How far the application's and the database's clocks may differ before a
+/// deletion refuses to run.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// The database's clock, UTC unix seconds.
+pub async fn database_now(db: &Db) -> Result<i64, StoreError> {
+    let mut tx = db.read().await?;
+    let now = now_in(&mut tx).await?;
+    drop(tx);
+    Ok(now)
+}
+
+async fn now_in(tx: &mut crate::Tx) -> Result<i64, StoreError> {
+    let sql = match tx.backend() {
+        crate::Backend::Sqlite => "SELECT unixepoch()",
+        crate::Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+    };
+    let (now,): (i64,) = tx.fetch_one(sql, vec![]).await?;
+    Ok(now)
+}
+
+/// Why a deletion refuses to run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Die Uhr dieses Rechners ({app}) und die der Datenbank ({database}) gehen um {minutes} Minuten auseinander. Gelöscht wird nur, wenn beide höchstens 5 Minuten auseinanderliegen: Bitte die Zeit der Rechner (NTP) prüfen."
+)]
+pub struct ClockSkew {
+    pub app: String,
+    pub database: String,
+    pub minutes: i64,
+}
+
+/// Compares the application's clock with the database's; `Err` when they
+/// differ by more than [`MAX_CLOCK_SKEW_SECONDS`].
+pub async fn check_clocks(db: &Db, app_now: i64) -> Result<Result<i64, ClockSkew>, StoreError> {
+    let database = database_now(db).await?;
+    if (database - app_now).abs() <= MAX_CLOCK_SKEW_SECONDS {
+        return Ok(Ok(database));
+    }
+    Ok(Err(ClockSkew {
+        app: outreach_core::date::format_de_datetime(app_now),
+        database: outreach_core::date::format_de_datetime(database),
+        minutes: (database - app_now).abs() / 60,
+    }))
 }
 
 impl PurgeReport {
@@ -85,6 +147,11 @@ impl PurgeReport {
             .map(|(label, n)| format!("{label}: {n}"))
             .collect();
         parts.push(format!("Ergebnisse noch aufbewahrt: {}", self.results_kept));
+        if let Some((events, of)) = self.audit_held {
+            parts.push(format!(
+                "Protokolllöschung angehalten: {events} von {of} Ereignissen wären gelöscht worden"
+            ));
+        }
         parts.join("; ")
     }
 }
@@ -121,11 +188,10 @@ macro_rules! expired_results {
 #[derive(Debug, Clone)]
 pub struct PurgeRun {
     pub policy: Policy,
-    /// Today in Europe/Berlin.
-    pub today: Date,
-    /// UTC unix seconds.
-    pub now: i64,
     pub dry_run: bool,
+    /// Let audit retention remove more than [`MAX_AUDIT_SHARE_PERCENT`] of
+    /// the log in this run, releasing a hold (`--confirm-audit-retention`).
+    pub confirm_audit_retention: bool,
     /// Who started it (the command line, or the server's daily job).
     pub event: AuditEvent,
     /// Record a run that deleted nothing (the command line does; the daily
@@ -138,19 +204,21 @@ pub struct PurgeRun {
 pub async fn purge(db: &Db, run: PurgeRun) -> Result<PurgeReport, StoreError> {
     let PurgeRun {
         policy,
-        today,
-        now,
         dry_run,
+        confirm_audit_retention,
         event,
         record_empty,
     } = run;
-    let mut report = PurgeReport {
-        dry_run,
-        ..PurgeReport::default()
-    };
     // The audit events to remove are found by their places in the chain.
     crate::audit::seal(db).await?;
     let mut tx = db.begin().await?;
+    let now = now_in(&mut tx).await?;
+    let today = outreach_core::date::berlin_date(now);
+    let mut report = PurgeReport {
+        dry_run,
+        now,
+        ..PurgeReport::default()
+    };
     let due: Vec<(i64, bool)> = tx
         .fetch_all(
             "SELECT p.id, EXISTS (SELECT 1 FROM campaign_statistics st WHERE st.campaign_id = p.id)
@@ -181,9 +249,23 @@ pub async fn purge(db: &Db, run: PurgeRun) -> Result<PurgeReport, StoreError> {
         }
         purge_campaign(&mut tx, campaign, now, &mut report).await?;
     }
-    report.audit_events = purge_audit(&mut tx, policy, today).await?;
+    let audit = AuditRun {
+        policy,
+        today,
+        now,
+        confirmed: confirm_audit_retention,
+    };
+    match purge_audit(&mut tx, audit).await? {
+        Ok(removed) => report.audit_events = removed,
+        Err(held) => report.audit_held = Some(held),
+    }
 
-    if report.total() == 0 && report.statistics_kept == 0 && !record_empty {
+    if report.total() == 0
+        && report.statistics_kept == 0
+        && report.audit_held.is_none()
+        && !record_empty
+        && !confirm_audit_retention
+    {
         tx.rollback().await?;
         return Ok(report);
     }
@@ -192,7 +274,11 @@ pub async fn purge(db: &Db, run: PurgeRun) -> Result<PurgeReport, StoreError> {
     let event = event
         .record("database", if dry_run { "Probelauf" } else { "Löschlauf" })
         .fields(&report.summary())
-        .purpose("Löschung nach Fristablauf");
+        .purpose(if confirm_audit_retention {
+            "Löschung nach Fristablauf; Protokolllöschung über ein Zehntel hinaus bestätigt"
+        } else {
+            "Löschung nach Fristablauf"
+        });
     if dry_run {
         tx.rollback().await?;
         let mut tx = db.begin().await?;
@@ -304,9 +390,28 @@ async fn purge_campaign(
     Ok(())
 }
 
+/// The audit part of a run.
+struct AuditRun {
+    policy: Policy,
+    today: Date,
+    now: i64,
+    confirmed: bool,
+}
+
 /// Removes audit events older than the policy's months; the anchor moves to
 /// the last removed event so that the rest of the chain still verifies.
-async fn purge_audit(tx: &mut crate::Tx, policy: Policy, today: Date) -> Result<u64, StoreError> {
+/// `Err((would remove, of))` when that is more than a tenth of the log and
+/// not confirmed: nothing is removed and the hold is recorded.
+async fn purge_audit(
+    tx: &mut crate::Tx,
+    run: AuditRun,
+) -> Result<Result<u64, (u64, u64)>, StoreError> {
+    let AuditRun {
+        policy,
+        today,
+        now,
+        confirmed,
+    } = run;
     let cutoff_day = today
         .checked_sub(jiff::Span::new().months(policy.audit_months))
         .map_err(|e| StoreError::Integrity(format!("retention period: {e}")))?;
@@ -321,15 +426,33 @@ async fn purge_audit(tx: &mut crate::Tx, policy: Policy, today: Date) -> Result<
             args![cutoff],
         )
         .await?;
-    let (anchor,): (i64,) = tx
+    let (anchor, head): (i64, i64) = tx
         .fetch_one(
-            "SELECT through_seq FROM audit_retention WHERE id = 1",
+            "SELECT r.through_seq, h.last_seq FROM audit_retention r, audit_head h
+             WHERE r.id = 1 AND h.id = 1",
             vec![],
         )
         .await?;
     let Some(through) = through.filter(|t| *t > anchor) else {
-        return Ok(0);
+        tx.execute(
+            "UPDATE audit_retention SET held_at = NULL, held_events = NULL, held_of = NULL WHERE id = 1",
+            vec![],
+        )
+        .await?;
+        return Ok(Ok(0));
     };
+    // The sealed chain is numbered without gaps: the events after the
+    // anchor are the log, those up to `through` the ones due.
+    let due = u64::try_from(through - anchor).unwrap_or(0);
+    let log = u64::try_from(head.max(through) - anchor).unwrap_or(0);
+    if !confirmed && due * 100 > log * MAX_AUDIT_SHARE_PERCENT {
+        tx.execute(
+            "UPDATE audit_retention SET held_at = COALESCE(held_at, $1), held_events = $2, held_of = $3 WHERE id = 1",
+            args![now, i64::try_from(due).unwrap_or(i64::MAX), i64::try_from(log).unwrap_or(i64::MAX)],
+        )
+        .await?;
+        return Ok(Err((due, log)));
+    }
     tx.execute(
         "UPDATE audit_retention SET through_seq = $1,
              through_hash = (SELECT hash FROM audit_events WHERE seq = $1) WHERE id = 1",
@@ -339,10 +462,18 @@ async fn purge_audit(tx: &mut crate::Tx, policy: Policy, today: Date) -> Result<
     let removed = tx
         .execute("DELETE FROM audit_events WHERE seq <= $1", args![through])
         .await?;
+    let removed_i64 = i64::try_from(removed).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE audit_retention SET removed_total = removed_total + $1, last_removed = $1,
+             last_removed_at = $2, held_at = NULL, held_events = NULL, held_of = NULL
+         WHERE id = 1",
+        args![removed_i64, now],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM audit_checks WHERE checked_at < $1",
         args![cutoff],
     )
     .await?;
-    Ok(removed)
+    Ok(Ok(removed))
 }

@@ -16,15 +16,27 @@ use outreach_store::retention::{self, Policy, PurgeRun};
 use outreach_store::testing::{TestDb, backends, demo_results, queue_campaign, tamper_with_audit};
 use outreach_store::{Backend, Db, args, backup, campaign, subject};
 
-fn run(today: jiff::civil::Date, dry_run: bool, audit_months: i32) -> PurgeRun {
+fn run(dry_run: bool, audit_months: i32) -> PurgeRun {
     PurgeRun {
         policy: Policy { audit_months },
-        today,
-        now: berlin_day_start(today) + 8 * 3600,
         dry_run,
+        confirm_audit_retention: false,
         event: AuditEvent::anonymous("test", AuditAction::Purge, "test"),
         record_empty: true,
     }
+}
+
+/// Sets the deletion deadline of every mandate to `day` (what is due is
+/// decided by the database's clock, so the tests move the data, not time).
+async fn deadline(db: &Db, day: jiff::civil::Date) {
+    let mut tx = db.begin().await.unwrap();
+    tx.execute(
+        "UPDATE mandates SET deletion_deadline = $1",
+        args![day.to_string()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
 
 async fn count(db: &Db, sql: &'static str, campaign: i64) -> i64 {
@@ -78,9 +90,9 @@ const RESULTS: &str =
 async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
-        // The mandate's deletion deadline is 31.03.2028.
-        let after = date(2028, 4, 1);
-        let (campaign, _) = called_campaign(&t.db, berlin_day_start(after)).await;
+        let now = retention::database_now(&t.db).await.unwrap();
+        let today = outreach_core::date::berlin_date(now);
+        let (campaign, _) = called_campaign(&t.db, now).await;
         let scope = ReportScope {
             campaign_id: None,
             job_center_id: Some(1),
@@ -91,16 +103,19 @@ async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
         drop(tx);
         assert_eq!(before.completed, 2, "{backend:?}");
 
-        // Before the deadline nothing goes.
-        let early = retention::purge(&t.db, run(date(2028, 3, 31), false, 120))
-            .await
-            .unwrap();
+        // On the deadline's day nothing goes (the mandate's deadline, by
+        // the fixture 31.03.2028, is far ahead of the database's clock).
+        let early = retention::purge(&t.db, run(false, 120)).await.unwrap();
         assert_eq!(early.total(), 0, "{backend:?}: {early:?}");
+        deadline(&t.db, today).await;
+        let early = retention::purge(&t.db, run(false, 120)).await.unwrap();
+        assert_eq!(early.total(), 0, "{backend:?}: {early:?}");
+        assert!((early.now - now).abs() < 60, "the database's clock");
 
-        // The dry run counts exactly what the run then deletes, and deletes nothing.
-        let dry = retention::purge(&t.db, run(after, true, 120))
-            .await
-            .unwrap();
+        // The day after, the dry run counts exactly what the run then
+        // deletes, and deletes nothing.
+        deadline(&t.db, today.yesterday().unwrap()).await;
+        let dry = retention::purge(&t.db, run(true, 120)).await.unwrap();
         assert_eq!(count(&t.db, CASES, campaign).await, 10, "{backend:?}");
         assert_eq!(count(&t.db, ATTEMPTS, campaign).await, 4, "{backend:?}");
         assert_eq!(
@@ -114,9 +129,7 @@ async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
             (1, 4, 2, 1, 9),
             "{backend:?}: {dry:?}"
         );
-        let done = retention::purge(&t.db, run(after, false, 120))
-            .await
-            .unwrap();
+        let done = retention::purge(&t.db, run(false, 120)).await.unwrap();
         assert_eq!(
             (
                 done.attempts,
@@ -159,8 +172,8 @@ async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
         .unwrap();
         assert_eq!(
             events.len(),
-            3,
-            "{backend:?}: early, dry and real run: {events:?}"
+            4,
+            "{backend:?}: two early runs, the dry and the real run: {events:?}"
         );
         assert!(
             events[0].fields.contains("Anrufversuche: 4"),
@@ -170,9 +183,7 @@ async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
         drop(tx);
 
         // A second run finds nothing more (the kept result waits for its handover).
-        let again = retention::purge(&t.db, run(after, false, 120))
-            .await
-            .unwrap();
+        let again = retention::purge(&t.db, run(false, 120)).await.unwrap();
         assert_eq!((again.total(), again.results_kept), (0, 1), "{backend:?}");
         if backend == Backend::Sqlite {
             let mut tx = t.db.read().await.unwrap();
@@ -183,11 +194,48 @@ async fn deletion_on_schedule_removes_processor_data_and_keeps_the_figures() {
 }
 
 #[tokio::test]
+async fn normal_audit_retention_needs_no_confirmation_and_the_clocks_are_compared() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let now = retention::database_now(&t.db).await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let e = AuditEvent::anonymous("alt", AuditAction::LoginFailure, "c");
+        audit::append(&mut tx, &e, now - 400 * 86_400)
+            .await
+            .unwrap();
+        for i in 0..10 {
+            let e = AuditEvent::anonymous("neu", AuditAction::LoginFailure, "c");
+            audit::append(&mut tx, &e, now - 86_400 + i).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        // One of eleven is less than a tenth: removed at once.
+        let report = retention::purge(&t.db, run(false, 12)).await.unwrap();
+        assert_eq!(
+            (report.audit_events, report.audit_held),
+            (1, None),
+            "{backend:?}"
+        );
+
+        // The application's clock is compared with the database's.
+        let within = retention::check_clocks(&t.db, now + 200).await.unwrap();
+        assert!(within.is_ok(), "{backend:?}: {within:?}");
+        let moved = retention::check_clocks(&t.db, now + 73 * 365 * 86_400)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(moved.to_string().contains("höchstens 5 Minuten"), "{moved}");
+        let behind = retention::check_clocks(&t.db, now - 600).await.unwrap();
+        assert!(behind.is_err(), "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn audit_retention_moves_the_anchor_and_the_chain_still_verifies() {
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
-        let old = berlin_day_start(date(2026, 1, 10));
-        let recent = berlin_day_start(date(2027, 5, 10));
+        let now = retention::database_now(&t.db).await.unwrap();
+        let old = now - 400 * 86_400;
+        let recent = now - 10 * 86_400;
         let mut tx = t.db.begin().await.unwrap();
         for i in 0..3 {
             let e = AuditEvent::anonymous("alt", AuditAction::LoginFailure, "c");
@@ -198,14 +246,69 @@ async fn audit_retention_moves_the_anchor_and_the_chain_still_verifies() {
             audit::append(&mut tx, &e, recent + i).await.unwrap();
         }
         tx.commit().await.unwrap();
-        let report = retention::purge(&t.db, run(date(2027, 6, 1), false, 12))
+        // Three of five events are more than a tenth of the log: held, and
+        // the DPO is told; nothing is removed.
+        let held = retention::purge(&t.db, run(false, 12)).await.unwrap();
+        assert_eq!(
+            (held.audit_events, held.audit_held),
+            (0, Some((3, 5))),
+            "{backend:?}"
+        );
+        let mut tx = t.db.read().await.unwrap();
+        let state = audit::retention_state(&mut tx).await.unwrap();
+        assert_eq!(
+            (state.held_events, state.held_of, state.removed_total),
+            (Some(3), Some(5), 0),
+            "{backend:?}"
+        );
+        let warning = state.held_warning().unwrap();
+        assert!(warning.contains("3 Ereignisse von 5"), "{warning}");
+        let v = audit::verify(&mut tx).await.unwrap();
+        assert_eq!((v.checked, v.broken), (6, None), "{backend:?}");
+        drop(tx);
+        // The hold is in the purge's own event.
+        assert!(
+            count(
+                &t.db,
+                "SELECT COUNT(*) FROM audit_events WHERE fields LIKE '%Protokolllöschung angehalten: 3 von 5%' AND seq > $1",
+                0
+            )
             .await
-            .unwrap();
-        assert_eq!(report.audit_events, 3, "{backend:?}");
+                == 1,
+            "{backend:?}"
+        );
+
+        // Confirmed, the run removes them and the hold goes.
+        let confirmed = PurgeRun {
+            confirm_audit_retention: true,
+            ..run(false, 12)
+        };
+        let report = retention::purge(&t.db, confirmed).await.unwrap();
+        assert_eq!(
+            (report.audit_events, report.audit_held),
+            (3, None),
+            "{backend:?}"
+        );
         let mut tx = t.db.read().await.unwrap();
         let v = audit::verify(&mut tx).await.unwrap();
-        // The two recent events and the purge's own event remain.
-        assert_eq!((v.checked, v.broken), (3, None), "{backend:?}");
+        // The two recent events and the two purges' own events remain.
+        assert_eq!((v.checked, v.broken), (4, None), "{backend:?}");
+        assert_eq!(
+            (
+                v.retention.removed_total,
+                v.retention.last_removed,
+                v.retention.held_at
+            ),
+            (3, 3, None),
+            "{backend:?}"
+        );
+        assert!(
+            v.retention
+                .removed_sentence()
+                .contains("bisher 3 Ereignisse gelöscht, zuletzt 3 Ereignisse am"),
+            "{}",
+            v.retention.removed_sentence()
+        );
         drop(tx);
 
         // The application can't delete younger events, nor move the anchor back.

@@ -142,12 +142,14 @@ async fn render(
     audit::seal(&state.db).await?;
     let mut tx = state.db.begin().await?;
     resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
+    let retention = audit::retention_state(&mut tx).await?;
     let last_check = audit::latest_check(&mut tx).await?.map(|c| match c.broken_seq {
         None => (
             format!(
-                "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse.",
+                "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse. {}",
                 format_de_datetime(c.checked_at),
-                c.events_checked
+                c.events_checked,
+                retention.removed_sentence()
             ),
             true,
         ),
@@ -232,8 +234,9 @@ async fn verify(
     let message = match &result.broken {
         None => (
             format!(
-                "Die Protokollkette ist unversehrt: {} Ereignisse geprüft.",
-                result.checked
+                "Die Protokollkette ist unversehrt: {} Ereignisse geprüft. {}",
+                result.checked,
+                result.retention.removed_sentence()
             ),
             true,
         ),

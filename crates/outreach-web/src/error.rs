@@ -34,6 +34,7 @@ impl From<StoreError> for AppError {
 struct ErrorPage {
     title: &'static str,
     message: &'static str,
+    training: &'static str,
 }
 
 impl IntoResponse for AppError {
@@ -67,6 +68,15 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (status, ErrorPage { title, message }).into_response()
+        let training = crate::layout::training_banner();
+        (
+            status,
+            ErrorPage {
+                title,
+                message,
+                training,
+            },
+        )
+            .into_response()
     }
 }

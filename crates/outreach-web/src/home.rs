@@ -30,8 +30,9 @@ struct HomePage {
     organisation: String,
     intro: &'static str,
     figures: Vec<Figure>,
-    /// For the DPO: the alert of a broken audit chain found by the last check.
-    alert: String,
+    /// For the DPO: the alert of a broken audit chain found by the last
+    /// check, and of audit retention held.
+    alerts: Vec<String>,
 }
 
 fn intro(role: Role) -> &'static str {
@@ -67,16 +68,23 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         Home::Global => Some("Bundesweit".to_string()),
     }
     .unwrap_or_default();
-    let mut alert = String::new();
+    let mut alerts = Vec::new();
     if actor.role == Role::Dpo
         && let Some(check) = outreach_store::audit::latest_check(&mut tx).await?
         && let Some(seq) = check.broken_seq
     {
-        alert = format!(
+        alerts.push(format!(
             "Warnung: Die Prüfung der Protokollkette am {} hat eine Verletzung gefunden (Ereignis Nr. {seq}, {}). Bitte informieren Sie die Systemadministration und sichern Sie die Datenbank.",
             outreach_core::date::format_de_datetime(check.checked_at),
             check.reason
-        );
+        ));
+    }
+    if actor.role == Role::Dpo
+        && let Some(held) = outreach_store::audit::retention_state(&mut tx)
+            .await?
+            .held_warning()
+    {
+        alerts.push(held);
     }
     let mut figures = Vec::new();
     if let Some(scope) = customer_scope(actor) {
@@ -139,7 +147,7 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             "/",
         ),
         organisation,
-        alert,
+        alerts,
         intro: intro(actor.role),
         figures,
     })

@@ -20,6 +20,8 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
     pub session_seconds: i64,
     pub warning_seconds: i64,
+    /// The training banner's text, on a training server only.
+    pub training: &'static str,
 }
 
 /// The navigation entries: each shown only to those allowed to follow it.
@@ -82,6 +84,7 @@ impl Layout {
             nav,
             session_seconds: user.idle_seconds,
             warning_seconds: session_warning_seconds(user.idle_seconds),
+            training: training_banner(),
         }
     }
 
@@ -96,6 +99,16 @@ impl Layout {
             nav: Vec::new(),
             session_seconds: 0,
             warning_seconds: 0,
+            training: training_banner(),
         }
+    }
+}
+
+/// The training banner on a training server, else nothing.
+pub fn training_banner() -> &'static str {
+    if crate::training::active() {
+        crate::training::BANNER
+    } else {
+        ""
     }
 }

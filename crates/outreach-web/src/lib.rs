@@ -31,6 +31,7 @@ mod routes;
 mod security;
 mod session;
 mod supervision;
+mod training;
 
 use axum::Router;
 use outreach_store::Db;
@@ -56,6 +57,9 @@ pub struct WebConfig {
     /// Requests worked on at once; more wait in line (see `admission`).
     /// `None`: the database's default ([`admission::default_at_once`]).
     pub requests_at_once: Option<usize>,
+    /// Training mode (`outreach demo`, `outreach serve --training`): a
+    /// banner on every page, and the upkeep deletes nothing.
+    pub training: bool,
 }
 
 impl Default for WebConfig {
@@ -65,6 +69,7 @@ impl Default for WebConfig {
             session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
             retention: outreach_store::retention::Policy::default(),
             requests_at_once: None,
+            training: false,
         }
     }
 }
@@ -174,6 +179,10 @@ pub fn app(state: AppState) -> Router {
             session::load_session,
         ))
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.training,
+            training::mark,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.admission.clone(),
             admission::admit,

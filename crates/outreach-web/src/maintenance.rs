@@ -2,6 +2,11 @@
 //! database (they are refused anyway once idle; this keeps the table small),
 //! and once a day the deletion on schedule runs and the audit chain is
 //! checked; a broken chain is logged as an error and shown to the DPO.
+//!
+//! A training server (`WebConfig::training`) deletes nothing: neither on
+//! schedule nor idle sessions, since its clock may be moved. A production
+//! server deletes only while its clock and the database's agree (within
+//! five minutes); what is due is decided by the database's clock.
 
 use crate::AppState;
 use outreach_core::audit::AuditAction;
@@ -12,9 +17,13 @@ use std::time::Duration;
 /// How often the upkeep runs.
 const INTERVAL: Duration = Duration::from_secs(300);
 
-/// Removes sessions idle longer than the idle limit; returns how many.
+/// Removes sessions idle longer than the idle limit, by the database's
+/// clock; returns how many. A training server removes none.
 pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_store::StoreError> {
-    let cutoff = state.clock.now() - state.config.session_idle_seconds;
+    if state.config.training {
+        return Ok(0);
+    }
+    let cutoff = retention::database_now(&state.db).await? - state.config.session_idle_seconds;
     let mut tx = state.db.begin().await?;
     let removed = session::delete_idle(&mut tx, cutoff).await?;
     session::prune_changes(&mut tx).await?;
@@ -25,24 +34,10 @@ pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_stor
 /// The daily part: deletion on schedule, then the chain check.
 pub async fn daily(state: &AppState) -> Result<(), outreach_store::StoreError> {
     let now = state.clock.now();
-    let today = outreach_core::date::berlin_date(now);
-    let event = AuditEvent::anonymous("system", AuditAction::Purge, "Tagesaufgabe");
-    let run = retention::PurgeRun {
-        policy: state.config.retention,
-        today,
-        now,
-        dry_run: false,
-        event,
-        record_empty: false,
-    };
-    let report = retention::purge(&state.db, run).await?;
-    if report.total() > 0 {
-        tracing::info!(
-            deleted = report.total(),
-            campaigns = report.campaigns,
-            audit_events = report.audit_events,
-            "daily deletion on schedule"
-        );
+    if state.config.training {
+        tracing::info!("training mode: no deletion on schedule");
+    } else {
+        delete_on_schedule(state, now).await?;
     }
     let verification = audit::check_and_record(&state.db, now).await?;
     match verification.broken {
@@ -52,6 +47,44 @@ pub async fn daily(state: &AppState) -> Result<(), outreach_store::StoreError> {
             reason = broken.reason.label(),
             "AUDIT CHAIN BROKEN: the DPO is shown an alert"
         ),
+    }
+    Ok(())
+}
+
+/// The deletion on schedule, by the database's clock, when the server's
+/// agrees with it.
+async fn delete_on_schedule(state: &AppState, now: i64) -> Result<(), outreach_store::StoreError> {
+    if let Err(skew) = retention::check_clocks(&state.db, now).await? {
+        tracing::error!(
+            minutes = skew.minutes,
+            "the server's clock and the database's differ: no deletion on schedule today"
+        );
+        return Ok(());
+    }
+    let event = AuditEvent::anonymous("system", AuditAction::Purge, "Tagesaufgabe");
+    let run = retention::PurgeRun {
+        policy: state.config.retention,
+        dry_run: false,
+        confirm_audit_retention: false,
+        event,
+        record_empty: false,
+    };
+    let report = retention::purge(&state.db, run).await?;
+    if let Some((events, of)) = report.audit_held {
+        tracing::error!(
+            events,
+            of,
+            "AUDIT RETENTION HELD: one run would remove more than a tenth of the log; \
+             the DPO is warned, `outreach purge --confirm-audit-retention` releases it"
+        );
+    }
+    if report.total() > 0 {
+        tracing::info!(
+            deleted = report.total(),
+            campaigns = report.campaigns,
+            audit_events = report.audit_events,
+            "daily deletion on schedule"
+        );
     }
     Ok(())
 }

@@ -102,9 +102,25 @@ async fn login_renews_the_session_and_logout_ends_it() {
         replay.cookies.insert("outreach_sitzung".into(), second);
         assert_eq!(replay.get("/").await.location(), "/login", "{backend:?}");
 
-        // Idle sessions are removed from the table by the upkeep task.
+        // Idle sessions are removed from the table by the upkeep task, by
+        // the database's clock.
         app.login(&jc_admin()).await;
         app.state.clock.advance(31 * 60);
+        let kept = outreach_web::maintenance::remove_idle_sessions(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept, 0,
+            "{backend:?}: the application's clock decides nothing"
+        );
+        let mut tx = app.state.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE sessions SET last_seen_at = last_seen_at - 1860",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
         let removed = outreach_web::maintenance::remove_idle_sessions(&app.state)
             .await
             .unwrap();
@@ -712,5 +728,89 @@ async fn health_and_metrics() {
             .unwrap();
         let count: u64 = count_line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!(count >= 2, "{backend:?}: {count_line}");
+    }
+}
+
+/// (cases, audit events, sessions) in the database.
+async fn stored(app: &TestApp) -> (i64, i64, i64) {
+    let mut tx = app.state.db.read().await.unwrap();
+    let mut n = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM cases",
+        "SELECT COUNT(*) FROM audit_events",
+        "SELECT COUNT(*) FROM sessions",
+    ] {
+        let (c,): (i64,) = tx.fetch_one(sql, vec![]).await.unwrap();
+        n.push(c);
+    }
+    (n[0], n[1], n[2])
+}
+
+async fn deadline_passed(app: &TestApp) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    tx.execute(
+        "UPDATE mandates SET deletion_deadline = '2000-01-01'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The attack of issue 21: the application's clock moved to 2099 (past the
+/// fixtures' deletion deadline and every event's retention) must delete
+/// nothing, nor end a session; a training server deletes nothing even what
+/// is due; and a production server does delete what is due by the
+/// database's clock, so that the test can see a deletion.
+#[tokio::test]
+async fn a_moved_clock_deletes_nothing_and_a_training_server_never_deletes() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        app.login(&username(Role::Dpo, Side::Own)).await;
+        let before = stored(&app).await;
+        assert!(before.0 > 0 && before.2 > 0, "{backend:?}: {before:?}");
+        app.state.clock.advance(73 * 365 * 86_400);
+        outreach_web::maintenance::daily(&app.state).await.unwrap();
+        outreach_web::maintenance::remove_idle_sessions(&app.state)
+            .await
+            .unwrap();
+        let after = stored(&app).await;
+        assert_eq!(
+            (after.0, after.2),
+            (before.0, before.2),
+            "{backend:?}: cases and sessions"
+        );
+        assert!(after.1 >= before.1, "{backend:?}: audit events {after:?}");
+
+        let training = outreach_web::WebConfig {
+            training: true,
+            ..outreach_web::WebConfig::default()
+        };
+        let app = TestApp::with_config(backend, training).await;
+        let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
+        let home = dpo.get("/").await;
+        assert!(home.body.contains("Schulungsbetrieb"), "{backend:?}");
+        deadline_passed(&app).await;
+        let mut tx = app.state.db.begin().await.unwrap();
+        tx.execute("UPDATE sessions SET last_seen_at = 0", vec![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let before = stored(&app).await;
+        outreach_web::maintenance::daily(&app.state).await.unwrap();
+        outreach_web::maintenance::remove_idle_sessions(&app.state)
+            .await
+            .unwrap();
+        let after = stored(&app).await;
+        assert_eq!((after.0, after.2), (before.0, before.2), "{backend:?}");
+
+        let app = TestApp::new(backend).await;
+        let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
+        assert!(!dpo.get("/").await.body.contains("Schulungsbetrieb"));
+        deadline_passed(&app).await;
+        let before = stored(&app).await;
+        outreach_web::maintenance::daily(&app.state).await.unwrap();
+        let after = stored(&app).await;
+        assert!(after.0 < before.0, "{backend:?}: {before:?} → {after:?}");
     }
 }

@@ -47,7 +47,7 @@ pub async fn shutdown_signal() {
 }
 
 pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<ExitCode> {
-    let clock_start = clock_start()?;
+    let clock_start = clock_start(config.training)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("Adresse {bind} kann nicht belegt werden"))?;
@@ -59,12 +59,17 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
              VACUUM ANALYZE regularly"
         );
     }
+    if config.training {
+        tracing::warn!(
+            "training mode: the server deletes nothing on schedule (no deletion, no audit retention)"
+        );
+    }
     let state = AppState::new(db.clone(), config);
     if let Some(start) = clock_start {
         state.clock.advance(start - state.clock.now());
         tracing::warn!(
             start = %jiff::Timestamp::from_second(start).unwrap_or_default(),
-            "the application clock is moved (OUTREACH_CLOCK_START): for tests and training only"
+            "the application clock is moved (OUTREACH_CLOCK_START): training mode"
         );
     }
     let upkeep = outreach_web::maintenance::spawn(state.clone());
@@ -89,11 +94,18 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
 /// `OUTREACH_CLOCK_START`: the instant (RFC 3339, e.g.
 /// `2027-01-12T10:00:00+01:00`) the application clock shows at start-up; it
 /// runs on from there. For tests, benchmarks and training installations that
-/// must work inside the calling window at any hour; never set in production.
-fn clock_start() -> anyhow::Result<Option<i64>> {
+/// must work inside the calling window at any hour: accepted in training
+/// mode only (`outreach demo`, `outreach serve --training`); a production
+/// server refuses to start with it, since its upkeep would run by it.
+fn clock_start(training: bool) -> anyhow::Result<Option<i64>> {
     let Ok(text) = std::env::var("OUTREACH_CLOCK_START") else {
         return Ok(None);
     };
+    if !training {
+        bail!(
+            "OUTREACH_CLOCK_START ist gesetzt: Eine verstellte Uhr ist nur im Schulungsbetrieb erlaubt (outreach serve --training oder outreach demo). Im Echtbetrieb würden mit ihr Fristen berechnet und Daten gelöscht. Der Server startet nicht; bitte die Variable entfernen."
+        );
+    }
     let at: jiff::Timestamp = text.trim().parse().map_err(|_| {
         anyhow::anyhow!(
             "OUTREACH_CLOCK_START: „{text}“ ist kein Zeitpunkt wie 2027-01-12T10:00:00+01:00"
@@ -115,6 +127,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
             audit_months: settings.audit_months,
         },
         requests_at_once: settings.requests_at_once,
+        training: settings.training,
         ..WebConfig::default()
     };
     serve_db(db, &settings.bind, config).await
@@ -238,9 +251,13 @@ pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     match result.broken {
         None => {
             println!(
-                "Protokoll unversehrt: {} Ereignisse geprüft.",
-                result.checked
+                "Protokoll unversehrt: {} Ereignisse geprüft. {}",
+                result.checked,
+                result.retention.removed_sentence()
             );
+            if let Some(held) = result.retention.held_warning() {
+                println!("{held}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {
@@ -348,15 +365,30 @@ pub async fn restore(url: &str, file: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `outreach purge [--dry-run]`: deletion on schedule, by category.
-pub async fn purge(url: &str, dry_run: bool, audit_months: i32) -> anyhow::Result<ExitCode> {
+/// How `outreach purge` was started.
+pub struct PurgeOptions {
+    pub dry_run: bool,
+    pub confirm_audit_retention: bool,
+    pub audit_months: i32,
+}
+
+/// `outreach purge [--dry-run] [--confirm-audit-retention]`: deletion on
+/// schedule, by category. Refuses to run when this machine's clock and the
+/// database's differ by more than five minutes.
+pub async fn purge(url: &str, options: PurgeOptions) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
-    let now = jiff::Timestamp::now().as_second();
+    let app_now = jiff::Timestamp::now().as_second();
+    if let Err(skew) = outreach_store::retention::check_clocks(&db, app_now).await? {
+        db.close().await;
+        eprintln!("Fehler: {skew} Es wurde nichts gelöscht.");
+        return Ok(ExitCode::FAILURE);
+    }
     let run = outreach_store::retention::PurgeRun {
-        policy: outreach_store::retention::Policy { audit_months },
-        today: outreach_core::date::berlin_date(now),
-        now,
-        dry_run,
+        policy: outreach_store::retention::Policy {
+            audit_months: options.audit_months,
+        },
+        dry_run: options.dry_run,
+        confirm_audit_retention: options.confirm_audit_retention,
         event: AuditEvent::anonymous(CLI_CLIENT, AuditAction::Purge, CLI_CLIENT),
         record_empty: true,
     };
@@ -364,7 +396,7 @@ pub async fn purge(url: &str, dry_run: bool, audit_months: i32) -> anyhow::Resul
     db.close().await;
     println!(
         "{}",
-        if dry_run {
+        if options.dry_run {
             "Probelauf – gelöscht würden:"
         } else {
             "Gelöscht:"
@@ -382,6 +414,12 @@ pub async fn purge(url: &str, dry_run: bool, audit_months: i32) -> anyhow::Resul
             "Statistik ohne Personenbezug aufbewahrt für {} Aktionen.",
             report.statistics_kept
         );
+    }
+    if let Some((events, of)) = report.audit_held {
+        eprintln!(
+            "Die Löschung alter Protokollereignisse ist angehalten: Sie hätte {events} von {of} Ereignissen gelöscht, mehr als ein Zehntel des Protokolls (üblich ist etwa ein Tag von 365). Bitte die Uhr der Datenbank und --audit-months prüfen; ist die Löschung richtig, gibt `outreach purge --confirm-audit-retention` sie frei."
+        );
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
 }

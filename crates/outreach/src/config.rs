@@ -83,6 +83,9 @@ pub struct ServeSettings {
     pub audit_months: i32,
     /// Requests the server works on at once (`None`: the database's default).
     pub requests_at_once: Option<usize>,
+    /// Training mode (`--training`): a moved clock is accepted, a banner is
+    /// shown, and the server's upkeep deletes nothing.
+    pub training: bool,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -118,6 +121,7 @@ impl ServeSettings {
             ),
             audit_months: outreach_store::retention::Policy::default().audit_months,
             requests_at_once: outreach_web::WebConfig::default().requests_at_once,
+            training: false,
         };
         if !(5..=480).contains(&settings.session_minutes) {
             bail!(

@@ -90,7 +90,13 @@ pub async fn run(file: &str, bind: &str) -> anyhow::Result<ExitCode> {
         println!("  {:<26} {:<32} {password}", username, role);
     }
     println!();
-    serve_db(db, bind, outreach_web::WebConfig::default()).await
+    // The demo is a training installation: a moved clock is accepted, a
+    // banner says so, and nothing is deleted on schedule.
+    let config = outreach_web::WebConfig {
+        training: true,
+        ..outreach_web::WebConfig::default()
+    };
+    serve_db(db, bind, config).await
 }
 
 async fn set_passwords(

@@ -54,6 +54,10 @@ enum Command {
         config: Option<String>,
         #[command(flatten)]
         retention: RetentionArg,
+        /// Schulungsbetrieb: erlaubt eine verstellte Uhr (OUTREACH_CLOCK_START),
+        /// zeigt auf jeder Seite einen Hinweis und löscht nie etwas von selbst.
+        #[arg(long)]
+        training: bool,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -99,6 +103,10 @@ enum Command {
         /// Nur auflisten, was gelöscht würde (nach Kategorie und Anzahl).
         #[arg(long)]
         dry_run: bool,
+        /// Gibt eine angehaltene Protokolllöschung frei: erlaubt in diesem Lauf,
+        /// mehr als ein Zehntel der Protokollereignisse zu löschen (protokolliert).
+        #[arg(long)]
+        confirm_audit_retention: bool,
         #[command(flatten)]
         retention: RetentionArg,
         #[command(flatten)]
@@ -321,6 +329,7 @@ async fn main() -> std::process::ExitCode {
             requests_at_once,
             config,
             retention,
+            training,
         } => {
             let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
             let file = match config.as_deref().map(config::FileConfig::load).transpose() {
@@ -341,6 +350,7 @@ async fn main() -> std::process::ExitCode {
                     commands::serve(config::ServeSettings {
                         audit_months: retention.audit_months,
                         requests_at_once: requests_at_once.map(usize::from),
+                        training,
                         ..settings
                     })
                     .await
@@ -397,9 +407,17 @@ async fn main() -> std::process::ExitCode {
         } => commands::audit_verify(&database.url).await,
         Command::Purge {
             dry_run,
+            confirm_audit_retention,
             retention,
             database,
-        } => commands::purge(&database.url, dry_run, retention.audit_months).await,
+        } => {
+            let run = commands::PurgeOptions {
+                dry_run,
+                confirm_audit_retention,
+                audit_months: retention.audit_months,
+            };
+            commands::purge(&database.url, run).await
+        }
         Command::Record {
             jobcenter,
             out,

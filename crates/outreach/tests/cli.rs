@@ -399,6 +399,63 @@ fn serve_reads_a_config_file_and_the_environment_wins() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A moved clock reaches only a training server: `serve` without
+/// `--training` refuses to start and says why in German; with it, every
+/// page carries the training banner (both databases).
+#[tokio::test]
+async fn a_moved_clock_is_refused_outside_training_mode() {
+    for backend in backends().await {
+        let t = TestDb::new(backend).await.unwrap();
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let args = ["serve", "--bind", &bind, "--database-url", &t.url];
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("OUTREACH_CLOCK_START", "2099-01-04T10:00:00+01:00")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{backend:?}: serve runs with a moved clock and without --training");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let refused = child.wait_with_output().unwrap();
+        assert!(!refused.status.success(), "{backend:?}");
+        let said = text(&refused);
+        assert!(
+            said.contains("OUTREACH_CLOCK_START ist gesetzt")
+                && said.contains("--training")
+                && said.contains("Der Server startet nicht"),
+            "{backend:?}: {said}"
+        );
+        // Nothing listens: the server did not start.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--training")
+            .env("OUTREACH_CLOCK_START", "2099-01-04T10:00:00+01:00")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let login = wait_get(&mut child, port, "/login");
+        let missing = wait_get(&mut child, port, "/gibt-es-nicht");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(login.contains("Schulungsbetrieb"), "{backend:?}: {login}");
+        assert!(
+            missing.contains("Schulungsbetrieb"),
+            "{backend:?}: {missing}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn import_report_export_and_round_trip() {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

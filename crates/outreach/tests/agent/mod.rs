@@ -25,17 +25,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `outreach serve` on a free port with the clock on a working day
-/// (`OUTREACH_CLOCK_START`), logging at `log`; polls `/healthz` until it
-/// answers. Returns the server and its base URL.
+/// Starts `outreach serve --training` on a free port with the clock on a
+/// working day (`OUTREACH_CLOCK_START`, which only training mode accepts),
+/// logging at `log`; polls `/healthz` until it answers. Returns the server
+/// and its base URL.
 pub async fn start_server(url: &str, log: &str) -> (Server, String) {
     let port = free_port();
     // `OUTREACH_SERVER_BIN` runs another build of the server (an A/B run of
     // a benchmark against the same set-up code).
     let bin = std::env::var_os("OUTREACH_SERVER_BIN")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_outreach").into());
-    let child = Command::new(bin)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+    let mut command = Command::new(&bin);
+    command.args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
+    if knows_training(&bin) {
+        command.arg("--training");
+    }
+    let child = command
         .args(["--database-url", url])
         .env("OUTREACH_CLOCK_START", outreach_store::testing::QUEUE_CLOCK)
         .env("RUST_LOG", log)
@@ -58,6 +63,15 @@ pub async fn start_server(url: &str, log: &str) -> (Server, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (server, base)
+}
+
+/// Whether this build of the server has `--training` (an older build of an
+/// A/B run takes the moved clock without it).
+fn knows_training(bin: &std::ffi::OsStr) -> bool {
+    Command::new(bin)
+        .args(["serve", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--training"))
 }
 
 pub struct Agent {
