@@ -119,16 +119,61 @@ pub async fn list(tx: &mut Tx) -> Result<Vec<UserListing>, StoreError> {
     .await
 }
 
-/// Records a failed login: the new counter and, when the limit is reached, the lock.
-pub async fn set_login_failures(
+/// One password check an account allowed: its place among the checks of
+/// the current window, and when that window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginCheck {
+    pub place: i64,
+    pub window_ends: i64,
+}
+
+/// Takes one of the account's password checks, atomically: at most `max`
+/// checks against the real hash per window of `window_seconds`, the window
+/// starting with its first check. `None` when the account has used them
+/// all (it is locked until the window ends). Concurrent calls are ordered
+/// by the row's lock (PostgreSQL re-evaluates the condition on the updated
+/// row) or by the one writer (SQLite), so no two get the same place and
+/// none gets a place after the last.
+pub async fn take_login_check(
     tx: &mut Tx,
     id: i64,
-    failed_logins: i64,
-    locked_until: Option<i64>,
-) -> Result<(), StoreError> {
+    now: i64,
+    window_seconds: i64,
+    max: i64,
+) -> Result<Option<LoginCheck>, StoreError> {
+    let check: Option<LoginCheck> = tx
+        .fetch_optional(
+            "UPDATE users SET
+                 login_checks = CASE WHEN COALESCE(login_window_ends, 0) <= $2 THEN 1
+                                     ELSE login_checks + 1 END,
+                 login_window_ends = CASE WHEN COALESCE(login_window_ends, 0) <= $2 THEN $2 + $3
+                                          ELSE login_window_ends END
+             WHERE id = $1 AND (COALESCE(login_window_ends, 0) <= $2 OR login_checks < $4)
+             RETURNING login_checks AS place, login_window_ends AS window_ends",
+            args![id, now, window_seconds, max],
+        )
+        .await?;
+    if let Some(check) = check
+        && check.place >= max
+    {
+        // Shown as locked in the administration's user list.
+        tx.execute(
+            "UPDATE users SET locked_until = $2, failed_logins = $3 WHERE id = $1",
+            args![id, check.window_ends, check.place],
+        )
+        .await?;
+    }
+    Ok(check)
+}
+
+/// After a successful check: the account's window starts afresh, unless
+/// other checks were taken after this one (guesses sent alongside the right
+/// password keep their lock).
+pub async fn clear_login_checks(tx: &mut Tx, id: i64, check: LoginCheck) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1",
-        args![id, failed_logins, locked_until],
+        "UPDATE users SET login_checks = 0, login_window_ends = NULL, failed_logins = 0, locked_until = NULL
+         WHERE id = $1 AND login_checks = $2 AND login_window_ends = $3",
+        args![id, check.place, check.window_ends],
     )
     .await?;
     Ok(())
@@ -141,7 +186,8 @@ pub async fn set_password(
     now: i64,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL WHERE id = $1",
+        "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL,
+             login_checks = 0, login_window_ends = NULL WHERE id = $1",
         args![id, password_hash, now],
     )
     .await?;

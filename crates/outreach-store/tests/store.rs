@@ -523,11 +523,52 @@ async fn sessions_and_lockout_state() {
         assert_eq!(found.user_id, u.id);
         assert_ne!(found.id_hash, s.token, "the raw token is never stored");
         assert!(session::find(&mut tx, "nope").await.unwrap().is_none());
-        user::set_login_failures(&mut tx, u.id, 0, Some(NOW + 900))
-            .await
-            .unwrap();
+        // Five checks per window of 15 minutes from the first; the fifth
+        // shows the account as locked until the window ends.
+        let mut places = Vec::new();
+        for i in 0..6 {
+            let check = user::take_login_check(&mut tx, u.id, NOW + i, 900, 5)
+                .await
+                .unwrap();
+            places.push(check.map(|c| (c.place, c.window_ends)));
+        }
+        assert_eq!(
+            places,
+            [1, 2, 3, 4, 5]
+                .map(|p| Some((p, NOW + 900)))
+                .into_iter()
+                .chain([None])
+                .collect::<Vec<_>>(),
+            "{backend:?}"
+        );
         let u2 = user::by_id(&mut tx, u.id).await.unwrap().unwrap();
         assert_eq!(u2.locked_until, Some(NOW + 900));
+        // A new window after the lock; a success clears only its own place.
+        let first = user::take_login_check(&mut tx, u.id, NOW + 900, 900, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        let second = user::take_login_check(&mut tx, u.id, NOW + 901, 900, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.place, second.place), (1, 2));
+        user::clear_login_checks(&mut tx, u.id, first)
+            .await
+            .unwrap();
+        let third = user::take_login_check(&mut tx, u.id, NOW + 902, 900, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(third.place, 3, "{backend:?}: a check came after the first");
+        user::clear_login_checks(&mut tx, u.id, third)
+            .await
+            .unwrap();
+        let fresh = user::take_login_check(&mut tx, u.id, NOW + 903, 900, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(fresh.place, 1, "{backend:?}");
         assert_eq!(
             session::delete_for_user(&mut tx, u.id, None).await.unwrap(),
             1

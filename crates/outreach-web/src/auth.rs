@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::Action;
-use outreach_core::account::{after_failed_login, check_new_password, is_locked};
+use outreach_core::account::{LOCKOUT_SECONDS, MAX_FAILED_LOGINS, check_new_password};
 use outreach_core::audit::AuditAction;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::{random_token, session, user};
@@ -49,8 +49,9 @@ struct LoginPage {
     logged_out: bool,
 }
 
-const LOGIN_FAILED: &str = "Benutzername oder Passwort ist falsch.";
-const LOCKED: &str = "Das Konto ist nach mehreren falschen Passworteingaben für 15 Minuten gesperrt. Bitte versuchen Sie es später erneut oder wenden Sie sich an die Systemadministration.";
+/// The one answer to an unknown name, a wrong password and a locked or
+/// deactivated account alike, so that none of them can be told apart.
+const LOGIN_FAILED: &str = "Die Anmeldung ist fehlgeschlagen: Benutzername oder Passwort ist falsch, oder das Konto ist nach fünf Fehlversuchen für 15 Minuten gesperrt. Bitte versuchen Sie es später erneut oder wenden Sie sich an die Systemadministration.";
 
 fn login_form(
     state: &AppState,
@@ -135,38 +136,42 @@ async fn login(
     let found = user::by_username(&mut tx, &username).await?;
     drop(tx);
     let audit_name: String = username.chars().take(64).collect();
-    let locked = found
-        .as_ref()
-        .is_some_and(|u| is_locked(u.locked_until, now));
-    let verified = !locked
-        && password::verify(
-            password_given,
-            found.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await;
-    let usable = found
-        .filter(|u| verified && u.active)
-        .and_then(|u| u.actor().map(|a| (u, a)));
+    // An active account's password is checked against its hash only in one
+    // of the few checks it allows per window, taken before the check;
+    // unknown, deactivated and locked accounts get the same work (a check
+    // against a dummy hash) and the same answer.
+    let check = match &found {
+        Some(u) if u.active => {
+            let mut tx = state.db.begin().await?;
+            let check =
+                user::take_login_check(&mut tx, u.id, now, LOCKOUT_SECONDS, MAX_FAILED_LOGINS)
+                    .await?;
+            tx.commit().await?;
+            check
+        }
+        _ => None,
+    };
+    let hash = check.and(found.as_ref().map(|u| u.password_hash.clone()));
+    let verified = password::verify(password_given, hash).await;
 
     let mut tx = state.db.begin().await?;
-    let Some((user, actor)) = usable else {
-        // Count the failure against the account, if there is one.
-        let mut message = LOGIN_FAILED;
-        if let Some(u) = user::by_username(&mut tx, &username).await? {
-            if locked {
-                message = LOCKED;
-            } else if u.active {
-                let (failed, until) = after_failed_login(u.failed_logins, now);
-                user::set_login_failures(&mut tx, u.id, failed, until).await?;
-                if until.is_some() {
-                    message = LOCKED;
-                }
+    // Read again after the check: deactivated or changed meanwhile?
+    let current = match (&found, verified) {
+        (Some(u), true) => user::by_id(&mut tx, u.id).await?,
+        _ => None,
+    };
+    let usable = current
+        .filter(|u| u.active)
+        .and_then(|u| u.actor().map(|a| (u, a)));
+    let (Some((user, actor)), Some(check)) = (usable, check) else {
+        let reason = match (&found, check) {
+            (None, _) => "falsche Anmeldedaten",
+            (Some(u), _) if !u.active => "Konto deaktiviert",
+            (Some(_), None) => "gesperrt",
+            (Some(_), Some(c)) if c.place >= MAX_FAILED_LOGINS => {
+                "falsche Anmeldedaten; Konto gesperrt"
             }
-        }
-        let reason = if message == LOCKED {
-            "gesperrt"
-        } else {
-            "falsche Anmeldedaten"
+            (Some(_), Some(_)) => "falsche Anmeldedaten",
         };
         let event = AuditEvent::anonymous(&audit_name, AuditAction::LoginFailure, &ctx.client)
             .record("user", &audit_name)
@@ -174,10 +179,10 @@ async fn login(
         audit::append(&mut tx, &event, now).await?;
         tx.commit().await?;
         let mut errors = Errors::default();
-        errors.add("password", "Anmeldung", message);
+        errors.add("password", "Anmeldung", LOGIN_FAILED);
         return fail(errors, username, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    user::set_login_failures(&mut tx, user.id, 0, None).await?;
+    user::clear_login_checks(&mut tx, user.id, check).await?;
     // A new session id at every login; the old one (if any) ends.
     let old = cookie_value(&headers, SESSION_COOKIE).map(|old| session::hash_token(&old));
     if let Some(old) = &old {

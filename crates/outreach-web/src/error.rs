@@ -19,6 +19,8 @@ pub enum AppError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    #[error("too many requests from one address")]
+    TooManyRequests,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -55,6 +57,11 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "Sicherheitsprüfung fehlgeschlagen",
                 "Das Formular ist abgelaufen oder wurde nicht von dieser Anwendung gesendet. Bitte laden Sie die Seite neu und versuchen Sie es erneut.",
+            ),
+            AppError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Zu viele Anmeldeversuche",
+                "Von Ihrer Adresse kamen in kurzer Zeit zu viele Anmeldeversuche. Bitte warten Sie einen Moment (die Wartezeit steht im Kopf der Antwort, Retry-After) und melden Sie sich dann erneut an.",
             ),
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)

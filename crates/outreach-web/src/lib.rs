@@ -25,6 +25,7 @@ mod ops;
 pub mod password;
 mod printing;
 mod privacy;
+pub mod rate_limit;
 mod reports;
 mod results;
 mod routes;
@@ -60,6 +61,10 @@ pub struct WebConfig {
     /// Training mode (`outreach demo`, `outreach serve --training`): a
     /// banner on every page, and the upkeep deletes nothing.
     pub training: bool,
+    /// Logins per client address (see `rate_limit`).
+    pub login_rate: rate_limit::Rate,
+    /// Calls of the JSON API per client address.
+    pub api_rate: rate_limit::Rate,
 }
 
 impl Default for WebConfig {
@@ -70,6 +75,8 @@ impl Default for WebConfig {
             retention: outreach_store::retention::Policy::default(),
             requests_at_once: None,
             training: false,
+            login_rate: rate_limit::Rate::LOGIN,
+            api_rate: rate_limit::Rate::API,
         }
     }
 }
@@ -107,6 +114,7 @@ pub struct Inner {
     imports: imports::ImportJobs,
     prints: printing::PrintJobs,
     admission: std::sync::Arc<admission::Admission>,
+    rate_limits: rate_limit::RateLimits,
 }
 
 /// Shared application state.
@@ -126,6 +134,7 @@ impl AppState {
             imports: imports::ImportJobs::default(),
             prints: printing::PrintJobs::default(),
             admission: admission::Admission::new(at_once),
+            rate_limits: rate_limit::RateLimits::new(config.login_rate, config.api_rate),
             config,
         }))
     }
@@ -177,6 +186,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::load_session,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
         ))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn_with_state(

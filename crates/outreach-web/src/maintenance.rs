@@ -166,6 +166,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     Err(error) => tracing::error!(%error, "daily deletion and audit check failed"),
                 }
             }
+            state.rate_limits.forget_idle();
             match remove_idle_sessions(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "idle sessions removed"),

@@ -45,9 +45,9 @@ async fn login_renews_the_session_and_logout_ends_it() {
             "{backend:?}"
         );
         assert!(
-            wrong
-                .body
-                .contains("Benutzername oder Passwort ist falsch.")
+            field_error(&wrong.body, "password").contains("Benutzername oder Passwort ist falsch"),
+            "{}",
+            wrong.body
         );
         assert!(!client.has_session());
 
@@ -192,19 +192,51 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
     }
 }
 
+/// The error shown next to a form's field `id` (empty when there is none).
+fn field_error(body: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}-fehler\">");
+    body.split(&marker)
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The failed logins of `name` in the log, by their purpose.
+async fn failures(app: &TestApp, name: &str) -> Vec<String> {
+    let mut tx = app.state.db.begin_read().await.unwrap();
+    let filter = AuditFilter {
+        username: Some(name.to_string()),
+        action: Some(outreach_core::audit::AuditAction::LoginFailure),
+        ..AuditFilter::default()
+    };
+    audit::list(&mut tx, &filter, 1000, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.purpose)
+        .collect()
+}
+
 #[tokio::test]
 async fn five_failed_logins_lock_the_account_for_fifteen_minutes() {
     for backend in backends().await {
         let app = TestApp::new(backend).await;
         let name = username(Role::Agent, Side::Own);
         let mut client = app.client();
+        let unknown = client
+            .login("niemand.bekannt", "ganz-falsches-passwort")
+            .await;
+        let said = field_error(&unknown.body, "password");
+        assert!(
+            said.contains("Benutzername oder Passwort ist falsch"),
+            "{said}"
+        );
         for attempt in 1..=5 {
             let r = client.login(&name, "ganz-falsches-passwort").await;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-            let locked = r
-                .body
-                .contains("nach mehreren falschen Passworteingaben für 15 Minuten gesperrt");
-            assert_eq!(locked, attempt == 5, "{backend:?} attempt {attempt}");
+            // Unknown, wrong and locked say the same.
+            assert_eq!(field_error(&r.body, "password"), said, "attempt {attempt}");
         }
         let locked = client.login(&name, PASSWORD).await;
         assert_eq!(
@@ -212,7 +244,7 @@ async fn five_failed_logins_lock_the_account_for_fifteen_minutes() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{backend:?}: locked account let in"
         );
-        assert!(locked.body.contains("für 15 Minuten gesperrt"));
+        assert_eq!(field_error(&locked.body, "password"), said);
         app.state.clock.advance(14 * 60);
         assert_eq!(
             client.login(&name, PASSWORD).await.status,
@@ -228,6 +260,94 @@ async fn five_failed_logins_lock_the_account_for_fifteen_minutes() {
         assert_eq!(
             app.client().login(&jc_admin(), PASSWORD).await.status,
             StatusCode::SEE_OTHER
+        );
+    }
+}
+
+/// Logs in as `name` with each password, all at once; the statuses.
+async fn logins_at_once(app: &TestApp, name: &str, passwords: &[&str]) -> Vec<StatusCode> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut clients = Vec::new();
+    for password in passwords {
+        let mut client = app.client();
+        // The form first, so that only the posts run at once.
+        let page = client.get("/login").await;
+        client.csrf = common::csrf_in(&page.body);
+        clients.push((client, password.to_string()));
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    for (i, (mut client, password)) in clients.into_iter().enumerate() {
+        let name = name.to_string();
+        let start = start.clone();
+        tasks.spawn(async move {
+            start.wait().await;
+            let r = client
+                .post("/login", &[("username", &name), ("password", &password)])
+                .await;
+            (i, r.status)
+        });
+    }
+    let mut statuses = vec![StatusCode::OK; passwords.len()];
+    while let Some(done) = tasks.join_next().await {
+        let (i, status) = done.unwrap();
+        statuses[i] = status;
+    }
+    statuses
+}
+
+/// The attack of issue 21: wrong passwords sent at once got 31 checks per
+/// lock window, and a right one among them logged in and cleared the lock.
+/// Now: 50 at once get exactly five checks against the hash; once those are
+/// used, the right password sent with 49 wrong ones is refused, the lock
+/// holds, and it ends with its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_logins_at_once_get_five_password_checks() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let name = username(Role::Agent, Side::Own);
+        let statuses = logins_at_once(&app, &name, &["ganz-falsches-passwort"; 50]).await;
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY),
+            "{backend:?}: {statuses:?}"
+        );
+        let logged = failures(&app, &name).await;
+        let checked = logged
+            .iter()
+            .filter(|p| p.starts_with("falsche Anmeldedaten"))
+            .count();
+        let refused = logged.iter().filter(|p| *p == "gesperrt").count();
+        assert_eq!((checked, refused), (5, 45), "{backend:?}: {logged:?}");
+
+        let mut burst = vec!["ganz-falsches-passwort"; 49];
+        burst.insert(17, PASSWORD);
+        let statuses = logins_at_once(&app, &name, &burst).await;
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY),
+            "{backend:?}: the right password got in while locked: {statuses:?}"
+        );
+        let logged = failures(&app, &name).await;
+        assert_eq!(
+            logged
+                .iter()
+                .filter(|p| p.starts_with("falsche Anmeldedaten"))
+                .count(),
+            5,
+            "{backend:?}: no further checks against the hash"
+        );
+        assert_eq!(
+            app.client().login(&name, PASSWORD).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend:?}: the lock was cleared"
+        );
+        app.state.clock.advance(15 * 60);
+        assert_eq!(
+            app.client().login(&name, PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "{backend:?}"
         );
     }
 }
@@ -812,5 +932,119 @@ async fn a_moved_clock_deletes_nothing_and_a_training_server_never_deletes() {
         outreach_web::maintenance::daily(&app.state).await.unwrap();
         let after = stored(&app).await;
         assert!(after.0 < before.0, "{backend:?}: {before:?} → {after:?}");
+    }
+}
+
+/// A request from `address` straight to the router.
+async fn from_address(
+    app: &TestApp,
+    address: &str,
+    request: axum::http::Request<axum::body::Body>,
+) -> axum::http::Response<axum::body::Body> {
+    use tower::ServiceExt;
+    let mut request = request;
+    let address: std::net::SocketAddr = address.parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(address));
+    app.router.clone().oneshot(request).await.unwrap()
+}
+
+fn login_post() -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("username=x&password=y"))
+        .unwrap()
+}
+
+/// Logins and API calls per client address are limited by a token bucket:
+/// over it, a German 429 with Retry-After and no work (no audit event);
+/// another address has its own bucket.
+#[tokio::test]
+async fn logins_and_api_calls_per_address_are_rate_limited() {
+    use outreach_web::rate_limit::Rate;
+    for backend in backends().await {
+        let config = outreach_web::WebConfig {
+            login_rate: Rate {
+                per_minute: 1,
+                burst: 3,
+            },
+            api_rate: Rate {
+                per_minute: 1,
+                burst: 2,
+            },
+            ..outreach_web::WebConfig::default()
+        };
+        let app = TestApp::with_config(backend, config).await;
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let r = from_address(&app, "192.0.2.7:4000", login_post()).await;
+            statuses.push(r.status());
+            if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "{wait}");
+                let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                let body = String::from_utf8_lossy(&body);
+                assert!(body.contains("Zu viele Anmeldeversuche"), "{body}");
+            }
+        }
+        // Three answered (the form's CSRF check refuses them: no cookie);
+        // the fourth never reached it.
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{backend:?}"
+        );
+        // Another address is not affected.
+        let other = from_address(&app, "192.0.2.8:4000", login_post()).await;
+        assert_eq!(other.status(), StatusCode::FORBIDDEN, "{backend:?}");
+        // The API's bucket is its own; over it, the answer is JSON, and no
+        // call was logged as a failure.
+        let before = failures(&app, "x").await.len();
+        let api = |address: &'static str| {
+            from_address(
+                &app,
+                address,
+                axum::http::Request::get("/api/v1/ergebnisse?aktion=1")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let mut api_statuses = Vec::new();
+        for _ in 0..3 {
+            api_statuses.push(api("192.0.2.9:1").await.status());
+        }
+        assert_eq!(
+            api_statuses,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{backend:?}"
+        );
+        let limited = api("192.0.2.9:1").await;
+        assert!(limited.headers().contains_key("retry-after"));
+        let body = axum::body::to_bytes(limited.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            json["fehler"]
+                .as_str()
+                .unwrap()
+                .contains("Zu viele Anfragen"),
+            "{json}"
+        );
+        assert_eq!(failures(&app, "x").await.len(), before, "{backend:?}");
     }
 }

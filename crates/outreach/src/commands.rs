@@ -128,6 +128,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         },
         requests_at_once: settings.requests_at_once,
         training: settings.training,
+        login_rate: settings.login_rate,
+        api_rate: settings.api_rate,
         ..WebConfig::default()
     };
     serve_db(db, &settings.bind, config).await

@@ -86,6 +86,9 @@ pub struct ServeSettings {
     /// Training mode (`--training`): a moved clock is accepted, a banner is
     /// shown, and the server's upkeep deletes nothing.
     pub training: bool,
+    /// Rate limits per client address of the login form and the API.
+    pub login_rate: outreach_web::rate_limit::Rate,
+    pub api_rate: outreach_web::rate_limit::Rate,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -122,6 +125,8 @@ impl ServeSettings {
             audit_months: outreach_store::retention::Policy::default().audit_months,
             requests_at_once: outreach_web::WebConfig::default().requests_at_once,
             training: false,
+            login_rate: outreach_web::rate_limit::Rate::LOGIN,
+            api_rate: outreach_web::rate_limit::Rate::API,
         };
         if !(5..=480).contains(&settings.session_minutes) {
             bail!(

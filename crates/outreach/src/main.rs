@@ -58,6 +58,8 @@ enum Command {
         /// zeigt auf jeder Seite einen Hinweis und löscht nie etwas von selbst.
         #[arg(long)]
         training: bool,
+        #[command(flatten)]
+        rates: RateArgs,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -164,6 +166,27 @@ struct DatabaseArg {
         default_value = "sqlite://outreach.db"
     )]
     url: String,
+}
+
+/// Rate limits per client address (token buckets; see the README).
+#[derive(clap::Args)]
+struct RateArgs {
+    /// Anmeldungen je Minute und Client-Adresse, nachdem der Vorrat verbraucht ist.
+    #[arg(long, default_value_t = 60, env = "OUTREACH_LOGIN_RATE",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    login_rate: u32,
+    /// Anmeldungen, die eine Client-Adresse auf einmal senden darf (Schichtbeginn).
+    #[arg(long, default_value_t = 300, env = "OUTREACH_LOGIN_BURST",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    login_burst: u32,
+    /// API-Aufrufe je Minute und Client-Adresse, nachdem der Vorrat verbraucht ist.
+    #[arg(long, default_value_t = 120, env = "OUTREACH_API_RATE",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_rate: u32,
+    /// API-Aufrufe, die eine Client-Adresse auf einmal senden darf.
+    #[arg(long, default_value_t = 60, env = "OUTREACH_API_BURST",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_burst: u32,
 }
 
 #[derive(clap::Args)]
@@ -330,6 +353,7 @@ async fn main() -> std::process::ExitCode {
             config,
             retention,
             training,
+            rates,
         } => {
             let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
             let file = match config.as_deref().map(config::FileConfig::load).transpose() {
@@ -351,6 +375,14 @@ async fn main() -> std::process::ExitCode {
                         audit_months: retention.audit_months,
                         requests_at_once: requests_at_once.map(usize::from),
                         training,
+                        login_rate: outreach_web::rate_limit::Rate {
+                            per_minute: rates.login_rate,
+                            burst: rates.login_burst,
+                        },
+                        api_rate: outreach_web::rate_limit::Rate {
+                            per_minute: rates.api_rate,
+                            burst: rates.api_burst,
+                        },
                         ..settings
                     })
                     .await

@@ -37,8 +37,13 @@ pub async fn start_server(url: &str, log: &str) -> (Server, String) {
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_outreach").into());
     let mut command = Command::new(&bin);
     command.args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
-    if knows_training(&bin) {
+    let help = serve_help(&bin);
+    if help.contains("--training") {
         command.arg("--training");
+    }
+    // Hundreds of agents sign in from one address at once.
+    if help.contains("--login-burst") {
+        command.args(["--login-burst", "100000", "--login-rate", "100000"]);
     }
     let child = command
         .args(["--database-url", url])
@@ -65,13 +70,15 @@ pub async fn start_server(url: &str, log: &str) -> (Server, String) {
     (server, base)
 }
 
-/// Whether this build of the server has `--training` (an older build of an
-/// A/B run takes the moved clock without it).
-fn knows_training(bin: &std::ffi::OsStr) -> bool {
+/// What this build of the server says of `serve` (an older build of an
+/// A/B run takes the moved clock without `--training`, and has no rate
+/// limits).
+fn serve_help(bin: &std::ffi::OsStr) -> String {
     Command::new(bin)
         .args(["serve", "--help"])
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--training"))
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 pub struct Agent {
