@@ -11,7 +11,6 @@ use crate::session::Ctx;
 use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -148,17 +147,27 @@ async fn results(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// The import through the API. The token is checked before a byte of the
+/// body is read, so an anonymous request costs nothing; the body then
+/// streams into a private file of the server's own, its limit enforced
+/// while reading, and the file goes when the import ends.
 async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
     QueryData(query): QueryData,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let (jc, name) = authenticate(&state, &headers).await?;
     let file_name = match query.get("dateiname") {
         "" => "api-import.csv".to_string(),
         n => n.chars().filter(|c| !c.is_control()).take(200).collect(),
     };
+    let path = state
+        .spool_path("api-import", "csv")
+        .map_err(|_| internal("no folder for uploads"))?;
+    // Removed when this request ends, however it ends.
+    let upload = Upload(path);
+    receive(body, &upload.0).await?;
     let now = state.clock.now();
     let request = ImportRequest {
         job_center_id: jc,
@@ -169,7 +178,8 @@ async fn import(
         now,
         dry_run: query.get("probelauf") == "1",
     };
-    let open = || Ok(std::io::Cursor::new(body.clone()));
+    let path = upload.0.clone();
+    let open = move || std::fs::File::open(&path).map(std::io::BufReader::new);
     match import_customers(&state.db, request, open, |_| {}).await {
         Ok(report) => {
             let body = serde_json::to_string(&report).map_err(|_| {
@@ -187,6 +197,61 @@ async fn import(
             ))
         }
     }
+}
+
+fn internal(cause: &str) -> ApiError {
+    tracing::error!(cause, "api import");
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Interner Fehler; bitte später erneut versuchen. Es wurde nichts gespeichert.".into(),
+    )
+}
+
+/// An uploaded file, deleted when dropped.
+struct Upload(std::path::PathBuf);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Streams the body into a new private file at `path`, at most
+/// [`MAX_API_IMPORT`] bytes.
+async fn receive(body: axum::body::Body, path: &std::path::Path) -> Result<(), ApiError> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let mut out = crate::spool::Spool::create(path)
+        .map(tokio::fs::File::from_std)
+        .map_err(|_| internal("upload file"))?;
+    let mut body = body;
+    let mut size = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "Die Datei wurde nicht vollständig empfangen (Verbindung abgebrochen oder zu lange ohne Daten). Es wurde nichts gespeichert.".into(),
+            ));
+        };
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        size += chunk.len();
+        if size > MAX_API_IMPORT {
+            return Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Die Datei ist größer als {} MB; größere Exporte bitte über die Weboberfläche oder die Kommandozeile einlesen. Es wurde nichts gespeichert.",
+                    MAX_API_IMPORT / (1024 * 1024)
+                ),
+            ));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(|_| internal("upload write"))?;
+    }
+    out.flush().await.map_err(|_| internal("upload flush"))?;
+    Ok(())
 }
 
 async fn openapi() -> Response {

@@ -21,6 +21,12 @@ pub enum AppError {
     BadRequest(&'static str),
     #[error("too many requests from one address")]
     TooManyRequests,
+    #[error("request line too long")]
+    UriTooLong,
+    #[error("headers too large")]
+    HeadersTooLarge,
+    #[error("too many uploads at once")]
+    UploadsBusy,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -62,6 +68,21 @@ impl IntoResponse for AppError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Zu viele Anmeldeversuche",
                 "Von Ihrer Adresse kamen in kurzer Zeit zu viele Anmeldeversuche. Bitte warten Sie einen Moment (die Wartezeit steht im Kopf der Antwort, Retry-After) und melden Sie sich dann erneut an.",
+            ),
+            AppError::UriTooLong => (
+                StatusCode::URI_TOO_LONG,
+                "Adresse zu lang",
+                "Die aufgerufene Adresse ist länger als 8.192 Zeichen und wird nicht bearbeitet. Bitte kürzen Sie die Suche oder den Filter und versuchen Sie es erneut.",
+            ),
+            AppError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Anfrage zu groß",
+                "Die Kopfzeilen der Anfrage sind größer als 16 KB und werden nicht bearbeitet. Bitte löschen Sie die Cookies dieser Seite im Browser und melden Sie sich erneut an.",
+            ),
+            AppError::UploadsBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Zurzeit zu viele Übertragungen",
+                "Gerade werden bereits mehrere Dateien an den Server übertragen. Bitte versuchen Sie es in einer Minute erneut; es wurde nichts gespeichert.",
             ),
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)

@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 /// The largest export accepted (a nationwide job center's export is ~200 MB).
@@ -69,6 +70,9 @@ pub struct ImportJob {
     read: Arc<AtomicU64>,
     state: Mutex<JobState>,
     started_at: i64,
+    /// When the import ended (this server's monotonic clock, never the
+    /// application's, which may be moved).
+    finished: Mutex<Option<Instant>>,
 }
 
 impl ImportJob {
@@ -83,7 +87,25 @@ impl ImportJob {
 #[derive(Debug, Default)]
 pub struct ImportJobs(Mutex<HashMap<String, Arc<ImportJob>>>);
 
+/// How long an ended import is kept: its report on the page, and a dry
+/// run's file for the confirmation.
+pub const KEPT_AFTER_END: Duration = Duration::from_secs(3600);
+
 impl ImportJobs {
+    /// Forgets the imports that ended more than `kept` ago, and deletes a
+    /// dry run's file nobody confirmed (called by the upkeep).
+    pub fn sweep(&self, kept: Duration) {
+        let Ok(mut jobs) = self.0.lock() else { return };
+        jobs.retain(|_, job| {
+            let ended = job.finished.lock().ok().and_then(|f| *f);
+            let keep = ended.is_none_or(|at| at.elapsed() < kept);
+            if !keep {
+                let _ = std::fs::remove_file(&job.path);
+            }
+            keep
+        });
+    }
+
     fn insert(&self, id: &str, job: Arc<ImportJob>) {
         if let Ok(mut jobs) = self.0.lock() {
             jobs.insert(id.to_string(), job);
@@ -188,6 +210,9 @@ fn start(state: &AppState, ctx: &Ctx, id: &str, job: Arc<ImportJob>) {
                 Err(message) => JobState::Failed(message),
             };
         }
+        if let Ok(mut f) = job.finished.lock() {
+            *f = Some(Instant::now());
+        }
     });
 }
 
@@ -202,7 +227,7 @@ async fn upload(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let id = random_token(16);
-    let path = std::env::temp_dir().join(format!("outreach-import-{id}.csv"));
+    let path = state.spool_path("import", "csv")?;
     let (mut file_name, mut size, mut dry_run) = (String::new(), 0u64, false);
     loop {
         let field = match multipart.next_field().await {
@@ -223,8 +248,8 @@ async fn upload(
                     .chars()
                     .take(200)
                     .collect();
-                let mut out = tokio::fs::File::create(&path)
-                    .await
+                let mut out = crate::spool::Spool::create(&path)
+                    .map(tokio::fs::File::from_std)
                     .map_err(|e| AppError::Internal(format!("upload file: {e}")))?;
                 let mut field = field;
                 loop {
@@ -267,6 +292,7 @@ async fn upload(
         read: Arc::new(AtomicU64::new(0)),
         state: Mutex::new(JobState::Running),
         started_at: state.clock.now(),
+        finished: Mutex::new(None),
     });
     state.imports.insert(&id, job.clone());
     start(&state, &ctx, &id, job);
@@ -404,6 +430,7 @@ async fn confirm(
         read: Arc::new(AtomicU64::new(0)),
         state: Mutex::new(JobState::Running),
         started_at: state.clock.now(),
+        finished: Mutex::new(None),
     });
     state.imports.insert(&new_id, real.clone());
     start(&state, &ctx, &new_id, real);

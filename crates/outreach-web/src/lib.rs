@@ -30,16 +30,16 @@ mod reports;
 mod results;
 mod routes;
 mod security;
+pub mod server;
 mod session;
+mod spool;
 mod supervision;
 mod training;
 
 use axum::Router;
 use outreach_store::Db;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use tokio::net::TcpListener;
 
 pub use error::AppError;
 pub use routes::{Access, RouteInfo};
@@ -65,6 +65,8 @@ pub struct WebConfig {
     pub login_rate: rate_limit::Rate,
     /// Calls of the JSON API per client address.
     pub api_rate: rate_limit::Rate,
+    /// The server loop's timeouts and bounds.
+    pub limits: server::Limits,
 }
 
 impl Default for WebConfig {
@@ -77,6 +79,7 @@ impl Default for WebConfig {
             training: false,
             login_rate: rate_limit::Rate::LOGIN,
             api_rate: rate_limit::Rate::API,
+            limits: server::Limits::default(),
         }
     }
 }
@@ -115,6 +118,11 @@ pub struct Inner {
     prints: printing::PrintJobs,
     admission: std::sync::Arc<admission::Admission>,
     rate_limits: rate_limit::RateLimits,
+    /// Uploads streaming in at once (see `server::check_request`).
+    uploads: Arc<tokio::sync::Semaphore>,
+    /// This server's folder for uploads and print archives (`None` when it
+    /// could not be made: then uploads and archives are refused).
+    spool: Option<spool::Spool>,
 }
 
 /// Shared application state.
@@ -135,8 +143,26 @@ impl AppState {
             prints: printing::PrintJobs::default(),
             admission: admission::Admission::new(at_once),
             rate_limits: rate_limit::RateLimits::new(config.login_rate, config.api_rate),
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.uploads_at_once.max(1),
+            )),
+            spool: spool::Spool::new(&std::env::temp_dir())
+                .inspect_err(|error| {
+                    tracing::error!(%error, "no folder for uploads and print archives");
+                })
+                .ok(),
             config,
         }))
+    }
+}
+
+impl Inner {
+    /// A new private file's path for an upload or an archive.
+    fn spool_path(&self, prefix: &str, extension: &str) -> Result<std::path::PathBuf, AppError> {
+        self.spool
+            .as_ref()
+            .map(|s| s.path(prefix, extension))
+            .ok_or_else(|| AppError::Internal("no folder for uploads".into()))
     }
 }
 
@@ -200,6 +226,13 @@ pub fn app(state: AppState) -> Router {
             state.admission.clone(),
             admission::admit,
         ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.config.limits.body_idle,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            server::check_request,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -221,17 +254,4 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the application until `shutdown` completes, then finishes the
-/// requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+pub use server::serve;

@@ -151,6 +151,26 @@ pub fn spawn_session_watch(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Forgets ended imports and print jobs, deleting their files: after an
+/// hour each (`older_than` overrides it, for tests).
+pub fn sweep_files(state: &AppState, older_than: Option<Duration>) {
+    state
+        .imports
+        .sweep(older_than.unwrap_or(crate::imports::KEPT_AFTER_END));
+    state
+        .prints
+        .sweep(older_than.unwrap_or(crate::printing::KEEP_FOR));
+}
+
+/// The files of uploads and print archives this server holds now.
+pub fn spooled_files(state: &AppState) -> Vec<std::path::PathBuf> {
+    state
+        .spool
+        .as_ref()
+        .map(crate::spool::Spool::files)
+        .unwrap_or_default()
+}
+
 /// Runs the upkeep every few minutes until the runtime ends; the daily part
 /// at start-up and then once per day (Europe/Berlin).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -167,6 +187,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 }
             }
             state.rate_limits.forget_idle();
+            sweep_files(&state, None);
             match remove_idle_sessions(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "idle sessions removed"),

@@ -25,7 +25,6 @@ use outreach_letters::batch::{file_names, manifest, print_batch};
 use outreach_letters::zip::ZipWriter;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::letters::{self, Batch};
-use outreach_store::random_token;
 use std::collections::HashMap;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -33,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Finished archives are deleted this long after they were finished.
-const KEEP_SECONDS: i64 = 3600;
+pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub fn routes() -> Routes {
     let manage = Access::Action(Action::ManageCampaigns);
@@ -60,7 +59,9 @@ pub struct PrintJob {
     path: PathBuf,
     state: Mutex<PrintState>,
     started_at: i64,
-    finished_at: Mutex<Option<i64>>,
+    /// When the archive was finished (this server's monotonic clock, never
+    /// the application's, which may be moved).
+    finished_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl PrintJob {
@@ -87,16 +88,24 @@ pub struct PrintJobs(Mutex<HashMap<i64, Arc<PrintJob>>>);
 
 impl PrintJobs {
     /// The batch's job; expired jobs (and their files) go first.
-    fn get(&self, batch_id: i64, now: i64) -> Option<Arc<PrintJob>> {
-        let mut jobs = self.0.lock().ok()?;
-        jobs.retain(|_, job| {
-            job.finished_at
-                .lock()
-                .ok()
-                .and_then(|f| *f)
-                .is_none_or(|at| now - at < KEEP_SECONDS)
-        });
-        jobs.get(&batch_id).cloned()
+    fn get(&self, batch_id: i64) -> Option<Arc<PrintJob>> {
+        self.sweep(KEEP_FOR);
+        self.0.lock().ok()?.get(&batch_id).cloned()
+    }
+
+    /// Forgets the jobs finished more than an hour ago; their archives go
+    /// with them (`Drop`). Called by the upkeep too, so that an archive
+    /// nobody asks for again doesn't stay.
+    pub fn sweep(&self, kept: std::time::Duration) {
+        if let Ok(mut jobs) = self.0.lock() {
+            jobs.retain(|_, job| {
+                job.finished_at
+                    .lock()
+                    .ok()
+                    .and_then(|f| *f)
+                    .is_none_or(|at| at.elapsed() < kept)
+            });
+        }
     }
 
     fn insert(&self, job: Arc<PrintJob>) {
@@ -121,7 +130,7 @@ async fn start(
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     let now = state.clock.now();
-    if let Some(job) = state.prints.get(b.id, now)
+    if let Some(job) = state.prints.get(b.id)
         && matches!(job.state(), PrintState::Running)
     {
         return Ok(Redirect::to(&base(&ids)).into_response());
@@ -141,7 +150,7 @@ async fn start(
         batch_id: b.id,
         total: usize::try_from(b.letter_count).unwrap_or(0),
         done: Arc::new(AtomicUsize::new(0)),
-        path: std::env::temp_dir().join(format!("outreach-druck-{}.zip", random_token(16))),
+        path: state.spool_path("druck", "zip")?,
         state: Mutex::new(PrintState::Running),
         started_at: now,
         finished_at: Mutex::new(None),
@@ -168,7 +177,7 @@ async fn run(state: AppState, job: Arc<PrintJob>, b: Batch, customer_numbers: Ve
         *s = next;
     }
     if let Ok(mut f) = job.finished_at.lock() {
-        *f = Some(state.clock.now());
+        *f = Some(std::time::Instant::now());
     }
 }
 
@@ -180,7 +189,7 @@ async fn write_archive(
 ) -> Result<(u64, usize), String> {
     let letter_date =
         parse_iso_date(&b.letter_date).unwrap_or_else(|| berlin_date(state.clock.now()));
-    let file = std::fs::File::create(&job.path).map_err(|e| e.to_string())?;
+    let file = crate::spool::Spool::create(&job.path).map_err(|e| e.to_string())?;
     let zip = Arc::new(Mutex::new(Some(ZipWriter::new(
         BufWriter::new(file),
         (letter_date.year(), letter_date.month(), letter_date.day()),
@@ -258,7 +267,7 @@ async fn page(
     IdsPath(ids): IdsPath,
 ) -> Result<PrintPage, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let job = state.prints.get(b.id, state.clock.now());
+    let job = state.prints.get(b.id);
     let (label, size, changed, failure) = match job.as_ref().map(|j| j.state()) {
         None => ("", 0, 0, String::new()),
         Some(PrintState::Running) => ("running", 0, 0, String::new()),
@@ -302,7 +311,7 @@ async fn status(
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
     let (_, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let Some(job) = state.prints.get(b.id, state.clock.now()) else {
+    let Some(job) = state.prints.get(b.id) else {
         return Ok(axum::Json(Status {
             running: false,
             percent: 0,
@@ -327,7 +336,7 @@ async fn download(
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     let now = state.clock.now();
-    let Some(job) = state.prints.get(b.id, now) else {
+    let Some(job) = state.prints.get(b.id) else {
         return Ok(Redirect::to(&base(&ids)).into_response());
     };
     let PrintState::Done { size, .. } = job.state() else {

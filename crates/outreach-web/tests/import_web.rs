@@ -204,3 +204,55 @@ async fn bad_uploads_get_german_messages() {
         admin.csrf = token;
     }
 }
+
+/// Uploads hold social data: a private file (0600) in a folder of the
+/// server's own (0700), gone when the import ends; a dry run's file stays
+/// for its confirmation and goes when nobody confirms it (after an hour;
+/// here the upkeep's sweep is told "now").
+#[tokio::test]
+async fn uploaded_files_are_private_and_deleted() {
+    use std::os::unix::fs::MetadataExt;
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let upload = |dry: bool| {
+            let mut parts: Vec<(&str, Option<&str>, &[u8])> =
+                vec![("datei", Some("export.csv"), FILE.as_bytes())];
+            if dry {
+                parts.insert(0, ("probelauf", None, b"1"));
+            }
+            parts
+        };
+        let up = admin.post_multipart("/kunden/import", &upload(false)).await;
+        let job = up.location().to_string();
+        finished(&mut admin, &job).await;
+        assert!(
+            outreach_web::maintenance::spooled_files(&app.state).is_empty(),
+            "{backend:?}: the file of an import that ended stays"
+        );
+
+        let up = admin.post_multipart("/kunden/import", &upload(true)).await;
+        let job = up.location().to_string();
+        finished(&mut admin, &job).await;
+        let files = outreach_web::maintenance::spooled_files(&app.state);
+        assert_eq!(files.len(), 1, "{backend:?}: the dry run keeps its file");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&files[0]), 0o600, "{}", files[0].display());
+        assert_eq!(mode(files[0].parent().unwrap()), 0o700);
+        assert!(!files[0].starts_with("/tmp/outreach-import"), "not shared");
+
+        // Within the hour nothing goes; after it, the file and the job.
+        outreach_web::maintenance::sweep_files(&app.state, None);
+        assert_eq!(
+            outreach_web::maintenance::spooled_files(&app.state).len(),
+            1
+        );
+        outreach_web::maintenance::sweep_files(&app.state, Some(Duration::ZERO));
+        assert!(outreach_web::maintenance::spooled_files(&app.state).is_empty());
+        assert_eq!(
+            admin.get(&job).await.status,
+            StatusCode::NOT_FOUND,
+            "{backend:?}"
+        );
+    }
+}

@@ -60,6 +60,20 @@ pub struct TestApp {
     _db: TestDb,
 }
 
+/// The default settings, with the rate limits raised: the authorisation
+/// test alone logs in thousands of times from one address.
+pub fn test_config() -> WebConfig {
+    let lots = outreach_web::rate_limit::Rate {
+        per_minute: 1_000_000,
+        burst: 1_000_000,
+    };
+    WebConfig {
+        login_rate: lots,
+        api_rate: lots,
+        ..WebConfig::default()
+    }
+}
+
 /// The login name of the test user with this role and side.
 pub fn username(role: Role, side: Side) -> String {
     let side = match (role, side) {
@@ -72,7 +86,7 @@ pub fn username(role: Role, side: Side) -> String {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
-        TestApp::with_config(backend, WebConfig::default()).await
+        TestApp::with_config(backend, test_config()).await
     }
 
     pub async fn with_config(backend: Backend, config: WebConfig) -> TestApp {
