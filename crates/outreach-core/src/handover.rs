@@ -192,8 +192,16 @@ pub fn export_row(case: &ExportCase) -> Vec<String> {
     ];
     for field in Field::ALL {
         let change = case.changes.iter().find(|c| c.field == field);
-        row.push(change.map(|c| c.old_display.clone()).unwrap_or_default());
-        row.push(change.map(|c| c.new_display.clone()).unwrap_or_default());
+        // Phone numbers in E.164, as everywhere a system reads them (and a
+        // spreadsheet takes them for numbers); the rest as a person reads it.
+        let phone = matches!(field, Field::Phone | Field::Mobile);
+        let (old, new) = match change {
+            Some(c) if phone => (c.old.clone(), c.new.clone()),
+            Some(c) => (c.old_display.clone(), c.new_display.clone()),
+            None => Default::default(),
+        };
+        row.push(old);
+        row.push(new);
     }
     row.push(
         case.disputed
@@ -209,15 +217,9 @@ pub fn export_row(case: &ExportCase) -> Vec<String> {
 /// The results export as CSV: `;`, UTF-8 with BOM (Excel opens it), the
 /// header of [`export_header`].
 pub fn export_csv(cases: &[ExportCase]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    out.write_record(export_header())?;
-    for case in cases {
-        out.write_record(export_row(case))?;
-    }
-    out.into_inner()
-        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
+    crate::spreadsheet::to_bytes(
+        std::iter::once(export_header()).chain(cases.iter().map(export_row)),
+    )
 }
 
 /// A changed field in the JSON export.

@@ -16,3 +16,4 @@ pub mod invitation;
 pub mod mandate;
 pub mod metrics;
 pub mod privacy;
+pub mod spreadsheet;

@@ -110,19 +110,22 @@ pub fn file_names(batch_id: i64, count: usize) -> Vec<String> {
 /// CSV with `;`, UTF-8 with BOM, German headers.
 pub fn manifest(batch_id: i64, customer_numbers: &[String]) -> Vec<u8> {
     let names = file_names(batch_id, customer_numbers.len());
-    let mut out = "\u{feff}Kundennummer;Datei;Seite;Brief\r\n".to_string();
-    for (i, customer_number) in customer_numbers.iter().enumerate() {
-        let file = &names[i / LETTERS_PER_FILE];
-        let page = (i % LETTERS_PER_FILE) * PAGES_PER_LETTER + 1;
-        out.push_str(&format!(
-            "{};{};{};{}\r\n",
-            customer_number,
-            file,
-            page,
-            i + 1
-        ));
-    }
-    out.into_bytes()
+    let header = ["Kundennummer", "Datei", "Seite", "Brief"].map(String::from);
+    let rows = customer_numbers
+        .iter()
+        .enumerate()
+        .map(|(i, customer_number)| {
+            let file = &names[i / LETTERS_PER_FILE];
+            let page = (i % LETTERS_PER_FILE) * PAGES_PER_LETTER + 1;
+            [
+                customer_number.clone(),
+                file.clone(),
+                page.to_string(),
+                (i + 1).to_string(),
+            ]
+        });
+    // Written to memory: only a failing allocation could fail it.
+    outreach_core::spreadsheet::to_bytes(std::iter::once(header).chain(rows)).unwrap_or_default()
 }
 
 /// A part of a batch to typeset: its index and its letters.

@@ -20,22 +20,16 @@ pub fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> Response
         .into_response()
 }
 
-/// Rows (the first is the header) as a CSV download.
-pub fn csv<R, F>(filename: &str, rows: R) -> Result<Response, AppError>
+/// Rows (the first is the header) as a CSV download, written by the one
+/// CSV writer (`outreach_core::spreadsheet`: no cell a spreadsheet would
+/// run as a formula).
+pub fn csv<R, I, F>(filename: &str, rows: R) -> Result<Response, AppError>
 where
-    R: IntoIterator,
-    R::Item: IntoIterator<Item = F>,
-    F: AsRef<[u8]>,
+    R: IntoIterator<Item = I>,
+    I: IntoIterator<Item = F>,
+    F: AsRef<str>,
 {
-    let failed = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    for row in rows {
-        out.write_record(row).map_err(failed)?;
-    }
-    let body = out
-        .into_inner()
+    let body = outreach_core::spreadsheet::to_bytes(rows)
         .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
     Ok(attachment(body, "text/csv; charset=utf-8", filename))
 }

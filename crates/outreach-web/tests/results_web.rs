@@ -243,7 +243,7 @@ async fn the_administration_exports_and_reassigns() {
         assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
         assert!(csv.header("content-type").starts_with("text/csv"));
         assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
-        assert_eq!(csv.body.matches("+49 170 9876543").count(), 1);
+        assert_eq!(csv.body.matches(";+492081234567;+491709876543;").count(), 1);
         assert!(
             csv.body
                 .contains("A000001;Winter 2027;Gespräch geführt, Daten aktualisiert;updated;")
@@ -737,5 +737,129 @@ async fn an_invitation_takes_a_free_slot_once() {
         let mut other = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
         let removed = other.post(&format!("/termine/{slot}/entfernen"), &[]).await;
         assert_eq!(removed.status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// CSV formula injection (issue 21): hostile values from an upload's file
+/// name, an import's rejected row, a campaign's name and a conversation's
+/// answer reach no export as a formula; phone numbers stay as they are.
+#[tokio::test]
+async fn every_csv_export_neutralises_formula_cells() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let case = result_with_new_phone(&app).await;
+        let mut tx: Tx = app.state.db.begin().await.unwrap();
+        let (campaign,): (i64,) = tx
+            .fetch_one("SELECT campaign_id FROM cases WHERE id = $1", args![case])
+            .await
+            .unwrap();
+        tx.execute(
+            "UPDATE campaigns SET name = '=1+2 Aktion' WHERE id = $1",
+            args![campaign],
+        )
+        .await
+        .unwrap();
+        let changes = serde_json::to_string(&[
+            Change {
+                field: Field::Phone,
+                question: "telefon".into(),
+                old: "+492081234567".into(),
+                new: "+491709876543".into(),
+                old_display: "+49 208 1234567".into(),
+                new_display: "+49 170 9876543".into(),
+            },
+            Change {
+                field: Field::TargetOccupation,
+                question: "zielberuf".into(),
+                old: "Koch".into(),
+                new: "@SUM(1+1)*cmd|' /C calc'!A0".into(),
+                old_display: "Koch".into(),
+                new_display: "@SUM(1+1)*cmd|' /C calc'!A0".into(),
+            },
+        ])
+        .unwrap();
+        tx.execute(
+            "UPDATE results SET changes = $2 WHERE case_id = $1",
+            args![case, changes],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let hostile_file = "=1+2+cmd|' /C calc'!A0.csv";
+        let upload = admin
+            .post_multipart(
+                "/kunden/import",
+                &[
+                    ("probelauf", None, b"1"),
+                    (
+                        "datei",
+                        Some(hostile_file),
+                        b"Kundennummer;Nachname;Geburtsdatum\n=1+2;Muster;01.01.1980\n",
+                    ),
+                ],
+            )
+            .await;
+        let job = upload.location().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while admin
+            .get(&format!("{job}/status"))
+            .await
+            .body
+            .contains("\"running\":true")
+        {
+            assert!(std::time::Instant::now() < deadline, "import still running");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let problems = admin.get(&format!("{job}/meldungen.csv")).await;
+        assert!(
+            problems.body.contains(";'=1+2;"),
+            "{backend:?}: {}",
+            problems.body
+        );
+
+        let form = admin.get("/ergebnisse/export").await;
+        admin.csrf = common::csrf_in(&form.body);
+        let id = campaign.to_string();
+        let results = admin
+            .post(
+                "/ergebnisse/export",
+                &[("aktion", &id), ("seit", ""), ("format", "csv")],
+            )
+            .await;
+        assert!(results.body.contains(";'=1+2 Aktion;"), "{}", results.body);
+        assert!(results.body.contains("'@SUM(1+1)"), "{}", results.body);
+        assert!(
+            results.body.contains(";+491709876543;"),
+            "phones stay: {}",
+            results.body
+        );
+
+        let report = admin
+            .get(&format!(
+                "/berichte/tabelle.csv?aktion={campaign}&tabelle=ergebnisse"
+            ))
+            .await;
+
+        let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
+        let audit_csv = dpo.get("/protokoll/export.csv").await;
+        assert!(
+            audit_csv.body.contains(";'=1+2+cmd|"),
+            "{backend:?}: {}",
+            audit_csv.body
+        );
+        for (name, body) in [
+            ("problems", &problems.body),
+            ("results", &results.body),
+            ("report", &report.body),
+            ("audit", &audit_csv.body),
+        ] {
+            assert!(
+                common::formula_cells(body).is_empty(),
+                "{backend:?} {name}: {:?}",
+                common::formula_cells(body)
+            );
+        }
     }
 }

@@ -152,13 +152,8 @@ pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut target = target;
-    // A byte order mark, so that Excel reads the file as UTF-8.
-    target.write_all(b"\xEF\xBB\xBF")?;
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(target);
-    csv.write_record(Column::ALL.iter().map(|c| c.header()))?;
+    let mut csv = outreach_core::spreadsheet::CsvWriter::new(target)?;
+    csv.row(Column::ALL.iter().map(|c| c.header()))?;
     let scope = CustomerScope::JobCenter { job_center_id };
     let now = jiff::Timestamp::now().as_second();
     let today = berlin_date(now).to_string();
@@ -171,7 +166,7 @@ pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<
         after = last.id;
         for c in &page {
             let values = c.export_values();
-            csv.write_record(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))?;
+            csv.row(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))?;
             count += 1;
         }
     }

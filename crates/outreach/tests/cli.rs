@@ -537,6 +537,15 @@ async fn import_report_export_and_round_trip() {
             text(&again)
         );
 
+        // Values that begin like formulas (a name, a street).
+        let mut tx = t.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE customers SET last_name = '=HYPERLINK(\"http://x\")', street = '-Weg 1' WHERE id = (SELECT MIN(id) FROM customers)",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
         let exported = dir.join("export.csv");
         let export = run(
             &[
@@ -557,10 +566,21 @@ async fn import_report_export_and_round_trip() {
             bytes.starts_with(b"\xEF\xBB\xBFKundennummer;BG-Nummer;"),
             "BOM and German headers"
         );
+        let written = String::from_utf8_lossy(&bytes);
+        assert!(written.contains(";+49408916615;"), "phones in E.164");
         assert!(
-            String::from_utf8_lossy(&bytes).contains(";+49408916615;"),
-            "phones in E.164"
+            written.contains(";\"'=HYPERLINK(\"\"http://x\"\")\";")
+                && written.contains(";'-Weg 1;"),
+            "{written}"
         );
+        for line in written.lines() {
+            for cell in line.split(';') {
+                assert!(
+                    !outreach_core::spreadsheet::would_run(cell.trim_matches('"')),
+                    "a formula cell: {cell}"
+                );
+            }
+        }
         let round = run(
             &[
                 "import",
@@ -1081,7 +1101,11 @@ async fn export_results_writes_csv_and_json_and_marks_handed_over() {
         assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
         let body = String::from_utf8(bytes).unwrap();
         assert_eq!(body.lines().count(), 3, "{body}");
-        assert_eq!(body.matches("+49 170 1234567").count(), 1);
+        assert_eq!(
+            body.matches(";+492081234567;+491701234567;").count(),
+            1,
+            "{body}"
+        );
         assert!(
             body.contains("K0000001;Winter;Auskunft verweigert;refused;18.01.2027;verweigert;")
         );

@@ -203,7 +203,8 @@ impl<R: Read> ExportReader<R> {
                     let mut values = Values::default();
                     for (field, column) in self.record.iter().zip(&self.positions) {
                         if let Some(column) = column {
-                            values.set(*column, field);
+                            // A value our own export neutralised reads back as it was.
+                            values.set(*column, crate::spreadsheet::restore(field));
                         }
                     }
                     if !values.is_empty() {

@@ -588,3 +588,18 @@ pub fn concrete(path: &str, f: &Fixtures) -> String {
             .to_string(),
         )
 }
+
+/// The cells of a CSV export that a spreadsheet would run as a formula.
+pub fn formula_cells(body: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+    reader
+        .records()
+        .map(|r| r.expect("a CSV row"))
+        .flat_map(|r| r.iter().map(str::to_string).collect::<Vec<_>>())
+        .filter(|c| outreach_core::spreadsheet::would_run(c))
+        .collect()
+}
