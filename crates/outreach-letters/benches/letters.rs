@@ -44,7 +44,10 @@ async fn main() {
         .unwrap();
     let today = jiff::civil::date(2026, 11, 25);
     let mut tx = t.db.begin().await.unwrap();
-    let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+    let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+        .await
+        .unwrap()
+        .unwrap();
     campaign::activate(&mut tx, &c, today, 0).await.unwrap();
     tx.commit().await.unwrap();
     let seeded_mb = peak_mb();

@@ -242,10 +242,22 @@ pub async fn running_for_service_center(
     .await
 }
 
-/// One campaign by id, whoever owns it: callers check ownership.
-pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Campaign>, StoreError> {
-    tx.fetch_optional(concat!(campaign_select!(), "WHERE p.id = $1"), args![id])
-        .await
+/// One campaign by id, if it is in `scope`.
+pub async fn by_id(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    id: i64,
+) -> Result<Option<Campaign>, StoreError> {
+    let (kind, owner) = scope.args();
+    tx.fetch_optional(
+        concat!(
+            campaign_select!(),
+            "WHERE p.id = $1 AND",
+            crate::campaign_in_scope!()
+        ),
+        args![id, kind, owner],
+    )
+    .await
 }
 
 /// Activates a draft: the selection as of `today` is frozen into cases.

@@ -136,26 +136,27 @@ pub async fn list(tx: &mut Tx, job_center_id: i64) -> Result<Vec<StoredGuide>, S
     .await
 }
 
-/// One version, if the job center may use it.
-pub async fn visible(
+/// One version by id, if `scope` may use it: the built-in guide, a job
+/// center's own versions, and for a service center the versions its
+/// mandates' campaigns are pinned to.
+pub async fn by_id(
     tx: &mut Tx,
-    job_center_id: i64,
+    scope: crate::RecordScope,
     id: i64,
 ) -> Result<Option<StoredGuide>, StoreError> {
+    let (kind, owner) = scope.args();
     tx.fetch_optional(
         concat!(
             guide_select!(),
-            "WHERE g.id = $1 AND (g.job_center_id IS NULL OR g.job_center_id = $2)"
+            "WHERE g.id = $1 AND (g.job_center_id IS NULL OR $2 = 'all'
+                OR ($2 = 'jc' AND g.job_center_id = $3)
+                OR ($2 = 'sc' AND EXISTS (SELECT 1 FROM campaigns p
+                                          JOIN mandates sm ON sm.id = p.mandate_id
+                                          WHERE p.guide_id = g.id AND sm.service_center_id = $3)))"
         ),
-        args![id, job_center_id],
+        args![id, kind, owner],
     )
     .await
-}
-
-/// One version by id, whoever owns it: for a campaign's pinned guide.
-pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<StoredGuide>, StoreError> {
-    tx.fetch_optional(concat!(guide_select!(), "WHERE g.id = $1"), args![id])
-        .await
 }
 
 /// The newest built-in version (for campaigns made before guides were stored).

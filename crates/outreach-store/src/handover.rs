@@ -203,85 +203,172 @@ pub async fn get(
     .await
 }
 
-/// The disputed values of a case.
-pub async fn disputes(tx: &mut Tx, case_id: i64) -> Result<Vec<Dispute>, StoreError> {
+/// The condition "final case `$1` is in the scope of `$2` (job center) and
+/// `$3` (pAp-Kennung or NULL)", the inbox's own condition.
+macro_rules! case_in_scope {
+    () => {
+        " EXISTS (SELECT 1 FROM cases sk
+                  JOIN customers sc ON sc.id = sk.customer_id
+                  LEFT JOIN case_reviews sv ON sv.case_id = sk.id
+                  WHERE sk.id = $1 AND sk.closed_at IS NOT NULL AND sc.job_center_id = $2
+                    AND ($3 IS NULL OR (COALESCE(sv.pap_code, sc.pap_code) = $3
+                                        AND sc.restricted = FALSE))) "
+    };
+}
+
+/// The disputed values of a case in scope.
+pub async fn disputes(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    case_id: i64,
+) -> Result<Vec<Dispute>, StoreError> {
+    let Some((jc, pap)) = bounds(scope) else {
+        return Ok(Vec::new());
+    };
     tx.fetch_all(
-        "SELECT field, note, marked_at FROM result_disputes WHERE case_id = $1 ORDER BY field",
-        args![case_id],
+        concat!(
+            "SELECT field, note, marked_at FROM result_disputes WHERE case_id = $1 AND",
+            case_in_scope!(),
+            "ORDER BY field"
+        ),
+        args![case_id, jc, pap],
     )
     .await
 }
 
-async fn ensure_review(tx: &mut Tx, case_id: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO case_reviews (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING",
-        args![case_id],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Marks a case read (the first time the assigned pAp opens it).
-pub async fn mark_read(tx: &mut Tx, case_id: i64, now: i64) -> Result<(), StoreError> {
-    ensure_review(tx, case_id).await?;
-    tx.execute(
-        "UPDATE case_reviews SET read_at = $2 WHERE case_id = $1 AND read_at IS NULL",
-        args![case_id, now],
-    )
-    .await?;
-    Ok(())
-}
-
-/// "zur Kenntnis genommen"; `false` when it was acknowledged before.
-pub async fn acknowledge(
+/// The review row of a case in scope; `false` when the case is not.
+async fn ensure_review(
     tx: &mut Tx,
     case_id: i64,
-    user_id: i64,
-    now: i64,
+    (jc, pap): (i64, Option<String>),
 ) -> Result<bool, StoreError> {
-    ensure_review(tx, case_id).await?;
-    let n = tx
-        .execute(
-            "UPDATE case_reviews SET acknowledged_at = $2, acknowledged_by = $3,
-                 read_at = COALESCE(read_at, $2)
-             WHERE case_id = $1 AND acknowledged_at IS NULL",
-            args![case_id, now, user_id],
+    tx.execute(
+        concat!(
+            "INSERT INTO case_reviews (case_id) SELECT $1 WHERE",
+            case_in_scope!(),
+            "ON CONFLICT (case_id) DO NOTHING"
+        ),
+        args![case_id, jc, pap.clone()],
+    )
+    .await?;
+    let (n,): (i64,) = tx
+        .fetch_one(
+            concat!(
+                "SELECT COUNT(*) FROM case_reviews WHERE case_id = $1 AND",
+                case_in_scope!()
+            ),
+            args![case_id, jc, pap],
         )
         .await?;
     Ok(n == 1)
 }
 
-/// Marks a field's new value as disputed by the customer (kept, not
-/// overwritten); a second mark replaces the note.
+/// Marks a case in scope read (once); `false` when it is not in scope.
+pub async fn mark_read(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    case_id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let Some(b) = bounds(scope) else {
+        return Ok(false);
+    };
+    if !ensure_review(tx, case_id, b.clone()).await? {
+        return Ok(false);
+    }
+    tx.execute(
+        concat!(
+            "UPDATE case_reviews SET read_at = $4 WHERE case_id = $1 AND read_at IS NULL AND",
+            case_in_scope!()
+        ),
+        args![case_id, b.0, b.1, now],
+    )
+    .await?;
+    Ok(true)
+}
+
+/// "zur Kenntnis genommen" of a case in scope; `false` when it was
+/// acknowledged before or is not in scope.
+pub async fn acknowledge(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    case_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let Some(b) = bounds(scope) else {
+        return Ok(false);
+    };
+    if !ensure_review(tx, case_id, b.clone()).await? {
+        return Ok(false);
+    }
+    let n = tx
+        .execute(
+            concat!(
+                "UPDATE case_reviews SET acknowledged_at = $4, acknowledged_by = $5,
+                     read_at = COALESCE(read_at, $4)
+                 WHERE case_id = $1 AND acknowledged_at IS NULL AND",
+                case_in_scope!()
+            ),
+            args![case_id, b.0, b.1, now, user_id],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Marks `field` of a case in scope disputed (§ 84 SGB X): the value stays,
+/// with the mark; `false` when the case is not in scope.
 pub async fn dispute(
     tx: &mut Tx,
+    scope: &CustomerScope,
     case_id: i64,
     field: &str,
     note: &str,
     user_id: i64,
     now: i64,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO result_disputes (case_id, field, note, marked_by, marked_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (case_id, field) DO UPDATE SET note = excluded.note,
-             marked_by = excluded.marked_by, marked_at = excluded.marked_at",
-        args![case_id, field, note, user_id, now],
-    )
-    .await?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let Some((jc, pap)) = bounds(scope) else {
+        return Ok(false);
+    };
+    let n = tx
+        .execute(
+            concat!(
+                "INSERT INTO result_disputes (case_id, field, note, marked_by, marked_at)
+                 SELECT $1, $4, $5, $6, $7 WHERE",
+                case_in_scope!(),
+                "ON CONFLICT (case_id, field) DO UPDATE SET note = excluded.note,
+                     marked_by = excluded.marked_by, marked_at = excluded.marked_at"
+            ),
+            args![case_id, jc, pap, field, note, user_id, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
-/// Assigns the case to another pAp of the same job center (the
-/// administration); it shows as unread for them.
-pub async fn reassign(tx: &mut Tx, case_id: i64, pap_code: &str) -> Result<(), StoreError> {
-    ensure_review(tx, case_id).await?;
-    tx.execute(
-        "UPDATE case_reviews SET pap_code = $2, read_at = NULL WHERE case_id = $1",
-        args![case_id, pap_code],
-    )
-    .await?;
-    Ok(())
+/// Hands a case in scope to another pAp (it shows as unread there);
+/// `false` when the case is not in scope.
+pub async fn reassign(
+    tx: &mut Tx,
+    scope: &CustomerScope,
+    case_id: i64,
+    pap_code: &str,
+) -> Result<bool, StoreError> {
+    let Some(b) = bounds(scope) else {
+        return Ok(false);
+    };
+    if !ensure_review(tx, case_id, b.clone()).await? {
+        return Ok(false);
+    }
+    let n = tx
+        .execute(
+            concat!(
+                "UPDATE case_reviews SET pap_code = $4, read_at = NULL WHERE case_id = $1 AND",
+                case_in_scope!()
+            ),
+            args![case_id, b.0, b.1, pap_code],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// The pAp-Kennungen of a job center's case managers (for reassignment).

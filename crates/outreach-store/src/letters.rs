@@ -325,10 +325,22 @@ pub async fn batches(tx: &mut Tx, campaign_id: i64) -> Result<Vec<Batch>, StoreE
     .await
 }
 
-/// One batch by id, whoever owns it: callers check the job center.
-pub async fn batch_by_id(tx: &mut Tx, batch_id: i64) -> Result<Option<Batch>, StoreError> {
-    tx.fetch_optional(concat!(batch_select!(), "WHERE b.id = $1"), args![batch_id])
-        .await
+/// One batch by id, if its campaign is in `scope`.
+pub async fn batch_by_id(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    batch_id: i64,
+) -> Result<Option<Batch>, StoreError> {
+    let (kind, owner) = scope.args();
+    tx.fetch_optional(
+        concat!(
+            batch_select!(),
+            "WHERE b.id = $1 AND",
+            crate::campaign_in_scope!()
+        ),
+        args![batch_id, kind, owner],
+    )
+    .await
 }
 
 /// Marks a batch dispatched on `sent_on`; its cases' lead time starts then.

@@ -35,6 +35,7 @@ pub mod privacy;
 pub mod queue;
 pub mod report;
 pub mod retention;
+pub mod scope;
 pub mod session;
 pub mod subject;
 pub mod testing;
@@ -42,6 +43,7 @@ pub mod user;
 
 pub use db::{Arg, Backend, Db, PoolStats, Tx};
 pub use error::StoreError;
+pub use scope::RecordScope;
 
 /// A random token of `bytes` bytes as lower-case hex.
 pub fn random_token(bytes: usize) -> String {

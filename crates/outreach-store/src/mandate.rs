@@ -101,11 +101,23 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
     .await
 }
 
-/// One mandate by id, whoever owns it: callers check ownership with
-/// `access::can_on` before showing it.
-pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<Mandate>, StoreError> {
-    tx.fetch_optional(concat!(mandate_select!(), "WHERE m.id = $1"), args![id])
-        .await
+/// One mandate by id, if it is in `scope` (its job center's, or the service
+/// center's it was given to).
+pub async fn by_id(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    id: i64,
+) -> Result<Option<Mandate>, StoreError> {
+    let (kind, owner) = scope.args();
+    tx.fetch_optional(
+        concat!(
+            mandate_select!(),
+            "WHERE m.id = $1 AND ($2 = 'all' OR ($2 = 'jc' AND m.job_center_id = $3)
+                OR ($2 = 'sc' AND m.service_center_id = $3))"
+        ),
+        args![id, kind, owner],
+    )
+    .await
 }
 
 pub async fn set_state(

@@ -184,6 +184,15 @@ macro_rules! expired_results {
     };
 }
 
+/// The last `n` deletion runs: when, and what went.
+pub async fn recent_runs(tx: &mut crate::Tx, n: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    tx.fetch_all(
+        "SELECT ran_at, summary FROM purge_runs ORDER BY id DESC LIMIT $1",
+        args![n],
+    )
+    .await
+}
+
 /// How a run is started.
 #[derive(Debug, Clone)]
 pub struct PurgeRun {

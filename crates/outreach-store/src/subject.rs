@@ -34,6 +34,21 @@ pub async fn find(
     .await
 }
 
+/// A customer's job center and number, if the customer is in the job center
+/// (or, for `None`, anywhere: a DPO without a job center).
+pub async fn owner(
+    tx: &mut Tx,
+    job_center_id: Option<i64>,
+    customer_id: i64,
+) -> Result<Option<(i64, String)>, StoreError> {
+    tx.fetch_optional(
+        "SELECT job_center_id, customer_number FROM customers
+         WHERE id = $1 AND ($2 IS NULL OR job_center_id = $2)",
+        args![customer_id, job_center_id],
+    )
+    .await
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Dispute {
     pub field: String,

@@ -300,7 +300,7 @@ pub async fn queue_campaign(
         args![jc, customers],
     )
     .await?;
-    let c = campaign::by_id(&mut tx, id)
+    let c = campaign::by_id(&mut tx, crate::RecordScope::Operator, id)
         .await?
         .ok_or_else(|| StoreError::Integrity("campaign just created is missing".into()))?;
     campaign::activate(&mut tx, &c, jiff::civil::date(2027, 1, 4), 0).await?;

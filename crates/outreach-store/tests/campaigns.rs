@@ -180,7 +180,10 @@ async fn count(db: &Db, jc: i64, selection: &Selection) -> i64 {
 
 async fn load(db: &Db, id: i64) -> Campaign {
     let mut tx = db.begin_read().await.unwrap();
-    campaign::by_id(&mut tx, id).await.unwrap().unwrap()
+    campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn case_numbers(db: &Db, c: &Campaign) -> Vec<String> {
@@ -258,7 +261,10 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
         )
         .await
         .unwrap();
-        let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap()
+            .unwrap();
         campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
         tx.commit().await.unwrap();
         let c = load(&t.db, id).await;
@@ -367,7 +373,10 @@ async fn an_objection_closes_the_case_at_once() {
         )
         .await
         .unwrap();
-        let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap()
+            .unwrap();
         campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
         tx.commit().await.unwrap();
         let c = load(&t.db, id).await;
@@ -428,7 +437,10 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
         )
         .await
         .unwrap();
-        let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap()
+            .unwrap();
         campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
         let pending = letters::pending_advance(&mut tx, id).await.unwrap();
         assert_eq!(
@@ -471,7 +483,10 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
                 .map(|r| r.customer_number.clone())
                 .collect::<Vec<_>>()
         );
-        let b = letters::batch_by_id(&mut tx, batch).await.unwrap().unwrap();
+        let b = letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(b.letter_count, count);
         tx.commit().await.unwrap();
 

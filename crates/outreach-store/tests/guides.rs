@@ -59,10 +59,21 @@ async fn versions_are_stored_once_and_scoped() {
         );
         let for_a = guide::list(&mut tx, a).await.unwrap();
         assert_eq!(for_a.len(), 2, "{backend:?}");
-        assert!(guide::visible(&mut tx, a, id).await.unwrap().is_some());
-        assert!(guide::visible(&mut tx, b, id).await.unwrap().is_none());
+        let within = outreach_store::RecordScope::JobCenter;
         assert!(
-            guide::visible(&mut tx, b, builtin.id)
+            guide::by_id(&mut tx, within(a), id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            guide::by_id(&mut tx, within(b), id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            guide::by_id(&mut tx, within(b), builtin.id)
                 .await
                 .unwrap()
                 .is_some()

@@ -93,7 +93,7 @@ async fn world(db: &Db) -> World {
         .await
         .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let c = campaign::by_id(&mut tx, campaign_id)
+    let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, campaign_id)
         .await
         .unwrap()
         .unwrap();
@@ -365,17 +365,36 @@ async fn each_case_manager_sees_exactly_their_own_customers_results() {
             unread_only: true,
             ..InboxFilter::default()
         };
+        let own = CustomerScope::JobCenter {
+            job_center_id: w.jc,
+        };
+        let foreign = CustomerScope::JobCenter {
+            job_center_id: w.jc + 1000,
+        };
         let mut tx = t.db.begin().await.unwrap();
-        handover::mark_read(&mut tx, w.updated, DAY1 + 9000)
-            .await
-            .unwrap();
+        // Another job center's scope changes nothing, in the same statement.
         assert!(
-            handover::acknowledge(&mut tx, w.refused, 1, DAY1 + 9000)
+            !handover::mark_read(&mut tx, &foreign, w.updated, DAY1 + 9000)
                 .await
                 .unwrap()
         );
         assert!(
-            !handover::acknowledge(&mut tx, w.refused, 1, DAY1 + 9999)
+            !handover::acknowledge(&mut tx, &foreign, w.refused, 1, DAY1 + 9000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            handover::mark_read(&mut tx, &own, w.updated, DAY1 + 9000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            handover::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !handover::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9999)
                 .await
                 .unwrap()
         );
@@ -391,7 +410,16 @@ async fn each_case_manager_sees_exactly_their_own_customers_results() {
 
         // Reassignment moves the case to the other pAp, unread for them.
         let mut tx = t.db.begin().await.unwrap();
-        handover::reassign(&mut tx, w.updated, PAP2).await.unwrap();
+        assert!(
+            !handover::reassign(&mut tx, &foreign, w.updated, PAP2)
+                .await
+                .unwrap()
+        );
+        assert!(
+            handover::reassign(&mut tx, &own, w.updated, PAP2)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             handover::pap_codes(&mut tx, w.jc).await.unwrap(),
             vec![PAP1, PAP2]
@@ -410,13 +438,35 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
         let w = world(&t.db).await;
+        let own = CustomerScope::JobCenter {
+            job_center_id: w.jc,
+        };
+        let foreign = CustomerScope::JobCenter {
+            job_center_id: w.jc + 1000,
+        };
         let mut tx = t.db.begin().await.unwrap();
-        handover::dispute(&mut tx, w.updated, "phone", "Nummer sei alt", 1, DAY1 + 100)
+        assert!(
+            !handover::dispute(&mut tx, &foreign, w.updated, "phone", "x", 1, DAY1 + 100)
+                .await
+                .unwrap()
+        );
+        assert!(
+            handover::dispute(
+                &mut tx,
+                &own,
+                w.updated,
+                "phone",
+                "Nummer sei alt",
+                1,
+                DAY1 + 100
+            )
             .await
-            .unwrap();
+            .unwrap()
+        );
         // A second mark replaces the note, it doesn't add a row.
         handover::dispute(
             &mut tx,
+            &own,
             w.updated,
             "phone",
             "Kundin bestreitet",
@@ -425,7 +475,13 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
         )
         .await
         .unwrap();
-        let disputes = handover::disputes(&mut tx, w.updated).await.unwrap();
+        assert!(
+            handover::disputes(&mut tx, &foreign, w.updated)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let disputes = handover::disputes(&mut tx, &own, w.updated).await.unwrap();
         assert_eq!(disputes.len(), 1);
         assert_eq!(disputes[0].note, "Kundin bestreitet");
         // The stored value is not overwritten by the dispute.

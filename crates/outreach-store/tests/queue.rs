@@ -31,7 +31,10 @@ async fn world(db: &Db, n: usize) -> (i64, i64) {
         .await
         .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+    let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+        .await
+        .unwrap()
+        .unwrap();
     campaign::activate(&mut tx, &c, date(2027, 1, 4), 0)
         .await
         .unwrap();
@@ -139,7 +142,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         )
         .await
         .unwrap();
-        let c = campaign::by_id(&mut tx, campaign_id)
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, campaign_id)
             .await
             .unwrap()
             .unwrap();

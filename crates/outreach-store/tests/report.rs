@@ -20,7 +20,10 @@ async fn figures_of_a_fixed_set_of_cases() {
             .await
             .unwrap();
         let mut tx = t.db.begin().await.unwrap();
-        let c = campaign::by_id(&mut tx, id).await.unwrap().unwrap();
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap()
+            .unwrap();
         campaign::activate(&mut tx, &c, date(2027, 1, 4), 0)
             .await
             .unwrap();

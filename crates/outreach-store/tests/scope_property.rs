@@ -1,7 +1,10 @@
 //! Property: a customer query returns exactly the customers the actor's scope
 //! allows — never a row outside it — over random organisations, mandates
 //! (state and period) and customers, on SQLite and PostgreSQL; the same for
-//! the DPO's access-request queries.
+//! the DPO's access-request queries, for the records of a job center read
+//! by id (mandates, campaigns, letter batches, guide versions), and for the
+//! inbox's changes of a final case (read, acknowledged, disputed,
+//! reassigned), each applying the scope in its own statement.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::ToSpan;
@@ -13,7 +16,9 @@ use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends};
-use outreach_store::{Db, args, mandate, random_token, subject, user};
+use outreach_store::{
+    Db, RecordScope, args, campaign, handover, letters, mandate, random_token, subject, user,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeSet;
@@ -125,7 +130,20 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
     )
     .await
     .unwrap();
-    for m in &w.mandates {
+    // Each job center also has an ended mandate to the first service
+    // center (it shows no customers), so that every job center has a
+    // campaign for its customers' final cases.
+    let fixed: Vec<MandateSpec> = (0..JOB_CENTERS)
+        .map(|jc| MandateSpec {
+            jc,
+            sc: 0,
+            state: MandateState::Ended,
+            start_offset: -30,
+            length: 10,
+        })
+        .collect();
+    let mut mandate_ids = Vec::new();
+    for m in w.mandates.iter().chain(&fixed) {
         let start = TODAY.checked_add(m.start_offset.days()).unwrap();
         let end = start.checked_add(m.length.days()).unwrap();
         let new = NewMandate {
@@ -146,6 +164,46 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
                 .await
                 .unwrap();
         }
+        mandate_ids.push(id);
+    }
+    let all_mandates: Vec<MandateSpec> = w.mandates.iter().chain(&fixed).cloned().collect();
+    // A guide version of each job center; a campaign (pinned to its job
+    // center's guide) with a letter batch under every mandate.
+    let mut guides = Vec::new();
+    for (i, &jc) in jcs.iter().enumerate() {
+        let (g,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO guides (job_center_id, name, version, valid_from, content_hash, source, created_at)
+                 VALUES ($1, $2, '1', '2026-01-01', 'x', 'x', 0) RETURNING id",
+                args![jc, format!("g-{run}-{i}")],
+            )
+            .await
+            .unwrap();
+        guides.push(g);
+    }
+    let mut campaigns = Vec::new();
+    let mut batches = Vec::new();
+    for (m, &mandate_id) in all_mandates.iter().zip(&mandate_ids) {
+        let settings = outreach_core::campaign::CampaignSettings {
+            name: "A".into(),
+            selection: outreach_core::campaign::Selection::default(),
+            guide_ref: "g".into(),
+            guide_id: Some(guides[m.jc]),
+            window: CallingWindow::default(),
+            attempts_per_day: 1,
+            attempts_total: 6,
+            lead_days: 7,
+            period_start: TODAY,
+            period_end: TODAY,
+        };
+        let id = campaign::create(&mut tx, jcs[m.jc], mandate_id, &settings, creator, now)
+            .await
+            .unwrap();
+        campaigns.push(id);
+        let batch = letters::create_batch(&mut tx, id, TODAY, "v", &[], None, now)
+            .await
+            .unwrap();
+        batches.push(batch);
     }
     let mut numbers = Vec::new();
     let mut ids = Vec::new();
@@ -172,6 +230,20 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         }
         numbers.push(number);
         ids.push(id);
+    }
+    // A final case of each customer, in its job center's fixed campaign.
+    let mut cases = Vec::new();
+    for (c, &customer_id) in w.customers.iter().zip(&ids) {
+        let campaign_id = campaigns[w.mandates.len() + c.jc];
+        let (case,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO cases (campaign_id, customer_id, state, final_disposition, closed_at, created_at)
+                 VALUES ($1, $2, 'final', 'refused', $3, $3) RETURNING id",
+                args![campaign_id, customer_id, now],
+            )
+            .await
+            .unwrap();
+        cases.push(case);
     }
     tx.commit().await.unwrap();
 
@@ -235,6 +307,20 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         .unwrap();
         prop_assert_eq!(count as usize, expected.len());
     }
+    drop(tx);
+    check_records(
+        db,
+        &jcs,
+        &scs,
+        &all_mandates,
+        &mandate_ids,
+        &campaigns,
+        &batches,
+        &guides,
+    )
+    .await?;
+    check_cases(db, w, &jcs, &cases).await?;
+    let mut tx = db.begin_read().await.unwrap();
     // The DPO's access requests: a job center's DPO finds and reads its own
     // customers only (restricted ones too); a DPO without a job center all.
     for ((c, number), &id) in w.customers.iter().zip(&numbers).zip(&ids) {
@@ -251,6 +337,131 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         }
         let everywhere = subject::find(&mut tx, None, number).await.unwrap();
         prop_assert_eq!(everywhere.len(), 1);
+    }
+    Ok(())
+}
+
+/// Mandates, campaigns, letter batches and guide versions by id: each found
+/// exactly when its job center is the scope's, or its mandate was given to
+/// the scope's service center.
+#[allow(clippy::too_many_arguments)]
+async fn check_records(
+    db: &Db,
+    jcs: &[i64],
+    scs: &[i64],
+    mandates: &[MandateSpec],
+    mandate_ids: &[i64],
+    campaigns: &[i64],
+    batches: &[i64],
+    guides: &[i64],
+) -> Result<(), TestCaseError> {
+    let mut scopes: Vec<(RecordScope, Option<usize>, Option<usize>)> = Vec::new();
+    for (i, &jc) in jcs.iter().enumerate() {
+        scopes.push((RecordScope::JobCenter(jc), Some(i), None));
+    }
+    for (i, &sc) in scs.iter().enumerate() {
+        scopes.push((RecordScope::ServiceCenter(sc), None, Some(i)));
+    }
+    let mut tx = db.begin_read().await.unwrap();
+    for (scope, jc, sc) in scopes {
+        for (k, m) in mandates.iter().enumerate() {
+            let expected = jc == Some(m.jc) || sc == Some(m.sc);
+            let found = mandate::by_id(&mut tx, scope, mandate_ids[k])
+                .await
+                .unwrap();
+            prop_assert_eq!(found.is_some(), expected, "mandate {} in {:?}", k, scope);
+            let found = campaign::by_id(&mut tx, scope, campaigns[k]).await.unwrap();
+            prop_assert_eq!(found.is_some(), expected, "campaign {} in {:?}", k, scope);
+            let found = letters::batch_by_id(&mut tx, scope, batches[k])
+                .await
+                .unwrap();
+            prop_assert_eq!(found.is_some(), expected, "batch {} in {:?}", k, scope);
+        }
+        for (g, &guide) in guides.iter().enumerate() {
+            let expected = jc == Some(g) || mandates.iter().any(|m| m.jc == g && sc == Some(m.sc));
+            let found = outreach_store::guide::by_id(&mut tx, scope, guide)
+                .await
+                .unwrap();
+            prop_assert_eq!(
+                found.is_some(),
+                expected,
+                "guide of jc {} in {:?}",
+                g,
+                scope
+            );
+        }
+        let operator = campaign::by_id(&mut tx, RecordScope::Operator, campaigns[0])
+            .await
+            .unwrap();
+        prop_assert!(operator.is_some());
+    }
+    Ok(())
+}
+
+/// The inbox's changes of a final case take effect exactly for the scopes
+/// that see the case (its job center's; the case manager of its pAp unless
+/// restricted; never a service center); each scope's changes are rolled
+/// back before the next.
+async fn check_cases(db: &Db, w: &World, jcs: &[i64], cases: &[i64]) -> Result<(), TestCaseError> {
+    let mut scopes: Vec<(CustomerScope, usize, Option<u8>)> = Vec::new();
+    for (jc, &job_center_id) in jcs.iter().enumerate() {
+        scopes.push((CustomerScope::JobCenter { job_center_id }, jc, None));
+        for pap in 0..3u8 {
+            let pap_code = format!("PAP{pap}");
+            let scope = CustomerScope::CaseManager {
+                job_center_id,
+                pap_code,
+            };
+            scopes.push((scope, jc, Some(pap)));
+        }
+    }
+    scopes.push((
+        CustomerScope::ServiceCenter {
+            service_center_id: 0,
+        },
+        usize::MAX,
+        None,
+    ));
+    for (scope, jc, pap) in scopes {
+        let mut tx = db.begin().await.unwrap();
+        for (c, &case) in w.customers.iter().zip(cases) {
+            let expected = c.jc == jc && pap.is_none_or(|p| c.pap == Some(p) && !c.restricted);
+            let own_pap = format!("PAP{}", c.pap.unwrap_or(0));
+            prop_assert_eq!(
+                handover::mark_read(&mut tx, &scope, case, 1).await.unwrap(),
+                expected,
+                "mark_read {} in {:?}",
+                case,
+                scope
+            );
+            prop_assert_eq!(
+                handover::acknowledge(&mut tx, &scope, case, 1, 1)
+                    .await
+                    .unwrap(),
+                expected,
+                "acknowledge {} in {:?}",
+                case,
+                scope
+            );
+            prop_assert_eq!(
+                handover::dispute(&mut tx, &scope, case, "phone", "n", 1, 1)
+                    .await
+                    .unwrap(),
+                expected,
+                "dispute {} in {:?}",
+                case,
+                scope
+            );
+            let disputes = handover::disputes(&mut tx, &scope, case).await.unwrap();
+            prop_assert_eq!(disputes.len(), usize::from(expected), "disputes {}", case);
+            // To the pAp the case has (for one without a pAp, PAP0): the
+            // scope's view of the cases stays as it was.
+            let reassigned = handover::reassign(&mut tx, &scope, case, &own_pap)
+                .await
+                .unwrap();
+            prop_assert_eq!(reassigned, expected, "reassign {} in {:?}", case, scope);
+        }
+        tx.rollback().await.unwrap();
     }
     Ok(())
 }

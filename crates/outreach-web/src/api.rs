@@ -118,7 +118,12 @@ async fn results(
     };
     let c = {
         let mut tx = state.db.read().await?;
-        let c = campaign::by_id(&mut tx, campaign_id).await?;
+        let c = campaign::by_id(
+            &mut tx,
+            outreach_store::RecordScope::JobCenter(jc),
+            campaign_id,
+        )
+        .await?;
         tx.commit().await?;
         c.filter(|c| c.job_center_id == jc).ok_or_else(|| {
             ApiError(

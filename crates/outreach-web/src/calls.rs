@@ -557,7 +557,11 @@ async fn conversation(
         return Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response());
     };
     let stored_guide = match c.guide_id {
-        Some(g) => outreach_store::guide::by_id(&mut tx, g).await?,
+        Some(g) => {
+            let scope =
+                outreach_store::RecordScope::of(&ctx.user.actor).ok_or(AppError::NotFound)?;
+            outreach_store::guide::by_id(&mut tx, scope, g).await?
+        }
         None => outreach_store::guide::builtin(&mut tx).await?,
     }
     .ok_or_else(|| AppError::Internal(format!("case {id}: no guide")))?;

@@ -72,8 +72,9 @@ fn job_center_of(actor: &Actor) -> Result<i64, AppError> {
 /// The campaign if it belongs to the actor's job center; otherwise "not
 /// found", so other job centers' ids reveal nothing.
 async fn owned(state: &AppState, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
+    let scope = outreach_store::RecordScope::of(actor).ok_or(AppError::NotFound)?;
     let mut tx = state.db.begin_read().await?;
-    let c = campaign::by_id(&mut tx, id)
+    let c = campaign::by_id(&mut tx, scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
     if can_on(
@@ -446,7 +447,7 @@ async fn read_settings(
     let guide = match form.get("guide").parse::<i64>() {
         Ok(id) => {
             let mut tx = state.db.begin_read().await?;
-            guide::visible(&mut tx, jc, id).await?
+            guide::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id).await?
         }
         Err(_) => None,
     };
@@ -867,7 +868,8 @@ pub(crate) async fn owned_batch(
     };
     let c = owned(state, actor, id).await?;
     let mut tx = state.db.begin_read().await?;
-    match letters::batch_by_id(&mut tx, batch_id).await? {
+    let scope = outreach_store::RecordScope::JobCenter(c.job_center_id);
+    match letters::batch_by_id(&mut tx, scope, batch_id).await? {
         Some(b) if b.campaign_id == c.id => Ok((c, b)),
         _ => Err(AppError::NotFound),
     }

@@ -43,7 +43,7 @@ fn job_center_of(actor: &Actor) -> Result<i64, AppError> {
 async fn visible(state: &AppState, actor: &Actor, id: i64) -> Result<StoredGuide, AppError> {
     let jc = job_center_of(actor)?;
     let mut tx = state.db.begin_read().await?;
-    guide::visible(&mut tx, jc, id)
+    guide::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id)
         .await?
         .ok_or(AppError::NotFound)
 }

@@ -322,8 +322,9 @@ async fn owned(
     id: i64,
     action: Action,
 ) -> Result<Mandate, AppError> {
+    let scope = outreach_store::RecordScope::of(actor).ok_or(AppError::NotFound)?;
     let mut tx = state.db.begin_read().await?;
-    let m = mandate::by_id(&mut tx, id)
+    let m = mandate::by_id(&mut tx, scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let owner = Owner::Mandate {

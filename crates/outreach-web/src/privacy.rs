@@ -741,12 +741,7 @@ async fn customer_job_center(
     id: i64,
 ) -> Result<(i64, String), AppError> {
     let mut tx = state.db.read().await?;
-    let found: Option<(i64, String)> = tx
-        .fetch_optional(
-            "SELECT job_center_id, customer_number FROM customers WHERE id = $1 AND ($2 IS NULL OR job_center_id = $2)",
-            outreach_store::args![id, job_center_of(actor)],
-        )
-        .await?;
+    let found = subject::owner(&mut tx, job_center_of(actor), id).await?;
     found.ok_or(AppError::NotFound)
 }
 
@@ -1027,12 +1022,7 @@ async fn retention_view(
     let jc = job_center_of(&ctx.user.actor).ok_or(AppError::Forbidden)?;
     let mut tx = state.db.read().await?;
     let stored = outreach_store::privacy::result_retention_days(&mut tx, jc).await?;
-    let runs: Vec<(i64, String)> = tx
-        .fetch_all(
-            "SELECT ran_at, summary FROM purge_runs ORDER BY id DESC LIMIT 10",
-            vec![],
-        )
-        .await?;
+    let runs = outreach_store::retention::recent_runs(&mut tx, 10).await?;
     Ok(RetentionPage {
         layout: Layout::new(&ctx.user, "Aufbewahrung und Löschung", "/aufbewahrung"),
         days: days.unwrap_or_else(|| stored.to_string()),

@@ -284,7 +284,7 @@ async fn load(state: &AppState, ctx: &Ctx, id: i64) -> Result<(InboxDetail, Extr
     let d = store::get(&mut tx, &scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let disputes = store::disputes(&mut tx, id).await?;
+    let disputes = store::disputes(&mut tx, &scope, id).await?;
     let invitations = outreach_store::invitation::for_case(&mut tx, jc, id)
         .await?
         .into_iter()
@@ -309,7 +309,7 @@ async fn load(state: &AppState, ctx: &Ctx, id: i64) -> Result<(InboxDetail, Extr
     // The assigned pAp opening it marks it read; the administration looking
     // leaves it unread for them.
     if actor.role == Role::CaseManager {
-        store::mark_read(&mut tx, id, now).await?;
+        store::mark_read(&mut tx, &scope, id, now).await?;
     }
     let event = AuditEvent::by(actor, AuditAction::ResultRead, &ctx.client)
         .record("case", id)
@@ -427,9 +427,10 @@ async fn acknowledge(
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
     let d = in_scope(&state, &ctx, id).await?;
+    let scope = scope_of(&ctx)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if store::acknowledge(&mut tx, id, ctx.user.actor.user_id, now).await? {
+    if store::acknowledge(&mut tx, &scope, id, ctx.user.actor.user_id, now).await? {
         let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultAcknowledge, &ctx.client)
             .record("case", id)
             .fields("zur Kenntnis genommen")
@@ -486,9 +487,22 @@ async fn dispute(
         )
             .into_response());
     }
+    let scope = scope_of(&ctx)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    store::dispute(&mut tx, id, field, note, ctx.user.actor.user_id, now).await?;
+    if !store::dispute(
+        &mut tx,
+        &scope,
+        id,
+        field,
+        note,
+        ctx.user.actor.user_id,
+        now,
+    )
+    .await?
+    {
+        return Err(AppError::NotFound);
+    }
     let label = Field::parse(field).map_or("?", Field::label);
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultDispute, &ctx.client)
         .record("case", id)
@@ -527,9 +541,12 @@ async fn reassign(
         )
             .into_response());
     }
+    let scope = scope_of(&ctx)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    store::reassign(&mut tx, id, pap).await?;
+    if !store::reassign(&mut tx, &scope, id, pap).await? {
+        return Err(AppError::NotFound);
+    }
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultReassign, &ctx.client)
         .record("case", id)
         .fields(&format!("zugewiesen an pAp {pap}"))
@@ -593,7 +610,8 @@ async fn export(
     let campaign = match campaign_id {
         Some(id) => {
             let mut tx = state.db.read().await?;
-            let c = campaign::by_id(&mut tx, id).await?;
+            let c =
+                campaign::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id).await?;
             tx.commit().await?;
             c.filter(|c| c.job_center_id == jc)
         }

@@ -248,7 +248,10 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
     };
     let campaign_id = outreach_store::campaign::create(tx, jc, m, &settings, admin_id, now).await?;
     let sent_on = today.checked_sub(10.days())?;
-    if let Some(c) = outreach_store::campaign::by_id(tx, campaign_id).await? {
+    if let Some(c) =
+        outreach_store::campaign::by_id(tx, outreach_store::RecordScope::Operator, campaign_id)
+            .await?
+    {
         outreach_store::campaign::activate(tx, &c, today, now).await?;
         if let Some((batch, _)) = outreach_letters::batch::create_advance_batch(
             tx,

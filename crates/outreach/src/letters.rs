@@ -23,7 +23,9 @@ pub async fn advance(
     let now = jiff::Timestamp::now().as_second();
     let today = berlin_date(now);
     let mut tx = db.begin().await?;
-    let Some(found) = campaign::by_id(&mut tx, campaign_id).await? else {
+    let Some(found) =
+        campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, campaign_id).await?
+    else {
         bail!("--campaign: Es gibt keine Aktion mit der Nummer {campaign_id}.");
     };
     if found.state() == CampaignState::Draft {
@@ -33,10 +35,12 @@ pub async fn advance(
         );
     }
     let batch_id = match batch {
-        Some(id) => match letters::batch_by_id(&mut tx, id).await? {
-            Some(b) if b.campaign_id == campaign_id => id,
-            _ => bail!("--batch: Die Aktion {campaign_id} hat keinen Stapel {id}."),
-        },
+        Some(id) => {
+            match letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, id).await? {
+                Some(b) if b.campaign_id == campaign_id => id,
+                _ => bail!("--batch: Die Aktion {campaign_id} hat keinen Stapel {id}."),
+            }
+        }
         None => match create_advance_batch(&mut tx, campaign_id, today, None, now).await? {
             Some((id, count)) => {
                 let event =
@@ -59,7 +63,9 @@ pub async fn advance(
             }
         },
     };
-    let Some(stored) = letters::batch_by_id(&mut tx, batch_id).await? else {
+    let Some(stored) =
+        letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch_id).await?
+    else {
         bail!("Der Stapel {batch_id} ist verschwunden.");
     };
     let letter_date = parse_iso_date(&stored.letter_date).unwrap_or(today);
@@ -150,7 +156,9 @@ pub async fn sent(url: &str, batch_id: i64, date: Option<&str>) -> anyhow::Resul
         );
     }
     let mut tx = db.begin().await?;
-    let Some(batch) = letters::batch_by_id(&mut tx, batch_id).await? else {
+    let Some(batch) =
+        letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch_id).await?
+    else {
         bail!("--batch: Es gibt keinen Stapel {batch_id}.");
     };
     if !letters::mark_sent(&mut tx, batch_id, sent_on, None).await? {

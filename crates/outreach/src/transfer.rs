@@ -209,7 +209,12 @@ pub async fn export_results(
     let db = open(url).await?;
     let campaign = {
         let mut tx = db.begin_read().await?;
-        let c = outreach_store::campaign::by_id(&mut tx, campaign_id).await?;
+        let c = outreach_store::campaign::by_id(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            campaign_id,
+        )
+        .await?;
         tx.commit().await?;
         c.ok_or_else(|| anyhow::anyhow!("Die Aktion {campaign_id} gibt es nicht."))?
     };

@@ -817,7 +817,7 @@ async fn letters_advance_and_sent() {
         assert!(text(&unknown).contains("Es gibt keine Aktion mit der Nummer 99999"));
 
         let mut tx = t.db.begin().await.unwrap();
-        let c = outreach_store::campaign::by_id(&mut tx, id)
+        let c = outreach_store::campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
             .await
             .unwrap()
             .unwrap();
@@ -1030,7 +1030,7 @@ async fn export_results_writes_csv_and_json_and_marks_handed_over() {
             .await
             .unwrap();
         let mut tx = t.db.begin().await.unwrap();
-        let c = outreach_store::campaign::by_id(&mut tx, id)
+        let c = outreach_store::campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
             .await
             .unwrap()
             .unwrap();

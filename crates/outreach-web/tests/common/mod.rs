@@ -228,7 +228,7 @@ impl TestApp {
         let campaign = campaign::create(&mut tx, jc_a, mandate, &settings, admin_a.id, now)
             .await
             .expect("campaign");
-        let c = campaign::by_id(&mut tx, campaign)
+        let c = campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, campaign)
             .await
             .expect("campaign")
             .expect("campaign");
@@ -261,7 +261,10 @@ impl TestApp {
         )
         .await
         .expect("final case");
-        outreach_store::handover::reassign(&mut tx, result_case, "PAP1")
+        let scope = outreach_core::access::CustomerScope::JobCenter {
+            job_center_id: jc_a,
+        };
+        outreach_store::handover::reassign(&mut tx, &scope, result_case, "PAP1")
             .await
             .expect("reassign");
         campaign::set_state(
@@ -539,7 +542,7 @@ pub async fn running_campaign(app: &TestApp) -> i64 {
     )
     .await
     .unwrap();
-    let c = outreach_store::campaign::by_id(&mut tx, id)
+    let c = outreach_store::campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, id)
         .await
         .unwrap()
         .unwrap();
