@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod account;
+pub mod api_token;
 pub mod audit;
 pub mod calling;
 pub mod campaign;

@@ -33,6 +33,8 @@ pub enum Db {
         /// Writes wait here one at a time for the writer; urgent ones (an
         /// agent's next case) go straight to it (see [`Db::begin_urgent`]).
         line: std::sync::Arc<tokio::sync::Semaphore>,
+        /// Writes waiting for the writer now (in line or urgent).
+        waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         head: AuditHead,
         /// The database file (the bulk import opens a connection of its own).
         path: std::path::PathBuf,
@@ -203,6 +205,7 @@ impl Db {
                 writer: std::sync::Arc::new(tokio::sync::Mutex::new(Some(writer))),
                 readers: Kept::new(readers),
                 line: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+                waiting: std::sync::Arc::default(),
                 head: AuditHead::default(),
                 path,
                 queue: QueueMemory::default(),
@@ -255,10 +258,17 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite {
-                writer, head, line, ..
+                writer,
+                head,
+                line,
+                waiting,
+                ..
             } => {
+                let waits = Waiting::new(waiting);
                 let turn = line.clone().acquire_owned().await.ok();
-                Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, turn)).await?)
+                let turn = WriterTurn::begin(writer, Writing::new(head, turn)).await?;
+                drop(waits);
+                Tx::SqliteWrite(turn)
             }
             Db::Postgres(pool, task, _) => Tx::Postgres(
                 pool.acquire().await?.begin().await?,
@@ -272,14 +282,31 @@ impl Db {
     /// writes for the writer, only for the one at it and other urgent ones.
     pub async fn begin_urgent(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { writer, head, .. } => {
-                Tx::SqliteWrite(WriterTurn::begin(writer, Writing::new(head, None)).await?)
+            Db::Sqlite {
+                writer,
+                head,
+                waiting,
+                ..
+            } => {
+                let waits = Waiting::new(waiting);
+                let turn = WriterTurn::begin(writer, Writing::new(head, None)).await?;
+                drop(waits);
+                Tx::SqliteWrite(turn)
             }
             Db::Postgres(pool, task, _) => Tx::Postgres(
                 pool.acquire().await?.begin().await?,
                 PgSeal::new(&pool.pool, task),
             ),
         })
+    }
+
+    /// SQLite: how many writes wait for the writer now (in line, or urgent);
+    /// PostgreSQL: 0.
+    pub fn writes_waiting(&self) -> usize {
+        match self {
+            Db::Sqlite { waiting, .. } => waiting.load(std::sync::atomic::Ordering::Relaxed),
+            Db::Postgres(..) => 0,
+        }
     }
 
     /// A transaction that only reads (on SQLite: from the reader pool).
@@ -751,6 +778,22 @@ pub struct WriterTurn {
     writing: Writing,
     /// A transaction began and has not ended.
     open: bool,
+}
+
+/// Counts a write as waiting until dropped (also when its future is).
+struct Waiting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Waiting {
+    fn new(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Waiting {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(counter.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl WriterTurn {

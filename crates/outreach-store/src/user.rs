@@ -16,6 +16,9 @@ pub struct User {
     pub active: bool,
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
+    /// The system administration reset the password: a new one must be
+    /// chosen before anything else.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -69,7 +72,7 @@ pub struct NewUser {
 // The columns of [`User`].
 macro_rules! user_select {
     () => {
-        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until FROM users"
+        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until, must_change_password FROM users"
     };
 }
 
@@ -187,11 +190,57 @@ pub async fn set_password(
 ) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL,
-             login_checks = 0, login_window_ends = NULL WHERE id = $1",
+             login_checks = 0, login_window_ends = NULL, must_change_password = FALSE WHERE id = $1",
         args![id, password_hash, now],
     )
     .await?;
     Ok(())
+}
+
+/// The system administration's reset: a generated password, to be changed
+/// at the next login; when and by whom is kept for the job center's DPO.
+pub async fn reset_password(
+    tx: &mut Tx,
+    id: i64,
+    password_hash: &str,
+    by: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    set_password(tx, id, password_hash, now).await?;
+    tx.execute(
+        "UPDATE users SET must_change_password = TRUE, password_reset_at = $2, password_reset_by = $3
+         WHERE id = $1",
+        args![id, now, by],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A reset of a DPO's or case manager's password, for the job center's DPO.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Reset {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_reset_at: i64,
+    pub password_reset_by: String,
+}
+
+/// The job center's DPO and case manager accounts whose password the
+/// system administration reset since `since`, newest first.
+pub async fn recent_resets(
+    tx: &mut Tx,
+    job_center_id: i64,
+    since: i64,
+) -> Result<Vec<Reset>, StoreError> {
+    tx.fetch_all(
+        "SELECT username, display_name, role, password_reset_at, COALESCE(password_reset_by, '') AS password_reset_by
+         FROM users
+         WHERE job_center_id = $1 AND role IN ('dpo', 'case_manager') AND password_reset_at >= $2
+         ORDER BY password_reset_at DESC",
+        args![job_center_id, since],
+    )
+    .await
 }
 
 pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> Result<bool, StoreError> {

@@ -415,6 +415,69 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
             queue::lease_next(&t.db, &scope).await.unwrap().is_some(),
             "{backend:?}"
         );
+
+        // The case manager's inbox: the person's final case is there, gone
+        // while the processing is restricted (the administration and the
+        // DPO still see it), and back when it is lifted.
+        let mut tx = t.db.begin().await.unwrap();
+        let (jc,): (i64,) = tx
+            .fetch_one(
+                "SELECT job_center_id FROM customers WHERE id = $1",
+                args![customer],
+            )
+            .await
+            .unwrap();
+        tx.execute(
+            "UPDATE customers SET pap_code = 'P1' WHERE id = $1",
+            args![customer],
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            "UPDATE cases SET state = 'final', final_disposition = 'refused', closed_at = $2,
+                 leased_to = NULL, lease_expires_at = NULL WHERE customer_id = $1",
+            args![customer, now],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let pap = CustomerScope::CaseManager {
+            job_center_id: jc,
+            pap_code: "P1".into(),
+        };
+        let admin = CustomerScope::JobCenter { job_center_id: jc };
+        let inbox = |scope: CustomerScope| {
+            let db = t.db.clone();
+            async move {
+                let mut tx = db.read().await.unwrap();
+                handover::list(&mut tx, &scope, &InboxFilter::default(), 10, 0)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(inbox(pap.clone()).await, 1, "{backend:?}: the final case");
+        let mut tx = t.db.begin().await.unwrap();
+        subject::set_restricted(&mut tx, customer, true, "Antrag", agent, now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            inbox(pap.clone()).await,
+            0,
+            "{backend:?}: still in the pAp's inbox"
+        );
+        assert_eq!(
+            inbox(admin.clone()).await,
+            1,
+            "{backend:?}: the administration"
+        );
+        let mut tx = t.db.begin().await.unwrap();
+        subject::set_restricted(&mut tx, customer, false, "", agent, now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(inbox(pap).await, 1, "{backend:?}: back after lifting");
     }
 }
 

@@ -690,15 +690,24 @@ async fn an_urgent_write_goes_before_the_writes_in_line() {
             tx.commit().await.unwrap();
         })
     };
+    // Waits (polled, with a deadline) until `n` writes wait for the writer.
+    let until_waiting = |n: usize| {
+        let db = t.db.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while db.writes_waiting() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{n} writes never waited"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+    };
     let normal = waiting(false);
-    // Both are waiting once each has had its turns to run.
-    for _ in 0..100 {
-        tokio::task::yield_now().await;
-    }
+    until_waiting(1).await;
     let urgent = waiting(true);
-    for _ in 0..100 {
-        tokio::task::yield_now().await;
-    }
+    until_waiting(2).await;
     assert!(order.lock().unwrap().is_empty(), "the writer is held");
     at_writer.commit().await.unwrap();
     normal.await.unwrap();

@@ -529,7 +529,7 @@ async fn reset_password(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    user::set_password(&mut tx, id, &hash, now).await?;
+    user::reset_password(&mut tx, id, &hash, &ctx.user.actor.username, now).await?;
     session::delete_for_user(&mut tx, id, None).await?;
     let event = AuditEvent::by(&ctx.user.actor, AuditAction::PasswordReset, &ctx.client)
         .record("user", id)

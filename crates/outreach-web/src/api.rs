@@ -15,12 +15,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::Action;
+use outreach_core::api_token::ApiScope;
 use outreach_core::audit::AuditAction;
 use outreach_core::date::{
     berlin_date, berlin_day_start, format_de_datetime, parse_de_date, parse_iso_date,
 };
 use outreach_core::handover::ExportRecord;
-use outreach_store::api_token;
+use outreach_store::api_token::{self, Presented};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign;
 use outreach_store::handover;
@@ -44,6 +45,7 @@ pub fn routes() -> Routes {
         .get("/api-zugang", manage, tokens_page)
         .post("/api-zugang", manage, create_token)
         .post("/api-zugang/{id}/widerrufen", manage, revoke_token)
+        .post("/api-zugang/{id}/verlaengern", manage, renew_token)
 }
 
 /// An answer of the API: a status and `{"fehler": "..."}` in German.
@@ -70,8 +72,13 @@ impl From<outreach_store::StoreError> for ApiError {
     }
 }
 
-/// The job center and token name of the request's bearer token.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, String), ApiError> {
+/// The job center and token name of the request's bearer token, if the
+/// token is valid and may do `needed`.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: ApiScope,
+) -> Result<(i64, String), ApiError> {
     let unauthorized = || {
         ApiError(
             StatusCode::UNAUTHORIZED,
@@ -88,7 +95,28 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Str
     let mut tx = state.db.begin().await?;
     let found = api_token::authenticate(&mut tx, token, state.clock.now()).await?;
     tx.commit().await?;
-    found.ok_or_else(unauthorized)
+    match found {
+        Presented::Valid {
+            job_center_id,
+            name,
+            scopes,
+        } if scopes.contains(&needed) => Ok((job_center_id, name)),
+        Presented::Valid { .. } => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Dieses Zugangstoken ist für „{}“ nicht freigegeben; bitte unter „API-Zugang“ ein Token mit dieser Berechtigung anlegen.",
+                needed.label()
+            ),
+        )),
+        Presented::Expired { expired_at } => Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "Das Zugangstoken ist am {} abgelaufen; die Administration Ihres Jobcenters kann es unter „API-Zugang“ verlängern.",
+                format_de_datetime(expired_at)
+            ),
+        )),
+        Presented::Invalid => Err(unauthorized()),
+    }
 }
 
 fn event(name: &str, action: AuditAction, job_center_id: i64) -> AuditEvent {
@@ -100,7 +128,7 @@ async fn results(
     headers: HeaderMap,
     QueryData(query): QueryData,
 ) -> Result<Response, ApiError> {
-    let (jc, name) = authenticate(&state, &headers).await?;
+    let (jc, name) = authenticate(&state, &headers, ApiScope::Results).await?;
     let bad = |m: &str| ApiError(StatusCode::BAD_REQUEST, m.to_string());
     let campaign_id = query
         .get("aktion")
@@ -162,7 +190,7 @@ async fn import(
     QueryData(query): QueryData,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let (jc, name) = authenticate(&state, &headers).await?;
+    let (jc, name) = authenticate(&state, &headers, ApiScope::Import).await?;
     let file_name = match query.get("dateiname") {
         "" => "api-import.csv".to_string(),
         n => n.chars().filter(|c| !c.is_control()).take(200).collect(),
@@ -273,6 +301,10 @@ struct TokenRow {
     created: String,
     used: String,
     revoked: String,
+    /// "gültig bis …" or "abgelaufen am …".
+    validity: String,
+    expired: bool,
+    scopes: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -284,14 +316,26 @@ struct TokensPage {
     new_token: String,
     name: String,
     error: String,
+    /// The scopes to offer, with whether each is ticked.
+    scopes: Vec<(&'static str, &'static str, bool)>,
+    scope_error: String,
+}
+
+/// What the token form showed or was sent: name, scopes, their errors.
+#[derive(Default)]
+struct TokenForm {
+    name: String,
+    error: String,
+    /// The ticked scopes (`None`: the form's default, all of them).
+    scopes: Option<Vec<ApiScope>>,
+    scope_error: String,
 }
 
 async fn tokens_view(
     state: &AppState,
     ctx: &Ctx,
     new_token: String,
-    name: String,
-    error: String,
+    form: TokenForm,
 ) -> Result<TokensPage, AppError> {
     let jc = ctx
         .user
@@ -299,29 +343,51 @@ async fn tokens_view(
         .home
         .job_center()
         .ok_or(AppError::Forbidden)?;
+    let now = state.clock.now();
     let mut tx = state.db.read().await?;
     let tokens = api_token::list(&mut tx, jc).await?;
     tx.commit().await?;
+    let ticked = form.scopes.unwrap_or_else(|| ApiScope::ALL.to_vec());
     Ok(TokensPage {
         layout: Layout::new(&ctx.user, "Zugang für Fachverfahren (API)", "/api-zugang"),
         tokens: tokens
             .into_iter()
-            .map(|t| TokenRow {
-                id: t.id,
-                name: t.name,
-                created: format_de_datetime(t.created_at),
-                used: t.last_used_at.map(format_de_datetime).unwrap_or_default(),
-                revoked: t.revoked_at.map(format_de_datetime).unwrap_or_default(),
+            .map(|t| {
+                let expired = t.expires_at.is_some_and(|at| at <= now);
+                let validity = match t.expires_at {
+                    Some(at) if expired => format!("abgelaufen am {}", format_de_datetime(at)),
+                    Some(at) => format!("gültig bis {}", format_de_datetime(at)),
+                    None => "unbefristet".to_string(),
+                };
+                TokenRow {
+                    id: t.id,
+                    name: t.name,
+                    created: format_de_datetime(t.created_at),
+                    used: t.last_used_at.map(format_de_datetime).unwrap_or_default(),
+                    revoked: t.revoked_at.map(format_de_datetime).unwrap_or_default(),
+                    validity,
+                    expired,
+                    scopes: ApiScope::split(&t.scopes)
+                        .into_iter()
+                        .map(ApiScope::label)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
             })
             .collect(),
         new_token,
-        name,
-        error,
+        name: form.name,
+        error: form.error,
+        scopes: ApiScope::ALL
+            .iter()
+            .map(|s| (s.code(), s.label(), ticked.contains(s)))
+            .collect(),
+        scope_error: form.scope_error,
     })
 }
 
 async fn tokens_page(State(state): State<AppState>, ctx: Ctx) -> Result<TokensPage, AppError> {
-    tokens_view(&state, &ctx, String::new(), String::new(), String::new()).await
+    tokens_view(&state, &ctx, String::new(), TokenForm::default()).await
 }
 
 async fn create_token(
@@ -336,30 +402,69 @@ async fn create_token(
         .job_center()
         .ok_or(AppError::Forbidden)?;
     let name = form.get("name");
+    let scopes: Vec<ApiScope> = ApiScope::ALL
+        .into_iter()
+        .filter(|s| form.get(&format!("recht_{}", s.code())) == "1")
+        .collect();
+    let mut refused = TokenForm {
+        name: name.to_string(),
+        scopes: Some(scopes.clone()),
+        ..TokenForm::default()
+    };
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        let page = tokens_view(
-            &state,
-            &ctx,
-            String::new(),
-            name.to_string(),
-            "Bitte geben Sie eine Bezeichnung mit höchstens 100 Zeichen an, zum Beispiel „Fachverfahren Übergabe“.".into(),
-        )
-        .await?;
+        refused.error = "Bitte geben Sie eine Bezeichnung mit höchstens 100 Zeichen an, zum Beispiel „Fachverfahren Übergabe“.".into();
+    }
+    if scopes.is_empty() {
+        refused.scope_error = "Bitte wählen Sie mindestens eine Berechtigung für das Token.".into();
+    }
+    if !refused.error.is_empty() || !refused.scope_error.is_empty() {
+        let page = tokens_view(&state, &ctx, String::new(), refused).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let (id, token) = api_token::create(&mut tx, jc, name, ctx.user.actor.user_id, now).await?;
+    let (id, token) =
+        api_token::create(&mut tx, jc, name, &scopes, ctx.user.actor.user_id, now).await?;
+    let labels: Vec<&str> = scopes.iter().map(|s| s.label()).collect();
     let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
         .record("api_token", id)
-        .fields(&format!("Zugangstoken „{name}“ angelegt"));
+        .fields(&format!(
+            "Zugangstoken „{name}“ angelegt: {}; gültig bis {}",
+            labels.join(", "),
+            format_de_datetime(now + outreach_core::api_token::VALID_DAYS * 86_400)
+        ));
     audit::append(&mut tx, &e, now).await?;
     tx.commit().await?;
-    Ok(
-        tokens_view(&state, &ctx, token, String::new(), String::new())
-            .await?
-            .into_response(),
-    )
+    Ok(tokens_view(&state, &ctx, token, TokenForm::default())
+        .await?
+        .into_response())
+}
+
+async fn renew_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let jc = ctx
+        .user
+        .actor
+        .home
+        .job_center()
+        .ok_or(AppError::Forbidden)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !api_token::renew(&mut tx, jc, id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
+        .record("api_token", id)
+        .fields(&format!(
+            "Zugangstoken verlängert bis {}",
+            format_de_datetime(now + outreach_core::api_token::VALID_DAYS * 86_400)
+        ));
+    audit::append(&mut tx, &e, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/api-zugang").into_response())
 }
 
 async fn revoke_token(

@@ -235,6 +235,8 @@ struct PasswordPage {
     layout: Layout,
     errors: Errors,
     changed: bool,
+    /// The system administration reset the password: a new one is due.
+    forced: bool,
 }
 
 async fn password_page(ctx: Ctx) -> PasswordPage {
@@ -242,6 +244,7 @@ async fn password_page(ctx: Ctx) -> PasswordPage {
         layout: Layout::new(&ctx.user, "Passwort ändern", "/konto/passwort"),
         errors: Errors::default(),
         changed: false,
+        forced: ctx.user.must_change_password,
     }
 }
 
@@ -286,6 +289,7 @@ async fn change_password(
             layout: Layout::new(&ctx.user, "Passwort ändern", "/konto/passwort"),
             errors,
             changed: false,
+            forced: ctx.user.must_change_password,
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
@@ -303,10 +307,15 @@ async fn change_password(
         .record("user", ctx.user.actor.user_id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
+    // This server forgets the session it kept, with its old flag.
+    state
+        .sessions
+        .changed(Some(&format!("s:{}", ctx.user.session_hash)));
     Ok(PasswordPage {
         layout: Layout::new(&ctx.user, "Passwort ändern", "/konto/passwort"),
         errors: Errors::default(),
         changed: true,
+        forced: false,
     }
     .into_response())
 }

@@ -12,6 +12,10 @@ use outreach_store::customer::CustomerFilter;
 use outreach_store::mandate::{self, MandateScope};
 use outreach_store::{customer, org};
 
+/// How long a reset of a DPO's or case manager's password shows on the
+/// job center DPO's start page.
+const RESETS_SHOWN_DAYS: i64 = 30;
+
 pub fn routes() -> Routes {
     Routes::new().get("/", Access::Action(Action::UseAccount), start)
 }
@@ -78,6 +82,21 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             outreach_core::date::format_de_datetime(check.checked_at),
             check.reason
         ));
+    }
+    if actor.role == Role::Dpo
+        && let Home::JobCenter(jc) = actor.home
+    {
+        let since = state.clock.now() - RESETS_SHOWN_DAYS * 86_400;
+        for reset in outreach_store::user::recent_resets(&mut tx, jc, since).await? {
+            alerts.push(format!(
+                "Hinweis: Am {} hat die Systemadministration ({}) das Passwort von {} ({}, {}) zurückgesetzt. Das Konto muss bei der nächsten Anmeldung ein neues Passwort wählen.",
+                outreach_core::date::format_de_datetime(reset.password_reset_at),
+                reset.password_reset_by,
+                reset.display_name,
+                Role::parse(&reset.role).map_or("–", Role::label),
+                reset.username
+            ));
+        }
     }
     if actor.role == Role::Dpo
         && let Some(held) = outreach_store::audit::retention_state(&mut tx)

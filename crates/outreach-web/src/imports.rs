@@ -147,7 +147,7 @@ async fn page(ctx: Ctx) -> Result<UploadPage, AppError> {
 
 fn upload_page(ctx: &Ctx, error: String) -> UploadPage {
     UploadPage {
-        upload_action: format!("/kunden/import?csrf={}", ctx.user.csrf_token),
+        upload_action: "/kunden/import".to_string(),
         layout: Layout::new(&ctx.user, "Kunden importieren", "/kunden/import"),
         error,
     }

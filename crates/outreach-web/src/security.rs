@@ -81,6 +81,75 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The boundary of a `multipart/form-data` content type.
+fn multipart_boundary(content_type: &str) -> Option<String> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (key, value) = p.trim().split_once('=')?;
+        key.eq_ignore_ascii_case("boundary")
+            .then(|| value.trim_matches('"').to_string())
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// How much of a multipart body is read to find its first field.
+const FIRST_FIELD_BYTES: usize = 16 * 1024;
+
+/// The value of the multipart body's first part if that part is the CSRF
+/// field, and the body as it came (the bytes read put back in front).
+async fn first_field_token(body: Body, boundary: &str) -> (Option<String>, Body) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut head = Vec::new();
+    let mut token = None;
+    while head.len() < FIRST_FIELD_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    head.extend_from_slice(&data);
+                }
+            }
+            _ => break,
+        }
+        if let Some(found) = parse_first_field(&head, boundary) {
+            token = found;
+            break;
+        }
+    }
+    let head = axum::body::Bytes::from(head);
+    let rest = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, axum::Error>(head) }),
+        body.into_data_stream(),
+    );
+    (token, Body::from_stream(rest))
+}
+
+/// `None` while more bytes are needed; `Some(None)` when the first part is
+/// not the CSRF field; `Some(Some(token))` when it is.
+fn parse_first_field(head: &[u8], boundary: &str) -> Option<Option<String>> {
+    let text = String::from_utf8_lossy(head);
+    let opening = format!("--{boundary}\r\n");
+    if text.len() < opening.len() {
+        return None;
+    }
+    let Some(part) = text.strip_prefix(&opening) else {
+        return Some(None);
+    };
+    let (headers, value) = part.split_once("\r\n\r\n")?;
+    let named = headers.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("content-disposition:")
+            && l.contains(&format!("name=\"{CSRF_FIELD}\""))
+    });
+    if !named {
+        return Some(None);
+    }
+    let (value, _) = value.split_once(&format!("\r\n--{boundary}"))?;
+    Some(Some(value.to_string()))
+}
+
 fn same(a: &str, b: &str) -> bool {
     // Constant time in the length of the expected token.
     a.len() == b.len()
@@ -120,21 +189,24 @@ pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: 
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // File uploads are too large to read twice: their token travels in the
-    // form's action URL (`?csrf=…`; never logged, no referrer is sent).
-    let multipart = request
+    // File uploads are too large to read twice: their token is the form's
+    // first field, read from the front of the body, which then goes on as
+    // it came. (Never in the URL: URLs end up in logs and histories.)
+    let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if multipart {
-        let from_query = request.uri().query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == CSRF_FIELD)
-                .map(|(_, v)| v.into_owned())
-        });
-        return match from_header.or(from_query) {
-            Some(token) if same(&token, &expected) => next.run(request).await,
+        .and_then(multipart_boundary);
+    if let Some(boundary) = boundary {
+        let (parts, body) = request.into_parts();
+        let (from_form, body) = match from_header {
+            Some(token) => (Some(token), body),
+            None => first_field_token(body, &boundary).await,
+        };
+        return match from_form {
+            Some(token) if same(&token, &expected) => {
+                next.run(Request::from_parts(parts, body)).await
+            }
             _ => AppError::Csrf.into_response(),
         };
     }

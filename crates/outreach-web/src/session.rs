@@ -31,6 +31,8 @@ pub struct CurrentUser {
     pub session_hash: String,
     /// The idle limit of this session, for the warning dialog.
     pub idle_seconds: i64,
+    /// The password was reset: only the password page until a new one is set.
+    pub must_change_password: bool,
 }
 
 /// Where a request came from, for the audit log.
@@ -176,6 +178,7 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         csrf_token: row.csrf_token,
         session_hash: row.id_hash,
         idle_seconds,
+        must_change_password: user.must_change_password,
     }))
 }
 
@@ -193,6 +196,17 @@ pub async fn load_session(
         && let Some(token) = cookie_value(request.headers(), SESSION_COOKIE)
         && let Some(user) = find_user(&state, &token).await?
     {
+        // After a reset by the system administration: the new password
+        // first (the page, its form, logging out and the session dialog).
+        let allowed = matches!(
+            path,
+            "/konto/passwort" | "/logout" | "/sitzung/verlaengern" | "/login"
+        );
+        if user.must_change_password && !allowed {
+            return Ok(axum::response::IntoResponse::into_response(
+                axum::response::Redirect::to("/konto/passwort?neu=1"),
+            ));
+        }
         request.extensions_mut().insert(user);
     }
     Ok(next.run(request).await)

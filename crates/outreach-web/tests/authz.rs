@@ -21,6 +21,8 @@ enum Expect {
     NotFound,
     /// No login: sent to the login page.
     Login,
+    /// A server error: never expected, never counted as allowed.
+    ServerError,
 }
 
 use Expect::*;
@@ -143,7 +145,7 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("GET", "/api/v1/ergebnisse") | ("POST", "/api/v1/kunden/import") => Forbidden,
         ("GET" | "POST", "/api-zugang") => only(&[JobcenterAdmin]),
         // No fixture token: nothing to revoke.
-        ("POST", "/api-zugang/{id}/widerrufen") => {
+        ("POST", "/api-zugang/{id}/widerrufen" | "/api-zugang/{id}/verlaengern") => {
             if role == JobcenterAdmin {
                 NotFound
             } else {
@@ -257,6 +259,7 @@ fn every_route_has_an_entry() {
 
 fn outcome(status: StatusCode, location: &str) -> Expect {
     match status {
+        s if s.is_server_error() => ServerError,
         StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Forbidden,
         StatusCode::NOT_FOUND => NotFound,
         // The guard's redirect, or the form check's for a missing session;

@@ -204,6 +204,8 @@ fn field_error(body: &str, id: &str) -> String {
 
 /// The failed logins of `name` in the log, by their purpose.
 async fn failures(app: &TestApp, name: &str) -> Vec<String> {
+    // Readers of the log seal what was appended first (PostgreSQL).
+    audit::seal(&app.state.db).await.unwrap();
     let mut tx = app.state.db.begin_read().await.unwrap();
     let filter = AuditFilter {
         username: Some(name.to_string()),
@@ -1046,5 +1048,81 @@ async fn logins_and_api_calls_per_address_are_rate_limited() {
             "{json}"
         );
         assert_eq!(failures(&app, "x").await.len(), before, "{backend:?}");
+    }
+}
+
+/// After the system administration resets a password, the account can do
+/// nothing before it chose a new one; a reset of a case manager's (or DPO's)
+/// account shows on the job center DPO's start page.
+#[tokio::test]
+async fn a_reset_password_must_be_changed_and_the_dpo_is_told() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let pap = username(Role::CaseManager, Side::Own);
+        let id = {
+            let mut tx = app.state.db.begin_read().await.unwrap();
+            outreach_store::user::by_username(&mut tx, &pap)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        };
+        let mut admin = app.login(&username(Role::Admin, Side::Own)).await;
+        let shown = admin
+            .post(&format!("/admin/benutzer/{id}/passwort"), &[])
+            .await;
+        let generated = shown
+            .body
+            .split("id=\"passwort\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap()
+            .to_string();
+        let mut client = app.client();
+        let login = client.login(&pap, &generated).await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER, "{backend:?}");
+        for path in ["/", "/kunden", "/ergebnisse"] {
+            let r = client.get(path).await;
+            assert_eq!(r.location(), "/konto/passwort?neu=1", "{backend:?}: {path}");
+        }
+        let page = client.get("/konto/passwort?neu=1").await;
+        assert!(
+            page.body.contains("hat Ihr Passwort zurückgesetzt"),
+            "{}",
+            page.body
+        );
+        client.csrf = common::csrf_in(&page.body);
+        let changed = client
+            .post(
+                "/konto/passwort",
+                &[
+                    ("current", &generated),
+                    ("new", "ein-ganz-neues-passwort"),
+                    ("repeat", "ein-ganz-neues-passwort"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            changed.status,
+            StatusCode::OK,
+            "{backend:?}: {}",
+            changed.body
+        );
+        assert_eq!(
+            client.get("/kunden").await.status,
+            StatusCode::OK,
+            "{backend:?}"
+        );
+
+        let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
+        let home = dpo.get("/").await;
+        assert!(
+            home.body
+                .contains("das Passwort von Test pAp / Fallmanager/in"),
+            "{backend:?}: {}",
+            home.body
+        );
+        let mut foreign = app.login(&username(Role::Dpo, Side::Foreign)).await;
+        assert!(!foreign.get("/").await.body.contains("zurückgesetzt"));
     }
 }

@@ -256,3 +256,46 @@ async fn uploaded_files_are_private_and_deleted() {
         );
     }
 }
+
+/// The upload's CSRF token is the form's first field, never in the URL: the
+/// page's form has none in its action, a token in the URL opens nothing,
+/// and a wrong or missing first field is refused.
+#[tokio::test]
+async fn the_upload_token_is_a_form_field_not_in_the_url() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let page = admin.get("/kunden/import").await;
+        assert!(
+            page.body.contains("action=\"/kunden/import\""),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("?csrf="));
+        let file: (&str, Option<&str>, &[u8]) = ("datei", Some("export.csv"), FILE.as_bytes());
+        let csrf = admin.csrf.clone();
+        let in_url = admin
+            .post_multipart_raw(&format!("/kunden/import?csrf={csrf}"), &[file])
+            .await;
+        assert_eq!(in_url.status, StatusCode::FORBIDDEN, "{backend:?}");
+        let wrong = admin
+            .post_multipart_raw("/kunden/import", &[("csrf", None, b"falsch"), file])
+            .await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{backend:?}");
+        let later = admin
+            .post_multipart_raw("/kunden/import", &[file, ("csrf", None, csrf.as_bytes())])
+            .await;
+        assert_eq!(
+            later.status,
+            StatusCode::FORBIDDEN,
+            "{backend:?}: only the first field counts"
+        );
+        let right = admin.post_multipart("/kunden/import", &[file]).await;
+        assert_eq!(
+            right.status,
+            StatusCode::SEE_OTHER,
+            "{backend:?}: {}",
+            right.body
+        );
+    }
+}

@@ -527,7 +527,14 @@ async fn the_api_imports_and_hands_over_with_a_token_only() {
                 .contains("Fehler: Bitte geben Sie eine Bezeichnung")
         );
         let made = admin
-            .post("/api-zugang", &[("name", "Fachverfahren")])
+            .post(
+                "/api-zugang",
+                &[
+                    ("name", "Fachverfahren"),
+                    ("recht_import", "1"),
+                    ("recht_results", "1"),
+                ],
+            )
             .await;
         assert_eq!(made.status, StatusCode::OK, "{}", made.body);
         let token = token_in(&made.body);
@@ -577,7 +584,12 @@ async fn the_api_imports_and_hands_over_with_a_token_only() {
         let mut foreign = app
             .login(&username(Role::JobcenterAdmin, Side::Foreign))
             .await;
-        let theirs = token_in(&foreign.post("/api-zugang", &[("name", "B")]).await.body);
+        let theirs = token_in(
+            &foreign
+                .post("/api-zugang", &[("name", "B"), ("recht_results", "1")])
+                .await
+                .body,
+        );
         let other = api(&mut anyone, "GET", &path, Some(&theirs), "").await;
         assert_eq!(other.status, StatusCode::NOT_FOUND);
 
@@ -861,5 +873,94 @@ async fn every_csv_export_neutralises_formula_cells() {
                 common::formula_cells(body)
             );
         }
+    }
+}
+
+/// A token does what its scopes allow, expires after 12 months (the page
+/// says until when), and is renewed on the page (audited).
+#[tokio::test]
+async fn api_tokens_have_scopes_and_expire() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        let none = admin.post("/api-zugang", &[("name", "Ohne")]).await;
+        assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(none.body.contains(
+            "id=\"rechte-fehler\">Fehler: Bitte wählen Sie mindestens eine Berechtigung"
+        ));
+        let made = admin
+            .post(
+                "/api-zugang",
+                &[("name", "Nur Import"), ("recht_import", "1")],
+            )
+            .await;
+        let token = token_in(&made.body);
+        let list = admin.get("/api-zugang").await;
+        assert!(
+            list.body.contains("Kundenexporte einlesen"),
+            "{}",
+            list.body
+        );
+        assert!(list.body.contains("gültig bis "), "{}", list.body);
+
+        let mut anyone = app.client();
+        let results = api(
+            &mut anyone,
+            "GET",
+            "/api/v1/ergebnisse?aktion=1",
+            Some(&token),
+            "",
+        )
+        .await;
+        assert_eq!(
+            results.status,
+            StatusCode::FORBIDDEN,
+            "{backend:?}: {}",
+            results.body
+        );
+        assert!(
+            results.body.contains("nicht freigegeben"),
+            "{}",
+            results.body
+        );
+        let csv = "Kundennummer;Nachname;Geburtsdatum\nZ1;Zett;01.01.1980\n";
+        let import = "/api/v1/kunden/import?probelauf=1";
+        assert_eq!(
+            api(&mut anyone, "POST", import, Some(&token), csv)
+                .await
+                .status,
+            StatusCode::OK
+        );
+
+        app.state.clock.advance(366 * 86_400);
+        let expired = api(&mut anyone, "POST", import, Some(&token), csv).await;
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "{backend:?}");
+        assert!(expired.body.contains("abgelaufen"), "{}", expired.body);
+        admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
+        assert!(admin.get("/api-zugang").await.body.contains("(abgelaufen)"));
+        let (id,): (i64,) = {
+            let mut tx = app.state.db.begin_read().await.unwrap();
+            tx.fetch_one(
+                "SELECT id FROM api_tokens WHERE name = 'Nur Import'",
+                args![],
+            )
+            .await
+            .unwrap()
+        };
+        let renewed = admin
+            .post(&format!("/api-zugang/{id}/verlaengern"), &[])
+            .await;
+        assert_eq!(renewed.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            api(&mut anyone, "POST", import, Some(&token), csv)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            audit_count(&app, "api_token_change", id).await,
+            2,
+            "{backend:?}: made and renewed"
+        );
     }
 }

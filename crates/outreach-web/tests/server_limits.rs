@@ -101,10 +101,16 @@ async fn api_token(app: &TestApp) -> String {
             .await
             .unwrap()
             .unwrap();
-    let (_, token) =
-        outreach_store::api_token::create(&mut tx, app.fixtures.jc_a, "Test", admin.id, 0)
-            .await
-            .unwrap();
+    let (_, token) = outreach_store::api_token::create(
+        &mut tx,
+        app.fixtures.jc_a,
+        "Test",
+        &outreach_core::api_token::ApiScope::ALL,
+        admin.id,
+        jiff::Timestamp::now().as_second(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     token
 }
@@ -263,18 +269,16 @@ async fn uploads_at_once_are_bounded_and_their_files_go() {
             "{refused}"
         );
         // While the first streams in, its file is in the server's folder.
-        let folder = std::env::temp_dir().join(format!(
-            "outreach-{}",
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
-        ));
         let spooled = || {
-            std::fs::read_dir(&folder)
-                .unwrap()
-                .flatten()
-                .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
-                .filter(|f| f.file_name().to_string_lossy().starts_with("api-import-"))
+            outreach_web::maintenance::spooled_files(&app.state)
+                .iter()
+                .filter(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("api-import-"))
+                })
                 .count()
         };
+        assert_eq!(spooled(), 1, "{backend:?}");
         drop(first);
         // Once the first has ended, the next import goes through, and no
         // upload file is left.

@@ -434,8 +434,21 @@ impl Client {
     }
 
     /// Posts a multipart form: `(name, filename, content)`; a part without a
-    /// filename is a plain field. The CSRF token goes in the URL, as the page does it.
+    /// filename is a plain field. The CSRF token is the first field, as the
+    /// page sends it.
     pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Response {
+        let csrf = self.csrf.clone();
+        let mut all: Vec<(&str, Option<&str>, &[u8])> = vec![("csrf", None, csrf.as_bytes())];
+        all.extend_from_slice(parts);
+        self.post_multipart_raw(path, &all).await
+    }
+
+    /// Posts a multipart form as is (no CSRF token added).
+    pub async fn post_multipart_raw(
         &mut self,
         path: &str,
         parts: &[(&str, Option<&str>, &[u8])],
@@ -454,8 +467,7 @@ impl Client {
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let request = Request::post(format!("{path}{separator}csrf={}", self.csrf))
+        let request = Request::post(path)
             .header(header::COOKIE, self.cookie_header())
             .header(
                 header::CONTENT_TYPE,
