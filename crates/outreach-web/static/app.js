@@ -139,3 +139,22 @@
     });
   }
 })();
+
+// The page is ready for the keyboard: the field marked `autofocus` has the
+// focus (browsers apply autofocus at a rendering step of their own, which
+// can come after the page has loaded), then `data-bereit` is set on the
+// document. Keys typed before that could reach the page's body, not the
+// field; browser tests wait for the mark instead of for time.
+(function () {
+  "use strict";
+  function ready() {
+    var first = document.querySelector("[autofocus]");
+    if (first && document.activeElement !== first && first.focus) { first.focus(); }
+    document.documentElement.setAttribute("data-bereit", "1");
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+})();

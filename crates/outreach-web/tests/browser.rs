@@ -66,7 +66,44 @@ async fn start_chromedriver() -> (Child, u16) {
     (child, port)
 }
 
-async fn browser(driver_port: u16) -> WebDriver {
+/// A browser session that is ended also when a test fails half way (a
+/// failed run once left its Chromium processes behind).
+struct Browser(Option<WebDriver>);
+
+impl std::ops::Deref for Browser {
+    type Target = WebDriver;
+    fn deref(&self) -> &WebDriver {
+        self.0.as_ref().expect("the session is open")
+    }
+}
+
+impl Browser {
+    async fn quit(mut self) -> WebDriverResult<()> {
+        match self.0.take() {
+            Some(driver) => driver.quit().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let Some(driver) = self.0.take() else { return };
+        // Ending the session needs the runtime, which may be unwinding: a
+        // thread of its own with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(driver.quit());
+            }
+        })
+        .join();
+    }
+}
+
+async fn browser(driver_port: u16) -> Browser {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(CHROMIUM).unwrap();
     for arg in [
@@ -84,9 +121,33 @@ async fn browser(driver_port: u16) -> WebDriver {
     ] {
         caps.add_arg(arg).unwrap();
     }
-    WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
-        .await
-        .expect("browser session")
+    Browser(Some(
+        WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
+            .await
+            .expect("browser session"),
+    ))
+}
+
+/// Opens `url` and waits until the page is ready for the keyboard.
+async fn open_ready(driver: &WebDriver, url: &str) {
+    driver.goto(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = driver
+            .execute(
+                "return document.documentElement.getAttribute('data-bereit') === '1';",
+                Vec::new(),
+            )
+            .await
+            .ok()
+            .and_then(|v| v.convert::<bool>().ok())
+            .unwrap_or(false);
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{url} never ready");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -659,13 +720,16 @@ async fn mark_page(driver: &WebDriver) {
         .unwrap();
 }
 
-/// Waits until a new document replaced the marked one and finished loading.
+/// Waits until a new document replaced the marked one, finished loading and
+/// is ready for the keyboard (`data-bereit`, set by app.js once the focus
+/// is where the page puts it).
 async fn wait_for_next_page(driver: &WebDriver) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let loaded = driver
             .execute(
-                "return window.__vorher !== true && document.readyState === 'complete';",
+                "return window.__vorher !== true && document.readyState === 'complete'
+                        && document.documentElement.getAttribute('data-bereit') === '1';",
                 Vec::new(),
             )
             .await
@@ -752,7 +816,7 @@ async fn answer(driver: &WebDriver, a: Answer<'_>) {
 
 /// Greeting, identity check (both items), explanation and consent, by keyboard.
 async fn preview_opening(driver: &WebDriver, url: &str) {
-    driver.goto(url).await.unwrap();
+    open_ready(driver, url).await;
     assert_eq!(heading(driver).await, "Begrüßung");
     submit(driver).await; // Weiter
     assert_eq!(heading(driver).await, "Identitätsprüfung");
@@ -871,7 +935,7 @@ async fn the_guide_preview_by_keyboard_alone() {
         );
 
         // 3. Refusal after the explanation (identity by the letter's code).
-        driver.goto(&url).await.unwrap();
+        open_ready(&driver, &url).await;
         submit(&driver).await;
         press_button(&driver, "Prüfcode aus der Vorabinformation stimmt").await;
         assert_eq!(heading(&driver).await, "Erläuterung");
@@ -912,10 +976,7 @@ async fn an_agent_calls_by_keyboard_alone() {
         let driver = browser(driver_port).await;
         let tag = format!("{backend:?}").to_lowercase();
         log_in(&driver, &server.base, &username(Role::Agent, Side::Own)).await;
-        driver
-            .goto(format!("{}/anrufe", server.base))
-            .await
-            .unwrap();
+        open_ready(&driver, &format!("{}/anrufe", server.base)).await;
         assert_eq!(focused_text(&driver).await, "Nächster Fall");
         submit(&driver).await;
         assert_eq!(focused_text(&driver).await, "Anruf starten (Telefon)");

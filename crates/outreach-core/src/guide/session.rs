@@ -417,6 +417,15 @@ impl<'g> Session<'g> {
                 short(&q.text)
             ));
         }
+        // Saving a yes/no or single choice without a choice is refused, not
+        // taken for "no answer": a lost click or keystroke must not lose the
+        // customer's answer unnoticed. Not answering is its own button.
+        if value.is_none() && matches!(q.kind, Kind::YesNo | Kind::SingleChoice(_)) {
+            return refuse(format!(
+                "{}: Bitte eine Antwort auswählen – oder „Überspringen (keine Angabe)“, wenn der Kunde dazu nichts sagen möchte.",
+                short(&q.text)
+            ));
+        }
         Ok(value)
     }
 
