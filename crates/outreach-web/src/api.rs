@@ -337,12 +337,7 @@ async fn tokens_view(
     new_token: String,
     form: TokenForm,
 ) -> Result<TokensPage, AppError> {
-    let jc = ctx
-        .user
-        .actor
-        .home
-        .job_center()
-        .ok_or(AppError::Forbidden)?;
+    let jc = job_center(ctx)?;
     let now = state.clock.now();
     let mut tx = state.db.read().await?;
     let tokens = api_token::list(&mut tx, jc).await?;
@@ -395,12 +390,7 @@ async fn create_token(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let jc = ctx
-        .user
-        .actor
-        .home
-        .job_center()
-        .ok_or(AppError::Forbidden)?;
+    let jc = job_center(&ctx)?;
     let name = form.get("name");
     let scopes: Vec<ApiScope> = ApiScope::ALL
         .into_iter()
@@ -440,31 +430,17 @@ async fn create_token(
         .into_response())
 }
 
+/// The job center whose tokens the actor manages.
+fn job_center(ctx: &Ctx) -> Result<i64, AppError> {
+    ctx.user.actor.home.job_center().ok_or(AppError::Forbidden)
+}
+
 async fn renew_token(
     State(state): State<AppState>,
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let jc = ctx
-        .user
-        .actor
-        .home
-        .job_center()
-        .ok_or(AppError::Forbidden)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if !api_token::renew(&mut tx, jc, id, now).await? {
-        return Err(AppError::NotFound);
-    }
-    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
-        .record("api_token", id)
-        .fields(&format!(
-            "Zugangstoken verlängert bis {}",
-            format_de_datetime(now + outreach_core::api_token::VALID_DAYS * 86_400)
-        ));
-    audit::append(&mut tx, &e, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/api-zugang").into_response())
+    change_token(&state, &ctx, id, true).await
 }
 
 async fn revoke_token(
@@ -472,20 +448,38 @@ async fn revoke_token(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let jc = ctx
-        .user
-        .actor
-        .home
-        .job_center()
-        .ok_or(AppError::Forbidden)?;
+    change_token(&state, &ctx, id, false).await
+}
+
+/// Renews (`renew`) or revokes a token of the job center, audited; a token
+/// it doesn't have is not found.
+async fn change_token(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    renew: bool,
+) -> Result<Response, AppError> {
+    let jc = job_center(ctx)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if !api_token::revoke(&mut tx, jc, id, now).await? {
+    let (done, fields) = if renew {
+        let until = now + outreach_core::api_token::VALID_DAYS * 86_400;
+        (
+            api_token::renew(&mut tx, jc, id, now).await?,
+            format!("Zugangstoken verlängert bis {}", format_de_datetime(until)),
+        )
+    } else {
+        (
+            api_token::revoke(&mut tx, jc, id, now).await?,
+            "Zugangstoken widerrufen".to_string(),
+        )
+    };
+    if !done {
         return Err(AppError::NotFound);
     }
     let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
         .record("api_token", id)
-        .fields("Zugangstoken widerrufen");
+        .fields(&fields);
     audit::append(&mut tx, &e, now).await?;
     tx.commit().await?;
     Ok(Redirect::to("/api-zugang").into_response())

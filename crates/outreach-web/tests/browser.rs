@@ -128,26 +128,29 @@ async fn browser(driver_port: u16) -> Browser {
     ))
 }
 
-/// Opens `url` and waits until the page is ready for the keyboard.
-async fn open_ready(driver: &WebDriver, url: &str) {
-    driver.goto(url).await.unwrap();
+/// Polls `script` (which returns a boolean) until it is true, for 30 s.
+async fn wait_until(driver: &WebDriver, script: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ready = driver
-            .execute(
-                "return document.documentElement.getAttribute('data-bereit') === '1';",
-                Vec::new(),
-            )
+        let done = driver
+            .execute(script, Vec::new())
             .await
             .ok()
             .and_then(|v| v.convert::<bool>().ok())
             .unwrap_or(false);
-        if ready {
+        if done {
             return;
         }
-        assert!(Instant::now() < deadline, "{url} never ready");
+        assert!(Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Opens `url` and waits until the page is ready for the keyboard.
+async fn open_ready(driver: &WebDriver, url: &str) {
+    driver.goto(url).await.unwrap();
+    let ready = "return document.documentElement.getAttribute('data-bereit') === '1';";
+    wait_until(driver, ready, &format!("{url} never ready")).await;
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -724,24 +727,9 @@ async fn mark_page(driver: &WebDriver) {
 /// is ready for the keyboard (`data-bereit`, set by app.js once the focus
 /// is where the page puts it).
 async fn wait_for_next_page(driver: &WebDriver) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let loaded = driver
-            .execute(
-                "return window.__vorher !== true && document.readyState === 'complete'
-                        && document.documentElement.getAttribute('data-bereit') === '1';",
-                Vec::new(),
-            )
-            .await
-            .ok()
-            .and_then(|v| v.convert::<bool>().ok())
-            .unwrap_or(false);
-        if loaded {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no next page");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let next = "return window.__vorher !== true && document.readyState === 'complete'
+                && document.documentElement.getAttribute('data-bereit') === '1';";
+    wait_until(driver, next, "no next page").await;
 }
 
 /// Presses Enter on the focused element and waits for the next page.
