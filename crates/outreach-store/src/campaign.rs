@@ -163,19 +163,26 @@ pub async fn create(
 /// longer a draft (once active, its selection and letters are fixed).
 pub async fn update(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     id: i64,
     mandate_id: i64,
     settings: &CampaignSettings,
 ) -> Result<bool, StoreError> {
     let selection = serde_json::to_string(&settings.selection).unwrap_or_else(|_| "{}".into());
+    let (kind, owner) = scope.args();
     let changed = tx
         .execute(
-            "UPDATE campaigns SET mandate_id = $2, name = $3, selection = $4, guide_ref = $5, window_days = $6,
-                window_start = $7, window_end = $8, attempts_per_day = $9, attempts_total = $10,
-                lead_days = $11, period_start = $12, period_end = $13, guide_id = $14
-             WHERE id = $1 AND state = 'draft'",
+            concat!(
+                "UPDATE campaigns AS p SET mandate_id = $4, name = $5, selection = $6, guide_ref = $7,
+                    window_days = $8, window_start = $9, window_end = $10, attempts_per_day = $11,
+                    attempts_total = $12, lead_days = $13, period_start = $14, period_end = $15, guide_id = $16
+                 WHERE p.id = $1 AND p.state = 'draft' AND",
+                crate::campaign_in_scope!()
+            ),
             args![
                 id,
+                kind,
+                owner,
                 mandate_id,
                 settings.name.trim(),
                 selection,
@@ -304,14 +311,19 @@ pub async fn activate(
 /// [`activate`]). False when it was not in `from`.
 pub async fn set_state(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     id: i64,
     from: CampaignState,
     to: CampaignState,
 ) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
     let changed = tx
         .execute(
-            "UPDATE campaigns SET state = $3 WHERE id = $1 AND state = $2",
-            args![id, from.code(), to.code()],
+            concat!(
+                "UPDATE campaigns AS p SET state = $5 WHERE p.id = $1 AND p.state = $4 AND",
+                crate::campaign_in_scope!()
+            ),
+            args![id, kind, owner, from.code(), to.code()],
         )
         .await?;
     Ok(changed == 1)
@@ -469,19 +481,28 @@ pub async fn case_by_id(
 /// False when the case was already closed.
 pub async fn record_objection(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     case_id: i64,
     date: Date,
     user_id: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
     let changed = tx
         .execute(
-            "UPDATE cases SET objection_on = $2, objection_recorded_by = $3, final_disposition = $4,
-                    state = 'final', invitation_candidate = TRUE, leased_to = NULL, lease_expires_at = NULL,
-                    closed_at = $5
-             WHERE id = $1 AND final_disposition IS NULL",
+            concat!(
+                "UPDATE cases SET objection_on = $4, objection_recorded_by = $5, final_disposition = $6,
+                        state = 'final', invitation_candidate = TRUE, leased_to = NULL, lease_expires_at = NULL,
+                        closed_at = $7
+                 WHERE id = $1 AND final_disposition IS NULL
+                   AND campaign_id IN (SELECT p.id FROM campaigns p WHERE",
+                crate::campaign_in_scope!(),
+                ")"
+            ),
             args![
                 case_id,
+                kind,
+                owner,
                 date.to_string(),
                 user_id,
                 FinalDisposition::ObjectionBeforeCall.code(),

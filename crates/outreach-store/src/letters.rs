@@ -100,11 +100,22 @@ pub async fn pending_advance(
 }
 
 /// The number of the campaign's open cases without an advance letter.
-pub async fn pending_count(tx: &mut Tx, campaign_id: i64) -> Result<i64, StoreError> {
+/// Counted only when the campaign is in `scope`.
+pub async fn pending_count(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    campaign_id: i64,
+) -> Result<i64, StoreError> {
+    let (kind, owner) = scope.args();
     let (n,): (i64,) = tx
         .fetch_one(
-            concat!("SELECT COUNT(*) FROM cases k ", pending_where!()),
-            args![campaign_id],
+            concat!(
+                "SELECT COUNT(*) FROM cases k JOIN campaigns p ON p.id = k.campaign_id ",
+                pending_where!(),
+                " AND",
+                crate::campaign_in_scope!()
+            ),
+            args![campaign_id, kind, owner],
         )
         .await?;
     Ok(n)
@@ -317,10 +328,21 @@ pub async fn create_batch(
     Ok(batch_id)
 }
 
-pub async fn batches(tx: &mut Tx, campaign_id: i64) -> Result<Vec<Batch>, StoreError> {
+/// The campaign's letter batches, if the campaign is in `scope`.
+pub async fn batches(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    campaign_id: i64,
+) -> Result<Vec<Batch>, StoreError> {
+    let (kind, owner) = scope.args();
     tx.fetch_all(
-        concat!(batch_select!(), "WHERE b.campaign_id = $1 ORDER BY b.id"),
-        args![campaign_id],
+        concat!(
+            batch_select!(),
+            "WHERE b.campaign_id = $1 AND",
+            crate::campaign_in_scope!(),
+            "ORDER BY b.id"
+        ),
+        args![campaign_id, kind, owner],
     )
     .await
 }
@@ -344,17 +366,25 @@ pub async fn batch_by_id(
 }
 
 /// Marks a batch dispatched on `sent_on`; its cases' lead time starts then.
-/// False when the batch was already marked.
+/// False when the batch was already marked or its campaign is not in `scope`.
 pub async fn mark_sent(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     batch_id: i64,
     sent_on: Date,
     user_id: Option<i64>,
 ) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
     let changed = tx
         .execute(
-            "UPDATE letter_batches SET sent_on = $2, sent_by = $3 WHERE id = $1 AND sent_on IS NULL",
-            args![batch_id, sent_on.to_string(), user_id],
+            concat!(
+                "UPDATE letter_batches SET sent_on = $4, sent_by = $5
+                 WHERE id = $1 AND sent_on IS NULL
+                   AND campaign_id IN (SELECT p.id FROM campaigns p WHERE",
+                crate::campaign_in_scope!(),
+                ")"
+            ),
+            args![batch_id, kind, owner, sent_on.to_string(), user_id],
         )
         .await?;
     if changed != 1 {

@@ -101,6 +101,13 @@ pub async fn list(tx: &mut Tx, scope: MandateScope) -> Result<Vec<Mandate>, Stor
     .await
 }
 
+/// The condition "mandate `m` is in the scope of `$2` (kind) and `$3` (id)".
+macro_rules! mandate_in_scope {
+    () => {
+        " ($2 = 'all' OR ($2 = 'jc' AND m.job_center_id = $3) OR ($2 = 'sc' AND m.service_center_id = $3)) "
+    };
+}
+
 /// One mandate by id, if it is in `scope` (its job center's, or the service
 /// center's it was given to).
 pub async fn by_id(
@@ -112,34 +119,53 @@ pub async fn by_id(
     tx.fetch_optional(
         concat!(
             mandate_select!(),
-            "WHERE m.id = $1 AND ($2 = 'all' OR ($2 = 'jc' AND m.job_center_id = $3)
-                OR ($2 = 'sc' AND m.service_center_id = $3))"
+            "WHERE m.id = $1 AND",
+            mandate_in_scope!()
         ),
         args![id, kind, owner],
     )
     .await
 }
 
+/// Moves a mandate in `scope` from `from` to `to`; false when it was not in
+/// `from` or is not in `scope`.
 pub async fn set_state(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     id: i64,
     from: MandateState,
     to: MandateState,
 ) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
     let changed = tx
         .execute(
-            "UPDATE mandates SET state = $3 WHERE id = $1 AND state = $2",
-            args![id, from.code(), to.code()],
+            concat!(
+                "UPDATE mandates AS m SET state = $5 WHERE m.id = $1 AND m.state = $4 AND",
+                mandate_in_scope!()
+            ),
+            args![id, kind, owner, from.code(), to.code()],
         )
         .await?;
     Ok(changed == 1)
 }
 
-pub async fn set_authority_notified(tx: &mut Tx, id: i64, date: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE mandates SET authority_notified_on = $2 WHERE id = $1",
-        args![id, date],
-    )
-    .await?;
-    Ok(())
+/// Records when the supervisory authority was told of a mandate in `scope`
+/// (§ 80 SGB X); false when it is not in `scope`.
+pub async fn set_authority_notified(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    id: i64,
+    date: &str,
+) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
+    let changed = tx
+        .execute(
+            concat!(
+                "UPDATE mandates AS m SET authority_notified_on = $4 WHERE m.id = $1 AND",
+                mandate_in_scope!()
+            ),
+            args![id, kind, owner, date],
+        )
+        .await?;
+    Ok(changed == 1)
 }

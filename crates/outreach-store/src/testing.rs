@@ -233,6 +233,7 @@ pub async fn letter_campaign(
     let mandate_id = mandate::create(&mut tx, jc, &m, admin, 0).await?;
     mandate::set_state(
         &mut tx,
+        crate::RecordScope::Operator,
         mandate_id,
         MandateState::Draft,
         MandateState::Active,

@@ -149,9 +149,15 @@ async fn world(db: &Db) -> World {
     .await
     .unwrap();
     let mandate = mandate::create(&mut tx, jc, &m, admin, NOW).await.unwrap();
-    mandate::set_state(&mut tx, mandate, MandateState::Draft, MandateState::Active)
-        .await
-        .unwrap();
+    mandate::set_state(
+        &mut tx,
+        outreach_store::RecordScope::Operator,
+        mandate,
+        MandateState::Draft,
+        MandateState::Active,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     World { jc, mandate, admin }
 }
@@ -307,14 +313,26 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
             2
         );
         assert!(
-            letters::mark_sent(&mut tx, batch, TODAY, None)
-                .await
-                .unwrap()
+            letters::mark_sent(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                batch,
+                TODAY,
+                None
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            !letters::mark_sent(&mut tx, batch, TODAY, None)
-                .await
-                .unwrap()
+            !letters::mark_sent(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                batch,
+                TODAY,
+                None
+            )
+            .await
+            .unwrap()
         );
         tx.commit().await.unwrap();
         // Sent 02.03., lead time 7 days: waiting through 08.03.
@@ -337,9 +355,15 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
         // Paused: nobody is callable.
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            campaign::set_state(&mut tx, id, CampaignState::Active, CampaignState::Paused)
-                .await
-                .unwrap()
+            campaign::set_state(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                id,
+                CampaignState::Active,
+                CampaignState::Paused
+            )
+            .await
+            .unwrap()
         );
         tx.commit().await.unwrap();
         let paused = counts(load(&t.db, id).await, date(2026, 3, 10)).await;
@@ -387,14 +411,28 @@ async fn an_objection_closes_the_case_at_once() {
         assert_eq!(cases.len(), 1);
         let case = cases[0].id;
         assert!(
-            campaign::record_objection(&mut tx, case, TODAY, w.admin, 0)
-                .await
-                .unwrap()
+            campaign::record_objection(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                case,
+                TODAY,
+                w.admin,
+                0
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            !campaign::record_objection(&mut tx, case, TODAY, w.admin, 0)
-                .await
-                .unwrap()
+            !campaign::record_objection(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                case,
+                TODAY,
+                w.admin,
+                0
+            )
+            .await
+            .unwrap()
         );
         tx.commit().await.unwrap();
         let mut tx = t.db.begin_read().await.unwrap();
@@ -444,7 +482,9 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
         campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
         let pending = letters::pending_advance(&mut tx, id).await.unwrap();
         assert_eq!(
-            letters::pending_count(&mut tx, id).await.unwrap(),
+            letters::pending_count(&mut tx, outreach_store::RecordScope::Operator, id)
+                .await
+                .unwrap(),
             pending.len() as i64
         );
         let (batch, count) =
@@ -492,14 +532,25 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
 
         // Nothing is left: no second batch, and no empty batch recorded.
         let mut tx = t.db.begin().await.unwrap();
-        assert_eq!(letters::pending_count(&mut tx, id).await.unwrap(), 0);
+        assert_eq!(
+            letters::pending_count(&mut tx, outreach_store::RecordScope::Operator, id)
+                .await
+                .unwrap(),
+            0
+        );
         assert!(
             letters::create_pending_batch(&mut tx, id, TODAY, "v1", None, NOW)
                 .await
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(letters::batches(&mut tx, id).await.unwrap().len(), 1);
+        assert_eq!(
+            letters::batches(&mut tx, outreach_store::RecordScope::Operator, id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         tx.commit().await.unwrap();
     }
 }

@@ -2,7 +2,8 @@
 //! allows — never a row outside it — over random organisations, mandates
 //! (state and period) and customers, on SQLite and PostgreSQL; the same for
 //! the DPO's access-request queries, for the records of a job center read
-//! by id (mandates, campaigns, letter batches, guide versions), and for the
+//! by id (mandates, campaigns, letter batches, guide versions), for their
+//! changes by id (states, settings, dispatch, objections), and for the
 //! inbox's changes of a final case (read, acknowledged, disputed,
 //! reassigned), each applying the scope in its own statement.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -160,9 +161,15 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
             .await
             .unwrap();
         if m.state != MandateState::Draft {
-            mandate::set_state(&mut tx, id, MandateState::Draft, m.state)
-                .await
-                .unwrap();
+            mandate::set_state(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                id,
+                MandateState::Draft,
+                m.state,
+            )
+            .await
+            .unwrap();
         }
         mandate_ids.push(id);
     }
@@ -204,6 +211,30 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
             .await
             .unwrap();
         batches.push(batch);
+    }
+    // An open case in every campaign, of a customer of its own (numbered
+    // apart from the customers the queries above count).
+    let mut open_cases = Vec::new();
+    for (k, (m, &campaign_id)) in all_mandates.iter().zip(&campaigns).enumerate() {
+        let new = NewCustomer {
+            customer_number: format!("Z{run}{k:03}").to_uppercase(),
+            last_name: "O".into(),
+            birth_date: "1980-01-01".into(),
+            status: "unemployed".into(),
+            ..NewCustomer::default()
+        };
+        let customer_id = customer::insert(&mut tx, jcs[m.jc], &new, now)
+            .await
+            .unwrap();
+        let (case,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO cases (campaign_id, customer_id, state, created_at)
+                 VALUES ($1, $2, 'open', $3) RETURNING id",
+                args![campaign_id, customer_id, now],
+            )
+            .await
+            .unwrap();
+        open_cases.push(case);
     }
     let mut numbers = Vec::new();
     let mut ids = Vec::new();
@@ -319,6 +350,17 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         &guides,
     )
     .await?;
+    check_changes(
+        db,
+        &jcs,
+        &scs,
+        &all_mandates,
+        &mandate_ids,
+        &campaigns,
+        &batches,
+        &open_cases,
+    )
+    .await?;
     check_cases(db, w, &jcs, &cases).await?;
     let mut tx = db.begin_read().await.unwrap();
     // The DPO's access requests: a job center's DPO finds and reads its own
@@ -355,15 +397,8 @@ async fn check_records(
     batches: &[i64],
     guides: &[i64],
 ) -> Result<(), TestCaseError> {
-    let mut scopes: Vec<(RecordScope, Option<usize>, Option<usize>)> = Vec::new();
-    for (i, &jc) in jcs.iter().enumerate() {
-        scopes.push((RecordScope::JobCenter(jc), Some(i), None));
-    }
-    for (i, &sc) in scs.iter().enumerate() {
-        scopes.push((RecordScope::ServiceCenter(sc), None, Some(i)));
-    }
     let mut tx = db.begin_read().await.unwrap();
-    for (scope, jc, sc) in scopes {
+    for (scope, jc, sc) in record_scopes(jcs, scs) {
         for (k, m) in mandates.iter().enumerate() {
             let expected = jc == Some(m.jc) || sc == Some(m.sc);
             let found = mandate::by_id(&mut tx, scope, mandate_ids[k])
@@ -394,6 +429,88 @@ async fn check_records(
             .await
             .unwrap();
         prop_assert!(operator.is_some());
+    }
+    Ok(())
+}
+
+/// The scopes of `check_records`, with the job center's and the service
+/// center's index.
+fn record_scopes(jcs: &[i64], scs: &[i64]) -> Vec<(RecordScope, Option<usize>, Option<usize>)> {
+    let jc = jcs
+        .iter()
+        .enumerate()
+        .map(|(i, &jc)| (RecordScope::JobCenter(jc), Some(i), None));
+    let sc = scs
+        .iter()
+        .enumerate()
+        .map(|(i, &sc)| (RecordScope::ServiceCenter(sc), None, Some(i)));
+    jc.chain(sc).collect()
+}
+
+/// Changes of mandates, campaigns, letter batches and cases by id, and the
+/// campaign's letter reads: each takes effect (or finds something) exactly
+/// when the record is in the scope; each scope's changes are rolled back
+/// before the next.
+#[allow(clippy::too_many_arguments)]
+async fn check_changes(
+    db: &Db,
+    jcs: &[i64],
+    scs: &[i64],
+    mandates: &[MandateSpec],
+    mandate_ids: &[i64],
+    campaigns: &[i64],
+    batches: &[i64],
+    open_cases: &[i64],
+) -> Result<(), TestCaseError> {
+    use outreach_core::campaign::{CampaignSettings, CampaignState, Selection};
+    let settings = CampaignSettings {
+        name: "B".into(),
+        selection: Selection::default(),
+        guide_ref: "g".into(),
+        guide_id: None,
+        window: CallingWindow::default(),
+        attempts_per_day: 1,
+        attempts_total: 6,
+        lead_days: 7,
+        period_start: TODAY,
+        period_end: TODAY,
+    };
+    for (scope, jc, sc) in record_scopes(jcs, scs) {
+        let mut tx = db.begin().await.unwrap();
+        for (k, m) in mandates.iter().enumerate() {
+            let expected = jc == Some(m.jc) || sc == Some(m.sc);
+            let (mandate_id, id) = (mandate_ids[k], campaigns[k]);
+            let changed = mandate::set_state(&mut tx, scope, mandate_id, m.state, m.state)
+                .await
+                .unwrap();
+            prop_assert_eq!(changed, expected, "mandate state {} in {:?}", k, scope);
+            let changed = mandate::set_authority_notified(&mut tx, scope, mandate_id, "2026-06-15")
+                .await
+                .unwrap();
+            prop_assert_eq!(changed, expected, "notified {} in {:?}", k, scope);
+            let draft = CampaignState::Draft;
+            let changed = campaign::set_state(&mut tx, scope, id, draft, draft)
+                .await
+                .unwrap();
+            prop_assert_eq!(changed, expected, "campaign state {} in {:?}", k, scope);
+            let changed = campaign::update(&mut tx, scope, id, mandate_id, &settings)
+                .await
+                .unwrap();
+            prop_assert_eq!(changed, expected, "campaign update {} in {:?}", k, scope);
+            let listed = letters::batches(&mut tx, scope, id).await.unwrap();
+            prop_assert_eq!(listed.len(), usize::from(expected), "batches {}", k);
+            let pending = letters::pending_count(&mut tx, scope, id).await.unwrap();
+            prop_assert_eq!(pending, i64::from(expected), "pending {} in {:?}", k, scope);
+            let sent = letters::mark_sent(&mut tx, scope, batches[k], TODAY, None)
+                .await
+                .unwrap();
+            prop_assert_eq!(sent, expected, "batch sent {} in {:?}", k, scope);
+            let objection = campaign::record_objection(&mut tx, scope, open_cases[k], TODAY, 1, 0)
+                .await
+                .unwrap();
+            prop_assert_eq!(objection, expected, "objection {} in {:?}", k, scope);
+        }
+        tx.rollback().await.unwrap();
     }
     Ok(())
 }

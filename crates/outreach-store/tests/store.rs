@@ -142,6 +142,7 @@ async fn customer_queries_stay_inside_the_scope() {
         assert!(
             mandate::set_state(
                 &mut tx,
+                outreach_store::RecordScope::Operator,
                 w.mandate,
                 MandateState::Draft,
                 MandateState::Active

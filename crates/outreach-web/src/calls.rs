@@ -558,8 +558,7 @@ async fn conversation(
     };
     let stored_guide = match c.guide_id {
         Some(g) => {
-            let scope =
-                outreach_store::RecordScope::of(&ctx.user.actor).ok_or(AppError::NotFound)?;
+            let scope = ctx.scope()?;
             outreach_store::guide::by_id(&mut tx, scope, g).await?
         }
         None => outreach_store::guide::builtin(&mut tx).await?,

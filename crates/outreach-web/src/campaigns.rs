@@ -578,7 +578,7 @@ async fn update(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if !campaign::update(&mut tx, c.id, m.id, &settings).await? {
+    if !campaign::update(&mut tx, ctx.scope()?, c.id, m.id, &settings).await? {
         // Activated in the meantime: nothing was changed.
         tx.rollback().await?;
         return Ok(owned_draft(&state, &ctx, id)
@@ -663,7 +663,7 @@ async fn detail_page(
     let today = today(state);
     let mut tx = state.db.begin().await?;
     let counts = campaign::callable_counts(&mut tx, &c, today).await?;
-    let batches = letters::batches(&mut tx, c.id)
+    let batches = letters::batches(&mut tx, ctx.scope()?, c.id)
         .await?
         .into_iter()
         .map(|b| BatchView {
@@ -677,8 +677,8 @@ async fn detail_page(
             b,
         })
         .collect();
-    let pending_letters =
-        c.state() != CampaignState::Draft && letters::pending_count(&mut tx, c.id).await? > 0;
+    let pending_letters = c.state() != CampaignState::Draft
+        && letters::pending_count(&mut tx, ctx.scope()?, c.id).await? > 0;
     let cases = campaign::cases(&mut tx, &c, search, 50, 0).await?;
     if !cases.is_empty() {
         // Names of customers are shown: a read of customer data.
@@ -795,7 +795,7 @@ async fn change_state(
             None => return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response()),
         }
     } else {
-        if !campaign::set_state(&mut tx, id, from, to).await? {
+        if !campaign::set_state(&mut tx, ctx.scope()?, id, from, to).await? {
             return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response());
         }
         format!("{} → {}", from.label(), to.label())
@@ -991,7 +991,15 @@ async fn batch_sent(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if letters::mark_sent(&mut tx, b.id, sent_on, Some(ctx.user.actor.user_id)).await? {
+    if letters::mark_sent(
+        &mut tx,
+        ctx.scope()?,
+        b.id,
+        sent_on,
+        Some(ctx.user.actor.user_id),
+    )
+    .await?
+    {
         let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterBatchSent, &ctx.client)
             .record("letter_batch", b.id)
             .fields(&format!("Versand am {}", format_de_date(sent_on)))
@@ -1114,7 +1122,16 @@ async fn objection(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if campaign::record_objection(&mut tx, k.id, received, ctx.user.actor.user_id, now).await? {
+    if campaign::record_objection(
+        &mut tx,
+        ctx.scope()?,
+        k.id,
+        received,
+        ctx.user.actor.user_id,
+        now,
+    )
+    .await?
+    {
         let event = AuditEvent::by(&ctx.user.actor, AuditAction::ObjectionRecord, &ctx.client)
             .record("customer", k.customer_id)
             .fields(&format!(

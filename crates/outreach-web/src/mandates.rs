@@ -395,9 +395,9 @@ async fn change_state(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     if let Some(date) = notified {
-        mandate::set_authority_notified(&mut tx, id, &date.to_string()).await?;
+        mandate::set_authority_notified(&mut tx, ctx.scope()?, id, &date.to_string()).await?;
     }
-    if !mandate::set_state(&mut tx, id, m.state(), to).await? {
+    if !mandate::set_state(&mut tx, ctx.scope()?, id, m.state(), to).await? {
         // Changed by someone else meanwhile: show the current state.
         drop(tx);
         return Ok(Redirect::to(&format!("/auftraege/{id}")).into_response());

@@ -218,6 +218,14 @@ pub struct Ctx {
     pub client: String,
 }
 
+impl Ctx {
+    /// Whose records the user may read or change; a global account sees no
+    /// job center's records ("not found", so ids reveal nothing).
+    pub fn scope(&self) -> Result<outreach_store::RecordScope, AppError> {
+        outreach_store::RecordScope::of(&self.user.actor).ok_or(AppError::NotFound)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = AppError;
 

@@ -227,7 +227,14 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    mandate::set_state(tx, m, MandateState::Draft, MandateState::Active).await?;
+    mandate::set_state(
+        tx,
+        outreach_store::RecordScope::Operator,
+        m,
+        MandateState::Draft,
+        MandateState::Active,
+    )
+    .await?;
     for i in 0..CUSTOMERS {
         customer::insert(tx, jc, &synthetic_customer(i), now).await?;
     }
@@ -262,7 +269,14 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
         )
         .await?
         {
-            outreach_store::letters::mark_sent(tx, batch, sent_on, Some(admin_id)).await?;
+            outreach_store::letters::mark_sent(
+                tx,
+                outreach_store::RecordScope::Operator,
+                batch,
+                sent_on,
+                Some(admin_id),
+            )
+            .await?;
         }
         // A few calls already made, so that pap.oberhausen's inbox and the
         // reports have something to show.

@@ -161,7 +161,15 @@ pub async fn sent(url: &str, batch_id: i64, date: Option<&str>) -> anyhow::Resul
     else {
         bail!("--batch: Es gibt keinen Stapel {batch_id}.");
     };
-    if !letters::mark_sent(&mut tx, batch_id, sent_on, None).await? {
+    if !letters::mark_sent(
+        &mut tx,
+        outreach_store::RecordScope::Operator,
+        batch_id,
+        sent_on,
+        None,
+    )
+    .await?
+    {
         bail!(
             "Der Stapel {batch_id} ist bereits seit {} als versandt markiert.",
             batch

@@ -201,9 +201,15 @@ impl TestApp {
         )
         .await
         .expect("mandate");
-        mandate::set_state(&mut tx, mandate, MandateState::Draft, MandateState::Active)
-            .await
-            .expect("activate");
+        mandate::set_state(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            mandate,
+            MandateState::Draft,
+            MandateState::Active,
+        )
+        .await
+        .expect("activate");
         // A campaign of A with cases and a letter batch, then closed, so that
         // tests creating campaigns can select the same customers again.
         let settings = outreach_core::campaign::CampaignSettings {
@@ -269,6 +275,7 @@ impl TestApp {
             .expect("reassign");
         campaign::set_state(
             &mut tx,
+            outreach_store::RecordScope::Operator,
             campaign,
             outreach_core::campaign::CampaignState::Active,
             outreach_core::campaign::CampaignState::Closed,
