@@ -470,7 +470,12 @@ async fn renew(
     Ok(if renewed {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        StatusCode::GONE.into_response()
+        // Read by the page's script; a person who opens it sees why.
+        (
+            StatusCode::GONE,
+            "Dieser Fall ist Ihnen nicht mehr zugeteilt; die Reservierung ist abgelaufen.",
+        )
+            .into_response()
     })
 }
 

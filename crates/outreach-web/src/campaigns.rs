@@ -763,11 +763,12 @@ async fn change_state(
 ) -> Result<Response, AppError> {
     let c = owned(&state, &ctx.user.actor, id).await?;
     let from = c.state();
-    let to = CampaignState::parse(form.get("state"));
+    // The page's buttons send a known state; anything else is no user's input.
+    let to = CampaignState::parse(form.get("state"))
+        .ok_or(AppError::BadRequest("Unbekannter Status."))?;
     let mut errors = Errors::default();
     match to {
-        None => errors.add("state", "Status", "Unbekannter Status."),
-        Some(to) if from.transition(to).is_none() => errors.add(
+        to if from.transition(to).is_none() => errors.add(
             "state",
             "Status",
             format!(
@@ -776,17 +777,17 @@ async fn change_state(
                 to.label()
             ),
         ),
-        Some(CampaignState::Active) if c.mandate_state != "active" => errors.add(
+        CampaignState::Active if c.mandate_state != "active" => errors.add(
             "state",
             "Status",
             "Der Auftrag dieser Aktion ist nicht aktiv.",
         ),
         _ => {}
     }
-    let Some(to) = to.filter(|_| errors.is_empty()) else {
+    if !errors.is_empty() {
         let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
+    }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let fields = if from == CampaignState::Draft && to == CampaignState::Active {

@@ -372,11 +372,9 @@ async fn change_state(
 ) -> Result<Response, AppError> {
     let m = owned(&state, &ctx.user.actor, id, Action::ManageMandates).await?;
     let mut errors = Errors::default();
-    let Some(to) = MandateState::parse(form.get("state")) else {
-        errors.add("state", "Status", "Unbekannter Status.");
-        let page = detail_page(&state, &ctx, m, errors).await;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
+    // The page's buttons send a known state; anything else is no user's input.
+    let to = MandateState::parse(form.get("state"))
+        .ok_or(AppError::BadRequest("Unbekannter Status."))?;
     let notified = date_field(
         &form,
         &mut errors,

@@ -789,14 +789,11 @@ async fn restrict_post(
     let restrict = match form.get("einschraenken") {
         "ja" => true,
         "nein" => false,
+        // The page's buttons send one of the two; anything else is no user's input.
         _ => {
-            let mut errors = Errors::default();
-            errors.add(
-                "einschraenken",
-                "Einschränkung",
+            return Err(AppError::BadRequest(
                 "Bitte wählen Sie „einschränken“ oder „aufheben“.",
-            );
-            return refuse(&state, &ctx, id, form, errors).await;
+            ));
         }
     };
     let note = form.get("grund").trim().to_string();
@@ -885,7 +882,10 @@ async fn dispute_clear(
     let field = form.get("feld").to_string();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if subject::clear_dispute(&mut tx, id, &field).await? == 0 {
+    // Only a field that can be disputed can be cleared (the value reaches
+    // the database only then: PostgreSQL refuses a NUL in text).
+    let known = disputable().iter().any(|(code, _)| *code == field);
+    if !known || subject::clear_dispute(&mut tx, id, &field).await? == 0 {
         drop(tx);
         let mut errors = Errors::default();
         errors.add(

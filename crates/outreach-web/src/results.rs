@@ -453,6 +453,12 @@ async fn dispute(
     let d = in_scope(&state, &ctx, id).await?;
     let field = form.get("feld");
     let note = form.get("notiz");
+    if d.changes().is_empty() {
+        // The page offers no form then: nothing was changed to dispute.
+        return Err(AppError::BadRequest(
+            "In diesem Gespräch wurde keine Angabe geändert; es gibt nichts zu bestreiten.",
+        ));
+    }
     let mut errors = Errors::default();
     let changed = d.changes().iter().any(|c| c.field.code() == field);
     if Field::parse(field).is_none() || !changed {
