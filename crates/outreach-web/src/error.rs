@@ -31,6 +31,16 @@ pub enum AppError {
     Internal(String),
 }
 
+impl From<outreach_app::Error> for AppError {
+    fn from(error: outreach_app::Error) -> AppError {
+        match error {
+            outreach_app::Error::NotFound => AppError::NotFound,
+            outreach_app::Error::Forbidden => AppError::Forbidden,
+            outreach_app::Error::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
         AppError::Internal(error.to_string())

@@ -12,17 +12,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
-use outreach_core::access::{Action, Actor, Home, Owner, can, can_on};
-use outreach_core::audit::AuditAction;
+use outreach_app::mandates as app;
+use outreach_core::access::{Action, Home, can, can_on};
 use outreach_core::calling::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{CustomerField, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
     MandateState, NewMandate, default_deletion_deadline, period_problems, transition_problem,
 };
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::mandate::{self, Mandate, MandateScope};
-use outreach_store::org::{self, ServiceCenter};
+use outreach_store::mandate::Mandate;
+use outreach_store::org::ServiceCenter;
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewMandates);
@@ -71,14 +70,6 @@ impl MandateView {
     }
 }
 
-fn scope_of(actor: &Actor) -> Result<MandateScope, AppError> {
-    match actor.home {
-        Home::JobCenter(id) => Ok(MandateScope::JobCenter(id)),
-        Home::ServiceCenter(id) => Ok(MandateScope::ServiceCenter(id)),
-        Home::Global => Err(AppError::Forbidden),
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "mandates.html")]
 struct ListPage {
@@ -88,9 +79,7 @@ struct ListPage {
 }
 
 async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppError> {
-    let scope = scope_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin_read().await?;
-    let mandates = mandate::list(&mut tx, scope)
+    let mandates = app::list(&state.db, &ctx.user.actor)
         .await?
         .into_iter()
         .map(MandateView::new)
@@ -135,7 +124,6 @@ async fn new_form(
     errors: Errors,
     submitted: bool,
 ) -> Result<NewPage, AppError> {
-    let mut tx = state.db.begin_read().await?;
     let chosen = form.all("fields");
     let defaults = CustomerField::default_for_mandate();
     let fields = CustomerField::ALL
@@ -154,7 +142,7 @@ async fn new_form(
     Ok(NewPage {
         layout: Layout::new(&ctx.user, "Neuer Auftrag", "/auftraege"),
         errors,
-        service_centers: org::list_service_centers(&mut tx).await?,
+        service_centers: app::service_centers(&state.db).await?,
         fields,
         days: WEEKDAYS[..5]
             .iter()
@@ -218,16 +206,14 @@ async fn create(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let Home::JobCenter(job_center_id) = ctx.user.actor.home else {
+    let Home::JobCenter(_) = ctx.user.actor.home else {
         return Err(AppError::Forbidden);
     };
     let mut errors = Errors::default();
-    let mut tx = state.db.begin_read().await?;
     let service_center = match form.get("service_center").parse::<i64>() {
-        Ok(id) => org::service_center(&mut tx, id).await?,
+        Ok(id) => app::service_center(&state.db, id).await?,
         Err(_) => None,
     };
-    drop(tx);
     if service_center.is_none() {
         errors.add(
             "service_center",
@@ -293,14 +279,7 @@ async fn create(
         authority_notified_on: notified,
         window,
     };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let id = mandate::create(&mut tx, job_center_id, &new, ctx.user.actor.user_id, now).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::MandateCreate, &ctx.client)
-        .record("mandate", id)
-        .fields(&outreach_core::customer::field_list(&new.allowed_fields));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let id = app::create(&state.db, ctx.caller(), &new, state.clock.now()).await?;
     Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())
 }
 
@@ -314,35 +293,8 @@ struct DetailPage {
     today_hint: String,
 }
 
-/// The mandate if the actor may take `action` on it; otherwise "not found", so
-/// ids of other organisations' mandates reveal nothing.
-async fn owned(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-    action: Action,
-) -> Result<Mandate, AppError> {
-    let scope = outreach_store::RecordScope::of(actor).ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin_read().await?;
-    let m = mandate::by_id(&mut tx, scope, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let owner = Owner::Mandate {
-        job_center_id: m.job_center_id,
-        service_center_id: m.service_center_id,
-    };
-    if can_on(actor, action, owner) {
-        Ok(m)
-    } else {
-        Err(AppError::NotFound)
-    }
-}
-
 async fn detail_page(state: &AppState, ctx: &Ctx, m: Mandate, errors: Errors) -> DetailPage {
-    let owner = Owner::Mandate {
-        job_center_id: m.job_center_id,
-        service_center_id: m.service_center_id,
-    };
+    let owner = app::owner(&m);
     DetailPage {
         layout: Layout::new(&ctx.user, format!("Auftrag: {}", m.title), "/auftraege"),
         can_manage: can_on(&ctx.user.actor, Action::ManageMandates, owner),
@@ -360,7 +312,7 @@ async fn detail(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<DetailPage, AppError> {
-    let m = owned(&state, &ctx.user.actor, id, Action::ViewMandates).await?;
+    let m = app::get(&state.db, &ctx.user.actor, id, Action::ViewMandates).await?;
     Ok(detail_page(&state, &ctx, m, Errors::default()).await)
 }
 
@@ -370,7 +322,7 @@ async fn change_state(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let m = owned(&state, &ctx.user.actor, id, Action::ManageMandates).await?;
+    let m = app::get(&state.db, &ctx.user.actor, id, Action::ManageMandates).await?;
     let mut errors = Errors::default();
     // The page's buttons send a known state; anything else is no user's input.
     let to = MandateState::parse(form.get("state"))
@@ -390,24 +342,7 @@ async fn change_state(
         let page = detail_page(&state, &ctx, m, errors).await;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if let Some(date) = notified {
-        mandate::set_authority_notified(&mut tx, ctx.scope()?, id, &date.to_string()).await?;
-    }
-    if !mandate::set_state(&mut tx, ctx.scope()?, id, m.state(), to).await? {
-        // Changed by someone else meanwhile: show the current state.
-        drop(tx);
-        return Ok(Redirect::to(&format!("/auftraege/{id}")).into_response());
-    }
-    let event = AuditEvent::by(
-        &ctx.user.actor,
-        AuditAction::MandateStateChange,
-        &ctx.client,
-    )
-    .record("mandate", id)
-    .fields(&format!("{} → {}", m.state().code(), to.code()));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    // Changed by someone else meanwhile or not: the page shows the current state.
+    app::change_state(&state.db, ctx.caller(), &m, to, notified, state.clock.now()).await?;
     Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())
 }

@@ -219,6 +219,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The user and their address, as the application layer's actions take them.
+    pub fn caller(&self) -> outreach_app::Caller<'_> {
+        outreach_app::Caller {
+            actor: &self.user.actor,
+            client: &self.client,
+        }
+    }
+
     /// Whose records the user may read or change; a global account sees no
     /// job center's records ("not found", so ids reveal nothing).
     pub fn scope(&self) -> Result<outreach_store::RecordScope, AppError> {
