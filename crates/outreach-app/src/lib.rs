@@ -4,7 +4,10 @@
 //! event with its wording and commits. The web pages, the JSON API and the
 //! command line call these functions and nothing below them.
 
+pub mod customers;
+pub mod guides;
 pub mod mandates;
+pub mod supervision;
 
 use outreach_core::access::Actor;
 use outreach_store::StoreError;

@@ -10,12 +10,11 @@ use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use outreach_core::access::{Action, Role, customer_scope};
-use outreach_core::audit::AuditAction;
-use outreach_core::customer::Status;
+use outreach_app::customers as app;
+use outreach_core::access::{Action, Role};
+use outreach_core::customer::{CustomerNumber, Status};
 use outreach_core::date::{format_de_datetime, iso_to_de};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::customer::{self, Customer, CustomerChange, CustomerFilter, CustomerListing};
+use outreach_store::customer::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewCustomers);
@@ -25,13 +24,6 @@ pub fn routes() -> Routes {
 }
 
 const PAGE_SIZE: i64 = 50;
-
-fn purpose(role: Role) -> &'static str {
-    match role {
-        Role::CaseManager => "Betreuung der eigenen Kundinnen und Kunden",
-        _ => "Verwaltung der Kundendaten des Jobcenters",
-    }
-}
 
 fn status_label(code: &str) -> &'static str {
     Status::parse(code).map_or("unbekannt", Status::label)
@@ -62,15 +54,10 @@ async fn list(
     QueryData(query): QueryData,
 ) -> Result<ListPage, AppError> {
     let actor = &ctx.user.actor;
-    let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
     let raw_number = query.get("nummer").to_uppercase();
-    let valid = raw_number
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
-        && raw_number.len() <= 32;
-    let number = valid
-        .then_some(raw_number.clone())
-        .filter(|n| !n.is_empty());
+    let parsed = CustomerNumber::parse(&raw_number);
+    let valid = raw_number.trim().is_empty() || parsed.is_ok();
+    let number = parsed.ok().map(CustomerNumber::into_string);
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
     let missing_only = query.get("fehlend") == "1";
     let filter = CustomerFilter {
@@ -79,29 +66,19 @@ async fn list(
     };
     let today = state.clock.today_iso();
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let total = customer::count(&mut tx, &scope, &today, &filter).await?;
-    let listing = customer::list(
-        &mut tx,
-        &scope,
-        &today,
+    let listing = app::list(
+        &state.db,
+        ctx.caller(),
         &filter,
+        page,
         PAGE_SIZE,
-        (page - 1) * PAGE_SIZE,
+        &today,
+        now,
     )
     .await?;
-    if !listing.is_empty() {
-        let event = AuditEvent::by(actor, AuditAction::CustomerList, &ctx.client)
-            .record(
-                "customer_list",
-                format!("Seite {page}, {} Datensätze", listing.len()),
-            )
-            .fields("Kundennummer, Name, Status, pAp-Kennung, Letzter Kontakt")
-            .purpose(purpose(actor.role));
-        audit::append(&mut tx, &event, now).await?;
-    }
-    tx.commit().await?;
+    let total = listing.total;
     let rows = listing
+        .customers
         .into_iter()
         .map(|c| Row {
             status: status_label(&c.status),
@@ -176,31 +153,15 @@ impl ChangeRow {
     }
 }
 
-/// The fields the detail page shows, as recorded in the audit log.
-const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, Arbeitslos seit, Zielberuf, pAp-Kennung, Letzter Kontakt, Bundesland, Änderungen durch Importe";
-
 async fn detail(
     State(state): State<AppState>,
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<DetailPage, AppError> {
     let actor = &ctx.user.actor;
-    let scope = customer_scope(actor).ok_or(AppError::Forbidden)?;
     let today = state.clock.today_iso();
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let c = customer::get(&mut tx, &scope, &today, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let changes = customer::changes(&mut tx, &scope, &today, id).await?;
-    let disputes = outreach_store::subject::disputes(&mut tx, c.id).await?;
-    let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
-        .record("customer", &c.customer_number)
-        .fields(DETAIL_FIELDS)
-        .purpose(purpose(actor.role))
-        .job_center(Some(c.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let record = app::read(&state.db, ctx.caller(), id, &today, state.clock.now()).await?;
+    let (c, changes, disputes) = (record.customer, record.changes, record.disputes);
     Ok(DetailPage {
         layout: Layout::new(&ctx.user, format!("Kunde {}", c.customer_number), "/kunden"),
         status: status_label(&c.status),

@@ -14,14 +14,13 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use outreach_app::guides as app;
 use outreach_core::access::{Action, Actor};
-use outreach_core::audit::AuditAction;
 use outreach_core::date::{berlin_date, format_de_date, iso_to_de};
 use outreach_core::guide::definition::IdentityItem;
 use outreach_core::guide::session::{Context, Customer, State as Conversation};
 use outreach_core::guide::{Field, Guide, Session};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::guide::{self, NotStored, StoredGuide};
+use outreach_store::guide::{NotStored, StoredGuide};
 use std::collections::BTreeMap;
 
 pub fn routes() -> Routes {
@@ -41,11 +40,7 @@ fn job_center_of(actor: &Actor) -> Result<i64, AppError> {
 
 /// The version if the actor's job center may use it; otherwise "not found".
 async fn visible(state: &AppState, actor: &Actor, id: i64) -> Result<StoredGuide, AppError> {
-    let jc = job_center_of(actor)?;
-    let mut tx = state.db.begin_read().await?;
-    guide::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    Ok(app::get(&state.db, actor, id).await?)
 }
 
 struct GuideRow {
@@ -62,9 +57,7 @@ struct ListPage {
 }
 
 async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin_read().await?;
-    let guides = guide::list(&mut tx, jc)
+    let guides = app::list(&state.db, &ctx.user.actor)
         .await?
         .into_iter()
         .map(|g| GuideRow {
@@ -114,7 +107,7 @@ async fn create(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
+    job_center_of(&ctx.user.actor)?;
     let source = form.raw("quelle").replace("\r\n", "\n");
     let page = |errors: Errors, problems: Vec<String>, checked: String| NewPage {
         layout: Layout::new(&ctx.user, "Neue Leitfaden-Version", "/leitfaeden"),
@@ -154,21 +147,10 @@ async fn create(
         );
         return Ok(page(Errors::default(), Vec::new(), checked).into_response());
     }
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let stored = guide::insert(
-        &mut tx,
-        Some(jc),
-        &guide,
-        &source,
-        Some(ctx.user.actor.user_id),
-        now,
-    )
-    .await?;
+    let stored = app::save(&state.db, ctx.caller(), &guide, &source, state.clock.now()).await?;
     let id = match stored {
         Ok(id) => id,
         Err(not) => {
-            tx.rollback().await?;
             let message = match not {
                 NotStored::Unchanged { .. } => format!(
                     "Genau diese Fassung ist als Version {} schon gespeichert.",
@@ -188,11 +170,6 @@ async fn create(
                 .into_response());
         }
     };
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::GuideCreate, &ctx.client)
-        .record("guide", id)
-        .fields(&format!("{}, Version {}", guide.name, guide.version));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
     Ok(Redirect::to(&format!("/leitfaeden/{id}")).into_response())
 }
 
@@ -286,13 +263,7 @@ fn test_customer() -> Customer {
 }
 
 async fn test_context(state: &AppState, ctx: &Ctx) -> Result<Context, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin_read().await?;
-    let name = outreach_store::org::job_center(&mut tx, jc)
-        .await?
-        .map(|j| j.name)
-        .unwrap_or_default();
-    tx.commit().await?;
+    let name = app::job_center_name(&state.db, &ctx.user.actor).await?;
     Ok(Context {
         agent: ctx.user.display_name.clone(),
         job_center: name,

@@ -13,13 +13,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_core::access::{Action, Actor};
-use outreach_core::audit::AuditAction;
+use outreach_app::supervision as app;
+use outreach_core::access::Action;
 use outreach_core::campaign::FinalDisposition;
-use outreach_core::date::{berlin_date, format_de_datetime};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::campaign;
-use outreach_store::queue::{self, QueueScope};
+use outreach_core::date::format_de_datetime;
 
 pub fn routes() -> Routes {
     let supervise = Access::Action(Action::SuperviseCalls);
@@ -28,10 +25,6 @@ pub fn routes() -> Routes {
         supervise,
         release,
     )
-}
-
-fn service_center_of(actor: &Actor) -> Result<i64, AppError> {
-    actor.home.service_center().ok_or(AppError::Forbidden)
 }
 
 struct CampaignRow {
@@ -55,24 +48,19 @@ struct Page {
 }
 
 async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Page, AppError> {
-    let sc = service_center_of(&ctx.user.actor)?;
     let now = state.clock.now();
-    let today = berlin_date(now);
-    let mut tx = state.db.begin_read().await?;
-    let running = campaign::running_for_service_center(&mut tx, sc, today).await?;
-    let scope = QueueScope::new(ctx.user.actor.user_id, now, &running);
-    let mut campaigns = Vec::new();
-    for c in &running {
-        let open = scope.campaigns.iter().find(|o| o.id == c.id);
-        let o = queue::overview(&mut tx, c.id, open, &scope.holiday_states, now).await?;
-        let counts = campaign::callable_counts(&mut tx, c, today).await?;
-        campaigns.push(CampaignRow {
-            name: c.name.clone(),
-            open: o.open,
-            due_now: o.due_now,
-            window_open: open.is_some(),
-            callbacks_next_hour: o.callbacks_next_hour,
-            finals: o
+    let queues = app::queues(&state.db, &ctx.user.actor, now).await?;
+    let campaigns = queues
+        .campaigns
+        .into_iter()
+        .map(|q| CampaignRow {
+            name: q.campaign.name,
+            open: q.overview.open,
+            due_now: q.overview.due_now,
+            window_open: q.window_open,
+            callbacks_next_hour: q.overview.callbacks_next_hour,
+            finals: q
+                .overview
                 .finals
                 .into_iter()
                 .map(|(code, n)| {
@@ -82,24 +70,24 @@ async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Page, AppError>
                     )
                 })
                 .collect(),
-            held: counts
+            held: q
+                .counts
                 .held
                 .into_iter()
                 .map(|(h, n)| (h.label(), n))
                 .collect(),
-            long_leases: o
+            long_leases: q
+                .overview
                 .long_leases
                 .into_iter()
                 .map(|(case, agent, since)| (case, agent, format_de_datetime(since)))
                 .collect(),
-        });
-    }
-    let agents_online = queue::agents_online(&mut tx, sc, now).await?;
-    tx.commit().await?;
+        })
+        .collect();
     Ok(Page {
         layout: Layout::new(&ctx.user, "Warteschlange", "/teamleitung"),
         campaigns,
-        agents_online,
+        agents_online: queues.agents_online,
         now: format_de_datetime(now),
     })
 }
@@ -109,15 +97,6 @@ async fn release(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let sc = service_center_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin().await?;
-    if !queue::release_by_supervisor(&mut tx, id, sc).await? {
-        return Err(AppError::NotFound);
-    }
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::LeaseRelease, &ctx.client)
-        .record("case", id)
-        .fields("Zuteilung aufgehoben");
-    audit::append(&mut tx, &event, state.clock.now()).await?;
-    tx.commit().await?;
+    app::release(&state.db, ctx.caller(), id, state.clock.now()).await?;
     Ok(Redirect::to("/teamleitung").into_response())
 }
