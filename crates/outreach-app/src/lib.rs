@@ -6,7 +6,9 @@
 
 pub mod customers;
 pub mod guides;
+pub mod home;
 pub mod mandates;
+pub mod reports;
 pub mod supervision;
 
 use outreach_core::access::Actor;

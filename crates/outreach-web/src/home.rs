@@ -7,14 +7,7 @@ use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use outreach_core::access::{Action, Home, Role, customer_scope, mandate_scope};
-use outreach_store::customer::CustomerFilter;
-use outreach_store::mandate::{self, MandateScope};
-use outreach_store::{customer, org};
-
-/// How long a reset of a DPO's or case manager's password shows on the
-/// job center DPO's start page.
-const RESETS_SHOWN_DAYS: i64 = 30;
+use outreach_core::access::{Action, Role};
 
 pub fn routes() -> Routes {
     Routes::new().get("/", Access::Action(Action::UseAccount), start)
@@ -65,16 +58,9 @@ fn intro(role: Role) -> &'static str {
 async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppError> {
     let actor = &ctx.user.actor;
     let today = state.clock.today_iso();
-    let mut tx = state.db.begin_read().await?;
-    let organisation = match actor.home {
-        Home::JobCenter(id) => org::job_center(&mut tx, id).await?.map(|j| j.name),
-        Home::ServiceCenter(id) => org::service_center(&mut tx, id).await?.map(|s| s.name),
-        Home::Global => Some("Bundesweit".to_string()),
-    }
-    .unwrap_or_default();
+    let o = outreach_app::home::overview(&state.db, actor, &today, state.clock.now()).await?;
     let mut alerts = Vec::new();
-    if actor.role == Role::Dpo
-        && let Some(check) = outreach_store::audit::latest_check(&mut tx).await?
+    if let Some(check) = o.broken_check
         && let Some(seq) = check.broken_seq
     {
         alerts.push(format!(
@@ -83,31 +69,19 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             check.reason
         ));
     }
-    if actor.role == Role::Dpo
-        && let Home::JobCenter(jc) = actor.home
-    {
-        let since = state.clock.now() - RESETS_SHOWN_DAYS * 86_400;
-        for reset in outreach_store::user::recent_resets(&mut tx, jc, since).await? {
-            alerts.push(format!(
-                "Hinweis: Am {} hat die Systemadministration ({}) das Passwort von {} ({}, {}) zurückgesetzt. Das Konto muss bei der nächsten Anmeldung ein neues Passwort wählen.",
-                outreach_core::date::format_de_datetime(reset.password_reset_at),
-                reset.password_reset_by,
-                reset.display_name,
-                Role::parse(&reset.role).map_or("–", Role::label),
-                reset.username
-            ));
-        }
+    for reset in o.resets {
+        alerts.push(format!(
+            "Hinweis: Am {} hat die Systemadministration ({}) das Passwort von {} ({}, {}) zurückgesetzt. Das Konto muss bei der nächsten Anmeldung ein neues Passwort wählen.",
+            outreach_core::date::format_de_datetime(reset.password_reset_at),
+            reset.password_reset_by,
+            reset.display_name,
+            Role::parse(&reset.role).map_or("–", Role::label),
+            reset.username
+        ));
     }
-    if actor.role == Role::Dpo
-        && let Some(held) = outreach_store::audit::retention_state(&mut tx)
-            .await?
-            .held_warning()
-    {
-        alerts.push(held);
-    }
+    alerts.extend(o.retention_held);
     let mut figures = Vec::new();
-    if let Some(scope) = customer_scope(actor) {
-        let n = customer::count(&mut tx, &scope, &today, &CustomerFilter::default()).await?;
+    if let Some(n) = o.customers {
         figures.push(Figure {
             label: if actor.role == Role::CaseManager {
                 "Meine Kundinnen und Kunden"
@@ -118,37 +92,29 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             href: "/kunden",
         });
     }
-    if let Some(scope) = mandate_scope(actor) {
-        let n = customer::count(&mut tx, &scope, &today, &CustomerFilter::default()).await?;
+    if let Some(n) = o.customers_in_mandates {
         figures.push(Figure {
             label: "Kundinnen und Kunden in aktiven Aufträgen",
             value: n.to_string(),
             href: "/auftraege",
         });
     }
-    let mandates = match (actor.role, actor.home) {
-        (Role::JobcenterAdmin, Home::JobCenter(id)) => Some(MandateScope::JobCenter(id)),
-        (Role::Supervisor, Home::ServiceCenter(id)) => Some(MandateScope::ServiceCenter(id)),
-        _ => None,
-    };
-    if let Some(scope) = mandates {
-        let list = mandate::list(&mut tx, scope).await?;
-        let active = list.iter().filter(|m| m.state == "active").count();
+    if let Some(active) = o.active_mandates {
         figures.push(Figure {
             label: "Aktive Aufträge",
             value: active.to_string(),
             href: "/auftraege",
         });
     }
-    if actor.role == Role::Admin {
+    if let (Some(jcs), Some(scs)) = (o.job_centers, o.service_centers) {
         figures.push(Figure {
             label: "Jobcenter",
-            value: org::list_job_centers(&mut tx).await?.len().to_string(),
+            value: jcs.to_string(),
             href: "/admin/organisationen",
         });
         figures.push(Figure {
             label: "Service-Center",
-            value: org::list_service_centers(&mut tx).await?.len().to_string(),
+            value: scs.to_string(),
             href: "/admin/organisationen",
         });
     }
@@ -165,7 +131,7 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             format!("Willkommen, {}", ctx.user.display_name),
             "/",
         ),
-        organisation,
+        organisation: o.organisation,
         alerts,
         intro: intro(actor.role),
         figures,

@@ -15,14 +15,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::Response;
-use outreach_core::access::{Action, Home, Role};
+use outreach_core::access::{Action, Role};
 use outreach_core::calling::WEEKDAYS;
 use outreach_core::calling::rules::SLOTS;
 use outreach_core::campaign::FinalDisposition;
 use outreach_core::date::{berlin_date, format_de_date};
 use outreach_core::metrics::{AaporCounts, percent_de, ratio};
-use outreach_store::campaign::{self, Campaign};
-use outreach_store::report::{self, Figures, ReportScope};
+use outreach_store::report::Figures;
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewReports);
@@ -452,43 +451,6 @@ fn build(f: &Figures) -> Report {
     }
 }
 
-/// The campaigns the actor may report on, and the scope for the chosen one
-/// (`aktion` empty or unknown: all of them).
-async fn scope_for(
-    state: &AppState,
-    ctx: &Ctx,
-    chosen: &str,
-) -> Result<(Vec<Campaign>, ReportScope, Option<i64>), AppError> {
-    let actor = &ctx.user.actor;
-    let mut tx = state.db.read().await?;
-    let (campaigns, mut scope) = match (actor.role, actor.home) {
-        (Role::JobcenterAdmin, Home::JobCenter(jc)) => (
-            campaign::list(&mut tx, jc).await?,
-            ReportScope {
-                campaign_id: None,
-                job_center_id: Some(jc),
-                service_center_id: None,
-            },
-        ),
-        (Role::Supervisor, Home::ServiceCenter(sc)) => (
-            campaign::for_service_center(&mut tx, sc).await?,
-            ReportScope {
-                campaign_id: None,
-                job_center_id: None,
-                service_center_id: Some(sc),
-            },
-        ),
-        _ => return Err(AppError::Forbidden),
-    };
-    tx.commit().await?;
-    let selected = chosen
-        .parse::<i64>()
-        .ok()
-        .filter(|id| campaigns.iter().any(|c| c.id == *id));
-    scope.campaign_id = selected;
-    Ok((campaigns, scope, selected))
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "reports.html")]
 struct Page {
@@ -504,10 +466,8 @@ async fn page(
     ctx: Ctx,
     QueryData(query): QueryData,
 ) -> Result<Page, AppError> {
-    let (campaigns, scope, selected) = scope_for(&state, &ctx, query.get("aktion")).await?;
-    let mut tx = state.db.read().await?;
-    let figures = report::figures(&mut tx, scope).await?;
-    tx.commit().await?;
+    let r = outreach_app::reports::figures(&state.db, &ctx.user.actor, query.get("aktion")).await?;
+    let (campaigns, selected, figures) = (r.campaigns, r.selected, r.figures);
     let scope_label = match selected.and_then(|id| campaigns.iter().find(|c| c.id == id)) {
         Some(c) => format!("Aktion „{}“", c.name),
         None if ctx.user.actor.role == Role::Supervisor => {
@@ -529,11 +489,8 @@ async fn table_csv(
     ctx: Ctx,
     QueryData(query): QueryData,
 ) -> Result<Response, AppError> {
-    let (_, scope, _) = scope_for(&state, &ctx, query.get("aktion")).await?;
-    let mut tx = state.db.read().await?;
-    let figures = report::figures(&mut tx, scope).await?;
-    tx.commit().await?;
-    let report = build(&figures);
+    let r = outreach_app::reports::figures(&state.db, &ctx.user.actor, query.get("aktion")).await?;
+    let report = build(&r.figures);
     let table = report
         .tables
         .into_iter()
