@@ -7,12 +7,15 @@
 pub mod customers;
 pub mod guides;
 pub mod home;
+pub mod imports;
 pub mod mandates;
 pub mod reports;
+pub mod sessions;
 pub mod supervision;
 
 use outreach_core::access::Actor;
 use outreach_store::StoreError;
+use outreach_store::audit::AuditEvent;
 
 /// Who asks: the actor and where the request came from (for the audit log).
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +23,42 @@ pub struct Caller<'a> {
     pub actor: &'a Actor,
     /// The client's address as the audit log records it.
     pub client: &'a str,
+}
+
+/// Who asks, for actions that others than signed-in users may take too: a
+/// user, a system of the job center with its API token, or the command line
+/// (run by whoever holds the database).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    User(Caller<'a>),
+    Token { name: &'a str, job_center_id: i64 },
+    CommandLine,
+}
+
+/// How the audit log names the command line, as user and as client.
+pub const COMMAND_LINE: &str = "Kommandozeile";
+
+impl Source<'_> {
+    /// The audit event of `action` by this source.
+    pub(crate) fn event(&self, action: outreach_core::audit::AuditAction) -> AuditEvent {
+        match self {
+            Source::User(by) => AuditEvent::by(by.actor, action, by.client),
+            Source::Token {
+                name,
+                job_center_id,
+            } => AuditEvent::anonymous(&format!("api:{name}"), action, "api")
+                .job_center(Some(*job_center_id)),
+            Source::CommandLine => AuditEvent::anonymous(COMMAND_LINE, action, COMMAND_LINE),
+        }
+    }
+
+    /// The user's id, for a source that is a user.
+    pub(crate) fn user_id(&self) -> Option<i64> {
+        match self {
+            Source::User(by) => Some(by.actor.user_id),
+            _ => None,
+        }
+    }
 }
 
 /// Why an action did not happen.

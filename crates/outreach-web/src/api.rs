@@ -25,7 +25,7 @@ use outreach_store::api_token::{self, Presented};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign;
 use outreach_store::handover;
-use outreach_store::import::{ImportError, ImportRequest, import_customers};
+use outreach_store::import::ImportError;
 
 /// The largest file one API call imports (held in memory; whole exports of
 /// a large job center go through the web upload or the command line).
@@ -202,18 +202,19 @@ async fn import(
     let upload = Upload(path);
     receive(body, &upload.0).await?;
     let now = state.clock.now();
-    let request = ImportRequest {
+    let import = outreach_app::imports::Import {
         job_center_id: jc,
         file_name,
-        audit: event(&name, AuditAction::CustomerImport, jc),
-        user_id: None,
-        today: berlin_date(now),
-        now,
         dry_run: query.get("probelauf") == "1",
+    };
+    let by = outreach_app::Source::Token {
+        name: &name,
+        job_center_id: jc,
     };
     let path = upload.0.clone();
     let open = move || std::fs::File::open(&path).map(std::io::BufReader::new);
-    match import_customers(&state.db, request, open, |_| {}).await {
+    let today = berlin_date(now);
+    match outreach_app::imports::run(&state.db, by, import, open, |_| {}, today, now).await {
         Ok(report) => {
             let body = serde_json::to_string(&report).map_err(|_| {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler.".into())

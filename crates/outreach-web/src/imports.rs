@@ -18,10 +18,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::{Action, Actor, Home};
-use outreach_core::audit::AuditAction;
 use outreach_core::date::{berlin_date, format_de_datetime};
-use outreach_store::audit::AuditEvent;
-use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
+use outreach_store::import::{ImportError, ImportReport};
 use outreach_store::random_token;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -161,13 +159,9 @@ fn start(state: &AppState, ctx: &Ctx, id: &str, job: Arc<ImportJob>) {
     let id = id.to_string();
     tokio::spawn(async move {
         let now = state.clock.now();
-        let request = ImportRequest {
+        let import = outreach_app::imports::Import {
             job_center_id: job.job_center_id,
             file_name: job.file_name.clone(),
-            audit: AuditEvent::by(&actor, AuditAction::CustomerImport, &client),
-            user_id: Some(actor.user_id),
-            today: berlin_date(now),
-            now,
             dry_run: job.dry_run,
         };
         let outcome = match std::fs::File::open(&job.path) {
@@ -181,10 +175,15 @@ fn start(state: &AppState, ctx: &Ctx, id: &str, job: Arc<ImportJob>) {
                     Some(file) => Ok(std::io::BufReader::new(file)),
                     None => std::fs::File::open(&path).map(std::io::BufReader::new),
                 };
-                let result = import_customers(&state.db, request, open, move |bytes| {
-                    read.store(bytes, Ordering::Relaxed)
-                })
-                .await;
+                let by = outreach_app::Source::User(outreach_app::Caller {
+                    actor: &actor,
+                    client: &client,
+                });
+                let progress = move |bytes| read.store(bytes, Ordering::Relaxed);
+                let today = berlin_date(now);
+                let result =
+                    outreach_app::imports::run(&state.db, by, import, open, progress, today, now)
+                        .await;
                 match result {
                     Ok(report) => Ok(report),
                     Err(ImportError::Read(e)) => Err(format!("{e} Es wurde nichts gespeichert.")),

@@ -139,9 +139,7 @@ async fn session_of(
         return Ok(Some(kept));
     }
     let changes = state.sessions.changes();
-    let mut tx = state.db.read().await?;
-    let found = session::find_with_user(&mut tx, token).await?;
-    drop(tx);
+    let found = outreach_app::sessions::find(&state.db, token).await?;
     if let Some(row) = &found {
         state.sessions.keep(hash, row.clone(), changes);
     }
@@ -159,16 +157,12 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
     let expired = session_expired(row.last_seen_at, now, idle_seconds);
     let usable = found.filter(|u| u.active && !expired);
     let Some((user, actor)) = usable.and_then(|u| u.actor().map(|a| (u, a))) else {
-        let mut tx = state.db.begin().await?;
-        session::delete(&mut tx, &row.id_hash).await?;
-        tx.commit().await?;
+        outreach_app::sessions::end(&state.db, &row.id_hash).await?;
         state.sessions.changed(Some(&format!("s:{}", row.id_hash)));
         return Ok(None);
     };
     if now - row.last_seen_at >= touch_interval(idle_seconds) {
-        let mut tx = state.db.begin().await?;
-        session::touch(&mut tx, &row.id_hash, now).await?;
-        tx.commit().await?;
+        outreach_app::sessions::touch(&state.db, &row.id_hash, now).await?;
         // Read again next time, with the new last-seen time.
         state.sessions.changed(Some(&format!("s:{}", row.id_hash)));
     }

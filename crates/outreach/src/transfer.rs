@@ -9,7 +9,7 @@ use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
 use outreach_core::handover::{ExportRecord, export_csv};
 use outreach_core::import::Column;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
+use outreach_store::import::{ImportError, ImportReport};
 use outreach_store::{customer, handover, org};
 use std::io::Write;
 use std::process::ExitCode;
@@ -93,13 +93,9 @@ pub async fn import(
     let name = std::path::Path::new(file)
         .file_name()
         .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
-    let request = ImportRequest {
+    let import = outreach_app::imports::Import {
         job_center_id,
         file_name: name,
-        audit: AuditEvent::anonymous(CLI_CLIENT, AuditAction::CustomerImport, CLI_CLIENT),
-        user_id: None,
-        today: berlin_date(now),
-        now,
         dry_run,
     };
     let progress = bar.clone();
@@ -110,10 +106,10 @@ pub async fn import(
         Some(file) => Ok(std::io::BufReader::new(file)),
         None => std::fs::File::open(file).map(std::io::BufReader::new),
     };
-    let result = import_customers(&db, request, open, move |bytes| {
-        progress.set_position(bytes)
-    })
-    .await;
+    let by = outreach_app::Source::CommandLine;
+    let show = move |bytes| progress.set_position(bytes);
+    let today = berlin_date(now);
+    let result = outreach_app::imports::run(&db, by, import, open, show, today, now).await;
     bar.finish_and_clear();
     db.close().await;
     let report = match result {
