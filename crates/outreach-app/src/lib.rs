@@ -8,10 +8,12 @@ pub mod customers;
 pub mod guides;
 pub mod home;
 pub mod imports;
+pub mod letters;
 pub mod mandates;
 pub mod reports;
 pub mod sessions;
 pub mod supervision;
+pub mod upkeep;
 
 use outreach_core::access::Actor;
 use outreach_store::StoreError;

@@ -9,91 +9,36 @@
 //! five minutes); what is due is decided by the database's clock.
 
 use crate::AppState;
-use outreach_core::audit::AuditAction;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{retention, session};
+use outreach_app::upkeep;
 use std::time::Duration;
 
 /// How often the upkeep runs.
 const INTERVAL: Duration = Duration::from_secs(300);
 
+fn settings(state: &AppState) -> upkeep::Settings {
+    upkeep::Settings {
+        training: state.config.training,
+        session_idle_seconds: state.config.session_idle_seconds,
+        retention: state.config.retention,
+    }
+}
+
 /// Removes sessions idle longer than the idle limit, by the database's
 /// clock; returns how many. A training server removes none.
-pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_store::StoreError> {
-    if state.config.training {
-        return Ok(0);
-    }
-    let cutoff = retention::database_now(&state.db).await? - state.config.session_idle_seconds;
-    let mut tx = state.db.begin().await?;
-    let removed = session::delete_idle(&mut tx, cutoff).await?;
-    session::prune_changes(&mut tx).await?;
-    tx.commit().await?;
-    Ok(removed)
+pub async fn remove_idle_sessions(state: &AppState) -> Result<u64, outreach_app::Error> {
+    upkeep::remove_idle_sessions(&state.db, &settings(state)).await
 }
 
 /// The daily part: deletion on schedule, then the chain check.
-pub async fn daily(state: &AppState) -> Result<(), outreach_store::StoreError> {
-    let now = state.clock.now();
-    if state.config.training {
-        tracing::info!("training mode: no deletion on schedule");
-    } else {
-        delete_on_schedule(state, now).await?;
-    }
-    let verification = audit::check_and_record(&state.db, now).await?;
-    match verification.broken {
-        None => tracing::info!(checked = verification.checked, "audit chain intact"),
-        Some(broken) => tracing::error!(
-            seq = broken.seq,
-            reason = broken.reason.label(),
-            "AUDIT CHAIN BROKEN: the DPO is shown an alert"
-        ),
-    }
-    Ok(())
-}
-
-/// The deletion on schedule, by the database's clock, when the server's
-/// agrees with it.
-async fn delete_on_schedule(state: &AppState, now: i64) -> Result<(), outreach_store::StoreError> {
-    if let Err(skew) = retention::check_clocks(&state.db, now).await? {
-        tracing::error!(
-            minutes = skew.minutes,
-            "the server's clock and the database's differ: no deletion on schedule today"
-        );
-        return Ok(());
-    }
-    let event = AuditEvent::anonymous("system", AuditAction::Purge, "Tagesaufgabe");
-    let run = retention::PurgeRun {
-        policy: state.config.retention,
-        dry_run: false,
-        confirm_audit_retention: false,
-        event,
-        record_empty: false,
-    };
-    let report = retention::purge(&state.db, run).await?;
-    if let Some((events, of)) = report.audit_held {
-        tracing::error!(
-            events,
-            of,
-            "AUDIT RETENTION HELD: one run would remove more than a tenth of the log; \
-             the DPO is warned, `outreach purge --confirm-audit-retention` releases it"
-        );
-    }
-    if report.total() > 0 {
-        tracing::info!(
-            deleted = report.total(),
-            campaigns = report.campaigns,
-            audit_events = report.audit_events,
-            "daily deletion on schedule"
-        );
-    }
-    Ok(())
+pub async fn daily(state: &AppState) -> Result<(), outreach_app::Error> {
+    upkeep::daily(&state.db, &settings(state), state.clock.now()).await
 }
 
 /// How often the sealing task seals the appended audit events.
 const SEALING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// PostgreSQL: seals appended audit events into the chain every
-/// [`SEALING_INTERVAL`] until the runtime ends (see `audit::seal`), so that
+/// [`SEALING_INTERVAL`] until the runtime ends (see `upkeep::seal`), so that
 /// requests don't. SQLite chains events as they are appended: no task.
 pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()>> {
     if db.backend() != outreach_store::Backend::Postgres {
@@ -105,7 +50,7 @@ pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(error) = audit::seal(&db).await {
+            if let Err(error) = upkeep::seal(&db).await {
                 tracing::warn!(%error, "sealing the audit log failed");
             }
         }

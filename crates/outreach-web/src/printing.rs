@@ -19,12 +19,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::Action;
-use outreach_core::audit::AuditAction;
 use outreach_core::date::{berlin_date, format_de_datetime, parse_iso_date};
 use outreach_letters::batch::{file_names, manifest, print_batch};
 use outreach_letters::zip::ZipWriter;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::letters::{self, Batch};
+use outreach_store::letters::Batch;
 use std::collections::HashMap;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -135,17 +133,8 @@ async fn start(
     {
         return Ok(Redirect::to(&base(&ids)).into_response());
     }
-    let mut tx = state.db.begin().await?;
-    let customer_numbers = letters::batch_customer_numbers(&mut tx, b.id).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterPrint, &ctx.client)
-        .record("letter_batch", b.id)
-        .fields(&format!(
-            "{} Vorabinformationen als Druckdateien (ZIP): Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode",
-            b.letter_count
-        ))
-        .purpose(&format!("Vorabinformation zur Aktion „{}“", c.name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let customer_numbers =
+        outreach_app::letters::start_print(&state.db, ctx.caller(), &c, &b, now).await?;
     let job = Arc::new(PrintJob {
         batch_id: b.id,
         total: usize::try_from(b.letter_count).unwrap_or(0),
@@ -345,16 +334,7 @@ async fn download(
     let file = tokio::fs::File::open(&job.path)
         .await
         .map_err(|_| AppError::NotFound)?;
-    let mut tx = state.db.begin().await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterPrint, &ctx.client)
-        .record("letter_batch", b.id)
-        .fields(&format!(
-            "Druckdateien (ZIP) heruntergeladen: {} Vorabinformationen",
-            b.letter_count
-        ))
-        .purpose(&format!("Vorabinformation zur Aktion „{}“", c.name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    outreach_app::letters::record_print_download(&state.db, ctx.caller(), &c, &b, now).await?;
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [

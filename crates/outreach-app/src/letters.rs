@@ -1,0 +1,58 @@
+//! Letters of a campaign's batches: the print files of a batch of advance
+//! letters, each step audited (the letters carry names and addresses).
+
+use crate::{Caller, Result};
+use outreach_core::audit::AuditAction;
+use outreach_store::Db;
+use outreach_store::audit::{self, AuditEvent};
+use outreach_store::campaign::Campaign;
+use outreach_store::letters::{self, Batch};
+
+fn purpose(campaign: &Campaign) -> String {
+    format!("Vorabinformation zur Aktion „{}“", campaign.name)
+}
+
+/// Starts typesetting the print files of batch `b` of `campaign` (both read
+/// in the caller's scope); audited. Returns the batch's customer numbers in
+/// its order, for the manifest.
+pub async fn start_print(
+    db: &Db,
+    by: Caller<'_>,
+    campaign: &Campaign,
+    b: &Batch,
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut tx = db.begin().await?;
+    let customer_numbers = letters::batch_customer_numbers(&mut tx, b.id).await?;
+    let event = AuditEvent::by(by.actor, AuditAction::LetterPrint, by.client)
+        .record("letter_batch", b.id)
+        .fields(&format!(
+            "{} Vorabinformationen als Druckdateien (ZIP): Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode",
+            b.letter_count
+        ))
+        .purpose(&purpose(campaign));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(customer_numbers)
+}
+
+/// Records that the caller downloads the print files of batch `b`.
+pub async fn record_print_download(
+    db: &Db,
+    by: Caller<'_>,
+    campaign: &Campaign,
+    b: &Batch,
+    now: i64,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let event = AuditEvent::by(by.actor, AuditAction::LetterPrint, by.client)
+        .record("letter_batch", b.id)
+        .fields(&format!(
+            "Druckdateien (ZIP) heruntergeladen: {} Vorabinformationen",
+            b.letter_count
+        ))
+        .purpose(&purpose(campaign));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
