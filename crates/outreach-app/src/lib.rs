@@ -4,6 +4,7 @@
 //! event with its wording and commits. The web pages, the JSON API and the
 //! command line call these functions and nothing below them.
 
+pub mod api_tokens;
 pub mod customers;
 pub mod guides;
 pub mod home;
@@ -11,6 +12,7 @@ pub mod imports;
 pub mod letters;
 pub mod mandates;
 pub mod reports;
+pub mod results;
 pub mod sessions;
 pub mod supervision;
 pub mod upkeep;

@@ -16,15 +16,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_core::access::Action;
 use outreach_core::api_token::ApiScope;
-use outreach_core::audit::AuditAction;
 use outreach_core::date::{
     berlin_date, berlin_day_start, format_de_datetime, parse_de_date, parse_iso_date,
 };
 use outreach_core::handover::ExportRecord;
-use outreach_store::api_token::{self, Presented};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::campaign;
-use outreach_store::handover;
+use outreach_store::api_token::Presented;
 use outreach_store::import::ImportError;
 
 /// The largest file one API call imports (held in memory; whole exports of
@@ -62,6 +58,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<outreach_app::Error> for ApiError {
+    fn from(e: outreach_app::Error) -> ApiError {
+        match e {
+            outreach_app::Error::Store(e) => e.into(),
+            e => {
+                tracing::error!(error = %e, "api");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Interner Fehler; bitte später erneut versuchen.".into(),
+                )
+            }
+        }
+    }
+}
+
 impl From<outreach_store::StoreError> for ApiError {
     fn from(e: outreach_store::StoreError) -> ApiError {
         tracing::error!(error = %e, "api: store");
@@ -92,9 +103,7 @@ async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 128)
         .ok_or_else(unauthorized)?;
-    let mut tx = state.db.begin().await?;
-    let found = api_token::authenticate(&mut tx, token, state.clock.now()).await?;
-    tx.commit().await?;
+    let found = outreach_app::api_tokens::authenticate(&state.db, token, state.clock.now()).await?;
     match found {
         Presented::Valid {
             job_center_id,
@@ -119,10 +128,6 @@ async fn authenticate(
     }
 }
 
-fn event(name: &str, action: AuditAction, job_center_id: i64) -> AuditEvent {
-    AuditEvent::anonymous(&format!("api:{name}"), action, "api").job_center(Some(job_center_id))
-}
-
 async fn results(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -144,39 +149,23 @@ async fn results(
                 })?,
         )),
     };
-    let c = {
-        let mut tx = state.db.read().await?;
-        let c = campaign::by_id(
-            &mut tx,
-            outreach_store::RecordScope::JobCenter(jc),
-            campaign_id,
-        )
-        .await?;
-        tx.commit().await?;
-        c.filter(|c| c.job_center_id == jc).ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("Die Aktion {campaign_id} gibt es für dieses Jobcenter nicht."),
-            )
-        })?
+    let by = outreach_app::Source::Token {
+        name: &name,
+        job_center_id: jc,
     };
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let cases = handover::export_cases(&mut tx, jc, c.id, since).await?;
-    let ids: Vec<i64> = cases.iter().map(|k| k.case_id).collect();
-    handover::mark_handed_over(&mut tx, &ids, now).await?;
-    let e = event(&name, AuditAction::ResultExport, jc)
-        .record("campaign", c.id)
-        .fields(&format!(
-            "{} Fälle als JSON über die Schnittstelle",
-            cases.len()
-        ))
-        .purpose("Übergabe an das Fachverfahren des Jobcenters");
-    audit::append(&mut tx, &e, now).await?;
+    let cases = outreach_app::results::hand_over(&state.db, by, jc, campaign_id, since, now)
+        .await
+        .map_err(|e| match e {
+            outreach_app::Error::NotFound => ApiError(
+                StatusCode::NOT_FOUND,
+                format!("Die Aktion {campaign_id} gibt es für dieses Jobcenter nicht."),
+            ),
+            e => e.into(),
+        })?;
     let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
     let body = serde_json::to_string(&records)
         .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler.".into()))?;
-    tx.commit().await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -338,11 +327,8 @@ async fn tokens_view(
     new_token: String,
     form: TokenForm,
 ) -> Result<TokensPage, AppError> {
-    let jc = job_center(ctx)?;
     let now = state.clock.now();
-    let mut tx = state.db.read().await?;
-    let tokens = api_token::list(&mut tx, jc).await?;
-    tx.commit().await?;
+    let tokens = outreach_app::api_tokens::list(&state.db, &ctx.user.actor).await?;
     let ticked = form.scopes.unwrap_or_else(|| ApiScope::ALL.to_vec());
     Ok(TokensPage {
         layout: Layout::new(&ctx.user, "Zugang für Fachverfahren (API)", "/api-zugang"),
@@ -391,7 +377,7 @@ async fn create_token(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let jc = job_center(&ctx)?;
+    job_center(&ctx)?;
     let name = form.get("name");
     let scopes: Vec<ApiScope> = ApiScope::ALL
         .into_iter()
@@ -413,19 +399,8 @@ async fn create_token(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let (id, token) =
-        api_token::create(&mut tx, jc, name, &scopes, ctx.user.actor.user_id, now).await?;
-    let labels: Vec<&str> = scopes.iter().map(|s| s.label()).collect();
-    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
-        .record("api_token", id)
-        .fields(&format!(
-            "Zugangstoken „{name}“ angelegt: {}; gültig bis {}",
-            labels.join(", "),
-            format_de_datetime(now + outreach_core::api_token::VALID_DAYS * 86_400)
-        ));
-    audit::append(&mut tx, &e, now).await?;
-    tx.commit().await?;
+    let token =
+        outreach_app::api_tokens::create(&state.db, ctx.caller(), name, &scopes, now).await?;
     Ok(tokens_view(&state, &ctx, token, TokenForm::default())
         .await?
         .into_response())
@@ -460,28 +435,11 @@ async fn change_token(
     id: i64,
     renew: bool,
 ) -> Result<Response, AppError> {
-    let jc = job_center(ctx)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let (done, fields) = if renew {
-        let until = now + outreach_core::api_token::VALID_DAYS * 86_400;
-        (
-            api_token::renew(&mut tx, jc, id, now).await?,
-            format!("Zugangstoken verlängert bis {}", format_de_datetime(until)),
-        )
+    if renew {
+        outreach_app::api_tokens::renew(&state.db, ctx.caller(), id, now).await?;
     } else {
-        (
-            api_token::revoke(&mut tx, jc, id, now).await?,
-            "Zugangstoken widerrufen".to_string(),
-        )
-    };
-    if !done {
-        return Err(AppError::NotFound);
+        outreach_app::api_tokens::revoke(&state.db, ctx.caller(), id, now).await?;
     }
-    let e = AuditEvent::by(&ctx.user.actor, AuditAction::ApiTokenChange, &ctx.client)
-        .record("api_token", id)
-        .fields(&fields);
-    audit::append(&mut tx, &e, now).await?;
-    tx.commit().await?;
     Ok(Redirect::to("/api-zugang").into_response())
 }
