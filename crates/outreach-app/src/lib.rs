@@ -4,6 +4,7 @@
 //! event with its wording and commits. The web pages, the JSON API and the
 //! command line call these functions and nothing below them.
 
+pub mod accounts;
 pub mod api_tokens;
 pub mod customers;
 pub mod guides;
@@ -11,6 +12,7 @@ pub mod home;
 pub mod imports;
 pub mod letters;
 pub mod mandates;
+pub mod password;
 pub mod reports;
 pub mod results;
 pub mod sessions;
@@ -76,6 +78,9 @@ pub enum Error {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something below failed that is no fault of the request.
+    #[error("{0}")]
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -5,17 +5,16 @@ use crate::layout::Layout;
 use crate::routes::{Access, Routes};
 use crate::security::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, cookie_value};
 use crate::session::{Ctx, MaybeCtx};
-use crate::{AppError, AppState, password};
+use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use outreach_app::accounts::{self, SignIn};
 use outreach_core::access::Action;
-use outreach_core::account::{LOCKOUT_SECONDS, MAX_FAILED_LOGINS, check_new_password};
-use outreach_core::audit::AuditAction;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{random_token, session, user};
+use outreach_core::account::check_new_password;
+use outreach_store::{random_token, session};
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -132,75 +131,22 @@ async fn login(
         return fail(errors, username, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin_read().await?;
-    let found = user::by_username(&mut tx, &username).await?;
-    drop(tx);
-    let audit_name: String = username.chars().take(64).collect();
-    // An active account's password is checked against its hash only in one
-    // of the few checks it allows per window, taken before the check;
-    // unknown, deactivated and locked accounts get the same work (a check
-    // against a dummy hash) and the same answer.
-    let check = match &found {
-        Some(u) if u.active => {
-            let mut tx = state.db.begin().await?;
-            let check =
-                user::take_login_check(&mut tx, u.id, now, LOCKOUT_SECONDS, MAX_FAILED_LOGINS)
-                    .await?;
-            tx.commit().await?;
-            check
-        }
-        _ => None,
-    };
-    let hash = check.and(found.as_ref().map(|u| u.password_hash.clone()));
-    let verified = password::verify(password_given, hash).await;
-
-    let mut tx = state.db.begin().await?;
-    // Read again after the check: deactivated or changed meanwhile?
-    let current = match (&found, verified) {
-        (Some(u), true) => user::by_id(&mut tx, u.id).await?,
-        _ => None,
-    };
-    let usable = current
-        .filter(|u| u.active)
-        .and_then(|u| u.actor().map(|a| (u, a)));
-    let (Some((user, actor)), Some(check)) = (usable, check) else {
-        let reason = match (&found, check) {
-            (None, _) => "falsche Anmeldedaten",
-            (Some(u), _) if !u.active => "Konto deaktiviert",
-            (Some(_), None) => "gesperrt",
-            (Some(_), Some(c)) if c.place >= MAX_FAILED_LOGINS => {
-                "falsche Anmeldedaten; Konto gesperrt"
-            }
-            (Some(_), Some(_)) => "falsche Anmeldedaten",
-        };
-        let event = AuditEvent::anonymous(&audit_name, AuditAction::LoginFailure, &ctx.client)
-            .record("user", &audit_name)
-            .purpose(reason);
-        audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
+    let old = cookie_value(&headers, SESSION_COOKIE).map(|old| session::hash_token(&old));
+    let signed_in =
+        accounts::sign_in(&state.db, &ctx.client, &username, password_given, old, now).await?;
+    let SignIn::Started { token, ended } = signed_in else {
         let mut errors = Errors::default();
         errors.add("password", "Anmeldung", LOGIN_FAILED);
         return fail(errors, username, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    user::clear_login_checks(&mut tx, user.id, check).await?;
-    // A new session id at every login; the old one (if any) ends.
-    let old = cookie_value(&headers, SESSION_COOKIE).map(|old| session::hash_token(&old));
-    if let Some(old) = &old {
-        session::delete(&mut tx, old).await?;
-    }
-    let new = session::create(&mut tx, user.id, &ctx.client, now).await?;
-    let event =
-        AuditEvent::by(&actor, AuditAction::LoginSuccess, &ctx.client).record("user", user.id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    if let Some(old) = old {
+    if let Some(old) = ended {
         state.sessions.changed(Some(&format!("s:{old}")));
     }
     let mut response = Redirect::to("/").into_response();
     let h = response.headers_mut();
     h.append(
         header::SET_COOKIE,
-        cookie(&state, SESSION_COOKIE, &new.token, None),
+        cookie(&state, SESSION_COOKIE, &token, None),
     );
     h.append(
         header::SET_COOKIE,
@@ -211,12 +157,7 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    session::delete(&mut tx, &ctx.user.session_hash).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::Logout, &ctx.client)
-        .record("user", ctx.user.actor.user_id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    accounts::sign_out(&state.db, ctx.caller(), &ctx.user.session_hash, now).await?;
     // This server forgets it now; the others when PostgreSQL tells them.
     state
         .sessions
@@ -272,12 +213,9 @@ async fn change_password(
             "Die beiden neuen Passwörter stimmen nicht überein.",
         );
     }
-    let mut tx = state.db.begin_read().await?;
-    let stored = user::by_id(&mut tx, ctx.user.actor.user_id)
-        .await?
-        .map(|u| u.password_hash);
-    drop(tx);
-    if !current.is_empty() && !password::verify(current, stored).await {
+    if !current.is_empty()
+        && !accounts::is_current_password(&state.db, &ctx.user.actor, current).await?
+    {
         errors.add(
             "current",
             "Bisheriges Passwort",
@@ -293,20 +231,8 @@ async fn change_password(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let hash = password::hash(new).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    user::set_password(&mut tx, ctx.user.actor.user_id, &hash, now).await?;
-    session::delete_for_user(
-        &mut tx,
-        ctx.user.actor.user_id,
-        Some(&ctx.user.session_hash),
-    )
-    .await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::PasswordChange, &ctx.client)
-        .record("user", ctx.user.actor.user_id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    accounts::change_password(&state.db, ctx.caller(), new, &ctx.user.session_hash, now).await?;
     // This server forgets the session it kept, with its old flag.
     state
         .sessions
@@ -322,8 +248,6 @@ async fn change_password(
 
 /// Called by the warning dialog (WCAG 2.2.1): the session starts a new idle period.
 async fn extend_session(State(state): State<AppState>, ctx: Ctx) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin().await?;
-    session::touch(&mut tx, &ctx.user.session_hash, state.clock.now()).await?;
-    tx.commit().await?;
+    outreach_app::sessions::touch(&state.db, &ctx.user.session_hash, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,6 +37,7 @@ impl From<outreach_app::Error> for AppError {
             outreach_app::Error::NotFound => AppError::NotFound,
             outreach_app::Error::Forbidden => AppError::Forbidden,
             outreach_app::Error::Store(e) => e.into(),
+            outreach_app::Error::Internal(cause) => AppError::Internal(cause),
         }
     }
 }

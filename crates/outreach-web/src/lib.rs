@@ -22,7 +22,7 @@ pub mod maintenance;
 mod mandates;
 mod metrics;
 mod ops;
-pub mod password;
+pub use outreach_app::password;
 mod printing;
 mod privacy;
 pub mod rate_limit;

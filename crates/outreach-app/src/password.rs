@@ -4,15 +4,15 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 /// Hashes a password with Argon2id (default parameters: 19 MiB, 2 passes).
-pub async fn hash(password: String) -> Result<String, crate::AppError> {
+pub async fn hash(password: String) -> crate::Result<String> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|e| crate::AppError::Internal(format!("password hashing: {e}")))
+            .map_err(|e| crate::Error::Internal(format!("password hashing: {e}")))
     })
     .await
-    .map_err(|e| crate::AppError::Internal(format!("hashing task: {e}")))?
+    .map_err(|e| crate::Error::Internal(format!("hashing task: {e}")))?
 }
 
 /// Whether `password` matches the stored hash. Runs the full hash also for
