@@ -5,6 +5,7 @@
 //! command line call these functions and nothing below them.
 
 pub mod accounts;
+pub mod administration;
 pub mod api_tokens;
 pub mod customers;
 pub mod guides;

@@ -11,13 +11,11 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use outreach_app::administration::{self, Taken};
 use outreach_core::access::{Action, Home, Role};
 use outreach_core::account::Username;
-use outreach_core::audit::AuditAction;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::org::{self, JobCenter, NewJobCenter, ServiceCenter};
-use outreach_store::user::{self, NewUser, UserListing};
-use outreach_store::{StoreError, session};
+use outreach_store::org::{JobCenter, NewJobCenter, ServiceCenter};
+use outreach_store::user::{NewUser, UserListing};
 
 pub fn routes() -> Routes {
     let orgs = Access::Action(Action::ManageOrganisations);
@@ -57,11 +55,11 @@ async fn organisations_page(
     errors: Errors,
     created: String,
 ) -> Result<OrganisationsPage, AppError> {
-    let mut tx = state.db.begin_read().await?;
+    let (job_centers, service_centers) = administration::organisations(&state.db).await?;
     Ok(OrganisationsPage {
         layout: Layout::new(&ctx.user, "Organisationen", "/admin/organisationen"),
-        job_centers: org::list_job_centers(&mut tx).await?,
-        service_centers: org::list_service_centers(&mut tx).await?,
+        job_centers,
+        service_centers,
         states: &STATES,
         jc_form,
         sc_form,
@@ -141,31 +139,17 @@ impl OrgForm {
         code
     }
 
-    /// After the insert: commits it with its audit event, or turns a taken code
-    /// into a field error; then shows the page.
+    /// After the insert: a taken code becomes a field error; then shows the page.
     async fn finish(
         self,
         state: &AppState,
         ctx: &Ctx,
         form: FormData,
         mut errors: Errors,
-        inserted: Option<(outreach_store::Tx, Result<i64, StoreError>)>,
+        inserted: Option<Result<i64, Taken>>,
     ) -> Result<Response, AppError> {
         match inserted {
-            Some((mut tx, Ok(id))) => {
-                let record_type = match self {
-                    OrgForm::JobCenter => "job_center",
-                    OrgForm::ServiceCenter => "service_center",
-                };
-                let event = AuditEvent::by(
-                    &ctx.user.actor,
-                    AuditAction::OrganisationCreate,
-                    &ctx.client,
-                )
-                .record(record_type, id)
-                .job_center(matches!(self, OrgForm::JobCenter).then_some(id));
-                audit::append(&mut tx, &event, state.clock.now()).await?;
-                tx.commit().await?;
+            Some(Ok(_)) => {
                 let notice = format!(
                     "{} „{}“ wurde angelegt.",
                     self.noun(),
@@ -182,12 +166,11 @@ impl OrgForm {
                 .await?;
                 return Ok(page.into_response());
             }
-            Some((_, Err(StoreError::UniqueViolation))) => errors.add(
+            Some(Err(Taken)) => errors.add(
                 &self.field("code"),
                 &format!("Kürzel des {}s", self.noun()),
                 "Dieses Kürzel ist schon vergeben.",
             ),
-            Some((_, Err(e))) => return Err(e.into()),
             None => {}
         }
         let (jc_form, sc_form) = match self {
@@ -234,10 +217,9 @@ async fn create_job_center(
         dpo_contact: form.get("jc_dpo").to_string(),
         supervisory_authority: form.get("jc_authority").to_string(),
     };
-    let mut tx = state.db.begin().await?;
-    let result = org::create_job_center(&mut tx, &new, state.clock.now()).await;
-    kind.finish(&state, &ctx, form, errors, Some((tx, result)))
-        .await
+    let now = state.clock.now();
+    let result = administration::create_job_center(&state.db, ctx.caller(), &new, now).await?;
+    kind.finish(&state, &ctx, form, errors, Some(result)).await
 }
 
 async fn create_service_center(
@@ -251,18 +233,16 @@ async fn create_service_center(
     if !errors.is_empty() {
         return kind.finish(&state, &ctx, form, errors, None).await;
     }
-    let mut tx = state.db.begin().await?;
-    let result = org::create_service_center(
-        &mut tx,
-        &code,
+    let fields = (
+        code.as_str(),
         form.get("sc_name"),
         form.get("sc_city"),
         form.get("sc_phone"),
-        state.clock.now(),
-    )
-    .await;
-    kind.finish(&state, &ctx, form, errors, Some((tx, result)))
-        .await
+    );
+    let now = state.clock.now();
+    let result =
+        administration::create_service_center(&state.db, ctx.caller(), fields, now).await?;
+    kind.finish(&state, &ctx, form, errors, Some(result)).await
 }
 
 /// A user line with German labels.
@@ -286,8 +266,7 @@ async fn user_list(State(state): State<AppState>, ctx: Ctx) -> Result<UsersPage,
 
 async fn users_page(state: &AppState, ctx: &Ctx, notice: String) -> Result<UsersPage, AppError> {
     let now = state.clock.now();
-    let mut tx = state.db.begin_read().await?;
-    let users = user::list(&mut tx)
+    let users = administration::users(&state.db)
         .await?
         .into_iter()
         .map(|u| UserRow {
@@ -326,17 +305,15 @@ async fn new_user_form(
     form: FormData,
     errors: Errors,
 ) -> Result<NewUserPage, AppError> {
-    let mut tx = state.db.begin_read().await?;
-    let job_centers = org::list_job_centers(&mut tx)
-        .await?
+    let (job_centers, service_centers) = administration::organisations(&state.db).await?;
+    let job_centers = job_centers
         .into_iter()
         .map(|j| OrgOption {
             value: format!("jc:{}", j.id),
             label: j.name,
         })
         .collect();
-    let service_centers = org::list_service_centers(&mut tx)
-        .await?
+    let service_centers = service_centers
         .into_iter()
         .map(|s| OrgOption {
             value: format!("sc:{}", s.id),
@@ -426,7 +403,6 @@ async fn create_user(
     let generated = password::generate();
     let hash = password::hash(generated.clone()).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
     let new = NewUser {
         username: username.as_str().to_string(),
         display_name: form.get("display_name").to_string(),
@@ -435,10 +411,10 @@ async fn create_user(
         pap_code: (role == Role::CaseManager).then_some(pap_code),
         password_hash: hash,
     };
-    let id = match user::create(&mut tx, &new, now).await {
-        Ok(id) => id,
-        Err(StoreError::UniqueViolation) => {
-            drop(tx);
+    let by = outreach_app::Source::User(ctx.caller());
+    match administration::create_user(&state.db, by, &new, now).await? {
+        Ok(_) => {}
+        Err(Taken) => {
             let mut errors = Errors::default();
             errors.add(
                 "username",
@@ -448,14 +424,7 @@ async fn create_user(
             let page = new_user_form(&state, &ctx, form, errors).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
-        Err(e) => return Err(e.into()),
-    };
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::UserCreate, &ctx.client)
-        .record("user", id)
-        .fields(&format!("Rolle {}", role.code()))
-        .job_center(home.job_center());
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    }
     Ok(PasswordShownPage {
         layout: Layout::new(&ctx.user, "Benutzer angelegt", "/admin/benutzer"),
         username: new.username,
@@ -494,20 +463,7 @@ async fn set_user_active(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    user::set_active(&mut tx, id, active).await?;
-    let action = if active {
-        AuditAction::UserActivate
-    } else {
-        session::delete_for_user(&mut tx, id, None).await?;
-        AuditAction::UserDeactivate
-    };
-    let event = AuditEvent::by(&ctx.user.actor, action, &ctx.client)
-        .record("user", id)
-        .job_center(target.job_center_id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let target = administration::set_active(&state.db, ctx.caller(), id, active, now).await?;
     let notice = if active {
         format!("Das Konto {} ist wieder aktiv.", target.username)
     } else {
@@ -527,15 +483,7 @@ async fn reset_password(
     let generated = password::generate();
     let hash = password::hash(generated.clone()).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let target = user::by_id(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    user::reset_password(&mut tx, id, &hash, &ctx.user.actor.username, now).await?;
-    session::delete_for_user(&mut tx, id, None).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::PasswordReset, &ctx.client)
-        .record("user", id)
-        .job_center(target.job_center_id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let target = administration::reset_password(&state.db, ctx.caller(), id, &hash, now).await?;
     Ok(PasswordShownPage {
         layout: Layout::new(&ctx.user, "Passwort zurückgesetzt", "/admin/benutzer"),
         username: target.username,

@@ -218,19 +218,17 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
         pap_code: spec.pap_code,
         password_hash: hash,
     };
-    let id = match user::create(&mut tx, &new, now).await {
-        Err(StoreError::UniqueViolation) => bail!(
+    drop(tx);
+    let by = outreach_app::Source::CommandLine;
+    if outreach_app::administration::create_user(&db, by, &new, now)
+        .await?
+        .is_err()
+    {
+        bail!(
             "--username: Den Benutzernamen „{}“ gibt es schon.",
             username.as_str()
-        ),
-        other => other?,
-    };
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::UserCreate, CLI_CLIENT)
-        .record("user", id)
-        .fields(&format!("Rolle {}", role.code()))
-        .job_center(home.job_center());
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+        );
+    }
     db.close().await;
     println!(
         "Benutzer {} ({}) angelegt.",

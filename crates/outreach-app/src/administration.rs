@@ -1,0 +1,136 @@
+//! The system administration: job centers, service centers and accounts.
+//! Every change is audited; it never reads customer data.
+
+use crate::{Caller, Error, Result, Source};
+use outreach_core::audit::AuditAction;
+use outreach_store::audit;
+use outreach_store::org::{self, JobCenter, NewJobCenter, ServiceCenter};
+use outreach_store::user::{self, NewUser, User, UserListing};
+use outreach_store::{Db, StoreError, session};
+
+/// A code or user name someone else has: nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken;
+
+/// All job centers and service centers.
+pub async fn organisations(db: &Db) -> Result<(Vec<JobCenter>, Vec<ServiceCenter>)> {
+    let mut tx = db.begin_read().await?;
+    let job_centers = org::list_job_centers(&mut tx).await?;
+    let service_centers = org::list_service_centers(&mut tx).await?;
+    Ok((job_centers, service_centers))
+}
+
+/// A new job center; audited. `Err(Taken)` when its code is in use.
+pub async fn create_job_center(
+    db: &Db,
+    by: Caller<'_>,
+    new: &NewJobCenter,
+    now: i64,
+) -> Result<std::result::Result<i64, Taken>> {
+    let mut tx = db.begin().await?;
+    let id = match org::create_job_center(&mut tx, new, now).await {
+        Err(StoreError::UniqueViolation) => return Ok(Err(Taken)),
+        other => other?,
+    };
+    let event = Source::User(by)
+        .event(AuditAction::OrganisationCreate)
+        .record("job_center", id)
+        .job_center(Some(id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// A new service center; audited. `Err(Taken)` when its code is in use.
+pub async fn create_service_center(
+    db: &Db,
+    by: Caller<'_>,
+    (code, name, city, phone): (&str, &str, &str, &str),
+    now: i64,
+) -> Result<std::result::Result<i64, Taken>> {
+    let mut tx = db.begin().await?;
+    let id = match org::create_service_center(&mut tx, code, name, city, phone, now).await {
+        Err(StoreError::UniqueViolation) => return Ok(Err(Taken)),
+        other => other?,
+    };
+    let event = Source::User(by)
+        .event(AuditAction::OrganisationCreate)
+        .record("service_center", id)
+        .job_center(None);
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// All accounts.
+pub async fn users(db: &Db) -> Result<Vec<UserListing>> {
+    let mut tx = db.begin_read().await?;
+    Ok(user::list(&mut tx).await?)
+}
+
+/// A new account (its password already hashed); audited with its role.
+/// `Err(Taken)` when the user name is in use.
+pub async fn create_user(
+    db: &Db,
+    by: Source<'_>,
+    new: &NewUser,
+    now: i64,
+) -> Result<std::result::Result<i64, Taken>> {
+    let mut tx = db.begin().await?;
+    let id = match user::create(&mut tx, new, now).await {
+        Err(StoreError::UniqueViolation) => return Ok(Err(Taken)),
+        other => other?,
+    };
+    let event = by
+        .event(AuditAction::UserCreate)
+        .record("user", id)
+        .fields(&format!("Rolle {}", new.role.code()))
+        .job_center(new.home.job_center());
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// Deactivates an account, ending its sessions, or activates it again;
+/// audited. Returns the account as it was.
+pub async fn set_active(db: &Db, by: Caller<'_>, id: i64, active: bool, now: i64) -> Result<User> {
+    let mut tx = db.begin().await?;
+    let target = user::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    user::set_active(&mut tx, id, active).await?;
+    let action = if active {
+        AuditAction::UserActivate
+    } else {
+        session::delete_for_user(&mut tx, id, None).await?;
+        AuditAction::UserDeactivate
+    };
+    let event = Source::User(by)
+        .event(action)
+        .record("user", id)
+        .job_center(target.job_center_id);
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(target)
+}
+
+/// Resets an account's password to `hash` (of a generated one the caller
+/// shows once): its sessions end, and it must choose a new one at the next
+/// sign-in; audited. Returns the account as it was.
+pub async fn reset_password(
+    db: &Db,
+    by: Caller<'_>,
+    id: i64,
+    hash: &str,
+    now: i64,
+) -> Result<User> {
+    let mut tx = db.begin().await?;
+    let target = user::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    user::reset_password(&mut tx, id, hash, &by.actor.username, now).await?;
+    session::delete_for_user(&mut tx, id, None).await?;
+    let event = Source::User(by)
+        .event(AuditAction::PasswordReset)
+        .record("user", id)
+        .job_center(target.job_center_id);
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(target)
+}
