@@ -10,10 +10,10 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use outreach_app::audit_log::{self, AuditAction, Person, record_type_label};
+use outreach_app::audit_log::{AuditFilter, StoredEvent};
 use outreach_core::access::{Action, Role};
-use outreach_core::audit::AuditAction;
 use outreach_core::date::{berlin_day_start, format_de_datetime, parse_de_date};
-use outreach_store::audit::{self, AuditEvent, AuditFilter, StoredEvent};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewAuditLog);
@@ -90,32 +90,21 @@ fn filter_from(query: &FormData, job_center_id: Option<i64>, errors: &mut Errors
     }
 }
 
-/// Resolves the "Kundennummer" filter to one customer the DPO may see.
-async fn resolve_person(
-    tx: &mut outreach_store::Tx,
-    query: &FormData,
-    filter: &mut AuditFilter,
-    errors: &mut Errors,
-) -> Result<(), AppError> {
-    let number = query.get("kunde").trim().to_uppercase();
-    if number.is_empty() {
-        return Ok(());
-    }
-    let found = outreach_store::subject::find(tx, filter.job_center_id, &number).await?;
-    match found.as_slice() {
-        [one] => filter.person = Some(one.id),
-        [] => errors.add(
+/// The field error of a "Kundennummer" filter that names nobody or several.
+fn person_error(person: Person, errors: &mut Errors) {
+    match person {
+        Person::Any | Person::Found => {}
+        Person::NoOne => errors.add(
             "kunde",
             "Kundennummer",
             "Zu dieser Kundennummer ist niemand gespeichert.",
         ),
-        _ => errors.add(
+        Person::SeveralJobCenters => errors.add(
             "kunde",
             "Kundennummer",
             "Diese Kundennummer gibt es in mehreren Jobcentern; bitte über die Auskunft (Art. 15) das Jobcenter wählen.",
         ),
     }
-    Ok(())
 }
 
 fn query_of(query: &FormData) -> String {
@@ -131,19 +120,29 @@ async fn render(
     verification: Option<(String, bool)>,
 ) -> Result<Response, AppError> {
     let actor = &ctx.user.actor;
-    if actor.role != Role::Dpo {
-        return Err(AppError::Forbidden);
-    }
     let mut errors = Errors::default();
-    let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
+    let filter = filter_from(&query, actor.home.job_center(), &mut errors);
     let page = query.get("seite").parse::<i64>().unwrap_or(1).max(1);
     let now = state.clock.now();
-    // Events appended a moment ago are sealed into the chain first.
-    audit::seal(&state.db).await?;
-    let mut tx = state.db.begin().await?;
-    resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
-    let retention = audit::retention_state(&mut tx).await?;
-    let last_check = audit::latest_check(&mut tx).await?.map(|c| match c.broken_seq {
+    let list = errors
+        .is_empty()
+        .then_some((PAGE_SIZE + 1, (page - 1) * PAGE_SIZE));
+    let described = filter_description(&query);
+    let number = query.get("kunde");
+    let reading = audit_log::read(
+        &state.db,
+        ctx.caller(),
+        filter,
+        number,
+        list,
+        page,
+        &described,
+        now,
+    )
+    .await?;
+    person_error(reading.person, &mut errors);
+    let retention = reading.retention;
+    let last_check = reading.last_check.map(|c| match c.broken_seq {
         None => (
             format!(
                 "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse. {}",
@@ -162,30 +161,16 @@ async fn render(
             false,
         ),
     });
-    let mut events = if errors.is_empty() {
-        audit::list(&mut tx, &filter, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?
-    } else {
-        Vec::new()
-    };
+    let mut events = reading.events;
     let has_more = events.len() > PAGE_SIZE as usize;
     events.truncate(PAGE_SIZE as usize);
-    let event = AuditEvent::by(actor, AuditAction::AuditRead, &ctx.client)
-        .record("audit_log", format!("Seite {page}"))
-        .fields(&filter_description(&query))
-        .purpose("Datenschutzkontrolle");
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
     let rows = events
         .into_iter()
         .map(|e| Row {
             at: format_de_datetime(e.at),
             action: AuditAction::parse(&e.action).map_or("unbekannt", AuditAction::label),
             role: Role::parse(&e.role).map_or("–", Role::label),
-            record: format!(
-                "{} {}",
-                outreach_core::audit::record_type_label(&e.record_type),
-                e.record_id
-            ),
+            record: format!("{} {}", record_type_label(&e.record_type), e.record_id),
             e,
         })
         .collect();
@@ -230,7 +215,7 @@ async fn verify(
     ctx: Ctx,
     _form: FormData,
 ) -> Result<Response, AppError> {
-    let result = audit::check_and_record(&state.db, state.clock.now()).await?;
+    let result = audit_log::verify(&state.db, &ctx.user.actor, state.clock.now()).await?;
     let message = match &result.broken {
         None => (
             format!(
@@ -249,12 +234,6 @@ async fn verify(
             false,
         ),
     };
-    if !message.1 {
-        tracing::error!(
-            seq = result.broken.as_ref().map(|b| b.seq),
-            "audit chain broken"
-        );
-    }
     render(&state, &ctx, FormData::default(), Some(message)).await
 }
 
@@ -275,26 +254,28 @@ async fn export_csv(
     QueryData(query): QueryData,
 ) -> Result<Response, AppError> {
     let actor = &ctx.user.actor;
-    if actor.role != Role::Dpo {
-        return Err(AppError::Forbidden);
-    }
     let mut errors = Errors::default();
-    let mut filter = filter_from(&query, actor.home.job_center(), &mut errors);
-    // Events appended a moment ago are sealed into the chain first.
-    audit::seal(&state.db).await?;
-    let mut tx = state.db.begin().await?;
-    resolve_person(&mut tx, &query, &mut filter, &mut errors).await?;
-    if !errors.is_empty() {
-        drop(tx);
+    let filter = filter_from(&query, actor.home.job_center(), &mut errors);
+    let described = filter_description(&query);
+    let number = query.get("kunde");
+    let now = state.clock.now();
+    let exported = if errors.is_empty() {
+        audit_log::export(
+            &state.db,
+            ctx.caller(),
+            filter,
+            number,
+            EXPORT_LIMIT,
+            &described,
+            now,
+        )
+        .await?
+    } else {
+        Err(Person::Any)
+    };
+    let Ok(events) = exported else {
         return render(&state, &ctx, query, None).await;
-    }
-    let events = audit::list(&mut tx, &filter, EXPORT_LIMIT, 0).await?;
-    let event = AuditEvent::by(actor, AuditAction::AuditExport, &ctx.client)
-        .record("audit_log", format!("{} Ereignisse", events.len()))
-        .fields(&filter_description(&query))
-        .purpose("Datenschutzkontrolle");
-    audit::append(&mut tx, &event, state.clock.now()).await?;
-    tx.commit().await?;
+    };
     let header = [
         "Nr.",
         "Zeitpunkt",
@@ -321,7 +302,7 @@ async fn export_csv(
             AuditAction::parse(&e.action)
                 .map_or("unbekannt", AuditAction::label)
                 .to_string(),
-            outreach_core::audit::record_type_label(&e.record_type).to_string(),
+            record_type_label(&e.record_type).to_string(),
             e.record_id,
             e.fields,
             e.purpose,
