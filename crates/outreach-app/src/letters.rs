@@ -1,12 +1,12 @@
 //! Letters of a campaign's batches: the print files of a batch of advance
 //! letters, each step audited (the letters carry names and addresses).
 
-use crate::{Caller, Result};
+use crate::{Caller, Error, Result};
 use outreach_core::audit::AuditAction;
-use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::Campaign;
 use outreach_store::letters::{self, Batch};
+use outreach_store::{Db, RecordScope};
 
 fn purpose(campaign: &Campaign) -> String {
     format!("Vorabinformation zur Aktion „{}“", campaign.name)
@@ -22,8 +22,9 @@ pub async fn start_print(
     b: &Batch,
     now: i64,
 ) -> Result<Vec<String>> {
+    let scope = RecordScope::of(by.actor).ok_or(Error::NotFound)?;
     let mut tx = db.begin().await?;
-    let customer_numbers = letters::batch_customer_numbers(&mut tx, b.id).await?;
+    let customer_numbers = letters::batch_customer_numbers(&mut tx, scope, b.id).await?;
     let event = AuditEvent::by(by.actor, AuditAction::LetterPrint, by.client)
         .record("letter_batch", b.id)
         .fields(&format!(

@@ -54,10 +54,17 @@ async fn main() {
 
     let started = Instant::now();
     let mut tx = t.db.begin().await.unwrap();
-    let (batch, letters) = create_advance_batch(&mut tx, id, today, None, 0)
-        .await
-        .unwrap()
-        .unwrap();
+    let (batch, letters) = create_advance_batch(
+        &mut tx,
+        outreach_store::RecordScope::Operator,
+        id,
+        today,
+        None,
+        0,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     tx.commit().await.unwrap();
     let recorded = started.elapsed().as_secs_f64();
     assert_eq!(letters, count);
@@ -68,10 +75,16 @@ async fn main() {
     for part in 0..count.div_ceil(125) {
         let mut tx = t.db.begin_read().await.unwrap();
         let from = (part * 125) as i64;
-        read += outreach_store::letters::batch_advance_range(&mut tx, batch, from, from + 125)
-            .await
-            .unwrap()
-            .len();
+        read += outreach_store::letters::batch_advance_range(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            batch,
+            from,
+            from + 125,
+        )
+        .await
+        .unwrap()
+        .len();
         tx.commit().await.unwrap();
     }
     assert_eq!(read, count);
@@ -83,6 +96,7 @@ async fn main() {
     let started = Instant::now();
     let printed = print_batch(
         &t.db,
+        outreach_store::RecordScope::Operator,
         batch,
         count,
         today,
@@ -101,9 +115,13 @@ async fn main() {
     // For comparison in the same run: the same letters typeset from memory
     // (all rows loaded first), without the database in the loop.
     let mut tx = t.db.begin_read().await.unwrap();
-    let rows = outreach_store::letters::batch_advance(&mut tx, batch)
-        .await
-        .unwrap();
+    let rows = outreach_store::letters::batch_advance(
+        &mut tx,
+        outreach_store::RecordScope::Operator,
+        batch,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let letters: Vec<_> = rows
         .iter()

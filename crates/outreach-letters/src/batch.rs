@@ -11,7 +11,7 @@ use outreach_core::calling::CallingWindow;
 use outreach_core::campaign::case_code;
 use outreach_core::date::{format_de_date, iso_to_de};
 use outreach_store::letters::{self, AdvanceLetterRow};
-use outreach_store::{Db, StoreError, Tx};
+use outreach_store::{Db, RecordScope, StoreError, Tx};
 
 /// The letter a stored row prints, dated `letter_date`.
 pub fn advance_letter(row: &AdvanceLetterRow, letter_date: Date) -> AdvanceLetter {
@@ -63,6 +63,7 @@ const HASH_CHUNK: i64 = 500;
 /// memory does not grow with the campaign.
 pub async fn create_advance_batch(
     tx: &mut Tx,
+    scope: RecordScope,
     campaign_id: i64,
     letter_date: Date,
     created_by: Option<i64>,
@@ -70,6 +71,7 @@ pub async fn create_advance_batch(
 ) -> Result<Option<(i64, usize)>, StoreError> {
     let Some((id, count)) = letters::create_pending_batch(
         tx,
+        scope,
         campaign_id,
         letter_date,
         ADVANCE_TEMPLATE_VERSION,
@@ -82,7 +84,7 @@ pub async fn create_advance_batch(
     };
     let mut from = 0;
     while from < count {
-        let rows = letters::batch_advance_range(tx, id, from, from + HASH_CHUNK).await?;
+        let rows = letters::batch_advance_range(tx, scope, id, from, from + HASH_CHUNK).await?;
         let hashes: Vec<(i64, String)> = rows
             .iter()
             .map(|row| {
@@ -232,6 +234,7 @@ pub enum PrintError {
 /// `write` gets each file's index and bytes, in the order they finish.
 pub async fn print_batch(
     db: &Db,
+    scope: RecordScope,
     batch_id: i64,
     count: usize,
     letter_date: Date,
@@ -251,7 +254,7 @@ pub async fn print_batch(
     let mut fed = Ok(());
     for part in 0..count.div_ceil(LETTERS_PER_FILE) {
         let from = (part * LETTERS_PER_FILE) as i64;
-        let rows = match read_part(db, batch_id, from).await {
+        let rows = match read_part(db, scope, batch_id, from).await {
             Ok(rows) => rows,
             Err(e) => {
                 fed = Err(e);
@@ -284,11 +287,15 @@ pub async fn print_batch(
     })
 }
 
-async fn read_part(db: &Db, batch_id: i64, from: i64) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+async fn read_part(
+    db: &Db,
+    scope: RecordScope,
+    batch_id: i64,
+    from: i64,
+) -> Result<Vec<AdvanceLetterRow>, StoreError> {
     let mut tx = db.begin_read().await?;
-    let rows =
-        letters::batch_advance_range(&mut tx, batch_id, from, from + LETTERS_PER_FILE as i64)
-            .await?;
+    let to = from + LETTERS_PER_FILE as i64;
+    let rows = letters::batch_advance_range(&mut tx, scope, batch_id, from, to).await?;
     tx.commit().await?;
     Ok(rows)
 }

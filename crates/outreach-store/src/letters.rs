@@ -83,18 +83,22 @@ macro_rules! postal_order {
 /// in postal order (postcode, then customer number).
 pub async fn pending_advance(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     campaign_id: i64,
 ) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    let (kind, owner) = scope.args();
     tx.fetch_all(
         concat!(
             letter_select!(),
             "CAST(0 AS BIGINT) AS position, '' AS recorded_hash",
             letter_joins!(),
             pending_where!(),
+            " AND",
+            crate::campaign_in_scope!(),
             " ORDER BY ",
             postal_order!()
         ),
-        args![campaign_id],
+        args![campaign_id, kind, owner],
     )
     .await
 }
@@ -127,12 +131,17 @@ pub async fn pending_count(
 /// every case already has its letter.
 pub async fn create_pending_batch(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     campaign_id: i64,
     letter_date: Date,
     template_version: &str,
     created_by: Option<i64>,
     now: i64,
 ) -> Result<Option<(i64, i64)>, StoreError> {
+    // Only a campaign in scope gets a batch: its cases have no letter else.
+    if pending_count(tx, scope, campaign_id).await? == 0 {
+        return Ok(None);
+    }
     let (batch_id,): (i64,) = tx
         .fetch_one(
             "INSERT INTO letter_batches (campaign_id, kind, letter_date, letter_count, created_by, created_at)
@@ -201,40 +210,54 @@ pub async fn set_hashes(
 /// The letters of a batch, in batch order, with today's data.
 pub async fn batch_advance(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     batch_id: i64,
 ) -> Result<Vec<AdvanceLetterRow>, StoreError> {
-    batch_advance_range(tx, batch_id, 0, i64::MAX).await
+    batch_advance_range(tx, scope, batch_id, 0, i64::MAX).await
 }
 
 /// The letters of a batch at positions `from..to`, in batch order, with
 /// today's data.
 pub async fn batch_advance_range(
     tx: &mut Tx,
+    scope: crate::RecordScope,
     batch_id: i64,
     from: i64,
     to: i64,
 ) -> Result<Vec<AdvanceLetterRow>, StoreError> {
+    let (kind, owner) = scope.args();
     tx.fetch_all(
         concat!(
             letter_select!(),
             "l.position, l.content_hash AS recorded_hash",
             letter_joins!(),
             "JOIN letters l ON l.case_id = k.id AND l.batch_id = $1
-             WHERE l.position >= $2 AND l.position < $3
-             ORDER BY l.position"
+             WHERE l.position >= $4 AND l.position < $5 AND",
+            crate::campaign_in_scope!(),
+            "ORDER BY l.position"
         ),
-        args![batch_id, from, to],
+        args![batch_id, kind, owner, from, to],
     )
     .await
 }
 
 /// The customer numbers of a batch's letters, in batch order (for its manifest).
-pub async fn batch_customer_numbers(tx: &mut Tx, batch_id: i64) -> Result<Vec<String>, StoreError> {
+pub async fn batch_customer_numbers(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    batch_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let (kind, owner) = scope.args();
     let rows: Vec<(String,)> = tx
         .fetch_all(
-            "SELECT c.customer_number FROM letters l JOIN customers c ON c.id = l.customer_id
-             WHERE l.batch_id = $1 ORDER BY l.position",
-            args![batch_id],
+            concat!(
+                "SELECT c.customer_number FROM letters l JOIN customers c ON c.id = l.customer_id
+                 JOIN letter_batches b ON b.id = l.batch_id JOIN campaigns p ON p.id = b.campaign_id
+                 WHERE l.batch_id = $1 AND",
+                crate::campaign_in_scope!(),
+                "ORDER BY l.position"
+            ),
+            args![batch_id, kind, owner],
         )
         .await?;
     Ok(rows.into_iter().map(|(n,)| n).collect())

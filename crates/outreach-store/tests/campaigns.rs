@@ -287,7 +287,9 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
 
         // Letters for two of the three cases, then the batch sent on 02.03.
         let mut tx = t.db.begin().await.unwrap();
-        let pending = letters::pending_advance(&mut tx, id).await.unwrap();
+        let pending = letters::pending_advance(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap();
         assert_eq!(pending.len(), 3);
         let new: Vec<NewLetter> = pending[..2]
             .iter()
@@ -309,7 +311,10 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
         );
         let mut tx = t.db.begin().await.unwrap();
         assert_eq!(
-            letters::batch_advance(&mut tx, batch).await.unwrap().len(),
+            letters::batch_advance(&mut tx, outreach_store::RecordScope::Operator, batch)
+                .await
+                .unwrap()
+                .len(),
             2
         );
         assert!(
@@ -372,7 +377,9 @@ async fn cases_say_why_they_cannot_be_called_until_letter_and_lead_time() {
 
         // The batch's letters come back in batch order with their data.
         let mut tx = t.db.begin_read().await.unwrap();
-        let rows = letters::batch_advance(&mut tx, batch).await.unwrap();
+        let rows = letters::batch_advance(&mut tx, outreach_store::RecordScope::Operator, batch)
+            .await
+            .unwrap();
         assert_eq!(
             rows.iter().map(|r| r.case_id).collect::<Vec<_>>(),
             new.iter().map(|l| l.case_id).collect::<Vec<_>>()
@@ -451,7 +458,9 @@ async fn an_objection_closes_the_case_at_once() {
             .unwrap();
         assert!(candidate, "{backend:?}");
         // No letter is produced for a closed case.
-        let pending = letters::pending_advance(&mut tx, id).await.unwrap();
+        let pending = letters::pending_advance(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap();
         assert_eq!(pending.len(), 2);
         assert!(pending.iter().all(|r| r.case_id != case));
         let counts = campaign::callable_counts(&mut tx, &c, TODAY).await.unwrap();
@@ -480,25 +489,36 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
             .unwrap()
             .unwrap();
         campaign::activate(&mut tx, &c, TODAY, NOW).await.unwrap();
-        let pending = letters::pending_advance(&mut tx, id).await.unwrap();
+        let pending = letters::pending_advance(&mut tx, outreach_store::RecordScope::Operator, id)
+            .await
+            .unwrap();
         assert_eq!(
             letters::pending_count(&mut tx, outreach_store::RecordScope::Operator, id)
                 .await
                 .unwrap(),
             pending.len() as i64
         );
-        let (batch, count) =
-            letters::create_pending_batch(&mut tx, id, TODAY, "v1", Some(w.admin), NOW)
-                .await
-                .unwrap()
-                .unwrap();
+        let (batch, count) = letters::create_pending_batch(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            id,
+            TODAY,
+            "v1",
+            Some(w.admin),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(count, pending.len() as i64, "{backend:?}");
         let hashes: Vec<(i64, String)> = (0..count).map(|p| (p, format!("h{p}"))).collect();
         letters::set_hashes(&mut tx, batch, &hashes).await.unwrap();
         tx.commit().await.unwrap();
 
         let mut tx = t.db.begin_read().await.unwrap();
-        let rows = letters::batch_advance(&mut tx, batch).await.unwrap();
+        let rows = letters::batch_advance(&mut tx, outreach_store::RecordScope::Operator, batch)
+            .await
+            .unwrap();
         // Same cases, same (postal) order as the pending list, hashes by position.
         assert_eq!(
             rows.iter().map(|r| r.case_id).collect::<Vec<_>>(),
@@ -509,14 +529,21 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
             assert_eq!(row.position, i as i64);
             assert_eq!(row.recorded_hash, format!("h{i}"));
         }
-        let tail = letters::batch_advance_range(&mut tx, batch, 1, 2)
-            .await
-            .unwrap();
+        let tail = letters::batch_advance_range(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            batch,
+            1,
+            2,
+        )
+        .await
+        .unwrap();
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].case_id, rows[1].case_id);
-        let numbers = letters::batch_customer_numbers(&mut tx, batch)
-            .await
-            .unwrap();
+        let numbers =
+            letters::batch_customer_numbers(&mut tx, outreach_store::RecordScope::Operator, batch)
+                .await
+                .unwrap();
         assert_eq!(
             numbers,
             rows.iter()
@@ -539,10 +566,18 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
             0
         );
         assert!(
-            letters::create_pending_batch(&mut tx, id, TODAY, "v1", None, NOW)
-                .await
-                .unwrap()
-                .is_none()
+            letters::create_pending_batch(
+                &mut tx,
+                outreach_store::RecordScope::Operator,
+                id,
+                TODAY,
+                "v1",
+                None,
+                NOW
+            )
+            .await
+            .unwrap()
+            .is_none()
         );
         assert_eq!(
             letters::batches(&mut tx, outreach_store::RecordScope::Operator, id)

@@ -501,10 +501,41 @@ async fn check_changes(
             prop_assert_eq!(listed.len(), usize::from(expected), "batches {}", k);
             let pending = letters::pending_count(&mut tx, scope, id).await.unwrap();
             prop_assert_eq!(pending, i64::from(expected), "pending {} in {:?}", k, scope);
+            let rows = letters::pending_advance(&mut tx, scope, id).await.unwrap();
+            prop_assert_eq!(rows.len(), usize::from(expected), "pending letters {}", k);
+            let created = letters::create_pending_batch(&mut tx, scope, id, TODAY, "v", None, 0)
+                .await
+                .unwrap();
+            prop_assert_eq!(
+                created.is_some(),
+                expected,
+                "new batch {} in {:?}",
+                k,
+                scope
+            );
+            if let Some((batch, _)) = created {
+                for (other, _, _) in record_scopes(jcs, scs) {
+                    let seen = other == RecordScope::JobCenter(jcs[m.jc])
+                        || other == RecordScope::ServiceCenter(scs[m.sc]);
+                    let rows = letters::batch_advance(&mut tx, other, batch).await.unwrap();
+                    prop_assert_eq!(
+                        rows.len(),
+                        usize::from(seen),
+                        "letters {} in {:?}",
+                        k,
+                        other
+                    );
+                    let numbers = letters::batch_customer_numbers(&mut tx, other, batch)
+                        .await
+                        .unwrap();
+                    prop_assert_eq!(numbers.len(), usize::from(seen), "manifest {}", k);
+                }
+            }
             let sent = letters::mark_sent(&mut tx, scope, batches[k], TODAY, None)
                 .await
                 .unwrap();
             prop_assert_eq!(sent, expected, "batch sent {} in {:?}", k, scope);
+            // The letter just made (in scope) doesn't keep the case from its objection.
             let objection = campaign::record_objection(&mut tx, scope, open_cases[k], TODAY, 1, 0)
                 .await
                 .unwrap();

@@ -838,6 +838,7 @@ async fn create_batch(
     let mut tx = state.db.begin().await?;
     let created = create_advance_batch(
         &mut tx,
+        ctx.scope()?,
         c.id,
         today(&state),
         Some(ctx.user.actor.user_id),
@@ -920,8 +921,14 @@ async fn batch_pdf(
     let letter_date = parse_iso_date(&b.letter_date).unwrap_or_else(|| today(&state));
     let from = (index * LETTERS_PER_FILE) as i64;
     let mut tx = state.db.begin_read().await?;
-    let rows =
-        letters::batch_advance_range(&mut tx, b.id, from, from + LETTERS_PER_FILE as i64).await?;
+    let rows = letters::batch_advance_range(
+        &mut tx,
+        ctx.scope()?,
+        b.id,
+        from,
+        from + LETTERS_PER_FILE as i64,
+    )
+    .await?;
     tx.commit().await?;
     let chunk: Vec<AdvanceLetter> = rows
         .iter()
@@ -949,7 +956,7 @@ async fn batch_manifest(
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     audit_print(&state, &ctx, &c, &b, "Manifest: Kundennummer, Datei, Seite").await?;
     let mut tx = state.db.begin_read().await?;
-    let numbers = letters::batch_customer_numbers(&mut tx, b.id).await?;
+    let numbers = letters::batch_customer_numbers(&mut tx, ctx.scope()?, b.id).await?;
     tx.commit().await?;
     Ok((
         [

@@ -127,6 +127,7 @@ async fn start(
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
+    let scope = ctx.scope()?;
     let now = state.clock.now();
     if let Some(job) = state.prints.get(b.id)
         && matches!(job.state(), PrintState::Running)
@@ -145,13 +146,19 @@ async fn start(
         finished_at: Mutex::new(None),
     });
     state.prints.insert(job.clone());
-    tokio::spawn(run(state.clone(), job, b, customer_numbers));
+    tokio::spawn(run(state.clone(), scope, job, b, customer_numbers));
     Ok(Redirect::to(&base(&ids)).into_response())
 }
 
 /// Typesets the batch into the job's archive.
-async fn run(state: AppState, job: Arc<PrintJob>, b: Batch, customer_numbers: Vec<String>) {
-    let outcome = write_archive(&state, &job, &b, &customer_numbers).await;
+async fn run(
+    state: AppState,
+    scope: outreach_store::RecordScope,
+    job: Arc<PrintJob>,
+    b: Batch,
+    customer_numbers: Vec<String>,
+) {
+    let outcome = write_archive(&state, scope, &job, &b, &customer_numbers).await;
     let next = match outcome {
         Ok((size, changed)) => PrintState::Done { size, changed },
         Err(message) => {
@@ -172,6 +179,7 @@ async fn run(state: AppState, job: Arc<PrintJob>, b: Batch, customer_numbers: Ve
 
 async fn write_archive(
     state: &AppState,
+    scope: outreach_store::RecordScope,
     job: &PrintJob,
     b: &Batch,
     customer_numbers: &[String],
@@ -188,6 +196,7 @@ async fn write_archive(
     let sink = zip.clone();
     let printed = print_batch(
         &state.db,
+        scope,
         b.id,
         job.total,
         letter_date,

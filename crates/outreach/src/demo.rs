@@ -262,6 +262,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
         outreach_store::campaign::activate(tx, &c, today, now).await?;
         if let Some((batch, _)) = outreach_letters::batch::create_advance_batch(
             tx,
+            outreach_store::RecordScope::Operator,
             campaign_id,
             sent_on,
             Some(admin_id),

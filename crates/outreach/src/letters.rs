@@ -41,7 +41,16 @@ pub async fn advance(
                 _ => bail!("--batch: Die Aktion {campaign_id} hat keinen Stapel {id}."),
             }
         }
-        None => match create_advance_batch(&mut tx, campaign_id, today, None, now).await? {
+        None => match create_advance_batch(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            campaign_id,
+            today,
+            None,
+            now,
+        )
+        .await?
+        {
             Some((id, count)) => {
                 let event =
                     AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterBatchCreate, CLI_CLIENT)
@@ -70,7 +79,9 @@ pub async fn advance(
     };
     let letter_date = parse_iso_date(&stored.letter_date).unwrap_or(today);
     let count = usize::try_from(stored.letter_count).unwrap_or(0);
-    let customer_numbers = letters::batch_customer_numbers(&mut tx, batch_id).await?;
+    let customer_numbers =
+        letters::batch_customer_numbers(&mut tx, outreach_store::RecordScope::Operator, batch_id)
+            .await?;
     let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterPrint, CLI_CLIENT)
         .record("letter_batch", batch_id)
         .fields(&format!(
@@ -95,6 +106,7 @@ pub async fn advance(
     let targets: Vec<std::path::PathBuf> = names.iter().map(|n| Path::new(out).join(n)).collect();
     let printed = print_batch(
         &db,
+        outreach_store::RecordScope::Operator,
         batch_id,
         count,
         letter_date,

@@ -241,11 +241,17 @@ impl TestApp {
         campaign::activate(&mut tx, &c, today, now)
             .await
             .expect("activate campaign");
-        let (batch, _) =
-            outreach_letters::batch::create_advance_batch(&mut tx, campaign, today, None, now)
-                .await
-                .expect("batch")
-                .expect("letters");
+        let (batch, _) = outreach_letters::batch::create_advance_batch(
+            &mut tx,
+            outreach_store::RecordScope::Operator,
+            campaign,
+            today,
+            None,
+            now,
+        )
+        .await
+        .expect("batch")
+        .expect("letters");
         let (case,): (i64,) = tx
             .fetch_one(
                 "SELECT MIN(id) FROM cases WHERE campaign_id = $1",
