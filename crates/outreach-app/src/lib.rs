@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod administration;
 pub mod api_tokens;
 pub mod audit_log;
+pub mod calls;
 pub mod customers;
 pub mod guides;
 pub mod home;
