@@ -16,15 +16,13 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_core::access::{Action, CustomerScope, Role, customer_scope};
-use outreach_core::audit::AuditAction;
+use outreach_app::results::{
+    self, DisputeProblem, ExportRequest, InboxFilter, InboxItem, NOTE_MAX, ResultCase,
+};
+use outreach_core::access::{Action, Role};
 use outreach_core::date::{berlin_day_start, format_de_date, format_de_datetime, parse_de_date};
-use outreach_core::guide::Field;
 use outreach_core::guide::session::Flags;
 use outreach_core::handover::{self, ExportRecord, InboxFlag};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::campaign;
-use outreach_store::handover::{self as store, InboxDetail, InboxFilter, InboxItem};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewResults);
@@ -40,25 +38,6 @@ pub fn routes() -> Routes {
 }
 
 const PAGE_SIZE: i64 = 50;
-
-fn scope_of(ctx: &Ctx) -> Result<CustomerScope, AppError> {
-    customer_scope(&ctx.user.actor).ok_or(AppError::Forbidden)
-}
-
-fn job_center_of(scope: &CustomerScope) -> Result<i64, AppError> {
-    match scope {
-        CustomerScope::JobCenter { job_center_id }
-        | CustomerScope::CaseManager { job_center_id, .. } => Ok(*job_center_id),
-        CustomerScope::ServiceCenter { .. } => Err(AppError::Forbidden),
-    }
-}
-
-fn purpose(role: Role) -> &'static str {
-    match role {
-        Role::CaseManager => "Vorbereitung der persönlichen Beratung (eigene Kundinnen und Kunden)",
-        _ => "Verwaltung der Gesprächsergebnisse des Jobcenters",
-    }
-}
 
 fn name_of(item: &InboxItem) -> String {
     match &item.first_name {
@@ -127,8 +106,6 @@ async fn list(
     QueryData(query): QueryData,
 ) -> Result<ListPage, AppError> {
     let actor = &ctx.user.actor;
-    let scope = scope_of(&ctx)?;
-    let jc = job_center_of(&scope)?;
     // Unknown filter values are ignored (they come from this page's own select boxes).
     let flag = InboxFlag::parse(query.get("merkmal"));
     let campaign_id = query.get("aktion").parse::<i64>().ok();
@@ -143,22 +120,16 @@ async fn list(
         campaign_id,
         unread_only: unread,
     };
-    let mut tx = state.db.begin().await?;
-    let campaigns = campaign::list(&mut tx, jc).await?;
-    let total = store::count(&mut tx, &scope, &filter).await?;
-    let items = store::list(&mut tx, &scope, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
-    if !items.is_empty() {
-        let event = AuditEvent::by(actor, AuditAction::ResultList, &ctx.client)
-            .record(
-                "result_list",
-                format!("Seite {page}, {} Fälle", items.len()),
-            )
-            .fields("Kundennummer, Name, Aktion, Ergebnis, Datum, Merkmale")
-            .purpose(purpose(actor.role))
-            .job_center(Some(jc));
-        audit::append(&mut tx, &event, state.clock.now()).await?;
-    }
-    tx.commit().await?;
+    let inbox = results::inbox(
+        &state.db,
+        ctx.caller(),
+        &filter,
+        page,
+        PAGE_SIZE,
+        state.clock.now(),
+    )
+    .await?;
+    let total = inbox.total;
     let flag_code = flag.map_or("", InboxFlag::code).to_string();
     let campaign = campaign_id.map(|c| c.to_string()).unwrap_or_default();
     let query = format!(
@@ -167,7 +138,7 @@ async fn list(
     );
     Ok(ListPage {
         layout: Layout::new(&ctx.user, "Gesprächsergebnisse", "/ergebnisse"),
-        rows: items.into_iter().map(Row::new).collect(),
+        rows: inbox.items.into_iter().map(Row::new).collect(),
         total,
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
@@ -176,7 +147,7 @@ async fn list(
             .map(|f| (f.code(), f.label()))
             .collect(),
         flag: flag_code,
-        campaigns: campaigns.into_iter().map(|c| (c.id, c.name)).collect(),
+        campaigns: inbox.campaigns.into_iter().map(|c| (c.id, c.name)).collect(),
         campaign,
         unread,
         query,
@@ -265,28 +236,18 @@ fn flag_lines(flags: &Flags) -> Vec<(&'static str, String)> {
     lines
 }
 
-const DETAIL_FIELDS: &str =
-    "Kundennummer, Name, Aktion, Ergebnis, Änderungen (alt → neu), Merkmale, Notiz";
-
-/// What the detail page shows besides the case itself.
-struct Extras {
-    disputes: Vec<store::Dispute>,
-    pap_codes: Vec<String>,
-    invitations: Vec<(i64, String, &'static str)>,
-}
-
-async fn load(state: &AppState, ctx: &Ctx, id: i64) -> Result<(InboxDetail, Extras), AppError> {
-    let actor = &ctx.user.actor;
-    let scope = scope_of(ctx)?;
-    let jc = job_center_of(&scope)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let d = store::get(&mut tx, &scope, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let disputes = store::disputes(&mut tx, &scope, id).await?;
-    let invitations = outreach_store::invitation::for_case(&mut tx, jc, id)
-        .await?
+fn page(
+    ctx: &Ctx,
+    ResultCase {
+        detail: d,
+        disputes,
+        pap_codes,
+        invitations,
+    }: ResultCase,
+    errors: Errors,
+    message: &'static str,
+) -> DetailPage {
+    let invitations = invitations
         .into_iter()
         .map(|i| {
             (
@@ -301,46 +262,6 @@ async fn load(state: &AppState, ctx: &Ctx, id: i64) -> Result<(InboxDetail, Extr
             )
         })
         .collect();
-    let pap_codes = if actor.role == Role::JobcenterAdmin {
-        store::pap_codes(&mut tx, jc).await?
-    } else {
-        Vec::new()
-    };
-    // The assigned pAp opening it marks it read; the administration looking
-    // leaves it unread for them.
-    if actor.role == Role::CaseManager {
-        store::mark_read(&mut tx, &scope, id, now).await?;
-    }
-    let event = AuditEvent::by(actor, AuditAction::ResultRead, &ctx.client)
-        .record("case", id)
-        .fields(DETAIL_FIELDS)
-        .purpose(purpose(actor.role))
-        .job_center(Some(d.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok((
-        d,
-        Extras {
-            disputes,
-            pap_codes,
-            invitations,
-        },
-    ))
-}
-
-fn page(
-    ctx: &Ctx,
-    (
-        d,
-        Extras {
-            disputes,
-            pap_codes,
-            invitations,
-        },
-    ): (InboxDetail, Extras),
-    errors: Errors,
-    message: &'static str,
-) -> DetailPage {
     let flags = d.item.result_flags();
     let changes = d
         .changes()
@@ -398,7 +319,7 @@ async fn detail(
     IdPath(id): IdPath,
     QueryData(query): QueryData,
 ) -> Result<DetailPage, AppError> {
-    let loaded = load(&state, &ctx, id).await?;
+    let loaded = results::open(&state.db, ctx.caller(), id, state.clock.now()).await?;
     let message = match query.get("meldung") {
         "kenntnis" => "Das Ergebnis ist als zur Kenntnis genommen vermerkt.",
         "bestritten" => "Der Wert ist als bestritten markiert; er bleibt unverändert gespeichert.",
@@ -411,38 +332,14 @@ async fn detail(
     Ok(page(&ctx, loaded, Errors::default(), message))
 }
 
-/// The case in scope, or "not found" (the same answer as for a case that
-/// doesn't exist).
-async fn in_scope(state: &AppState, ctx: &Ctx, id: i64) -> Result<InboxDetail, AppError> {
-    let scope = scope_of(ctx)?;
-    let mut tx = state.db.read().await?;
-    let d = store::get(&mut tx, &scope, id).await?;
-    tx.commit().await?;
-    d.ok_or(AppError::NotFound)
-}
-
 async fn acknowledge(
     State(state): State<AppState>,
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let d = in_scope(&state, &ctx, id).await?;
-    let scope = scope_of(&ctx)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if store::acknowledge(&mut tx, &scope, id, ctx.user.actor.user_id, now).await? {
-        let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultAcknowledge, &ctx.client)
-            .record("case", id)
-            .fields("zur Kenntnis genommen")
-            .job_center(Some(d.job_center_id));
-        audit::append(&mut tx, &event, now).await?;
-    }
-    tx.commit().await?;
+    results::acknowledge(&state.db, ctx.caller(), id, state.clock.now()).await?;
     Ok(Redirect::to(&format!("/ergebnisse/{id}?meldung=kenntnis")).into_response())
 }
-
-/// At most this many characters in a note.
-const NOTE_MAX: usize = 500;
 
 async fn dispute(
     State(state): State<AppState>,
@@ -450,73 +347,51 @@ async fn dispute(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let d = in_scope(&state, &ctx, id).await?;
-    let field = form.get("feld");
-    let note = form.get("notiz");
-    if d.changes().is_empty() {
-        // The page offers no form then: nothing was changed to dispute.
-        return Err(AppError::BadRequest(
-            "In diesem Gespräch wurde keine Angabe geändert; es gibt nichts zu bestreiten.",
-        ));
-    }
-    let mut errors = Errors::default();
-    let changed = d.changes().iter().any(|c| c.field.code() == field);
-    if Field::parse(field).is_none() || !changed {
-        errors.add(
-            "feld",
-            "Feld",
-            "Bitte wählen Sie einen Wert, der in diesem Gespräch geändert wurde.",
-        );
-    }
-    if note.chars().count() > NOTE_MAX {
-        errors.add(
-            "notiz",
-            "Notiz",
-            format!("Die Notiz darf höchstens {NOTE_MAX} Zeichen lang sein."),
-        );
-    }
-    if note
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        errors.add(
-            "notiz",
-            "Notiz",
-            "Die Notiz enthält unzulässige Steuerzeichen.",
-        );
-    }
-    if !errors.is_empty() {
-        let loaded = load(&state, &ctx, id).await?;
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page(&ctx, loaded, errors, ""),
-        )
-            .into_response());
-    }
-    let scope = scope_of(&ctx)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if !store::dispute(
-        &mut tx,
-        &scope,
+    let disputed = results::dispute(
+        &state.db,
+        ctx.caller(),
         id,
-        field,
-        note,
-        ctx.user.actor.user_id,
+        form.get("feld"),
+        form.get("notiz"),
         now,
     )
-    .await?
-    {
-        return Err(AppError::NotFound);
+    .await?;
+    let Err(problems) = disputed else {
+        return Ok(Redirect::to(&format!("/ergebnisse/{id}?meldung=bestritten")).into_response());
+    };
+    let mut errors = Errors::default();
+    for problem in problems {
+        match problem {
+            // The page offers no form then: nothing was changed to dispute.
+            DisputeProblem::NothingChanged => {
+                return Err(AppError::BadRequest(
+                    "In diesem Gespräch wurde keine Angabe geändert; es gibt nichts zu bestreiten.",
+                ));
+            }
+            DisputeProblem::FieldNotChanged => errors.add(
+                "feld",
+                "Feld",
+                "Bitte wählen Sie einen Wert, der in diesem Gespräch geändert wurde.",
+            ),
+            DisputeProblem::NoteTooLong => errors.add(
+                "notiz",
+                "Notiz",
+                format!("Die Notiz darf höchstens {NOTE_MAX} Zeichen lang sein."),
+            ),
+            DisputeProblem::NoteControlCharacters => errors.add(
+                "notiz",
+                "Notiz",
+                "Die Notiz enthält unzulässige Steuerzeichen.",
+            ),
+        }
     }
-    let label = Field::parse(field).map_or("?", Field::label);
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultDispute, &ctx.client)
-        .record("case", id)
-        .fields(&format!("{label}: bestritten"))
-        .job_center(Some(d.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/ergebnisse/{id}?meldung=bestritten")).into_response())
+    let loaded = results::open(&state.db, ctx.caller(), id, now).await?;
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page(&ctx, loaded, errors, ""),
+    )
+        .into_response())
 }
 
 async fn reassign(
@@ -525,41 +400,23 @@ async fn reassign(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let d = in_scope(&state, &ctx, id).await?;
-    let pap = form.get("pap");
-    let known = {
-        let mut tx = state.db.read().await?;
-        let codes = store::pap_codes(&mut tx, d.job_center_id).await?;
-        tx.commit().await?;
-        codes.iter().any(|c| c == pap)
-    };
-    if !known {
-        let mut errors = Errors::default();
-        errors.add(
-            "pap",
-            "pAp-Kennung",
-            "Bitte wählen Sie die pAp-Kennung einer Fallmanagerin oder eines Fallmanagers Ihres Jobcenters.",
-        );
-        let loaded = load(&state, &ctx, id).await?;
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page(&ctx, loaded, errors, ""),
-        )
-            .into_response());
-    }
-    let scope = scope_of(&ctx)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if !store::reassign(&mut tx, &scope, id, pap).await? {
-        return Err(AppError::NotFound);
+    let pap = form.get("pap");
+    if results::reassign(&state.db, ctx.caller(), id, pap, now).await? {
+        return Ok(Redirect::to(&format!("/ergebnisse/{id}?meldung=zugewiesen")).into_response());
     }
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultReassign, &ctx.client)
-        .record("case", id)
-        .fields(&format!("zugewiesen an pAp {pap}"))
-        .job_center(Some(d.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/ergebnisse/{id}?meldung=zugewiesen")).into_response())
+    let mut errors = Errors::default();
+    errors.add(
+        "pap",
+        "pAp-Kennung",
+        "Bitte wählen Sie die pAp-Kennung einer Fallmanagerin oder eines Fallmanagers Ihres Jobcenters.",
+    );
+    let loaded = results::open(&state.db, ctx.caller(), id, now).await?;
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page(&ctx, loaded, errors, ""),
+    )
+        .into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -579,10 +436,7 @@ async fn export_page(
     form: &FormData,
     errors: Errors,
 ) -> Result<ExportPage, AppError> {
-    let jc = job_center_of(&scope_of(ctx)?)?;
-    let mut tx = state.db.read().await?;
-    let campaigns = campaign::list(&mut tx, jc).await?;
-    tx.commit().await?;
+    let campaigns = results::export_campaigns(&state.db, &ctx.user.actor).await?;
     Ok(ExportPage {
         layout: Layout::new(&ctx.user, "Ergebnisse exportieren", "/ergebnisse"),
         campaigns: campaigns.into_iter().map(|c| (c.id, c.name)).collect(),
@@ -610,64 +464,40 @@ async fn export(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let jc = job_center_of(&scope_of(&ctx)?)?;
     let mut errors = Errors::default();
-    let campaign_id = form.get("aktion").parse::<i64>().ok();
-    let campaign = match campaign_id {
-        Some(id) => {
-            let mut tx = state.db.read().await?;
-            let c =
-                campaign::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id).await?;
-            tx.commit().await?;
-            c.filter(|c| c.job_center_id == jc)
-        }
-        None => None,
-    };
-    if campaign.is_none() {
-        errors.add(
-            "aktion",
-            "Aktion",
-            "Bitte wählen Sie eine Aktion Ihres Jobcenters.",
-        );
-    }
     let since = match form.get("seit") {
-        "" => None,
-        raw => match parse_de_date(raw) {
-            Ok(d) => Some(berlin_day_start(d)),
-            Err(_) => {
-                errors.add(
-                    "seit",
-                    "abgeschlossen seit",
-                    "Bitte geben Sie das Datum als TT.MM.JJJJ an, zum Beispiel 01.02.2027.",
-                );
-                None
-            }
-        },
+        "" => Ok(None),
+        raw => parse_de_date(raw).map(|d| Some(berlin_day_start(d))).map_err(|_| ()),
     };
     let json = form.get("format") == "json";
-    let Some(campaign) = campaign.filter(|_| errors.is_empty()) else {
-        let page = export_page(&state, &ctx, &form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    let request = ExportRequest {
+        campaign_id: form.get("aktion").parse::<i64>().ok(),
+        since,
+        since_text: form.get("seit"),
+        json,
     };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let cases = store::export_cases(&mut tx, jc, campaign.id, since).await?;
-    let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
-    store::mark_handed_over(&mut tx, &ids, now).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::ResultExport, &ctx.client)
-        .record("campaign", campaign.id)
-        .fields(&format!(
-            "{} Fälle als {}{}",
-            cases.len(),
-            if json { "JSON" } else { "CSV" },
-            form.get("seit")
-                .is_empty()
-                .then(String::new)
-                .unwrap_or_else(|| format!(", abgeschlossen seit {}", form.get("seit")))
-        ))
-        .purpose("Übergabe an das Fachverfahren des Jobcenters")
-        .job_center(Some(jc));
-    audit::append(&mut tx, &event, now).await?;
+    let (campaign_id, cases) =
+        match results::export(&state.db, ctx.caller(), &request, state.clock.now()).await? {
+            Ok(exported) => exported,
+            Err(unknown_campaign) => {
+                if unknown_campaign {
+                    errors.add(
+                        "aktion",
+                        "Aktion",
+                        "Bitte wählen Sie eine Aktion Ihres Jobcenters.",
+                    );
+                }
+                if request.since.is_err() {
+                    errors.add(
+                        "seit",
+                        "abgeschlossen seit",
+                        "Bitte geben Sie das Datum als TT.MM.JJJJ an, zum Beispiel 01.02.2027.",
+                    );
+                }
+                let page = export_page(&state, &ctx, &form, errors).await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        };
     let (body, kind, extension) = if json {
         let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
         let body = serde_json::to_vec_pretty(&records)
@@ -678,10 +508,9 @@ async fn export(
             handover::export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
         (body, "text/csv; charset=utf-8", "csv")
     };
-    tx.commit().await?;
     Ok(crate::download::attachment(
         body,
         kind,
-        &format!("ergebnisse-aktion-{}.{extension}", campaign.id),
+        &format!("ergebnisse-aktion-{campaign_id}.{extension}"),
     ))
 }
