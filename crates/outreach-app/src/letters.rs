@@ -57,3 +57,24 @@ pub async fn record_print_download(
     tx.commit().await?;
     Ok(())
 }
+
+/// Typesets on a thread of its own with the deep stack typst needs, off the
+/// async workers.
+pub async fn typeset<F>(work: F) -> Result<Vec<u8>>
+where
+    F: FnOnce(&outreach_letters::Renderer) -> std::result::Result<Vec<u8>, outreach_letters::LetterError>
+        + Send
+        + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(move || work(&outreach_letters::Renderer::new()))
+            .map_err(|e| Error::Internal(format!("thread: {e}")))?
+            .join()
+            .map_err(|_| Error::Internal("typst thread panicked".into()))?
+            .map_err(|e| Error::Internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("join: {e}")))?
+}

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod guides;
 pub mod home;
 pub mod imports;
+pub mod invitations;
 pub mod letters;
 pub mod mandates;
 pub mod password;

@@ -34,23 +34,12 @@ where
     Ok(attachment(body, "text/csv; charset=utf-8", filename))
 }
 
-/// Typesets on a thread of its own with the deep stack typst needs, off the
-/// async workers.
+/// Typesets on a thread of its own with the deep stack typst needs.
 pub async fn typeset<F>(work: F) -> Result<Vec<u8>, AppError>
 where
     F: FnOnce(&outreach_letters::Renderer) -> Result<Vec<u8>, outreach_letters::LetterError>
         + Send
         + 'static,
 {
-    tokio::task::spawn_blocking(move || {
-        std::thread::Builder::new()
-            .stack_size(16 << 20)
-            .spawn(move || work(&outreach_letters::Renderer::new()))
-            .map_err(|e| AppError::Internal(format!("thread: {e}")))?
-            .join()
-            .map_err(|_| AppError::Internal("typst thread panicked".into()))?
-            .map_err(|e| AppError::Internal(e.to_string()))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("join: {e}")))?
+    Ok(outreach_app::letters::typeset(work).await?)
 }
