@@ -13,8 +13,8 @@ use outreach_core::date::{berlin_date, iso_to_de, parse_iso_date};
 use outreach_core::guide::session::{self as guide_session, Outcome, Session};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::conversation::{self, CaseCustomer};
-use outreach_store::queue::{self, AfterAttempt, AttemptRow, QueueScope};
 pub use outreach_store::queue::AgentCase;
+use outreach_store::queue::{self, AfterAttempt, AttemptRow, QueueScope};
 use outreach_store::{Db, RecordScope, Tx, campaign};
 
 fn service_center_of(actor: &Actor) -> Result<i64> {
@@ -369,7 +369,7 @@ pub async fn converse<S, V>(
         Some(g) => {
             let scope = RecordScope::of(by.actor).ok_or(Error::NotFound)?;
             outreach_store::guide::by_id(&mut tx, scope, g).await?
-        },
+        }
         None => outreach_store::guide::builtin(&mut tx).await?,
     }
     .ok_or_else(|| Error::Internal(format!("case {id}: no guide")))?;
@@ -472,8 +472,7 @@ pub async fn converse<S, V>(
             let st = serde_json::to_string(session.state())
                 .map_err(|e| Error::Internal(format!("state: {e}")))?;
             let draft = stored.as_ref().map(|s| s.draft.clone()).unwrap_or_default();
-            conversation::save(&mut tx, id, agent, Some(stored_guide.id), &st, &draft, now)
-                .await?;
+            conversation::save(&mut tx, id, agent, Some(stored_guide.id), &st, &draft, now).await?;
             queue::renew(&mut tx, id, agent, now).await?;
         }
     }

@@ -16,8 +16,8 @@ use outreach_store::audit::{self, AuditEvent};
 use outreach_store::handover::{self, InboxItem};
 use outreach_store::invitation::{self as store, NewInvitation};
 pub use outreach_store::invitation::{Slot, StoredInvitation};
-pub use outreach_store::org::JobCenter;
 use outreach_store::org;
+pub use outreach_store::org::JobCenter;
 
 const PURPOSE: &str = "Einladung zu einem persönlichen Gespräch (§ 59 SGB II)";
 

@@ -62,7 +62,9 @@ pub async fn record_print_download(
 /// async workers.
 pub async fn typeset<F>(work: F) -> Result<Vec<u8>>
 where
-    F: FnOnce(&outreach_letters::Renderer) -> std::result::Result<Vec<u8>, outreach_letters::LetterError>
+    F: FnOnce(
+            &outreach_letters::Renderer,
+        ) -> std::result::Result<Vec<u8>, outreach_letters::LetterError>
         + Send
         + 'static,
 {

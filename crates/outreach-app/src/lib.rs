@@ -17,6 +17,7 @@ pub mod invitations;
 pub mod letters;
 pub mod mandates;
 pub mod password;
+pub mod privacy;
 pub mod reports;
 pub mod results;
 pub mod sessions;

@@ -44,12 +44,12 @@ pub async fn hand_over(
 
 // ---- the results inbox of the job center's case managers ----
 
-pub use outreach_store::handover::{Dispute, InboxDetail, InboxFilter, InboxItem};
-pub use outreach_store::invitation::StoredInvitation;
 use outreach_core::access::{Actor, CustomerScope, Role, customer_scope};
 use outreach_core::guide::Field;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::Campaign;
+pub use outreach_store::handover::{Dispute, InboxDetail, InboxFilter, InboxItem};
+pub use outreach_store::invitation::StoredInvitation;
 
 use crate::Caller;
 

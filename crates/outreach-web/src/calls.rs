@@ -350,9 +350,7 @@ async fn conversation(
         // The case is closed (or rescheduled) and the lease ended: the desk
         // says how the call ended, nothing more of the case.
         Conversation::Ended(outcome) => {
-            return Ok(
-                Redirect::to(&format!("/anrufe?meldung={}", outcome.code())).into_response()
-            );
+            return Ok(Redirect::to(&format!("/anrufe?meldung={}", outcome.code())).into_response());
         }
         Conversation::Going {
             last_name,

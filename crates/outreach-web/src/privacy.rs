@@ -13,13 +13,14 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_core::access::{Action, Actor, Role};
-use outreach_core::audit::AuditAction;
+use outreach_app::audit_log::AuditAction;
+use outreach_app::privacy::{
+    self, Disclosure, DisputeProblem, Found, NOTE_MAX, NoteProblem, ProcessingRecord,
+    RestrictProblem, disputable, field_label,
+};
+use outreach_core::access::{Action, Role};
 use outreach_core::date::{format_de_datetime, iso_to_de};
-use outreach_core::import::Column;
-use outreach_core::privacy::{Section, processing_record, record_text};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::subject::{self, Disclosure, Found};
+use outreach_core::privacy::{Section, record_text};
 
 pub fn routes() -> Routes {
     let access = Access::Action(Action::AnswerAccessRequests);
@@ -48,67 +49,12 @@ pub fn routes() -> Routes {
         .post("/aufbewahrung", retention, retention_post)
 }
 
-/// Longest note on a restriction or a dispute.
-const NOTE_MAX: usize = 1000;
-const DISPUTE_PURPOSE: &str = "Bestrittene Daten (§ 84 SGB X)";
-const ACCESS_PURPOSE: &str = "Auskunft an die betroffene Person (Art. 15 DSGVO)";
-
-/// The job center whose customers the actor may see here (`None`: a DPO
-/// without a job center sees every one).
-fn job_center_of(actor: &Actor) -> Option<i64> {
-    actor.home.job_center()
-}
-
-/// The stored fields whose value a customer can dispute.
-const DISPUTABLE: [&str; 16] = [
-    "bg_number",
-    "salutation",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "street",
-    "house_number",
-    "postcode",
-    "city",
-    "phone",
-    "mobile",
-    "email",
-    "status",
-    "unemployed_since",
-    "target_occupation",
-    "last_contact",
-];
-
-/// The fields a value can be disputed for, with their German names.
-fn disputable() -> Vec<(&'static str, &'static str)> {
-    DISPUTABLE
-        .iter()
-        .map(|code| {
-            (
-                *code,
-                Column::from_field_code(code).map_or(*code, |c| c.header()),
-            )
-        })
-        .collect()
-}
-
-fn field_label(code: &str) -> &str {
-    Column::from_field_code(code).map_or(code, |c| c.header())
-}
-
-fn note_problem(note: &str) -> Option<String> {
-    if note.chars().count() > NOTE_MAX {
-        return Some(format!(
-            "Die Notiz darf höchstens {NOTE_MAX} Zeichen lang sein."
-        ));
+fn note_message(problem: NoteProblem) -> String {
+    match problem {
+        NoteProblem::TooLong => format!("Die Notiz darf höchstens {NOTE_MAX} Zeichen lang sein."),
+        NoteProblem::ControlCharacters => "Die Notiz enthält unzulässige Steuerzeichen.".into(),
+        NoteProblem::Missing => "Bitte nennen Sie den Grund der Einschränkung (z. B. Antrag vom …, Art. 18 Abs. 1 lit. a DSGVO).".into(),
     }
-    if note
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Some("Die Notiz enthält unzulässige Steuerzeichen.".into());
-    }
-    None
 }
 
 // ---------------------------------------------------------------- Art. 15
@@ -145,9 +91,7 @@ async fn search(
                 "Eine Kundennummer hat höchstens 40 Zeichen ohne Steuerzeichen.",
             );
         } else {
-            let mut tx = state.db.read().await?;
-            found = subject::find(&mut tx, job_center_of(actor), &number).await?;
-            drop(tx);
+            found = privacy::find(&state.db, actor, &number).await?;
             if found.is_empty() {
                 errors.add(
                     "kundennummer",
@@ -175,37 +119,6 @@ async fn search(
         },
     )
         .into_response())
-}
-
-/// Reads everything about the person and records the request.
-async fn load_disclosure(
-    state: &AppState,
-    ctx: &Ctx,
-    id: i64,
-    form: &str,
-) -> Result<Disclosure, AppError> {
-    let actor = &ctx.user.actor;
-    audit::seal(&state.db).await?;
-    let mut tx = state.db.begin().await?;
-    let d = subject::disclosure(&mut tx, job_center_of(actor), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let event = AuditEvent::by(actor, AuditAction::AccessRequest, &ctx.client)
-        .record("customer", &d.customer.customer_number)
-        .fields(&format!(
-            "alle gespeicherten Daten ({form}): Stammdaten, {} Fälle, {} Anrufversuche, {} Ergebnisse, {} Schreiben, {} Einladungen, {} Protokollereignisse",
-            d.cases.len(),
-            d.attempts.len(),
-            d.results.len(),
-            d.letters.len(),
-            d.invitations.len(),
-            d.audit_events.len()
-        ))
-        .purpose(ACCESS_PURPOSE)
-        .job_center(Some(d.customer.job_center_id));
-    audit::append(&mut tx, &event, state.clock.now()).await?;
-    tx.commit().await?;
-    Ok(d)
 }
 
 struct Line {
@@ -571,7 +484,7 @@ async fn disclosure_page(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<DisclosurePage, AppError> {
-    let d = load_disclosure(&state, &ctx, id, "Seite").await?;
+    let d = privacy::disclose(&state.db, ctx.caller(), id, "Seite", state.clock.now()).await?;
     let job_center = d.job_center_name.clone();
     let customer_number = d.customer.customer_number.clone();
     let (master, restricted, tables) = disclosure_view(d);
@@ -595,7 +508,7 @@ async fn disclosure_json(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let d = load_disclosure(&state, &ctx, id, "JSON").await?;
+    let d = privacy::disclose(&state.db, ctx.caller(), id, "JSON", state.clock.now()).await?;
     let number = d.customer.customer_number.clone();
     let body = serde_json::to_vec_pretty(&serde_json::json!({
         "erstellt": format_de_datetime(state.clock.now()),
@@ -642,18 +555,7 @@ async fn rights_view(
     message: &'static str,
 ) -> Result<RightsPage, AppError> {
     let actor = &ctx.user.actor;
-    audit::seal(&state.db).await?;
-    let mut tx = state.db.begin().await?;
-    let d = subject::disclosure(&mut tx, job_center_of(actor), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let event = AuditEvent::by(actor, AuditAction::CustomerRead, &ctx.client)
-        .record("customer", &d.customer.customer_number)
-        .fields("Kundennummer, Name, Einschränkung, bestrittene Werte")
-        .purpose("Betroffenenrechte (Art. 18 DSGVO, § 84 SGB X)")
-        .job_center(Some(d.customer.job_center_id));
-    audit::append(&mut tx, &event, state.clock.now()).await?;
-    tx.commit().await?;
+    let d = privacy::rights(&state.db, ctx.caller(), id, state.clock.now()).await?;
     let c = &d.customer;
     Ok(RightsPage {
         layout: Layout::new(
@@ -734,17 +636,6 @@ async fn rights_page(
     .await
 }
 
-/// The customer's job center if the actor may see them (else not found).
-async fn customer_job_center(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<(i64, String), AppError> {
-    let mut tx = state.db.read().await?;
-    let found = subject::owner(&mut tx, job_center_of(actor), id).await?;
-    found.ok_or(AppError::NotFound)
-}
-
 /// The rights page again with the form's problems (422).
 async fn refuse(
     state: &AppState,
@@ -757,71 +648,34 @@ async fn refuse(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
-/// Records a change of a customer's data-protection state in the same
-/// transaction and commits.
-async fn commit_audited(
-    mut tx: outreach_store::Tx,
-    ctx: &Ctx,
-    action: AuditAction,
-    (jc, number): (i64, &str),
-    fields: &str,
-    purpose: &str,
-    now: i64,
-) -> Result<(), AppError> {
-    let event = AuditEvent::by(&ctx.user.actor, action, &ctx.client)
-        .record("customer", number)
-        .fields(fields)
-        .purpose(purpose)
-        .job_center(Some(jc));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 async fn restrict_post(
     State(state): State<AppState>,
     ctx: Ctx,
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let actor = &ctx.user.actor;
-    let (jc, number) = customer_job_center(&state, actor, id).await?;
     let restrict = match form.get("einschraenken") {
-        "ja" => true,
-        "nein" => false,
+        "ja" => Some(true),
+        "nein" => Some(false),
+        _ => None,
+    };
+    let note = form.get("grund").trim();
+    let now = state.clock.now();
+    match privacy::restrict(&state.db, ctx.caller(), id, restrict, note, now).await? {
+        Ok(()) => {}
         // The page's buttons send one of the two; anything else is no user's input.
-        _ => {
+        Err(RestrictProblem::NoChoice) => {
             return Err(AppError::BadRequest(
                 "Bitte wählen Sie „einschränken“ oder „aufheben“.",
             ));
         }
-    };
-    let note = form.get("grund").trim().to_string();
-    let mut errors = Errors::default();
-    if let Some(problem) = note_problem(&note) {
-        errors.add("grund", "Grund", problem);
-    } else if restrict && note.is_empty() {
-        errors.add(
-            "grund",
-            "Grund",
-            "Bitte nennen Sie den Grund der Einschränkung (z. B. Antrag vom …, Art. 18 Abs. 1 lit. a DSGVO).",
-        );
+        Err(RestrictProblem::Note(problem)) => {
+            let mut errors = Errors::default();
+            errors.add("grund", "Grund", note_message(problem));
+            return refuse(&state, &ctx, id, form, errors).await;
+        }
     }
-    if !errors.is_empty() {
-        return refuse(&state, &ctx, id, form, errors).await;
-    }
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let ended = subject::set_restricted(&mut tx, id, restrict, &note, actor.user_id, now).await?;
-    let fields = if restrict {
-        format!("eingeschränkt: {note}; beendete Zuteilungen: {ended}")
-    } else {
-        "Einschränkung aufgehoben".to_string()
-    };
-    let purpose = "Einschränkung der Verarbeitung (Art. 18 DSGVO)";
-    let action = AuditAction::CustomerRestrict;
-    commit_audited(tx, &ctx, action, (jc, &number), &fields, purpose, now).await?;
-    let message = if restrict {
+    let message = if restrict == Some(true) {
         "eingeschraenkt"
     } else {
         "freigegeben"
@@ -835,40 +689,27 @@ async fn dispute_post(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let actor = &ctx.user.actor;
-    let (jc, number) = customer_job_center(&state, actor, id).await?;
-    let field = form.get("feld").to_string();
-    let note = form.get("notiz").trim().to_string();
-    let mut errors = Errors::default();
-    if !disputable().iter().any(|(code, _)| *code == field) {
-        errors.add(
-            "feld",
-            "Feld",
-            "Bitte wählen Sie das Feld, dessen Wert bestritten wird.",
-        );
-    }
-    if let Some(problem) = note_problem(&note) {
-        errors.add("notiz", "Notiz", problem);
-    }
-    if !errors.is_empty() {
-        return refuse(&state, &ctx, id, form, errors).await;
-    }
+    let field = form.get("feld");
+    let note = form.get("notiz").trim();
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    subject::mark_disputed(&mut tx, id, &field, &note, actor.user_id, now).await?;
-    let fields = format!("{}: bestritten", field_label(&field));
-    let action = AuditAction::CustomerDispute;
-    commit_audited(
-        tx,
-        &ctx,
-        action,
-        (jc, &number),
-        &fields,
-        DISPUTE_PURPOSE,
-        now,
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/betroffenenrechte/{id}?meldung=bestritten")).into_response())
+    let Err(problems) = privacy::dispute(&state.db, ctx.caller(), id, field, note, now).await?
+    else {
+        return Ok(
+            Redirect::to(&format!("/betroffenenrechte/{id}?meldung=bestritten")).into_response(),
+        );
+    };
+    let mut errors = Errors::default();
+    for problem in problems {
+        match problem {
+            DisputeProblem::UnknownField => errors.add(
+                "feld",
+                "Feld",
+                "Bitte wählen Sie das Feld, dessen Wert bestritten wird.",
+            ),
+            DisputeProblem::Note(problem) => errors.add("notiz", "Notiz", note_message(problem)),
+        }
+    }
+    refuse(&state, &ctx, id, form, errors).await
 }
 
 async fn dispute_clear(
@@ -877,16 +718,8 @@ async fn dispute_clear(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let actor = &ctx.user.actor;
-    let (jc, number) = customer_job_center(&state, actor, id).await?;
-    let field = form.get("feld").to_string();
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    // Only a field that can be disputed can be cleared (the value reaches
-    // the database only then: PostgreSQL refuses a NUL in text).
-    let known = disputable().iter().any(|(code, _)| *code == field);
-    if !known || subject::clear_dispute(&mut tx, id, &field).await? == 0 {
-        drop(tx);
+    let field = form.get("feld");
+    if !privacy::clear_dispute(&state.db, ctx.caller(), id, field, state.clock.now()).await? {
         let mut errors = Errors::default();
         errors.add(
             "feld",
@@ -895,18 +728,6 @@ async fn dispute_clear(
         );
         return refuse(&state, &ctx, id, FormData::default(), errors).await;
     }
-    let fields = format!("{}: Markierung „bestritten“ entfernt", field_label(&field));
-    let action = AuditAction::CustomerDispute;
-    commit_audited(
-        tx,
-        &ctx,
-        action,
-        (jc, &number),
-        &fields,
-        DISPUTE_PURPOSE,
-        now,
-    )
-    .await?;
     Ok(Redirect::to(&format!("/betroffenenrechte/{id}?meldung=aufgehoben")).into_response())
 }
 
@@ -921,51 +742,19 @@ struct RecordPage {
     selected: i64,
 }
 
-/// The record's job center: the actor's own, or the one a DPO without a job
-/// center chose (the first when none was chosen).
 async fn record_sections(
     state: &AppState,
     ctx: &Ctx,
     query: &FormData,
-) -> Result<(Vec<Section>, Vec<(i64, String)>, i64), AppError> {
-    let actor = &ctx.user.actor;
-    let mut tx = state.db.begin().await?;
-    let job_centers: Vec<(i64, String)> = match job_center_of(actor) {
-        Some(own) => outreach_store::org::job_center(&mut tx, own)
-            .await?
-            .map(|j| vec![(j.id, j.name)])
-            .unwrap_or_default(),
-        None => outreach_store::org::list_job_centers(&mut tx)
-            .await?
-            .into_iter()
-            .map(|j| (j.id, j.name))
-            .collect(),
-    };
-    let chosen = query.get("jobcenter").parse::<i64>().ok();
-    let selected = match chosen {
-        Some(id) if job_centers.iter().any(|(j, _)| *j == id) => id,
-        Some(_) => return Err(AppError::NotFound),
-        None => job_centers
-            .first()
-            .map(|(id, _)| *id)
-            .ok_or(AppError::NotFound)?,
-    };
-    let input = outreach_store::privacy::record_input(
-        &mut tx,
-        selected,
+) -> Result<ProcessingRecord, AppError> {
+    Ok(privacy::processing_record_of(
+        &state.db,
+        ctx.caller(),
+        query.get("jobcenter").parse::<i64>().ok(),
         state.config.retention.audit_months,
+        state.clock.now(),
     )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let event = AuditEvent::by(actor, AuditAction::ProcessingRecord, &ctx.client)
-        .record("processing_record", selected)
-        .purpose("Verzeichnis der Verarbeitungstätigkeiten")
-        .job_center(Some(selected));
-    let now = state.clock.now();
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    let sections = processing_record(&input, outreach_core::date::berlin_date(now));
-    Ok((sections, job_centers, selected))
+    .await?)
 }
 
 async fn record_page(
@@ -973,7 +762,11 @@ async fn record_page(
     ctx: Ctx,
     QueryData(query): QueryData,
 ) -> Result<RecordPage, AppError> {
-    let (sections, job_centers, selected) = record_sections(&state, &ctx, &query).await?;
+    let ProcessingRecord {
+        sections,
+        job_centers,
+        selected,
+    } = record_sections(&state, &ctx, &query).await?;
     Ok(RecordPage {
         layout: Layout::new(
             &ctx.user,
@@ -991,7 +784,9 @@ async fn record_download(
     ctx: Ctx,
     QueryData(query): QueryData,
 ) -> Result<Response, AppError> {
-    let (sections, _, selected) = record_sections(&state, &ctx, &query).await?;
+    let ProcessingRecord {
+        sections, selected, ..
+    } = record_sections(&state, &ctx, &query).await?;
     Ok(crate::download::attachment(
         record_text(&sections).into_bytes(),
         "text/plain; charset=utf-8",
@@ -1019,10 +814,7 @@ async fn retention_view(
     errors: Errors,
     saved: bool,
 ) -> Result<RetentionPage, AppError> {
-    let jc = job_center_of(&ctx.user.actor).ok_or(AppError::Forbidden)?;
-    let mut tx = state.db.read().await?;
-    let stored = outreach_store::privacy::result_retention_days(&mut tx, jc).await?;
-    let runs = outreach_store::retention::recent_runs(&mut tx, 10).await?;
+    let (stored, runs) = privacy::retention(&state.db, &ctx.user.actor).await?;
     Ok(RetentionPage {
         layout: Layout::new(&ctx.user, "Aufbewahrung und Löschung", "/aufbewahrung"),
         days: days.unwrap_or_else(|| stored.to_string()),
@@ -1056,33 +848,22 @@ async fn retention_post(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let actor = &ctx.user.actor;
-    let jc = job_center_of(actor).ok_or(AppError::Forbidden)?;
     let raw = form.get("tage").trim();
-    let days = match raw.parse::<i64>() {
-        Ok(days) if (1..=3650).contains(&days) => days,
-        _ => {
-            let mut errors = Errors::default();
-            errors.add(
-                "tage",
-                "Aufbewahrung der Ergebnisse",
-                "Bitte geben Sie eine ganze Zahl von 1 bis 3650 Tagen an.",
-            );
-            let page = retention_view(&state, &ctx, Some(raw.to_string()), errors, false).await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    let saved = match raw.parse::<i64>() {
+        Ok(days) => {
+            privacy::set_retention(&state.db, ctx.caller(), days, state.clock.now()).await?
         }
+        Err(_) => false,
     };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    outreach_store::privacy::set_result_retention_days(&mut tx, jc, days).await?;
-    let event = AuditEvent::by(actor, AuditAction::RetentionChange, &ctx.client)
-        .record("job_center", jc)
-        .fields(&format!(
-            "Aufbewahrung der Ergebnisse nach Übergabe: {days} Tage"
-        ))
-        .purpose("Löschfristen festlegen")
-        .job_center(Some(jc));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/aufbewahrung?meldung=gespeichert").into_response())
+    if saved {
+        return Ok(Redirect::to("/aufbewahrung?meldung=gespeichert").into_response());
+    }
+    let mut errors = Errors::default();
+    errors.add(
+        "tage",
+        "Aufbewahrung der Ergebnisse",
+        "Bitte geben Sie eine ganze Zahl von 1 bis 3650 Tagen an.",
+    );
+    let page = retention_view(&state, &ctx, Some(raw.to_string()), errors, false).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

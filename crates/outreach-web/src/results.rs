@@ -147,7 +147,11 @@ async fn list(
             .map(|f| (f.code(), f.label()))
             .collect(),
         flag: flag_code,
-        campaigns: inbox.campaigns.into_iter().map(|c| (c.id, c.name)).collect(),
+        campaigns: inbox
+            .campaigns
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect(),
         campaign,
         unread,
         query,
@@ -467,7 +471,9 @@ async fn export(
     let mut errors = Errors::default();
     let since = match form.get("seit") {
         "" => Ok(None),
-        raw => parse_de_date(raw).map(|d| Some(berlin_day_start(d))).map_err(|_| ()),
+        raw => parse_de_date(raw)
+            .map(|d| Some(berlin_day_start(d)))
+            .map_err(|_| ()),
     };
     let json = form.get("format") == "json";
     let request = ExportRequest {
