@@ -9,6 +9,7 @@ pub mod administration;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod calls;
+pub mod campaigns;
 pub mod customers;
 pub mod guides;
 pub mod home;

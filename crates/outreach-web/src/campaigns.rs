@@ -14,22 +14,16 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
-use outreach_core::access::{Action, Actor, Home, Owner, can_on};
-use outreach_core::audit::AuditAction;
-use outreach_core::calling::{CallingWindow, WEEKDAYS};
-use outreach_core::campaign::{
-    CampaignSettings, CampaignState, MandateLimits, Selection, parse_postcodes,
+use outreach_app::campaigns::{
+    self, Batch, BatchCreation, Campaign, CampaignInput, CaseListing, Editable, Mandate,
+    ObjectionProblem, Overview, Refusal, Saved, SentProblem, StateChange, StateRefusal,
+    StoredGuide,
 };
+use outreach_core::access::{Action, Actor};
+use outreach_core::calling::{CallingWindow, WEEKDAYS};
+use outreach_core::campaign::{CampaignState, Selection, parse_postcodes};
 use outreach_core::customer::Status;
-use outreach_core::date::{berlin_date, format_de_date, iso_to_de, parse_de_date, parse_iso_date};
-use outreach_core::mandate::MandateState;
-use outreach_letters::batch::{advance_letter, create_advance_batch, file_names, manifest};
-use outreach_letters::{AdvanceLetter, LETTERS_PER_FILE};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::campaign::{self, Campaign, CaseListing};
-use outreach_store::guide::{self, StoredGuide};
-use outreach_store::letters::{self, Batch};
-use outreach_store::mandate::{self, Mandate, MandateScope};
+use outreach_core::date::{berlin_date, format_de_date, iso_to_de, parse_de_date};
 
 pub fn routes() -> Routes {
     let manage = Access::Action(Action::ManageCampaigns);
@@ -60,32 +54,6 @@ pub fn routes() -> Routes {
             manage,
             objection,
         )
-}
-
-fn job_center_of(actor: &Actor) -> Result<i64, AppError> {
-    match actor.home {
-        Home::JobCenter(id) => Ok(id),
-        _ => Err(AppError::Forbidden),
-    }
-}
-
-/// The campaign if it belongs to the actor's job center; otherwise "not
-/// found", so other job centers' ids reveal nothing.
-async fn owned(state: &AppState, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
-    let scope = outreach_store::RecordScope::of(actor).ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin_read().await?;
-    let c = campaign::by_id(&mut tx, scope, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if can_on(
-        actor,
-        Action::ManageCampaigns,
-        Owner::JobCenter(c.job_center_id),
-    ) {
-        Ok(c)
-    } else {
-        Err(AppError::NotFound)
-    }
 }
 
 fn today(state: &AppState) -> Date {
@@ -125,9 +93,7 @@ struct ListPage {
 }
 
 async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
-    let mut tx = state.db.begin_read().await?;
-    let campaigns = campaign::list(&mut tx, jc)
+    let campaigns = campaigns::list(&state.db, &ctx.user.actor)
         .await?
         .into_iter()
         .map(CampaignView::new)
@@ -169,15 +135,6 @@ fn value(form: &FormData, submitted: bool, name: &str, default: impl ToString) -
     }
 }
 
-async fn active_mandates(state: &AppState, jc: i64) -> Result<Vec<Mandate>, AppError> {
-    let mut tx = state.db.begin_read().await?;
-    Ok(mandate::list(&mut tx, MandateScope::JobCenter(jc))
-        .await?
-        .into_iter()
-        .filter(|m| m.state() == MandateState::Active)
-        .collect())
-}
-
 /// The campaign form: new (`editing` None) or a draft's.
 async fn new_form(
     state: &AppState,
@@ -187,7 +144,8 @@ async fn new_form(
     preview: Option<i64>,
     editing: Option<&Campaign>,
 ) -> Result<NewPage, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
+    let choices = campaigns::form_choices(&state.db, &ctx.user.actor).await?;
+    let guides = choices.guides;
     let submitted = form.get("submitted") == "1";
     let defaults = Selection::default();
     let window = CallingWindow::default();
@@ -209,10 +167,6 @@ async fn new_form(
     for name in ["name", "mandate", "postcodes", "period_start", "period_end"] {
         defaulted.set(name, form.get(name).to_string());
     }
-    let guides = {
-        let mut tx = state.db.begin_read().await?;
-        guide::list(&mut tx, jc).await?
-    };
     // By default the newest built-in guide.
     let default_guide = guides
         .iter()
@@ -239,7 +193,7 @@ async fn new_form(
         action,
         submit_label,
         errors,
-        mandates: active_mandates(state, jc).await?,
+        mandates: choices.mandates,
         guides,
         statuses: Status::ALL
             .iter()
@@ -325,10 +279,10 @@ async fn owned_draft(
     ctx: &Ctx,
     id: i64,
 ) -> Result<Result<Campaign, Response>, AppError> {
-    let c = owned(state, &ctx.user.actor, id).await?;
-    if c.state() == CampaignState::Draft {
-        return Ok(Ok(c));
-    }
+    let c = match campaigns::editable(&state.db, &ctx.user.actor, id).await? {
+        Editable::Draft(c) => return Ok(Ok(c)),
+        Editable::Fixed(c) => c,
+    };
     let mut errors = Errors::default();
     errors.add(
         "state",
@@ -421,48 +375,14 @@ fn label_of(field: &str) -> &'static str {
     }
 }
 
-/// What the campaign form asks for, checked; `None` (with the problems
-/// named in `errors`) when something is missing or wrong.
-async fn read_settings(
-    state: &AppState,
-    jc: i64,
-    form: &FormData,
-    selection: Selection,
-    errors: &mut Errors,
-) -> Result<Option<(CampaignSettings, Mandate)>, AppError> {
-    let mandate = match form.get("mandate").parse::<i64>() {
-        Ok(id) => active_mandates(state, jc)
-            .await?
-            .into_iter()
-            .find(|m| m.id == id),
-        Err(_) => None,
-    };
-    if mandate.is_none() {
-        errors.add(
-            "mandate",
-            "Auftrag",
-            "Bitte wählen Sie einen aktiven Auftrag aus.",
-        );
-    }
-    let guide = match form.get("guide").parse::<i64>() {
-        Ok(id) => {
-            let mut tx = state.db.begin_read().await?;
-            guide::by_id(&mut tx, outreach_store::RecordScope::JobCenter(jc), id).await?
-        }
-        Err(_) => None,
-    };
-    if guide.is_none() {
-        errors.add(
-            "guide",
-            "Gesprächsleitfaden",
-            "Bitte wählen Sie eine Version des Gesprächsleitfadens aus.",
-        );
-    }
+/// What the campaign form asks for, as far as it can be read; problems of
+/// reading named in `errors`.
+fn read_input(form: &FormData, selection: Selection, errors: &mut Errors) -> CampaignInput {
     let attempts_per_day = number(form, errors, "attempts_per_day", "Versuche pro Tag");
     let attempts_total = number(form, errors, "attempts_total", "Versuche insgesamt");
     let lead_days = number(form, errors, "lead_days", "Wartefrist nach Versand");
-    let start = date(form, errors, "period_start", "Beginn des Anrufzeitraums");
-    let end = date(form, errors, "period_end", "Ende des Anrufzeitraums");
+    let period_start = date(form, errors, "period_start", "Beginn des Anrufzeitraums");
+    let period_end = date(form, errors, "period_end", "Ende des Anrufzeitraums");
     let window = match CallingWindow::parse(
         &form.all("window_days"),
         form.get("window_start"),
@@ -476,47 +396,56 @@ async fn read_settings(
             None
         }
     };
-    let settings = match (start, end, window) {
-        (Some(period_start), Some(period_end), Some(window)) => Some(CampaignSettings {
-            name: form.get("name").to_string(),
-            selection,
-            guide_ref: guide.as_ref().map(StoredGuide::label).unwrap_or_default(),
-            guide_id: guide.as_ref().map(|g| g.id),
-            window,
-            attempts_per_day,
-            attempts_total,
-            lead_days,
-            period_start,
-            period_end,
-        }),
-        _ => None,
-    };
-    if let (Some(settings), Some(m)) = (&settings, &mandate) {
-        let limits = MandateLimits {
-            window: m.window(),
-            period_start: parse_iso_date(&m.period_start).unwrap_or(Date::MIN),
-            period_end: parse_iso_date(&m.period_end).unwrap_or(Date::MAX),
-        };
-        for p in settings.problems(&limits) {
-            errors.add(p.field, label_of(p.field), p.message);
-        }
+    CampaignInput {
+        name: form.get("name").to_string(),
+        mandate_id: form.get("mandate").parse::<i64>().ok(),
+        guide_id: form.get("guide").parse::<i64>().ok(),
+        selection,
+        attempts_per_day,
+        attempts_total,
+        lead_days,
+        period_start,
+        period_end,
+        window,
+        readable: errors.is_empty(),
     }
-    Ok(match (settings, mandate, errors.is_empty()) {
-        (Some(settings), Some(m), true) => Some((settings, m)),
-        _ => None,
-    })
+}
+
+/// The form's problems in the order the form asks: what the selection could
+/// not read (`read_first`), the mandate and the guide, what the rest could
+/// not read (`read_then`), then the rules.
+fn refused(read_first: Errors, refusal: Refusal, read_then: Errors) -> Errors {
+    let mut errors = read_first;
+    if refusal.no_mandate {
+        errors.add(
+            "mandate",
+            "Auftrag",
+            "Bitte wählen Sie einen aktiven Auftrag aus.",
+        );
+    }
+    if refusal.no_guide {
+        errors.add(
+            "guide",
+            "Gesprächsleitfaden",
+            "Bitte wählen Sie eine Version des Gesprächsleitfadens aus.",
+        );
+    }
+    errors.0.extend(read_then.0);
+    for p in refusal.problems {
+        errors.add(p.field, label_of(p.field), p.message);
+    }
+    errors
 }
 
 /// The count for "Anzahl anzeigen" (without script), when the selection is valid.
 async fn preview_form(
     state: &AppState,
-    jc: i64,
+    ctx: &Ctx,
     selection: &Selection,
     errors: &Errors,
 ) -> Result<Option<i64>, AppError> {
     Ok(if errors.is_empty() {
-        let mut tx = state.db.begin_read().await?;
-        Some(campaign::preview_count(&mut tx, jc, selection, today(state)).await?)
+        Some(campaigns::preview_count(&state.db, &ctx.user.actor, selection, today(state)).await?)
     } else {
         None
     })
@@ -527,29 +456,25 @@ async fn create(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
     let mut errors = Errors::default();
     let selection = read_selection(&form, &mut errors);
     if form.get("action") == "vorschau" {
-        let count = preview_form(&state, jc, &selection, &errors).await?;
+        let count = preview_form(&state, &ctx, &selection, &errors).await?;
         let page = new_form(&state, &ctx, form, errors, count, None).await?;
         return Ok(page.into_response());
     }
-    let Some((settings, m)) = read_settings(&state, jc, &form, selection, &mut errors).await?
-    else {
-        let page = new_form(&state, &ctx, form, errors, None, None).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let id = campaign::create(&mut tx, jc, m.id, &settings, ctx.user.actor.user_id, now).await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::CampaignCreate, &ctx.client)
-        .record("campaign", id)
-        .fields(&settings.selection.label())
-        .purpose(&format!("Auftrag „{}“", m.title));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/aktionen/{id}")).into_response())
+    let mut read_then = Errors::default();
+    let mut input = read_input(&form, selection, &mut read_then);
+    input.readable = errors.is_empty() && read_then.is_empty();
+    match campaigns::create(&state.db, ctx.caller(), input, state.clock.now()).await? {
+        Saved::Saved(id) => Ok(Redirect::to(&format!("/aktionen/{id}")).into_response()),
+        Saved::Refused(refusal) => {
+            let errors = refused(errors, refusal, read_then);
+            let page = new_form(&state, &ctx, form, errors, None, None).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Saved::NotDraft => Err(AppError::Internal("a new campaign is no draft".into())),
+    }
 }
 
 /// Saves a draft's changed settings.
@@ -563,36 +488,31 @@ async fn update(
         Ok(c) => c,
         Err(refused) => return Ok(refused),
     };
-    let jc = c.job_center_id;
     let mut errors = Errors::default();
     let selection = read_selection(&form, &mut errors);
     if form.get("action") == "vorschau" {
-        let count = preview_form(&state, jc, &selection, &errors).await?;
+        let count = preview_form(&state, &ctx, &selection, &errors).await?;
         let page = new_form(&state, &ctx, form, errors, count, Some(&c)).await?;
         return Ok(page.into_response());
     }
-    let Some((settings, m)) = read_settings(&state, jc, &form, selection, &mut errors).await?
-    else {
-        let page = new_form(&state, &ctx, form, errors, None, Some(&c)).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if !campaign::update(&mut tx, ctx.scope()?, c.id, m.id, &settings).await? {
+    let mut read_then = Errors::default();
+    let mut input = read_input(&form, selection, &mut read_then);
+    input.readable = errors.is_empty() && read_then.is_empty();
+    match campaigns::update(&state.db, ctx.caller(), &c, input, state.clock.now()).await? {
+        Saved::Saved(_) => {
+            Ok(Redirect::to(&format!("/aktionen/{id}?meldung=gespeichert")).into_response())
+        }
+        Saved::Refused(refusal) => {
+            let errors = refused(errors, refusal, read_then);
+            let page = new_form(&state, &ctx, form, errors, None, Some(&c)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
         // Activated in the meantime: nothing was changed.
-        tx.rollback().await?;
-        return Ok(owned_draft(&state, &ctx, id)
+        Saved::NotDraft => Ok(owned_draft(&state, &ctx, id)
             .await?
             .err()
-            .unwrap_or_else(|| Redirect::to(&format!("/aktionen/{id}")).into_response()));
+            .unwrap_or_else(|| Redirect::to(&format!("/aktionen/{id}")).into_response())),
     }
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::CampaignEdit, &ctx.client)
-        .record("campaign", c.id)
-        .fields(&settings.selection.label())
-        .purpose(&format!("Auftrag „{}“", m.title));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/aktionen/{id}?meldung=gespeichert")).into_response())
 }
 
 /// The live preview: how many customers the selection in the query takes.
@@ -601,14 +521,13 @@ async fn preview(
     ctx: Ctx,
     QueryData(form): QueryData,
 ) -> Result<Response, AppError> {
-    let jc = job_center_of(&ctx.user.actor)?;
     let mut errors = Errors::default();
     let selection = read_selection(&form, &mut errors);
     let body = if let Some(e) = errors.0.first() {
         serde_json::json!({ "count": null, "text": format!("{}: {}", e.label, e.message) })
     } else {
-        let mut tx = state.db.begin_read().await?;
-        let count = campaign::preview_count(&mut tx, jc, &selection, today(&state)).await?;
+        let count =
+            campaigns::preview_count(&state.db, &ctx.user.actor, &selection, today(&state)).await?;
         serde_json::json!({ "count": count, "text": format!("Diese Auswahl umfasst heute {count} Kunden.") })
     };
     Ok((
@@ -661,15 +580,26 @@ async fn detail_page(
     notice: String,
 ) -> Result<DetailPage, AppError> {
     let today = today(state);
-    let mut tx = state.db.begin().await?;
-    let counts = campaign::callable_counts(&mut tx, &c, today).await?;
-    let batches = letters::batches(&mut tx, ctx.scope()?, c.id)
-        .await?
+    let Overview {
+        counts,
+        batches,
+        pending_letters,
+        cases,
+    } = campaigns::overview(
+        &state.db,
+        ctx.caller(),
+        &c,
+        search,
+        today,
+        state.clock.now(),
+    )
+    .await?;
+    let batches = batches
         .into_iter()
         .map(|b| BatchView {
             letter_date: iso_to_de(&b.letter_date),
             sent_on: b.sent_on.as_deref().map(iso_to_de).unwrap_or_default(),
-            parts: file_names(b.id, usize::try_from(b.letter_count).unwrap_or(0))
+            parts: campaigns::part_names(&b)
                 .into_iter()
                 .enumerate()
                 .map(|(i, name)| (i + 1, name))
@@ -677,21 +607,6 @@ async fn detail_page(
             b,
         })
         .collect();
-    let pending_letters = c.state() != CampaignState::Draft
-        && letters::pending_count(&mut tx, ctx.scope()?, c.id).await? > 0;
-    let cases = campaign::cases(&mut tx, &c, search, 50, 0).await?;
-    if !cases.is_empty() {
-        // Names of customers are shown: a read of customer data.
-        let event = AuditEvent::by(&ctx.user.actor, AuditAction::CustomerList, &ctx.client)
-            .record("campaign", c.id)
-            .fields(&format!(
-                "{} Fälle: Kundennummer, Name, Stand der Vorabinformation",
-                cases.len()
-            ))
-            .purpose(&format!("Aktion „{}“", c.name));
-        audit::append(&mut tx, &event, state.clock.now()).await?;
-    }
-    tx.commit().await?;
     let cases = cases
         .into_iter()
         .map(|k| CaseRow {
@@ -734,7 +649,7 @@ async fn detail(
     IdPath(id): IdPath,
     QueryData(query): QueryData,
 ) -> Result<DetailPage, AppError> {
-    let c = owned(&state, &ctx.user.actor, id).await?;
+    let c = campaigns::get(&state.db, &ctx.user.actor, id).await?;
     let notice = match query.get("meldung") {
         "stapel" => {
             "Der Briefstapel wurde erstellt. Erzeugen Sie die Druckdateien als ZIP-Archiv oder laden Sie einzelne PDF-Teile herunter."
@@ -761,61 +676,33 @@ async fn change_state(
     IdPath(id): IdPath,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let c = owned(&state, &ctx.user.actor, id).await?;
-    let from = c.state();
-    // The page's buttons send a known state; anything else is no user's input.
-    let to = CampaignState::parse(form.get("state"))
-        .ok_or(AppError::BadRequest("Unbekannter Status."))?;
-    let mut errors = Errors::default();
-    match to {
-        to if from.transition(to).is_none() => errors.add(
-            "state",
-            "Status",
-            format!(
-                "Von „{}“ nach „{}“ geht es nicht.",
-                from.label(),
-                to.label()
-            ),
-        ),
-        CampaignState::Active if c.mandate_state != "active" => errors.add(
-            "state",
-            "Status",
-            "Der Auftrag dieser Aktion ist nicht aktiv.",
-        ),
-        _ => {}
-    }
-    if !errors.is_empty() {
-        let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    }
+    let to = CampaignState::parse(form.get("state"));
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let fields = if from == CampaignState::Draft && to == CampaignState::Active {
-        match campaign::activate(&mut tx, &c, today(&state), now).await? {
-            Some(cases) => format!("Entwurf → aktiv, {cases} Fälle festgeschrieben"),
-            None => return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response()),
+    let changed =
+        campaigns::change_state(&state.db, ctx.caller(), id, to, today(&state), now).await?;
+    let (c, refusal) = match changed {
+        StateChange::Changed { activated: true } => {
+            return Ok(Redirect::to(&format!("/aktionen/{id}?meldung=aktiviert")).into_response());
         }
-    } else {
-        if !campaign::set_state(&mut tx, ctx.scope()?, id, from, to).await? {
+        StateChange::Changed { activated: false } | StateChange::Unchanged => {
             return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response());
         }
-        format!("{} → {}", from.label(), to.label())
+        StateChange::Refused(c, refusal) => (c, refusal),
+        // The page's buttons send a known state; anything else is no user's input.
+        StateChange::NoState => return Err(AppError::BadRequest("Unbekannter Status.")),
     };
-    let event = AuditEvent::by(
-        &ctx.user.actor,
-        AuditAction::CampaignStateChange,
-        &ctx.client,
-    )
-    .record("campaign", id)
-    .fields(&fields);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    let suffix = if to == CampaignState::Active && from == CampaignState::Draft {
-        "?meldung=aktiviert"
-    } else {
-        ""
+    let mut errors = Errors::default();
+    let message = match refusal {
+        StateRefusal::NoTransition { from, to } => format!(
+            "Von „{}“ nach „{}“ geht es nicht.",
+            from.label(),
+            to.label()
+        ),
+        StateRefusal::MandateInactive => "Der Auftrag dieser Aktion ist nicht aktiv.".into(),
     };
-    Ok(Redirect::to(&format!("/aktionen/{id}{suffix}")).into_response())
+    errors.add("state", "Status", message);
+    let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 async fn create_batch(
@@ -823,40 +710,23 @@ async fn create_batch(
     ctx: Ctx,
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
-    let c = owned(&state, &ctx.user.actor, id).await?;
-    if c.state() == CampaignState::Draft {
-        let mut errors = Errors::default();
-        errors.add(
-            "letters",
-            "Vorabinformationen",
-            "Erst nach der Aktivierung gibt es Fälle, denen ein Brief geschrieben werden kann.",
-        );
-        let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let created = create_advance_batch(
-        &mut tx,
-        ctx.scope()?,
-        c.id,
-        today(&state),
-        Some(ctx.user.actor.user_id),
-        now,
-    )
-    .await?;
-    let Some((batch_id, count)) = created else {
-        return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response());
-    };
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterBatchCreate, &ctx.client)
-        .record("letter_batch", batch_id)
-        .fields(&format!(
-            "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer"
-        ))
-        .purpose(&format!("Aktion „{}“", c.name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/aktionen/{id}?meldung=stapel")).into_response())
+    match campaigns::create_batch(&state.db, ctx.caller(), id, today(&state), now).await? {
+        BatchCreation::Created => {
+            Ok(Redirect::to(&format!("/aktionen/{id}?meldung=stapel")).into_response())
+        }
+        BatchCreation::Nothing => Ok(Redirect::to(&format!("/aktionen/{id}")).into_response()),
+        BatchCreation::Draft(c) => {
+            let mut errors = Errors::default();
+            errors.add(
+                "letters",
+                "Vorabinformationen",
+                "Erst nach der Aktivierung gibt es Fälle, denen ein Brief geschrieben werden kann.",
+            );
+            let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
 
 /// The batch if it belongs to the campaign (which the actor owns).
@@ -868,31 +738,7 @@ pub(crate) async fn owned_batch(
     let &[id, batch_id, ..] = ids else {
         return Err(AppError::NotFound);
     };
-    let c = owned(state, actor, id).await?;
-    let mut tx = state.db.begin_read().await?;
-    let scope = outreach_store::RecordScope::JobCenter(c.job_center_id);
-    match letters::batch_by_id(&mut tx, scope, batch_id).await? {
-        Some(b) if b.campaign_id == c.id => Ok((c, b)),
-        _ => Err(AppError::NotFound),
-    }
-}
-
-/// Records that the actor reads a batch's letters (`what`).
-async fn audit_print(
-    state: &AppState,
-    ctx: &Ctx,
-    c: &Campaign,
-    b: &Batch,
-    what: &str,
-) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterPrint, &ctx.client)
-        .record("letter_batch", b.id)
-        .fields(what)
-        .purpose(&format!("Vorabinformation zur Aktion „{}“", c.name));
-    audit::append(&mut tx, &event, state.clock.now()).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(campaigns::batch(&state.db, actor, id, batch_id).await?)
 }
 
 /// One PDF part of a batch, typeset now from the current data.
@@ -901,40 +747,16 @@ async fn batch_pdf(
     ctx: Ctx,
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
-    let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let part = ids.get(2).copied().unwrap_or(0);
-    let names = file_names(b.id, usize::try_from(b.letter_count).unwrap_or(0));
-    let Some((index, name)) = usize::try_from(part - 1)
-        .ok()
-        .and_then(|i| names.get(i).map(|n| (i, n.clone())))
-    else {
+    let &[id, batch_id, part, ..] = ids.as_slice() else {
         return Err(AppError::NotFound);
     };
-    audit_print(
-        &state,
-        &ctx,
-        &c,
-        &b,
-        &format!("PDF Teil {part}: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode"),
+    let (name, pdf) = campaigns::batch_part(
+        &state.db,
+        ctx.caller(),
+        (id, batch_id, part),
+        state.clock.now(),
     )
     .await?;
-    let letter_date = parse_iso_date(&b.letter_date).unwrap_or_else(|| today(&state));
-    let from = (index * LETTERS_PER_FILE) as i64;
-    let mut tx = state.db.begin_read().await?;
-    let rows = letters::batch_advance_range(
-        &mut tx,
-        ctx.scope()?,
-        b.id,
-        from,
-        from + LETTERS_PER_FILE as i64,
-    )
-    .await?;
-    tx.commit().await?;
-    let chunk: Vec<AdvanceLetter> = rows
-        .iter()
-        .map(|row| advance_letter(row, letter_date))
-        .collect();
-    let pdf = crate::download::typeset(move |renderer| renderer.advance_letters(&chunk)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
@@ -953,23 +775,20 @@ async fn batch_manifest(
     ctx: Ctx,
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
-    let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    audit_print(&state, &ctx, &c, &b, "Manifest: Kundennummer, Datei, Seite").await?;
-    let mut tx = state.db.begin_read().await?;
-    let numbers = letters::batch_customer_numbers(&mut tx, ctx.scope()?, b.id).await?;
-    tx.commit().await?;
+    let &[id, batch_id, ..] = ids.as_slice() else {
+        return Err(AppError::NotFound);
+    };
+    let csv =
+        campaigns::batch_manifest(&state.db, ctx.caller(), id, batch_id, state.clock.now()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"vorabinformation-stapel-{}-manifest.csv\"",
-                    b.id
-                ),
+                format!("attachment; filename=\"vorabinformation-stapel-{batch_id}-manifest.csv\""),
             ),
         ],
-        manifest(b.id, &numbers),
+        csv,
     )
         .into_response())
 }
@@ -983,39 +802,32 @@ async fn batch_sent(
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     let mut errors = Errors::default();
     let field = format!("sent_on_{}", b.id);
-    let sent_on = date(&form, &mut errors, &field, "Versanddatum");
-    if let Some(d) = sent_on
-        && d > today(&state)
-    {
-        errors.add(
-            &field,
-            "Versanddatum",
-            "Das Versanddatum liegt in der Zukunft.",
-        );
+    if let Some(sent_on) = date(&form, &mut errors, &field, "Versanddatum") {
+        let now = state.clock.now();
+        match campaigns::mark_sent(
+            &state.db,
+            ctx.caller(),
+            (&c, &b),
+            sent_on,
+            today(&state),
+            now,
+        )
+        .await?
+        {
+            Ok(()) => {
+                return Ok(
+                    Redirect::to(&format!("/aktionen/{}?meldung=versandt", c.id)).into_response(),
+                );
+            }
+            Err(SentProblem::InTheFuture) => errors.add(
+                &field,
+                "Versanddatum",
+                "Das Versanddatum liegt in der Zukunft.",
+            ),
+        }
     }
-    let Some(sent_on) = sent_on.filter(|_| errors.is_empty()) else {
-        let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if letters::mark_sent(
-        &mut tx,
-        ctx.scope()?,
-        b.id,
-        sent_on,
-        Some(ctx.user.actor.user_id),
-    )
-    .await?
-    {
-        let event = AuditEvent::by(&ctx.user.actor, AuditAction::LetterBatchSent, &ctx.client)
-            .record("letter_batch", b.id)
-            .fields(&format!("Versand am {}", format_de_date(sent_on)))
-            .purpose(&format!("Aktion „{}“", c.name));
-        audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
-    }
-    Ok(Redirect::to(&format!("/aktionen/{}?meldung=versandt", c.id)).into_response())
+    let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -1039,12 +851,7 @@ async fn owned_case(
     let &[id, case_id, ..] = ids else {
         return Err(AppError::NotFound);
     };
-    let c = owned(state, &ctx.user.actor, id).await?;
-    let mut tx = state.db.begin_read().await?;
-    let k = campaign::case_by_id(&mut tx, &c, case_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((c, k))
+    Ok(campaigns::case(&state.db, &ctx.user.actor, id, case_id).await?)
 }
 
 async fn case_view(
@@ -1054,14 +861,7 @@ async fn case_view(
     k: CaseListing,
     errors: Errors,
 ) -> Result<CasePage, AppError> {
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let event = AuditEvent::by(&ctx.user.actor, AuditAction::CustomerRead, &ctx.client)
-        .record("customer", k.customer_id)
-        .fields("Kundennummer, Name, Stand der Vorabinformation, Widerspruch")
-        .purpose(&format!("Aktion „{}“", c.name));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    campaigns::record_case_read(&state.db, ctx.caller(), (&c, &k), state.clock.now()).await?;
     let today = today(state);
     Ok(CasePage {
         layout: Layout::new(
@@ -1102,54 +902,33 @@ async fn objection(
 ) -> Result<Response, AppError> {
     let (c, k) = owned_case(&state, &ctx, &ids).await?;
     let mut errors = Errors::default();
-    let received = date(
-        &form,
-        &mut errors,
-        "objection_on",
-        "Widerspruch eingegangen am",
-    );
-    if let Some(d) = received
-        && d > today(&state)
-    {
-        errors.add(
-            "objection_on",
-            "Widerspruch eingegangen am",
-            "Das Datum liegt in der Zukunft.",
-        );
-    }
-    if k.final_disposition.is_some() {
-        errors.add(
-            "objection_on",
-            "Widerspruch eingegangen am",
-            "Dieser Fall ist bereits abgeschlossen.",
-        );
-    }
-    let Some(received) = received.filter(|_| errors.is_empty()) else {
-        let page = case_view(&state, &ctx, c, k, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
+    let label = "Widerspruch eingegangen am";
+    let received = date(&form, &mut errors, "objection_on", label);
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if campaign::record_objection(
-        &mut tx,
-        ctx.scope()?,
-        k.id,
+    let recorded = campaigns::record_objection(
+        &state.db,
+        ctx.caller(),
+        (&c, &k),
         received,
-        ctx.user.actor.user_id,
+        today(&state),
         now,
     )
-    .await?
-    {
-        let event = AuditEvent::by(&ctx.user.actor, AuditAction::ObjectionRecord, &ctx.client)
-            .record("customer", k.customer_id)
-            .fields(&format!(
-                "Widerspruch vom {}; Fall {} abgeschlossen: Widerspruch vor Anruf",
-                format_de_date(received),
-                k.id
-            ))
-            .purpose(&format!("Aktion „{}“", c.name));
-        audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
+    .await?;
+    match recorded {
+        Ok(()) if errors.is_empty() => {
+            return Ok(Redirect::to(&format!("/aktionen/{}/faelle/{}", c.id, k.id)).into_response());
+        }
+        Ok(()) => {}
+        Err(problems) => {
+            for problem in problems {
+                let message = match problem {
+                    ObjectionProblem::InTheFuture => "Das Datum liegt in der Zukunft.",
+                    ObjectionProblem::Closed => "Dieser Fall ist bereits abgeschlossen.",
+                };
+                errors.add("objection_on", label, message);
+            }
+        }
     }
-    Ok(Redirect::to(&format!("/aktionen/{}/faelle/{}", c.id, k.id)).into_response())
+    let page = case_view(&state, &ctx, c, k, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

@@ -33,13 +33,3 @@ where
         .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
     Ok(attachment(body, "text/csv; charset=utf-8", filename))
 }
-
-/// Typesets on a thread of its own with the deep stack typst needs.
-pub async fn typeset<F>(work: F) -> Result<Vec<u8>, AppError>
-where
-    F: FnOnce(&outreach_letters::Renderer) -> Result<Vec<u8>, outreach_letters::LetterError>
-        + Send
-        + 'static,
-{
-    Ok(outreach_app::letters::typeset(work).await?)
-}
