@@ -1,12 +1,23 @@
 //! Letters of a campaign's batches: the print files of a batch of advance
-//! letters, each step audited (the letters carry names and addresses).
+//! letters, each step audited (the letters carry names and addresses); the
+//! letters' data read from the store and given to the letters crate to
+//! typeset.
 
 use crate::{Caller, Error, Result};
+use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
+use outreach_core::calling::CallingWindow;
+use outreach_core::campaign::case_code;
+use outreach_core::date::{format_de_date, iso_to_de};
+use outreach_letters::batch::{Part, render_parts};
+use outreach_letters::{
+    ADVANCE_TEMPLATE_VERSION, AdvanceLetter, LETTERS_PER_FILE, LetterError, Organisation,
+    Recipient, Renderer,
+};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::Campaign;
-use outreach_store::letters::{self, Batch};
-use outreach_store::{Db, RecordScope};
+use outreach_store::letters::{self, AdvanceLetterRow, Batch};
+use outreach_store::{Db, RecordScope, StoreError, Tx};
 
 fn purpose(campaign: &Campaign) -> String {
     format!("Vorabinformation zur Aktion „{}“", campaign.name)
@@ -79,4 +90,184 @@ where
     })
     .await
     .map_err(|e| Error::Internal(format!("join: {e}")))?
+}
+
+/// The letter a stored row prints, dated `letter_date`.
+pub fn advance_letter(row: &AdvanceLetterRow, letter_date: Date) -> AdvanceLetter {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    AdvanceLetter {
+        customer_number: row.customer_number.clone(),
+        bg_number: row.bg_number.clone().filter(|b| !b.trim().is_empty()),
+        recipient: Recipient {
+            salutation: text(&row.salutation),
+            first_name: text(&row.first_name),
+            last_name: row.last_name.clone(),
+            street: text(&row.street),
+            house_number: text(&row.house_number),
+            postcode: text(&row.postcode),
+            city: text(&row.city),
+        },
+        letter_date: format_de_date(letter_date),
+        code: case_code(&row.code_secret, row.case_id),
+        job_center: Organisation {
+            name: row.jc_name.clone(),
+            street: row.jc_street.clone(),
+            postcode: row.jc_postcode.clone(),
+            city: row.jc_city.clone(),
+            phone: row.jc_phone.clone(),
+            email: row.jc_email.clone(),
+        },
+        processor: Organisation {
+            name: row.sc_name.clone(),
+            city: row.sc_city.clone(),
+            ..Organisation::default()
+        },
+        dpo_contact: row.jc_dpo_contact.clone(),
+        supervisory_authority: row.jc_supervisory_authority.clone(),
+        window: CallingWindow::from_stored(&row.window_days, &row.window_start, &row.window_end)
+            .label(),
+        period_start: iso_to_de(&row.period_start),
+        period_end: iso_to_de(&row.period_end),
+        callback_phone: row.jc_phone.clone(),
+        deletion_deadline: iso_to_de(&row.deletion_deadline),
+    }
+}
+
+/// Letters whose content hash is computed per round trip when a batch is made.
+const HASH_CHUNK: i64 = 500;
+
+/// Records a new batch of the campaign's open cases without an advance letter.
+/// Returns the batch id and its number of letters, or `None` when every case
+/// already has its letter. Works through the letters 500 at a time, so that
+/// memory does not grow with the campaign.
+pub async fn create_advance_batch(
+    tx: &mut Tx,
+    scope: RecordScope,
+    campaign_id: i64,
+    letter_date: Date,
+    created_by: Option<i64>,
+    now: i64,
+) -> std::result::Result<Option<(i64, usize)>, StoreError> {
+    let Some((id, count)) = letters::create_pending_batch(
+        tx,
+        scope,
+        campaign_id,
+        letter_date,
+        ADVANCE_TEMPLATE_VERSION,
+        created_by,
+        now,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut from = 0;
+    while from < count {
+        let rows = letters::batch_advance_range(tx, scope, id, from, from + HASH_CHUNK).await?;
+        let hashes: Vec<(i64, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.position,
+                    advance_letter(row, letter_date).content_hash(),
+                )
+            })
+            .collect();
+        letters::set_hashes(tx, id, &hashes).await?;
+        from += HASH_CHUNK;
+    }
+    Ok(Some((id, usize::try_from(count).unwrap_or(0))))
+}
+
+/// Where [`print_batch`] puts each finished file (its index and bytes).
+pub type FileSink = std::sync::Arc<dyn Fn(usize, &[u8]) -> std::io::Result<()> + Send + Sync>;
+
+/// What printing a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Printed {
+    pub files: usize,
+    pub letters: usize,
+    /// Letters whose data changed since the batch was made.
+    pub changed: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    #[error(transparent)]
+    Letter(#[from] LetterError),
+    #[error("Die Briefdaten konnten nicht gelesen werden: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Typesets every file of batch `batch_id` (`count` letters dated
+/// `letter_date`) on `threads` threads, reading its letters from the
+/// database one part at a time: memory stays flat whatever the batch size.
+/// `write` gets each file's index and bytes, in the order they finish.
+#[allow(clippy::too_many_arguments)]
+pub async fn print_batch(
+    db: &Db,
+    scope: RecordScope,
+    batch_id: i64,
+    count: usize,
+    letter_date: Date,
+    threads: usize,
+    progress: std::sync::Arc<dyn Fn(usize) + Send + Sync>,
+    write: FileSink,
+) -> std::result::Result<Printed, PrintError> {
+    let threads = threads.max(1);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Part>(threads);
+    let receiver = std::sync::Mutex::new(receiver);
+    let render = tokio::task::spawn_blocking(move || {
+        let renderer = Renderer::new();
+        let next = || receiver.lock().ok().and_then(|mut r| r.blocking_recv());
+        render_parts(&renderer, threads, &next, &*progress, &*write)
+    });
+    let mut changed = 0;
+    let mut fed = Ok(());
+    for part in 0..count.div_ceil(LETTERS_PER_FILE) {
+        let from = (part * LETTERS_PER_FILE) as i64;
+        let rows = match read_part(db, scope, batch_id, from).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                fed = Err(e);
+                break;
+            }
+        };
+        let letters: Vec<AdvanceLetter> = rows
+            .iter()
+            .map(|row| {
+                let letter = advance_letter(row, letter_date);
+                if letter.content_hash() != row.recorded_hash {
+                    changed += 1;
+                }
+                letter
+            })
+            .collect();
+        if sender.send((part, letters)).await.is_err() {
+            break; // the renderer stopped; its error follows
+        }
+    }
+    drop(sender);
+    let files = render
+        .await
+        .map_err(|e| LetterError::Typeset(format!("Satz-Thread: {e}")))??;
+    fed?;
+    Ok(Printed {
+        files,
+        letters: count,
+        changed,
+    })
+}
+
+async fn read_part(
+    db: &Db,
+    scope: RecordScope,
+    batch_id: i64,
+    from: i64,
+) -> std::result::Result<Vec<AdvanceLetterRow>, StoreError> {
+    let mut tx = db.begin_read().await?;
+    let to = from + LETTERS_PER_FILE as i64;
+    let rows = letters::batch_advance_range(&mut tx, scope, batch_id, from, to).await?;
+    tx.commit().await?;
+    Ok(rows)
 }

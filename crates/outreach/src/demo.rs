@@ -260,7 +260,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> anyhow::Result<()> {
             .await?
     {
         outreach_store::campaign::activate(tx, &c, today, now).await?;
-        if let Some((batch, _)) = outreach_letters::batch::create_advance_batch(
+        if let Some((batch, _)) = outreach_app::letters::create_advance_batch(
             tx,
             outreach_store::RecordScope::Operator,
             campaign_id,

@@ -3,10 +3,11 @@
 
 use crate::commands::{CLI_CLIENT, open};
 use anyhow::{Context, bail};
+use outreach_app::letters::{create_advance_batch, print_batch};
 use outreach_core::audit::AuditAction;
 use outreach_core::campaign::CampaignState;
 use outreach_core::date::{berlin_date, format_de_date, parse_de_date, parse_iso_date};
-use outreach_letters::batch::{create_advance_batch, file_names, manifest, print_batch};
+use outreach_letters::batch::{file_names, manifest};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::{campaign, letters};
 use std::path::Path;

@@ -241,7 +241,7 @@ impl TestApp {
         campaign::activate(&mut tx, &c, today, now)
             .await
             .expect("activate campaign");
-        let (batch, _) = outreach_letters::batch::create_advance_batch(
+        let (batch, _) = outreach_app::letters::create_advance_batch(
             &mut tx,
             outreach_store::RecordScope::Operator,
             campaign,

@@ -6,10 +6,10 @@
 //! memory (VmHWM). SQLite by default; `BENCH_DATABASE=postgres` uses a fresh
 //! PostgreSQL database.
 //!
-//! Run: `cargo bench -p outreach-letters --bench letters`.
+//! Run: `cargo bench -p outreach-app --bench letters`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use outreach_letters::batch::{create_advance_batch, print_batch};
+use outreach_app::letters::{advance_letter, create_advance_batch, print_batch};
 use outreach_store::testing::{TestDb, letter_campaign, letter_customer};
 use outreach_store::{Backend, campaign};
 use std::sync::Arc;
@@ -123,10 +123,7 @@ async fn main() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let letters: Vec<_> = rows
-        .iter()
-        .map(|r| outreach_letters::batch::advance_letter(r, today))
-        .collect();
+    let letters: Vec<_> = rows.iter().map(|r| advance_letter(r, today)).collect();
     let started = Instant::now();
     let in_memory = tokio::task::spawn_blocking(move || {
         let renderer = outreach_letters::Renderer::new();
