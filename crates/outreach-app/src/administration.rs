@@ -4,8 +4,10 @@
 use crate::{Caller, Error, Result, Source};
 use outreach_core::audit::AuditAction;
 use outreach_store::audit;
-use outreach_store::org::{self, JobCenter, NewJobCenter, ServiceCenter};
-use outreach_store::user::{self, NewUser, User, UserListing};
+use outreach_store::org;
+pub use outreach_store::org::{JobCenter, NewJobCenter, ServiceCenter};
+use outreach_store::user::{self, User};
+pub use outreach_store::user::{NewUser, UserListing};
 use outreach_store::{Db, StoreError, session};
 
 /// A code or user name someone else has: nothing was stored.

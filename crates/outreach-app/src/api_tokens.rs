@@ -8,7 +8,8 @@ use outreach_core::api_token::{ApiScope, VALID_DAYS};
 use outreach_core::audit::AuditAction;
 use outreach_core::date::format_de_datetime;
 use outreach_store::Db;
-use outreach_store::api_token::{self, ApiToken, Presented};
+pub use outreach_store::api_token::Presented;
+use outreach_store::api_token::{self, ApiToken};
 use outreach_store::audit::{self, AuditEvent};
 
 fn job_center_of(actor: &Actor) -> Result<i64> {

@@ -7,7 +7,8 @@ use outreach_core::access::{Role, customer_scope};
 use outreach_core::audit::AuditAction;
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::customer::{self, Customer, CustomerChange, CustomerFilter, CustomerListing};
+use outreach_store::customer;
+pub use outreach_store::customer::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 use outreach_store::subject::{self, Dispute};
 
 /// Why the actor reads customer data, as the audit log records it.

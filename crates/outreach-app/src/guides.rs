@@ -6,7 +6,8 @@ use outreach_core::access::Actor;
 use outreach_core::audit::AuditAction;
 use outreach_core::guide::Guide;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::guide::{self, NotStored, StoredGuide};
+use outreach_store::guide;
+pub use outreach_store::guide::{NotStored, StoredGuide};
 use outreach_store::{Db, RecordScope, org};
 
 fn job_center_of(actor: &Actor) -> Result<i64> {

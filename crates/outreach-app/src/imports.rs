@@ -5,7 +5,8 @@ use crate::Source;
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
 use outreach_store::Db;
-use outreach_store::import::{ImportError, ImportReport, ImportRequest, import_customers};
+pub use outreach_store::import::{ImportError, ImportReport};
+use outreach_store::import::{ImportRequest, import_customers};
 use std::io::Read;
 
 /// What to import.

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
 use outreach_core::calling::CallingWindow;
 use outreach_core::campaign::case_code;
-use outreach_core::date::{format_de_date, iso_to_de};
+use outreach_core::date::{format_de_date, iso_to_de, parse_iso_date};
 use outreach_letters::batch::{Part, render_parts};
 use outreach_letters::{
     ADVANCE_TEMPLATE_VERSION, AdvanceLetter, LETTERS_PER_FILE, LetterError, Organisation,
@@ -270,4 +270,75 @@ async fn read_part(
     let rows = letters::batch_advance_range(&mut tx, scope, batch_id, from, to).await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// A batch to print into one archive: its letters read in `scope`.
+pub struct PrintedBatch<'a> {
+    pub scope: RecordScope,
+    pub batch: &'a Batch,
+    /// Its number of letters.
+    pub count: usize,
+    /// Its customer numbers in order, for the manifest.
+    pub customer_numbers: &'a [String],
+}
+
+/// Typesets every file of the batch into one ZIP archive written to `file`,
+/// with the manifest; `done` counts the letters typeset so far. Returns the
+/// archive's size and the number of letters whose data changed since the
+/// batch was made; a German message when it failed.
+pub async fn write_archive(
+    db: &Db,
+    printed: PrintedBatch<'_>,
+    file: std::fs::File,
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> std::result::Result<(u64, usize), String> {
+    use outreach_letters::batch::{file_names, manifest};
+    use outreach_letters::zip::ZipWriter;
+    use std::sync::{Arc, Mutex};
+    let b = printed.batch;
+    let letter_date = parse_iso_date(&b.letter_date)
+        .ok_or_else(|| format!("Stapel {}: Briefdatum unlesbar", b.id))?;
+    let zip = Arc::new(Mutex::new(Some(ZipWriter::new(
+        std::io::BufWriter::new(file),
+        (letter_date.year(), letter_date.month(), letter_date.day()),
+    ))));
+    let names = file_names(b.id, printed.count);
+    let sink = zip.clone();
+    let result = print_batch(
+        db,
+        printed.scope,
+        b.id,
+        printed.count,
+        letter_date,
+        2,
+        Arc::new(move |n| done.store(n, std::sync::atomic::Ordering::Relaxed)),
+        Arc::new(move |i, pdf| {
+            let mut guard = sink
+                .lock()
+                .map_err(|_| std::io::Error::other("Archiv gesperrt"))?;
+            let writer = guard
+                .as_mut()
+                .ok_or_else(|| std::io::Error::other("Archiv geschlossen"))?;
+            writer.add(&names[i], pdf)
+        }),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut writer = zip
+        .lock()
+        .ok()
+        .and_then(|mut z| z.take())
+        .ok_or("Archiv nicht verfügbar")?;
+    let manifest_name = format!("vorabinformation-stapel-{}-manifest.csv", b.id);
+    writer
+        .add(&manifest_name, &manifest(b.id, printed.customer_numbers))
+        .map_err(|e| e.to_string())?;
+    let file = writer
+        .finish()
+        .map_err(|e| e.to_string())?
+        .into_inner()
+        .map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| e.to_string())?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((size, result.changed))
 }

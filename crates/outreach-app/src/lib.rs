@@ -26,8 +26,8 @@ pub mod supervision;
 pub mod upkeep;
 
 use outreach_core::access::Actor;
-use outreach_store::StoreError;
 use outreach_store::audit::AuditEvent;
+pub use outreach_store::{Backend, Db, RecordScope, StoreError, random_token};
 
 /// Who asks: the actor and where the request came from (for the audit log).
 #[derive(Debug, Clone, Copy)]

@@ -8,8 +8,10 @@ use outreach_core::access::{Action, Actor, Home, Owner, can_on};
 use outreach_core::audit::AuditAction;
 use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::mandate::{self, Mandate, MandateScope};
-use outreach_store::org::{self, ServiceCenter};
+pub use outreach_store::mandate::Mandate;
+use outreach_store::mandate::{self, MandateScope};
+use outreach_store::org;
+pub use outreach_store::org::ServiceCenter;
 use outreach_store::{Db, RecordScope};
 
 /// The mandates the actor's organisation gave or was given.

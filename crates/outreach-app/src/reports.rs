@@ -5,7 +5,8 @@ use crate::{Error, Result};
 use outreach_core::access::{Actor, Home, Role};
 use outreach_store::Db;
 use outreach_store::campaign::{self, Campaign};
-use outreach_store::report::{self, Figures, ReportScope};
+pub use outreach_store::report::Figures;
+use outreach_store::report::{self, ReportScope};
 
 /// The report of one campaign or of all the actor may see.
 pub struct Report {

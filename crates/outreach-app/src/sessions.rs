@@ -3,7 +3,8 @@
 
 use crate::Result;
 use outreach_store::Db;
-use outreach_store::session::{self, SessionUser};
+use outreach_store::session;
+pub use outreach_store::session::{CHANGES_READ_EVERY, SessionUser, hash_token, watch_changes};
 
 /// The session of the cookie `token` with its account, if stored.
 pub async fn find(db: &Db, token: &str) -> Result<Option<SessionUser>> {

@@ -11,6 +11,7 @@
 use crate::Result;
 use outreach_core::audit::AuditAction;
 use outreach_store::audit::{self, AuditEvent};
+pub use outreach_store::retention::Policy;
 use outreach_store::{Db, retention, session};
 
 /// The settings the upkeep follows.

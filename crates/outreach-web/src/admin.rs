@@ -12,10 +12,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use outreach_app::administration::{self, Taken};
+use outreach_app::administration::{JobCenter, NewJobCenter, NewUser, ServiceCenter, UserListing};
 use outreach_core::access::{Action, Home, Role};
 use outreach_core::account::Username;
-use outreach_store::org::{JobCenter, NewJobCenter, ServiceCenter};
-use outreach_store::user::{NewUser, UserListing};
 
 pub fn routes() -> Routes {
     let orgs = Access::Action(Action::ManageOrganisations);

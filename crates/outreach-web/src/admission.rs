@@ -17,10 +17,10 @@ use std::sync::Arc;
 /// first; a line here as well held the requests back in waves and the
 /// leases came in bursts (lease p99 94–137 ms at 8, 6–8 ms without; see
 /// BENCHMARKS.md, call queue, session 10).
-pub fn default_at_once(backend: outreach_store::Backend) -> usize {
+pub fn default_at_once(backend: outreach_app::Backend) -> usize {
     match backend {
-        outreach_store::Backend::Postgres => 8,
-        outreach_store::Backend::Sqlite => MOST_AT_ONCE,
+        outreach_app::Backend::Postgres => 8,
+        outreach_app::Backend::Sqlite => MOST_AT_ONCE,
     }
 }
 

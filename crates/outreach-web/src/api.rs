@@ -14,14 +14,14 @@ use askama_web::WebTemplate;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use outreach_app::api_tokens::Presented;
+use outreach_app::imports::ImportError;
 use outreach_core::access::Action;
 use outreach_core::api_token::ApiScope;
 use outreach_core::date::{
     berlin_date, berlin_day_start, format_de_datetime, parse_de_date, parse_iso_date,
 };
 use outreach_core::handover::ExportRecord;
-use outreach_store::api_token::Presented;
-use outreach_store::import::ImportError;
 
 /// The largest file one API call imports (held in memory; whole exports of
 /// a large job center go through the web upload or the command line).
@@ -73,8 +73,8 @@ impl From<outreach_app::Error> for ApiError {
     }
 }
 
-impl From<outreach_store::StoreError> for ApiError {
-    fn from(e: outreach_store::StoreError) -> ApiError {
+impl From<outreach_app::StoreError> for ApiError {
+    fn from(e: outreach_app::StoreError) -> ApiError {
         tracing::error!(error = %e, "api: store");
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,9 +1,9 @@
 //! Login, logout, password change and session extension.
 
+use crate::cookies::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, cookie_value};
 use crate::forms::{Errors, FormData, QueryData};
 use crate::layout::Layout;
 use crate::routes::{Access, Routes};
-use crate::security::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, cookie_value};
 use crate::session::{Ctx, MaybeCtx};
 use crate::{AppError, AppState};
 use askama::Template;
@@ -12,9 +12,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_app::accounts::{self, SignIn};
+use outreach_app::random_token;
+use outreach_app::sessions as session;
 use outreach_core::access::Action;
 use outreach_core::account::check_new_password;
-use outreach_store::{random_token, session};
 
 pub fn routes() -> Routes {
     Routes::new()

@@ -11,10 +11,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use outreach_app::customers as app;
+use outreach_app::customers::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 use outreach_core::access::{Action, Role};
 use outreach_core::customer::{CustomerNumber, Status};
 use outreach_core::date::{format_de_datetime, iso_to_de};
-use outreach_store::customer::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewCustomers);

@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_store::StoreError;
+use outreach_app::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -15,12 +15,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outreach_app::guides as app;
+use outreach_app::guides::{NotStored, StoredGuide};
 use outreach_core::access::{Action, Actor};
 use outreach_core::date::{berlin_date, format_de_date, iso_to_de};
 use outreach_core::guide::definition::IdentityItem;
 use outreach_core::guide::session::{Context, Customer, State as Conversation};
 use outreach_core::guide::{Field, Guide, Session};
-use outreach_store::guide::{NotStored, StoredGuide};
 use std::collections::BTreeMap;
 
 pub fn routes() -> Routes {

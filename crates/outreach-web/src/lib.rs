@@ -9,6 +9,7 @@ mod auth;
 mod calls;
 mod campaigns;
 mod conversation;
+mod cookies;
 mod customers;
 mod download;
 mod error;
@@ -37,7 +38,7 @@ mod supervision;
 mod training;
 
 use axum::Router;
-use outreach_store::Db;
+use outreach_app::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -54,7 +55,7 @@ pub struct WebConfig {
     /// before and can extend it).
     pub session_idle_seconds: i64,
     /// What the daily deletion keeps how long.
-    pub retention: outreach_store::retention::Policy,
+    pub retention: outreach_app::upkeep::Policy,
     /// Requests worked on at once; more wait in line (see `admission`).
     /// `None`: the database's default ([`admission::default_at_once`]).
     pub requests_at_once: Option<usize>,
@@ -74,7 +75,7 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: true,
             session_idle_seconds: outreach_core::account::SESSION_IDLE_SECONDS,
-            retention: outreach_store::retention::Policy::default(),
+            retention: outreach_app::upkeep::Policy::default(),
             requests_at_once: None,
             training: false,
             login_rate: rate_limit::Rate::LOGIN,

@@ -40,8 +40,8 @@ const SEALING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1
 /// PostgreSQL: seals appended audit events into the chain every
 /// [`SEALING_INTERVAL`] until the runtime ends (see `upkeep::seal`), so that
 /// requests don't. SQLite chains events as they are appended: no task.
-pub fn spawn_sealer(db: outreach_store::Db) -> Option<tokio::task::JoinHandle<()>> {
-    if db.backend() != outreach_store::Backend::Postgres {
+pub fn spawn_sealer(db: outreach_app::Db) -> Option<tokio::task::JoinHandle<()>> {
+    if db.backend() != outreach_app::Backend::Postgres {
         return None;
     }
     db.leave_sealing_to_task();
@@ -65,8 +65,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// fills it doing so while all other writes wait (see
 /// `Db::checkpoint_in_background`). PostgreSQL: no task.
 pub async fn spawn_checkpointer(
-    db: outreach_store::Db,
-) -> Result<Option<tokio::task::JoinHandle<()>>, outreach_store::StoreError> {
+    db: outreach_app::Db,
+) -> Result<Option<tokio::task::JoinHandle<()>>, outreach_app::StoreError> {
     if !db.checkpoint_in_background().await? {
         return Ok(None);
     }
@@ -87,7 +87,7 @@ pub async fn spawn_checkpointer(
 /// building the router) nothing is kept.
 pub fn spawn_session_watch(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        outreach_store::session::watch_changes(
+        outreach_app::sessions::watch_changes(
             &state.db,
             |listening| state.sessions.listening(listening),
             |what| state.sessions.changed(what),

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
 use outreach_app::mandates as app;
+use outreach_app::mandates::{Mandate, ServiceCenter};
 use outreach_core::access::{Action, Home, can, can_on};
 use outreach_core::calling::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{CustomerField, parse_field_list};
@@ -20,8 +21,6 @@ use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
     MandateState, NewMandate, default_deletion_deadline, period_problems, transition_problem,
 };
-use outreach_store::mandate::Mandate;
-use outreach_store::org::ServiceCenter;
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewMandates);

@@ -18,14 +18,11 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_app::letters::print_batch;
+use outreach_app::RecordScope;
+use outreach_app::campaigns::Batch;
 use outreach_core::access::Action;
-use outreach_core::date::{berlin_date, format_de_datetime, parse_iso_date};
-use outreach_letters::batch::{file_names, manifest};
-use outreach_letters::zip::ZipWriter;
-use outreach_store::letters::Batch;
+use outreach_core::date::format_de_datetime;
 use std::collections::HashMap;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -154,7 +151,7 @@ async fn start(
 /// Typesets the batch into the job's archive.
 async fn run(
     state: AppState,
-    scope: outreach_store::RecordScope,
+    scope: RecordScope,
     job: Arc<PrintJob>,
     b: Batch,
     customer_numbers: Vec<String>,
@@ -180,59 +177,19 @@ async fn run(
 
 async fn write_archive(
     state: &AppState,
-    scope: outreach_store::RecordScope,
+    scope: RecordScope,
     job: &PrintJob,
     b: &Batch,
     customer_numbers: &[String],
 ) -> Result<(u64, usize), String> {
-    let letter_date =
-        parse_iso_date(&b.letter_date).unwrap_or_else(|| berlin_date(state.clock.now()));
     let file = crate::spool::Spool::create(&job.path).map_err(|e| e.to_string())?;
-    let zip = Arc::new(Mutex::new(Some(ZipWriter::new(
-        BufWriter::new(file),
-        (letter_date.year(), letter_date.month(), letter_date.day()),
-    ))));
-    let names = file_names(b.id, job.total);
-    let done = job.done.clone();
-    let sink = zip.clone();
-    let printed = print_batch(
-        &state.db,
+    let batch = outreach_app::letters::PrintedBatch {
         scope,
-        b.id,
-        job.total,
-        letter_date,
-        2,
-        Arc::new(move |n| done.store(n, Ordering::Relaxed)),
-        Arc::new(move |i, pdf| {
-            let mut guard = sink
-                .lock()
-                .map_err(|_| std::io::Error::other("Archiv gesperrt"))?;
-            let writer = guard
-                .as_mut()
-                .ok_or_else(|| std::io::Error::other("Archiv geschlossen"))?;
-            writer.add(&names[i], pdf)
-        }),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let writer = zip
-        .lock()
-        .ok()
-        .and_then(|mut z| z.take())
-        .ok_or("Archiv nicht verfügbar")?;
-    let manifest_name = format!("vorabinformation-stapel-{}-manifest.csv", b.id);
-    let mut writer = writer;
-    writer
-        .add(&manifest_name, &manifest(b.id, customer_numbers))
-        .map_err(|e| e.to_string())?;
-    let file = writer
-        .finish()
-        .map_err(|e| e.to_string())?
-        .into_inner()
-        .map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| e.to_string())?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    Ok((size, printed.changed))
+        batch: b,
+        count: job.total,
+        customer_numbers,
+    };
+    outreach_app::letters::write_archive(&state.db, batch, file, job.done.clone()).await
 }
 
 fn percent(job: &PrintJob) -> usize {

@@ -15,13 +15,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::Response;
+use outreach_app::reports::Figures;
 use outreach_core::access::{Action, Role};
 use outreach_core::calling::WEEKDAYS;
 use outreach_core::calling::rules::SLOTS;
 use outreach_core::campaign::FinalDisposition;
 use outreach_core::date::{berlin_date, format_de_date};
 use outreach_core::metrics::{AaporCounts, percent_de, ratio};
-use outreach_store::report::Figures;
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewReports);

@@ -1,16 +1,14 @@
 //! Security in one place: response headers, cookies and the CSRF check.
 
+use crate::cookies::{LOGIN_CSRF_COOKIE, cookie_value};
 use crate::session::CurrentUser;
 use crate::{AppError, AppState};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-pub const SESSION_COOKIE: &str = "outreach_sitzung";
-/// The token that protects the login form (there is no session yet).
-pub const LOGIN_CSRF_COOKIE: &str = "outreach_anmeldung";
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The largest form body accepted.
@@ -53,32 +51,6 @@ pub async fn headers(request: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, and Secure unless
-/// switched off. `max_age` 0 deletes the cookie.
-pub fn cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
-    if state.config.secure_cookies {
-        text.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        text.push_str(&format!("; Max-Age={age}"));
-    }
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The value of a cookie sent by the browser.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// The boundary of a `multipart/form-data` content type.

@@ -1,15 +1,15 @@
 //! Server-side sessions: the middleware that finds the logged-in user from the
 //! session cookie, ends idle sessions, and the extractors handlers use.
 
-use crate::security::{SESSION_COOKIE, cookie_value};
+use crate::cookies::{SESSION_COOKIE, cookie_value};
 use crate::{AppError, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
+use outreach_app::sessions as session;
 use outreach_core::access::Actor;
 use outreach_core::account::session_expired;
-use outreach_store::session;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -223,8 +223,8 @@ impl Ctx {
 
     /// Whose records the user may read or change; a global account sees no
     /// job center's records ("not found", so ids reveal nothing).
-    pub fn scope(&self) -> Result<outreach_store::RecordScope, AppError> {
-        outreach_store::RecordScope::of(&self.user.actor).ok_or(AppError::NotFound)
+    pub fn scope(&self) -> Result<outreach_app::RecordScope, AppError> {
+        outreach_app::RecordScope::of(&self.user.actor).ok_or(AppError::NotFound)
     }
 }
 

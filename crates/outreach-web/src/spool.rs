@@ -75,7 +75,7 @@ impl Spool {
     pub fn path(&self, prefix: &str, extension: &str) -> PathBuf {
         self.dir.join(format!(
             "{prefix}-{}.{extension}",
-            outreach_store::random_token(16)
+            outreach_app::random_token(16)
         ))
     }
 
