@@ -342,3 +342,125 @@ pub async fn write_archive(
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     Ok((size, result.changed))
 }
+
+// ---- the command line's print run ----
+
+/// What the command line prints: a batch of a campaign.
+pub struct PrintRun {
+    pub campaign: Campaign,
+    pub batch: Batch,
+    pub letter_date: Date,
+    pub customer_numbers: Vec<String>,
+}
+
+/// Why the command line prints nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoPrintRun {
+    NoCampaign,
+    /// The campaign (named) is a draft: no cases, no letters yet.
+    Draft(String),
+    /// The campaign has no such batch.
+    NoBatch,
+    /// Every open case of the campaign (named) has its letter already.
+    AllLettersMade(String),
+}
+
+/// The batch the operator prints from the command line: batch `batch` of
+/// campaign `campaign_id`, or a new one of the cases that have no letter
+/// yet, dated `today` (its creation audited); the printing is audited.
+pub async fn operator_print_run(
+    db: &Db,
+    campaign_id: i64,
+    batch: Option<i64>,
+    today: Date,
+    now: i64,
+) -> Result<std::result::Result<PrintRun, NoPrintRun>> {
+    let by = crate::Source::CommandLine;
+    let scope = RecordScope::Operator;
+    let mut tx = db.begin().await?;
+    let Some(campaign) = outreach_store::campaign::by_id(&mut tx, scope, campaign_id).await? else {
+        return Ok(Err(NoPrintRun::NoCampaign));
+    };
+    if campaign.state() == outreach_core::campaign::CampaignState::Draft {
+        return Ok(Err(NoPrintRun::Draft(campaign.name)));
+    }
+    let batch_id = match batch {
+        Some(id) => match letters::batch_by_id(&mut tx, scope, id).await? {
+            Some(b) if b.campaign_id == campaign_id => id,
+            _ => return Ok(Err(NoPrintRun::NoBatch)),
+        },
+        None => match create_advance_batch(&mut tx, scope, campaign_id, today, None, now).await? {
+            Some((id, count)) => {
+                let event = by
+                    .event(AuditAction::LetterBatchCreate)
+                    .record("letter_batch", id)
+                    .fields(&format!(
+                        "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer"
+                    ))
+                    .purpose(&format!("Aktion „{}“", campaign.name))
+                    .job_center(Some(campaign.job_center_id));
+                audit::append(&mut tx, &event, now).await?;
+                id
+            }
+            None => return Ok(Err(NoPrintRun::AllLettersMade(campaign.name))),
+        },
+    };
+    let batch = letters::batch_by_id(&mut tx, scope, batch_id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("batch {batch_id} vanished")))?;
+    let letter_date = parse_iso_date(&batch.letter_date)
+        .ok_or_else(|| Error::Internal(format!("batch {batch_id}: letter date unreadable")))?;
+    let customer_numbers = letters::batch_customer_numbers(&mut tx, scope, batch_id).await?;
+    let event = by
+        .event(AuditAction::LetterPrint)
+        .record("letter_batch", batch_id)
+        .fields(&format!(
+            "{} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode",
+            batch.letter_count
+        ))
+        .purpose(&purpose(&campaign))
+        .job_center(Some(campaign.job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Ok(PrintRun {
+        campaign,
+        batch,
+        letter_date,
+        customer_numbers,
+    }))
+}
+
+/// Why the operator could not mark a batch sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSent {
+    NoBatch,
+    /// Marked sent already, on this day (ISO).
+    Already(Option<String>),
+}
+
+/// Marks batch `batch_id` sent on `sent_on` from the command line
+/// (audited): the waiting period after the letters starts.
+pub async fn operator_mark_sent(
+    db: &Db,
+    batch_id: i64,
+    sent_on: Date,
+    now: i64,
+) -> Result<std::result::Result<Batch, NotSent>> {
+    let scope = RecordScope::Operator;
+    let mut tx = db.begin().await?;
+    let Some(batch) = letters::batch_by_id(&mut tx, scope, batch_id).await? else {
+        return Ok(Err(NotSent::NoBatch));
+    };
+    if !letters::mark_sent(&mut tx, scope, batch_id, sent_on, None).await? {
+        return Ok(Err(NotSent::Already(batch.sent_on)));
+    }
+    let event = crate::Source::CommandLine
+        .event(AuditAction::LetterBatchSent)
+        .record("letter_batch", batch_id)
+        .fields(&format!("Versand am {}", format_de_date(sent_on)))
+        .purpose("Versand der Vorabinformationen")
+        .job_center(Some(batch.job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(Ok(batch))
+}

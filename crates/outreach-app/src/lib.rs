@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod calls;
 pub mod campaigns;
 pub mod customers;
+pub mod demo;
 pub mod guides;
 pub mod home;
 pub mod imports;

@@ -1,15 +1,12 @@
 //! `outreach letters advance` and `outreach letters sent`: print batches of
 //! advance letters, and their dispatch date.
 
-use crate::commands::{CLI_CLIENT, open};
+use crate::commands::open;
 use anyhow::{Context, bail};
-use outreach_app::letters::{create_advance_batch, print_batch};
-use outreach_core::audit::AuditAction;
-use outreach_core::campaign::CampaignState;
-use outreach_core::date::{berlin_date, format_de_date, parse_de_date, parse_iso_date};
+use outreach_app::RecordScope;
+use outreach_app::letters::{NoPrintRun, NotSent, PrintRun, print_batch};
+use outreach_core::date::{berlin_date, format_de_date, parse_de_date};
 use outreach_letters::batch::{file_names, manifest};
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{campaign, letters};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,75 +20,32 @@ pub async fn advance(
     let db = open(url).await?;
     let now = jiff::Timestamp::now().as_second();
     let today = berlin_date(now);
-    let mut tx = db.begin().await?;
-    let Some(found) =
-        campaign::by_id(&mut tx, outreach_store::RecordScope::Operator, campaign_id).await?
-    else {
-        bail!("--campaign: Es gibt keine Aktion mit der Nummer {campaign_id}.");
-    };
-    if found.state() == CampaignState::Draft {
-        bail!(
-            "Die Aktion „{}“ ist noch im Entwurf; Vorabinformationen gibt es erst nach der Aktivierung.",
-            found.name
-        );
-    }
-    let batch_id = match batch {
-        Some(id) => {
-            match letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, id).await? {
-                Some(b) if b.campaign_id == campaign_id => id,
-                _ => bail!("--batch: Die Aktion {campaign_id} hat keinen Stapel {id}."),
-            }
+    let run =
+        outreach_app::letters::operator_print_run(&db, campaign_id, batch, today, now).await?;
+    let PrintRun {
+        campaign: found,
+        batch: stored,
+        letter_date,
+        customer_numbers,
+    } = match run {
+        Ok(run) => run,
+        Err(NoPrintRun::NoCampaign) => {
+            bail!("--campaign: Es gibt keine Aktion mit der Nummer {campaign_id}.")
         }
-        None => match create_advance_batch(
-            &mut tx,
-            outreach_store::RecordScope::Operator,
-            campaign_id,
-            today,
-            None,
-            now,
-        )
-        .await?
-        {
-            Some((id, count)) => {
-                let event =
-                    AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterBatchCreate, CLI_CLIENT)
-                        .record("letter_batch", id)
-                        .fields(&format!(
-                            "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer"
-                        ))
-                        .purpose(&format!("Aktion „{}“", found.name))
-                        .job_center(Some(found.job_center_id));
-                audit::append(&mut tx, &event, now).await?;
-                id
-            }
-            None => {
-                println!(
-                    "Alle offenen Fälle der Aktion „{}“ haben bereits eine Vorabinformation.",
-                    found.name
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-        },
+        Err(NoPrintRun::Draft(name)) => bail!(
+            "Die Aktion „{name}“ ist noch im Entwurf; Vorabinformationen gibt es erst nach der Aktivierung."
+        ),
+        Err(NoPrintRun::NoBatch) => bail!(
+            "--batch: Die Aktion {campaign_id} hat keinen Stapel {}.",
+            batch.unwrap_or_default()
+        ),
+        Err(NoPrintRun::AllLettersMade(name)) => {
+            println!("Alle offenen Fälle der Aktion „{name}“ haben bereits eine Vorabinformation.");
+            return Ok(ExitCode::SUCCESS);
+        }
     };
-    let Some(stored) =
-        letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch_id).await?
-    else {
-        bail!("Der Stapel {batch_id} ist verschwunden.");
-    };
-    let letter_date = parse_iso_date(&stored.letter_date).unwrap_or(today);
+    let batch_id = stored.id;
     let count = usize::try_from(stored.letter_count).unwrap_or(0);
-    let customer_numbers =
-        letters::batch_customer_numbers(&mut tx, outreach_store::RecordScope::Operator, batch_id)
-            .await?;
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterPrint, CLI_CLIENT)
-        .record("letter_batch", batch_id)
-        .fields(&format!(
-            "{count} Vorabinformationen: Name, Anschrift, Kundennummer, BG-Nummer, Prüfcode"
-        ))
-        .purpose(&format!("Vorabinformation zur Aktion „{}“", found.name))
-        .job_center(Some(found.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
 
     std::fs::create_dir_all(out).with_context(|| format!("{out} kann nicht angelegt werden"))?;
     let bar = indicatif::ProgressBar::new(count as u64);
@@ -107,7 +61,7 @@ pub async fn advance(
     let targets: Vec<std::path::PathBuf> = names.iter().map(|n| Path::new(out).join(n)).collect();
     let printed = print_batch(
         &db,
-        outreach_store::RecordScope::Operator,
+        RecordScope::Operator,
         batch_id,
         count,
         letter_date,
@@ -168,37 +122,17 @@ pub async fn sent(url: &str, batch_id: i64, date: Option<&str>) -> anyhow::Resul
             raw = format_de_date(sent_on)
         );
     }
-    let mut tx = db.begin().await?;
-    let Some(batch) =
-        letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch_id).await?
-    else {
-        bail!("--batch: Es gibt keinen Stapel {batch_id}.");
-    };
-    if !letters::mark_sent(
-        &mut tx,
-        outreach_store::RecordScope::Operator,
-        batch_id,
-        sent_on,
-        None,
-    )
-    .await?
+    let batch = match outreach_app::letters::operator_mark_sent(&db, batch_id, sent_on, now).await?
     {
-        bail!(
+        Ok(batch) => batch,
+        Err(NotSent::NoBatch) => bail!("--batch: Es gibt keinen Stapel {batch_id}."),
+        Err(NotSent::Already(on)) => bail!(
             "Der Stapel {batch_id} ist bereits seit {} als versandt markiert.",
-            batch
-                .sent_on
-                .as_deref()
+            on.as_deref()
                 .map(outreach_core::date::iso_to_de)
                 .unwrap_or_default()
-        );
-    }
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::LetterBatchSent, CLI_CLIENT)
-        .record("letter_batch", batch_id)
-        .fields(&format!("Versand am {}", format_de_date(sent_on)))
-        .purpose("Versand der Vorabinformationen")
-        .job_center(Some(batch.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+        ),
+    };
     db.close().await;
     println!(
         "Stapel {batch_id} ({} Briefe) am {} versandt; die Wartefrist läuft ab diesem Tag.",
