@@ -136,3 +136,19 @@ pub async fn reset_password(
     tx.commit().await?;
     Ok(target)
 }
+
+/// The job center with code `code`, if there is one.
+pub async fn job_center_by_code(db: &Db, code: &str) -> Result<Option<JobCenter>> {
+    let mut tx = db.begin_read().await?;
+    let jc = org::job_center_by_code(&mut tx, code).await?;
+    tx.commit().await?;
+    Ok(jc)
+}
+
+/// The service center with code `code`, if there is one.
+pub async fn service_center_by_code(db: &Db, code: &str) -> Result<Option<ServiceCenter>> {
+    let mut tx = db.begin_read().await?;
+    let sc = org::service_center_by_code(&mut tx, code).await?;
+    tx.commit().await?;
+    Ok(sc)
+}

@@ -4,7 +4,7 @@
 //! a customer's objection. Every change and every read of customer data is
 //! audited.
 
-use crate::letters::{advance_letter, create_advance_batch};
+use crate::letters::{advance_letter, create_advance_batch, file_names, manifest};
 use crate::{Caller, Error, Result};
 use jiff::civil::Date;
 use outreach_core::access::{Action, Actor, Home, Owner, can_on};
@@ -15,7 +15,6 @@ use outreach_core::campaign::{
 };
 use outreach_core::date::{format_de_date, parse_iso_date};
 use outreach_core::mandate::MandateState;
-use outreach_letters::batch::{file_names, manifest};
 use outreach_letters::{AdvanceLetter, LETTERS_PER_FILE};
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign;

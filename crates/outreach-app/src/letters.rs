@@ -10,6 +10,7 @@ use outreach_core::calling::CallingWindow;
 use outreach_core::campaign::case_code;
 use outreach_core::date::{format_de_date, iso_to_de, parse_iso_date};
 use outreach_letters::batch::{Part, render_parts};
+pub use outreach_letters::batch::{file_names, manifest};
 use outreach_letters::{
     ADVANCE_TEMPLATE_VERSION, AdvanceLetter, LETTERS_PER_FILE, LetterError, Organisation,
     Recipient, Renderer,
@@ -292,7 +293,6 @@ pub async fn write_archive(
     file: std::fs::File,
     done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) -> std::result::Result<(u64, usize), String> {
-    use outreach_letters::batch::{file_names, manifest};
     use outreach_letters::zip::ZipWriter;
     use std::sync::{Arc, Mutex};
     let b = printed.batch;

@@ -379,3 +379,30 @@ pub async fn set_retention(db: &Db, by: Caller<'_>, days: i64, now: i64) -> Resu
     tx.commit().await?;
     Ok(true)
 }
+
+/// The record of processing activities of the job center with code
+/// `code` for the command line (audited); `None` when there is none.
+pub async fn operator_processing_record(
+    db: &Db,
+    code: &str,
+    audit_months: i32,
+    now: i64,
+) -> Result<Option<Vec<Section>>> {
+    let mut tx = db.begin_read().await?;
+    let Some(jc) = outreach_store::org::job_center_by_code(&mut tx, code).await? else {
+        return Ok(None);
+    };
+    let input = outreach_store::privacy::record_input(&mut tx, jc.id, audit_months).await?;
+    tx.commit().await?;
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    let sections = processing_record(&input, outreach_core::date::berlin_date(now));
+    let event = crate::Source::CommandLine
+        .event(AuditAction::ProcessingRecord)
+        .record("processing_record", code)
+        .purpose("Verzeichnis der Verarbeitungstätigkeiten")
+        .job_center(Some(jc.id));
+    audit::append_alone(db, &event, now).await?;
+    Ok(Some(sections))
+}

@@ -349,3 +349,48 @@ pub async fn export(
     tx.commit().await?;
     Ok(Ok((campaign.id, cases)))
 }
+
+/// The command line's export of campaign `campaign_id`'s results (closed
+/// since `since`, the day as entered in `since_text`): `deliver` gets the
+/// cases first; only when it succeeds are they marked handed over and the
+/// export audited. `None` when there is no such campaign.
+pub async fn operator_export(
+    db: &Db,
+    campaign_id: i64,
+    (since, since_text): (Option<i64>, Option<&str>),
+    json: bool,
+    now: i64,
+    deliver: impl FnOnce(&[ExportCase]) -> std::result::Result<(), String>,
+) -> Result<Option<(Campaign, usize)>> {
+    let campaign = {
+        let mut tx = db.begin_read().await?;
+        let c = campaign::by_id(&mut tx, RecordScope::Operator, campaign_id).await?;
+        tx.commit().await?;
+        match c {
+            Some(c) => c,
+            None => return Ok(None),
+        }
+    };
+    let mut tx = db.begin().await?;
+    let cases = handover::export_cases(&mut tx, campaign.job_center_id, campaign.id, since).await?;
+    deliver(&cases).map_err(Error::Internal)?;
+    let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
+    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    let event = crate::Source::CommandLine
+        .event(AuditAction::ResultExport)
+        .record("campaign", campaign.id)
+        .fields(&format!(
+            "{} Fälle als {}{}",
+            cases.len(),
+            if json { "JSON" } else { "CSV" },
+            since_text
+                .map(|s| format!(", abgeschlossen seit {s}"))
+                .unwrap_or_default()
+        ))
+        .purpose("Übergabe an das Fachverfahren des Jobcenters")
+        .job_center(Some(campaign.job_center_id));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    let count = cases.len();
+    Ok(Some((campaign, count)))
+}

@@ -99,3 +99,98 @@ async fn delete_on_schedule(db: &Db, settings: &Settings, now: i64) -> Result<()
 pub async fn seal(db: &Db) -> Result<u64> {
     Ok(audit::seal(db).await?)
 }
+
+// ---- the operator's commands ----
+
+pub use outreach_store::audit::Verification;
+pub use outreach_store::backup::BackupSummary;
+pub use outreach_store::retention::{ClockSkew, PurgeReport};
+
+fn backup_error(e: outreach_store::backup::BackupError) -> crate::Error {
+    crate::Error::Internal(e.to_string())
+}
+
+/// Checks the whole audit chain (after sealing what was appended); the
+/// command line's check, not recorded.
+pub async fn verify_chain(db: &Db) -> Result<Verification> {
+    audit::seal(db).await?;
+    let mut tx = db.begin_read().await?;
+    let result = audit::verify(&mut tx).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Writes a consistent, checked copy of the (SQLite) database to `target`
+/// (audited).
+pub async fn backup(db: &Db, target: &std::path::Path, now: i64) -> Result<BackupSummary> {
+    let summary = outreach_store::backup::backup(db, target)
+        .await
+        .map_err(backup_error)?;
+    let event = crate::Source::CommandLine
+        .event(AuditAction::Backup)
+        .record("database", target.display().to_string())
+        .fields(&format!(
+            "{} Kunden, {} Protokollereignisse, {} Bytes",
+            summary.customers, summary.audit_events, summary.bytes
+        ))
+        .purpose("Datensicherung");
+    audit::append_alone(db, &event, now).await?;
+    Ok(summary)
+}
+
+/// Replaces the SQLite database file `database` (server stopped) by the
+/// checked backup `file`; the previous file stays beside it.
+pub async fn restore(file: &std::path::Path, database: &std::path::Path) -> Result<BackupSummary> {
+    outreach_store::backup::restore(file, database)
+        .await
+        .map_err(backup_error)
+}
+
+/// Records the restore from `file` in the restored database's log.
+pub async fn record_restore(
+    db: &Db,
+    file: &std::path::Path,
+    summary: &BackupSummary,
+    now: i64,
+) -> Result<()> {
+    let event = crate::Source::CommandLine
+        .event(AuditAction::Restore)
+        .record("database", file.display().to_string())
+        .fields(&format!(
+            "{} Kunden, {} Protokollereignisse",
+            summary.customers, summary.audit_events
+        ))
+        .purpose("Wiederherstellung aus einer Datensicherung");
+    audit::append_alone(db, &event, now).await?;
+    Ok(())
+}
+
+/// How the operator runs the deletion on schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Purge {
+    pub policy: Policy,
+    pub dry_run: bool,
+    /// Releases a hold of the audit retention.
+    pub confirm_audit_retention: bool,
+}
+
+/// The deletion on schedule from the command line (recorded even when it
+/// deleted nothing); refused when this machine's clock (`now`) and the
+/// database's differ by more than five minutes.
+pub async fn purge(
+    db: &Db,
+    purge: Purge,
+    now: i64,
+) -> Result<std::result::Result<PurgeReport, ClockSkew>> {
+    if let Err(skew) = retention::check_clocks(db, now).await? {
+        return Ok(Err(skew));
+    }
+    let run = retention::PurgeRun {
+        policy: purge.policy,
+        dry_run: purge.dry_run,
+        confirm_audit_retention: purge.confirm_audit_retention,
+        event: crate::Source::CommandLine.event(AuditAction::Purge),
+        record_empty: true,
+    };
+    Ok(Ok(retention::purge(db, run).await?))
+}

@@ -2,16 +2,13 @@
 
 use crate::config::{DatabaseUrl, ServeSettings};
 use anyhow::{Context, bail};
+use outreach_app::administration::{self, NewUser};
+use outreach_app::upkeep;
+use outreach_app::{Db, StoreError};
 use outreach_core::access::{Home, OrgKind, Role};
 use outreach_core::account::{Username, check_new_password};
-use outreach_core::audit::AuditAction;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{Db, StoreError, backup, org, user};
 use outreach_web::{AppState, WebConfig};
 use std::process::ExitCode;
-
-/// The client recorded in the audit log for actions taken on the command line.
-pub const CLI_CLIENT: &str = "Kommandozeile";
 
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     let shown = DatabaseUrl::new(url.to_string());
@@ -85,7 +82,7 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
     if let Some(sealer) = sealer {
         sealer.abort();
         // What the last requests appended.
-        outreach_store::audit::seal(&db).await?;
+        upkeep::seal(&db).await?;
     }
     db.close().await;
     Ok(ExitCode::SUCCESS)
@@ -123,7 +120,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
     let db = open(settings.database_url.expose()).await?;
     let config = WebConfig {
         session_idle_seconds: settings.session_minutes * 60,
-        retention: outreach_store::retention::Policy {
+        retention: upkeep::Policy {
             audit_months: settings.audit_months,
         },
         requests_at_once: settings.requests_at_once,
@@ -176,24 +173,25 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
         None
     };
     let db = open(url).await?;
-    let mut tx = db.begin().await?;
     let home = match (role.org_kind(), spec.organisation.as_deref()) {
         (OrgKind::Global, None) | (OrgKind::JobCenterOrGlobal, None) => Home::Global,
         (OrgKind::Global, Some(_)) => {
             bail!("--organisation: Die Systemadministration gehört zu keiner Organisation.")
         }
         (OrgKind::JobCenter | OrgKind::JobCenterOrGlobal, Some(code)) => {
-            match org::job_center_by_code(&mut tx, code).await? {
+            match administration::job_center_by_code(&db, code).await? {
                 Some(jc) => Home::JobCenter(jc.id),
                 None => bail!("--organisation: Es gibt kein Jobcenter mit dem Kürzel „{code}“."),
             }
         }
-        (OrgKind::ServiceCenter, Some(code)) => match org::service_center_by_code(&mut tx, code)
-            .await?
-        {
-            Some(sc) => Home::ServiceCenter(sc.id),
-            None => bail!("--organisation: Es gibt kein Service-Center mit dem Kürzel „{code}“."),
-        },
+        (OrgKind::ServiceCenter, Some(code)) => {
+            match administration::service_center_by_code(&db, code).await? {
+                Some(sc) => Home::ServiceCenter(sc.id),
+                None => {
+                    bail!("--organisation: Es gibt kein Service-Center mit dem Kürzel „{code}“.")
+                }
+            }
+        }
         (OrgKind::JobCenter | OrgKind::ServiceCenter, None) => {
             bail!(
                 "--organisation: Für die Rolle {} ist die Organisation anzugeben.",
@@ -205,12 +203,12 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
         bail!("--pap-code: Für pAp / Fallmanager/innen ist die pAp-Kennung anzugeben.");
     }
     let generated = password.is_none();
-    let password = password.unwrap_or_else(outreach_web::password::generate);
-    let hash = outreach_web::password::hash(password.clone())
+    let password = password.unwrap_or_else(outreach_app::password::generate);
+    let hash = outreach_app::password::hash(password.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = jiff::Timestamp::now().as_second();
-    let new = user::NewUser {
+    let new = NewUser {
         username: username.as_str().to_string(),
         display_name: spec.name.trim().to_string(),
         role,
@@ -218,7 +216,6 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
         pap_code: spec.pap_code,
         password_hash: hash,
     };
-    drop(tx);
     let by = outreach_app::Source::CommandLine;
     if outreach_app::administration::create_user(&db, by, &new, now)
         .await?
@@ -243,11 +240,9 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
 
 pub async fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
-    audit::seal(&db).await?;
-    let mut tx = db.begin_read().await?;
-    let result = audit::verify(&mut tx).await?;
-    drop(tx);
+    let result = upkeep::verify_chain(&db).await;
     db.close().await;
+    let result = result?;
     match result.broken {
         None => {
             println!(
@@ -315,16 +310,10 @@ pub fn guide_check(file: &str) -> ExitCode {
 /// `outreach backup FILE`: a consistent copy of the running SQLite database.
 pub async fn backup(url: &str, file: &str) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
-    let summary = backup::backup(&db, std::path::Path::new(file)).await?;
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::Backup, CLI_CLIENT)
-        .record("database", file)
-        .fields(&format!(
-            "{} Kunden, {} Protokollereignisse, {} Bytes",
-            summary.customers, summary.audit_events, summary.bytes
-        ))
-        .purpose("Datensicherung");
-    audit::append_alone(&db, &event, jiff::Timestamp::now().as_second()).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let summary = upkeep::backup(&db, std::path::Path::new(file), now).await;
     db.close().await;
+    let summary = summary?;
     println!(
         "Sicherung geschrieben: {file} ({} Kunden, {} Protokollereignisse, Schema-Version {}, {:.1} MB). Geprüft: unversehrt.",
         summary.customers,
@@ -347,17 +336,13 @@ pub async fn restore(url: &str, file: &str) -> anyhow::Result<ExitCode> {
         );
     };
     let path = path.split('?').next().unwrap_or(path);
-    let summary = backup::restore(std::path::Path::new(file), std::path::Path::new(path)).await?;
+    let file_path = std::path::Path::new(file);
+    let summary = upkeep::restore(file_path, std::path::Path::new(path)).await?;
     let db = open(url).await?;
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::Restore, CLI_CLIENT)
-        .record("database", file)
-        .fields(&format!(
-            "{} Kunden, {} Protokollereignisse",
-            summary.customers, summary.audit_events
-        ))
-        .purpose("Wiederherstellung aus einer Datensicherung");
-    audit::append_alone(&db, &event, jiff::Timestamp::now().as_second()).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let recorded = upkeep::record_restore(&db, file_path, &summary, now).await;
     db.close().await;
+    recorded?;
     println!(
         "Wiederhergestellt aus {file}: {} Kunden, {} Protokollereignisse. Die vorige Datenbank liegt als {path}.vor-wiederherstellung daneben.",
         summary.customers, summary.audit_events
@@ -378,22 +363,22 @@ pub struct PurgeOptions {
 pub async fn purge(url: &str, options: PurgeOptions) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
     let app_now = jiff::Timestamp::now().as_second();
-    if let Err(skew) = outreach_store::retention::check_clocks(&db, app_now).await? {
-        db.close().await;
-        eprintln!("Fehler: {skew} Es wurde nichts gelöscht.");
-        return Ok(ExitCode::FAILURE);
-    }
-    let run = outreach_store::retention::PurgeRun {
-        policy: outreach_store::retention::Policy {
+    let purge = upkeep::Purge {
+        policy: upkeep::Policy {
             audit_months: options.audit_months,
         },
         dry_run: options.dry_run,
         confirm_audit_retention: options.confirm_audit_retention,
-        event: AuditEvent::anonymous(CLI_CLIENT, AuditAction::Purge, CLI_CLIENT),
-        record_empty: true,
     };
-    let report = outreach_store::retention::purge(&db, run).await?;
+    let purged = upkeep::purge(&db, purge, app_now).await;
     db.close().await;
+    let report = match purged? {
+        Ok(report) => report,
+        Err(skew) => {
+            eprintln!("Fehler: {skew} Es wurde nichts gelöscht.");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     println!(
         "{}",
         if options.dry_run {
@@ -432,24 +417,14 @@ pub async fn processing_record(
     audit_months: i32,
 ) -> anyhow::Result<ExitCode> {
     let db = open(url).await?;
-    let mut tx = db.begin_read().await?;
-    let Some(jc) = org::job_center_by_code(&mut tx, jobcenter).await? else {
-        bail!("Jobcenter mit der Kennung „{jobcenter}“ gibt es nicht");
-    };
-    let input = outreach_store::privacy::record_input(&mut tx, jc.id, audit_months)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("Jobcenter „{jobcenter}“ nicht gefunden"))?;
-    drop(tx);
     let now = jiff::Timestamp::now().as_second();
     let sections =
-        outreach_core::privacy::processing_record(&input, outreach_core::date::berlin_date(now));
-    let text = outreach_core::privacy::record_text(&sections);
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::ProcessingRecord, CLI_CLIENT)
-        .record("processing_record", jobcenter)
-        .purpose("Verzeichnis der Verarbeitungstätigkeiten")
-        .job_center(Some(jc.id));
-    audit::append_alone(&db, &event, now).await?;
+        outreach_app::privacy::operator_processing_record(&db, jobcenter, audit_months, now).await;
     db.close().await;
+    let Some(sections) = sections? else {
+        bail!("Jobcenter mit der Kennung „{jobcenter}“ gibt es nicht");
+    };
+    let text = outreach_core::privacy::record_text(&sections);
     match out {
         Some(path) => {
             std::fs::write(path, &text)

@@ -122,7 +122,7 @@ impl ServeSettings {
                 session_minutes,
                 file.session_minutes,
             ),
-            audit_months: outreach_store::retention::Policy::default().audit_months,
+            audit_months: outreach_app::upkeep::Policy::default().audit_months,
             requests_at_once: outreach_web::WebConfig::default().requests_at_once,
             training: false,
             login_rate: outreach_web::rate_limit::Rate::LOGIN,

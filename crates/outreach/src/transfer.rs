@@ -1,22 +1,17 @@
 //! `outreach import customers` and `outreach export customers`: a job center's
 //! customer data in and out, as CSV in the export format.
 
-use crate::commands::{CLI_CLIENT, open};
+use crate::commands::open;
 use anyhow::{Context, bail};
-use outreach_core::access::CustomerScope;
-use outreach_core::audit::AuditAction;
+use outreach_app::imports::{ImportError, ImportReport};
 use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
 use outreach_core::handover::{ExportRecord, export_csv};
 use outreach_core::import::Column;
-use outreach_store::audit::{self, AuditEvent};
-use outreach_store::import::{ImportError, ImportReport};
-use outreach_store::{customer, handover, org};
 use std::io::Write;
 use std::process::ExitCode;
 
-async fn job_center(db: &outreach_store::Db, code: &str) -> anyhow::Result<i64> {
-    let mut tx = db.begin_read().await?;
-    match org::job_center_by_code(&mut tx, code).await? {
+async fn job_center(db: &outreach_app::Db, code: &str) -> anyhow::Result<i64> {
+    match outreach_app::administration::job_center_by_code(db, code).await? {
         Some(jc) => Ok(jc.id),
         None => bail!("--jobcenter: Es gibt kein Jobcenter mit dem Kürzel „{code}“."),
     }
@@ -150,31 +145,22 @@ pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<
     };
     let mut csv = outreach_core::spreadsheet::CsvWriter::new(target)?;
     csv.row(Column::ALL.iter().map(|c| c.header()))?;
-    let scope = CustomerScope::JobCenter { job_center_id };
     let now = jiff::Timestamp::now().as_second();
-    let today = berlin_date(now).to_string();
-    let (mut after, mut count) = (0i64, 0u64);
-    loop {
-        let mut tx = db.begin_read().await?;
-        let page = customer::page_after(&mut tx, &scope, &today, after, 5000).await?;
-        drop(tx);
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for c in &page {
-            let values = c.export_values();
-            csv.row(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))?;
-            count += 1;
+    let target = out.unwrap_or("Standardausgabe");
+    let count = outreach_app::customers::operator_export(&db, job_center_id, target, now, |c| {
+        let values = c.export_values();
+        csv.row(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))
+            .map_err(std::io::Error::other)
+    })
+    .await;
+    let count = match count {
+        Ok(count) => count,
+        Err(e) => {
+            db.close().await;
+            return Err(e.into());
         }
-    }
+    };
     csv.flush()?;
-    let mut tx = db.begin().await?;
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::CustomerExport, CLI_CLIENT)
-        .record("export", out.unwrap_or("Standardausgabe"))
-        .fields(&format!("{count} Kunden, alle Spalten des Exportformats"))
-        .purpose("Export der Kundendaten des Jobcenters")
-        .job_center(Some(job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
     db.close().await;
     if out.is_some() {
         eprintln!("{count} Kunden exportiert.");
@@ -203,55 +189,41 @@ pub async fn export_results(
         None => None,
     };
     let db = open(url).await?;
-    let campaign = {
-        let mut tx = db.begin_read().await?;
-        let c = outreach_store::campaign::by_id(
-            &mut tx,
-            outreach_store::RecordScope::Operator,
-            campaign_id,
-        )
-        .await?;
-        tx.commit().await?;
-        c.ok_or_else(|| anyhow::anyhow!("Die Aktion {campaign_id} gibt es nicht."))?
-    };
     let now = jiff::Timestamp::now().as_second();
-    let mut tx = db.begin().await?;
-    let cases =
-        handover::export_cases(&mut tx, campaign.job_center_id, campaign.id, since_start).await?;
-    let body = if json {
-        let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
-        let mut body = serde_json::to_vec_pretty(&records)?;
-        body.push(b'\n');
-        body
-    } else {
-        export_csv(&cases)?
+    let deliver = |cases: &[outreach_core::handover::ExportCase]| -> Result<(), String> {
+        let body = if json {
+            let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
+            let mut body = serde_json::to_vec_pretty(&records).map_err(|e| e.to_string())?;
+            body.push(b'\n');
+            body
+        } else {
+            export_csv(cases).map_err(|e| e.to_string())?
+        };
+        match out {
+            Some(path) => std::fs::write(path, &body)
+                .map_err(|e| format!("{path} kann nicht geschrieben werden: {e}")),
+            None => std::io::stdout()
+                .lock()
+                .write_all(&body)
+                .map_err(|e| e.to_string()),
+        }
     };
-    match out {
-        Some(path) => std::fs::write(path, &body)
-            .with_context(|| format!("{path} kann nicht geschrieben werden"))?,
-        None => std::io::stdout().lock().write_all(&body)?,
-    }
-    let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
-    handover::mark_handed_over(&mut tx, &ids, now).await?;
-    let event = AuditEvent::anonymous(CLI_CLIENT, AuditAction::ResultExport, CLI_CLIENT)
-        .record("campaign", campaign.id)
-        .fields(&format!(
-            "{} Fälle als {}{}",
-            cases.len(),
-            if json { "JSON" } else { "CSV" },
-            since
-                .map(|s| format!(", abgeschlossen seit {s}"))
-                .unwrap_or_default()
-        ))
-        .purpose("Übergabe an das Fachverfahren des Jobcenters")
-        .job_center(Some(campaign.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    let exported = outreach_app::results::operator_export(
+        &db,
+        campaign_id,
+        (since_start, since),
+        json,
+        now,
+        deliver,
+    )
+    .await;
     db.close().await;
+    let Some((campaign, count)) = exported? else {
+        bail!("Die Aktion {campaign_id} gibt es nicht.");
+    };
     eprintln!(
         "{} Fälle der Aktion „{}“ exportiert und als übergeben markiert.",
-        cases.len(),
-        campaign.name
+        count, campaign.name
     );
     Ok(ExitCode::SUCCESS)
 }
