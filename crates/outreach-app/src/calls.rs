@@ -58,7 +58,7 @@ pub enum Opened {
     /// The agent's own call reached the customer and the conversation is
     /// not finished: it continues (nothing of the case page is read).
     Conversation,
-    Case(HeldCase),
+    Case(Box<HeldCase>),
 }
 
 /// The case with its attempts if the agent holds it now; otherwise "not
@@ -90,7 +90,9 @@ pub async fn open_case(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<Ope
     if reached {
         return Ok(Opened::Conversation);
     }
-    Ok(Opened::Case(shown(db, by, case, &history, now).await?))
+    Ok(Opened::Case(Box::new(
+        shown(db, by, case, &history, now).await?,
+    )))
 }
 
 /// The case page's data; reading it is audited.

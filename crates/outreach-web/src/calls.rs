@@ -161,7 +161,7 @@ async fn case_page(
 ) -> Result<Response, AppError> {
     match calls::open_case(&state.db, ctx.caller(), id, state.clock.now()).await {
         Ok(Opened::Case(held)) => {
-            Ok(case_page_of(&state, &ctx, held, Errors::default()).into_response())
+            Ok(case_page_of(&state, &ctx, *held, Errors::default()).into_response())
         }
         Ok(Opened::Conversation) => {
             Ok(Redirect::to(&format!("/anrufe/fall/{id}/gespraech")).into_response())

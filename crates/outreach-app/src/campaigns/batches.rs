@@ -9,7 +9,7 @@ pub enum BatchCreation {
     /// No case waits for its letter.
     Nothing,
     /// A draft has no cases yet.
-    Draft(Campaign),
+    Draft(Box<Campaign>),
 }
 
 /// Puts the advance letters of campaign `id`'s cases that have none into a
@@ -23,7 +23,7 @@ pub async fn create_batch(
 ) -> Result<BatchCreation> {
     let c = get(db, by.actor, id).await?;
     if c.state() == CampaignState::Draft {
-        return Ok(BatchCreation::Draft(c));
+        return Ok(BatchCreation::Draft(Box::new(c)));
     }
     let mut tx = db.begin().await?;
     let created = create_advance_batch(

@@ -159,7 +159,7 @@ pub enum StateChange {
     },
     /// Changed by someone else in the meantime: nothing was done.
     Unchanged,
-    Refused(Campaign, StateRefusal),
+    Refused(Box<Campaign>, StateRefusal),
     /// No state was named (the page's buttons always name one).
     NoState,
 }
@@ -181,12 +181,15 @@ pub async fn change_state(
     let from = c.state();
     if from.transition(to).is_none() {
         return Ok(StateChange::Refused(
-            c,
+            Box::new(c),
             StateRefusal::NoTransition { from, to },
         ));
     }
     if to == CampaignState::Active && c.mandate_state != MandateState::Active.code() {
-        return Ok(StateChange::Refused(c, StateRefusal::MandateInactive));
+        return Ok(StateChange::Refused(
+            Box::new(c),
+            StateRefusal::MandateInactive,
+        ));
     }
     let activating = from == CampaignState::Draft && to == CampaignState::Active;
     let mut tx = db.begin().await?;

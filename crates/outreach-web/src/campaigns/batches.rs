@@ -21,7 +21,7 @@ pub(super) async fn create_batch(
                 "Vorabinformationen",
                 "Erst nach der Aktivierung gibt es Fälle, denen ein Brief geschrieben werden kann.",
             );
-            let page = detail_page(&state, &ctx, c, errors, "", String::new()).await?;
+            let page = detail_page(&state, &ctx, *c, errors, "", String::new()).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

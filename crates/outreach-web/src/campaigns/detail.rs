@@ -197,7 +197,7 @@ pub(super) async fn change_state(
         StateChange::Changed { activated: false } | StateChange::Unchanged => {
             return Ok(Redirect::to(&format!("/aktionen/{id}")).into_response());
         }
-        StateChange::Refused(c, refusal) => (c, refusal),
+        StateChange::Refused(c, refusal) => (*c, refusal),
         // The page's buttons send a known state; anything else is no user's input.
         StateChange::NoState => return Err(AppError::BadRequest("Unbekannter Status.")),
     };
