@@ -34,7 +34,7 @@ pub fn routes() -> Routes {
 use outreach_core::customer::STATES;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_organisations.html")]
+#[template(path = "admin/organisations.html")]
 struct OrganisationsPage {
     layout: Layout,
     job_centers: Vec<JobCenter>,
@@ -252,7 +252,7 @@ struct UserRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_users.html")]
+#[template(path = "admin/users.html")]
 struct UsersPage {
     layout: Layout,
     users: Vec<UserRow>,
@@ -288,7 +288,7 @@ struct OrgOption {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_user_new.html")]
+#[template(path = "admin/user_new.html")]
 struct NewUserPage {
     layout: Layout,
     errors: Errors,
@@ -334,7 +334,7 @@ async fn new_user_page(State(state): State<AppState>, ctx: Ctx) -> Result<NewUse
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_password_shown.html")]
+#[template(path = "admin/password_shown.html")]
 struct PasswordShownPage {
     layout: Layout,
     username: String,

@@ -298,7 +298,7 @@ struct TokenRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "api_tokens.html")]
+#[template(path = "api/tokens.html")]
 struct TokensPage {
     layout: Layout,
     tokens: Vec<TokenRow>,

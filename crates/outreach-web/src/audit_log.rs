@@ -38,7 +38,7 @@ struct Row {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "audit.html")]
+#[template(path = "audit/events.html")]
 struct AuditPage {
     layout: Layout,
     rows: Vec<Row>,

@@ -40,7 +40,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "login.html")]
+#[template(path = "auth/login.html")]
 struct LoginPage {
     layout: Layout,
     errors: Errors,
@@ -172,7 +172,7 @@ async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response, App
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "password.html")]
+#[template(path = "auth/password.html")]
 struct PasswordPage {
     layout: Layout,
     errors: Errors,

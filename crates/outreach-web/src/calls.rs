@@ -36,7 +36,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "calls.html")]
+#[template(path = "calls/desk.html")]
 struct DeskPage {
     layout: Layout,
     notice: String,
@@ -89,7 +89,7 @@ struct AttemptView {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "call_case.html")]
+#[template(path = "calls/case.html")]
 struct CasePage {
     layout: Layout,
     k: AgentCase,
@@ -291,7 +291,7 @@ async fn renew(
 // ---- the conversation ----
 
 #[derive(Template, WebTemplate)]
-#[template(path = "call_conversation.html")]
+#[template(path = "calls/conversation.html")]
 struct ConversationPage {
     layout: Layout,
     case_id: i64,

@@ -36,7 +36,7 @@ struct Row {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "customers.html")]
+#[template(path = "customers/list.html")]
 struct ListPage {
     layout: Layout,
     rows: Vec<Row>,
@@ -108,7 +108,7 @@ async fn list(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "customer_detail.html")]
+#[template(path = "customers/detail.html")]
 struct DetailPage {
     layout: Layout,
     c: Customer,

@@ -50,7 +50,7 @@ struct GuideRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "guides.html")]
+#[template(path = "guides/list.html")]
 struct ListPage {
     layout: Layout,
     guides: Vec<GuideRow>,
@@ -73,7 +73,7 @@ async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<ListPage, AppEr
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "guide_new.html")]
+#[template(path = "guides/new.html")]
 struct NewPage {
     layout: Layout,
     errors: Errors,
@@ -185,7 +185,7 @@ struct QuestionRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "guide_detail.html")]
+#[template(path = "guides/detail.html")]
 struct DetailPage {
     layout: Layout,
     g: StoredGuide,
@@ -273,7 +273,7 @@ async fn test_context(state: &AppState, ctx: &Ctx) -> Result<Context, AppError> 
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "guide_preview.html")]
+#[template(path = "guides/preview.html")]
 struct PreviewPage {
     layout: Layout,
     g: StoredGuide,

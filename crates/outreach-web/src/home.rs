@@ -21,7 +21,7 @@ struct Figure {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
+#[template(path = "home/home.html")]
 struct HomePage {
     layout: Layout,
     organisation: String,

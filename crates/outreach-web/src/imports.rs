@@ -131,7 +131,7 @@ fn job_center_of(actor: &Actor) -> Result<i64, AppError> {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "import.html")]
+#[template(path = "imports/upload.html")]
 struct UploadPage {
     layout: Layout,
     upload_action: String,
@@ -299,7 +299,7 @@ async fn upload(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "import_job.html")]
+#[template(path = "imports/job.html")]
 struct JobPage {
     layout: Layout,
     id: String,

@@ -33,7 +33,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "invitation_new.html")]
+#[template(path = "invitations/new.html")]
 struct FormPage {
     layout: Layout,
     case_id: i64,
@@ -173,7 +173,7 @@ struct DayRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "invitations.html")]
+#[template(path = "invitations/day.html")]
 struct DayPage {
     layout: Layout,
     day: String,
@@ -280,7 +280,7 @@ struct SlotRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "slots.html")]
+#[template(path = "invitations/slots.html")]
 struct SlotsPage {
     layout: Layout,
     slots: Vec<SlotRow>,

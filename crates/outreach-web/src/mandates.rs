@@ -70,7 +70,7 @@ impl MandateView {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mandates.html")]
+#[template(path = "mandates/list.html")]
 struct ListPage {
     layout: Layout,
     mandates: Vec<MandateView>,
@@ -104,7 +104,7 @@ struct DayChoice {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mandate_new.html")]
+#[template(path = "mandates/new.html")]
 struct NewPage {
     layout: Layout,
     errors: Errors,
@@ -283,7 +283,7 @@ async fn create(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mandate_detail.html")]
+#[template(path = "mandates/detail.html")]
 struct DetailPage {
     layout: Layout,
     v: MandateView,

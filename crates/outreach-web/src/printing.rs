@@ -200,7 +200,7 @@ fn percent(job: &PrintJob) -> usize {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "print_job.html")]
+#[template(path = "letters/print_job.html")]
 struct PrintPage {
     layout: Layout,
     campaign_id: i64,

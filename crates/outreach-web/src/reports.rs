@@ -452,7 +452,7 @@ fn build(f: &Figures) -> Report {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "reports.html")]
+#[template(path = "reports/reports.html")]
 struct Page {
     layout: Layout,
     campaigns: Vec<(i64, String)>,

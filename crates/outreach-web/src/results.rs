@@ -84,7 +84,7 @@ impl Row {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "results.html")]
+#[template(path = "results/list.html")]
 struct ListPage {
     layout: Layout,
     rows: Vec<Row>,
@@ -169,7 +169,7 @@ struct ChangeRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "result_detail.html")]
+#[template(path = "results/detail.html")]
 struct DetailPage {
     layout: Layout,
     row: Row,
@@ -424,7 +424,7 @@ async fn reassign(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "results_export.html")]
+#[template(path = "results/export.html")]
 struct ExportPage {
     layout: Layout,
     campaigns: Vec<(i64, String)>,

@@ -39,7 +39,7 @@ struct CampaignRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "supervision.html")]
+#[template(path = "supervision/queues.html")]
 struct Page {
     layout: Layout,
     campaigns: Vec<CampaignRow>,

@@ -4,7 +4,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "campaign_case.html")]
+#[template(path = "campaigns/case.html")]
 pub(super) struct CasePage {
     pub(super) layout: Layout,
     pub(super) campaign: Campaign,

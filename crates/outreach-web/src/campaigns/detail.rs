@@ -29,7 +29,7 @@ impl CampaignView {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "campaigns.html")]
+#[template(path = "campaigns/list.html")]
 pub(super) struct ListPage {
     pub(super) layout: Layout,
     pub(super) campaigns: Vec<CampaignView>,
@@ -65,7 +65,7 @@ pub(super) struct CaseRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "campaign_detail.html")]
+#[template(path = "campaigns/detail.html")]
 pub(super) struct DetailPage {
     pub(super) layout: Layout,
     pub(super) v: CampaignView,

@@ -10,7 +10,7 @@ pub(super) struct Choice {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "campaign_new.html")]
+#[template(path = "campaigns/form.html")]
 pub(super) struct NewPage {
     pub(super) layout: Layout,
     pub(super) errors: Errors,

@@ -4,7 +4,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "access_search.html")]
+#[template(path = "privacy/access_search.html")]
 pub(super) struct SearchPage {
     pub(super) layout: Layout,
     pub(super) form: FormData,
@@ -77,7 +77,7 @@ pub(super) struct Table {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "access_disclosure.html")]
+#[template(path = "privacy/access_disclosure.html")]
 pub(super) struct DisclosurePage {
     pub(super) layout: Layout,
     pub(super) id: i64,

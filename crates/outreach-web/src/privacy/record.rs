@@ -4,7 +4,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "processing_record.html")]
+#[template(path = "privacy/processing_record.html")]
 pub(super) struct RecordPage {
     pub(super) layout: Layout,
     pub(super) sections: Vec<Section>,

@@ -3,7 +3,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "retention.html")]
+#[template(path = "privacy/retention.html")]
 pub(super) struct RetentionPage {
     pub(super) layout: Layout,
     pub(super) days: String,

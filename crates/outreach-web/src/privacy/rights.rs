@@ -12,7 +12,7 @@ pub(super) fn note_message(problem: NoteProblem) -> String {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "subject_rights.html")]
+#[template(path = "privacy/subject_rights.html")]
 pub(super) struct RightsPage {
     pub(super) layout: Layout,
     pub(super) id: i64,
