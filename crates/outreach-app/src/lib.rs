@@ -7,7 +7,7 @@
 pub mod accounts;
 pub mod administration;
 pub mod api_tokens;
-pub mod audit_log;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod customers;

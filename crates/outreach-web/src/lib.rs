@@ -4,7 +4,7 @@
 mod admin;
 mod admission;
 mod api;
-mod audit_log;
+mod audit;
 mod auth;
 mod calls;
 mod campaigns;
@@ -24,7 +24,7 @@ mod mandates;
 mod metrics;
 mod ops;
 pub use outreach_app::password;
-mod printing;
+mod letters;
 mod privacy;
 pub mod rate_limit;
 mod reports;
@@ -116,7 +116,7 @@ pub struct Inner {
     sessions: session::SessionCache,
     metrics: metrics::Metrics,
     imports: imports::ImportJobs,
-    prints: printing::PrintJobs,
+    prints: letters::PrintJobs,
     admission: std::sync::Arc<admission::Admission>,
     rate_limits: rate_limit::RateLimits,
     /// Uploads streaming in at once (see `server::check_request`).
@@ -141,7 +141,7 @@ impl AppState {
             sessions: session::SessionCache::default(),
             metrics: metrics::Metrics::default(),
             imports: imports::ImportJobs::default(),
-            prints: printing::PrintJobs::default(),
+            prints: letters::PrintJobs::default(),
             admission: admission::Admission::new(at_once),
             rate_limits: rate_limit::RateLimits::new(config.login_rate, config.api_rate),
             uploads: Arc::new(tokio::sync::Semaphore::new(
@@ -182,7 +182,7 @@ fn all_routes() -> routes::Routes {
         .merge(admin::routes())
         .merge(mandates::routes())
         .merge(campaigns::routes())
-        .merge(printing::routes())
+        .merge(letters::routes())
         .merge(guides::routes())
         .merge(calls::routes())
         .merge(supervision::routes())
@@ -192,7 +192,7 @@ fn all_routes() -> routes::Routes {
         .merge(invitations::routes())
         .merge(api::routes())
         .merge(imports::routes())
-        .merge(audit_log::routes())
+        .merge(audit::routes())
         .merge(privacy::routes())
 }
 

@@ -104,7 +104,7 @@ pub fn sweep_files(state: &AppState, older_than: Option<Duration>) {
         .sweep(older_than.unwrap_or(crate::imports::KEPT_AFTER_END));
     state
         .prints
-        .sweep(older_than.unwrap_or(crate::printing::KEEP_FOR));
+        .sweep(older_than.unwrap_or(crate::letters::KEEP_FOR));
 }
 
 /// The files of uploads and print archives this server holds now.

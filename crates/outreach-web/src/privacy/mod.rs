@@ -13,7 +13,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_app::audit_log::AuditAction;
+use outreach_app::audit::AuditAction;
 use outreach_app::privacy::{
     self, Disclosure, DisputeProblem, Found, NOTE_MAX, NoteProblem, ProcessingRecord,
     RestrictProblem, disputable, field_label,

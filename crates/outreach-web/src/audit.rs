@@ -10,8 +10,8 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use outreach_app::audit_log::{self, AuditAction, Person, record_type_label};
-use outreach_app::audit_log::{AuditFilter, StoredEvent};
+use outreach_app::audit::{self, AuditAction, Person, record_type_label};
+use outreach_app::audit::{AuditFilter, StoredEvent};
 use outreach_core::access::{Action, Role};
 use outreach_core::date::{berlin_day_start, format_de_datetime, parse_de_date};
 
@@ -129,7 +129,7 @@ async fn render(
         .then_some((PAGE_SIZE + 1, (page - 1) * PAGE_SIZE));
     let described = filter_description(&query);
     let number = query.get("kunde");
-    let reading = audit_log::read(
+    let reading = audit::read(
         &state.db,
         ctx.caller(),
         filter,
@@ -215,7 +215,7 @@ async fn verify(
     ctx: Ctx,
     _form: FormData,
 ) -> Result<Response, AppError> {
-    let result = audit_log::verify(&state.db, &ctx.user.actor, state.clock.now()).await?;
+    let result = audit::verify(&state.db, &ctx.user.actor, state.clock.now()).await?;
     let message = match &result.broken {
         None => (
             format!(
@@ -260,7 +260,7 @@ async fn export_csv(
     let number = query.get("kunde");
     let now = state.clock.now();
     let exported = if errors.is_empty() {
-        audit_log::export(
+        audit::export(
             &state.db,
             ctx.caller(),
             filter,
