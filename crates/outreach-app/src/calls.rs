@@ -439,7 +439,7 @@ pub async fn converse<S, V>(
             let answers = serde_json::to_string(&r.answers).unwrap_or_default();
             let changes = serde_json::to_string(&r.changes).unwrap_or_default();
             let flags = serde_json::to_string(&r.flags).unwrap_or_default();
-            let flag_codes = outreach_core::handover::flag_codes(&r.flags);
+            let flag_codes = outreach_core::results::flag_codes(&r.flags);
             let result = conversation::NewResult {
                 outcome: r.outcome.code(),
                 guide_version: &r.guide_version,

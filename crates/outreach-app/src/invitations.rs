@@ -13,7 +13,7 @@ use outreach_letters::invitation::{Addressing, INVITATION_TEMPLATE_VERSION, Invi
 use outreach_letters::{Organisation, Recipient};
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::handover::{self, InboxItem};
+use outreach_store::results::{self, InboxItem};
 use outreach_store::invitation::{self as store, NewInvitation};
 pub use outreach_store::invitation::{Slot, StoredInvitation};
 use outreach_store::org;
@@ -45,7 +45,7 @@ pub async fn form(db: &Db, actor: &Actor, case_id: i64, today: Date) -> Result<I
     let scope = customer_scope(actor).ok_or(Error::Forbidden)?;
     let jc_id = job_center_id(actor)?;
     let mut tx = db.read().await?;
-    let d = handover::get(&mut tx, &scope, case_id)
+    let d = results::get(&mut tx, &scope, case_id)
         .await?
         .ok_or(Error::NotFound)?;
     let job_center = org::job_center(&mut tx, jc_id)
@@ -172,7 +172,7 @@ pub async fn issue(
         }
     };
     let mut tx = db.begin().await?;
-    let d = handover::get(&mut tx, &scope, case_id)
+    let d = results::get(&mut tx, &scope, case_id)
         .await?
         .ok_or(Error::NotFound)?;
     let jc = org::job_center(&mut tx, jc_id)

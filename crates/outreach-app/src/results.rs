@@ -3,8 +3,8 @@
 
 use crate::{Error, Result, Source};
 use outreach_core::audit::AuditAction;
-use outreach_core::handover::ExportCase;
-use outreach_store::handover;
+use outreach_core::results::ExportCase;
+use outreach_store::results;
 use outreach_store::{Db, RecordScope, campaign};
 
 /// The results of campaign `campaign_id` of job center `job_center_id`
@@ -26,9 +26,9 @@ pub async fn hand_over(
         .filter(|c| c.job_center_id == job_center_id)
         .ok_or(Error::NotFound)?;
     let mut tx = db.begin().await?;
-    let cases = handover::export_cases(&mut tx, job_center_id, c.id, since).await?;
+    let cases = results::export_cases(&mut tx, job_center_id, c.id, since).await?;
     let ids: Vec<i64> = cases.iter().map(|k| k.case_id).collect();
-    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    results::mark_handed_over(&mut tx, &ids, now).await?;
     let e = by
         .event(AuditAction::ResultExport)
         .record("campaign", c.id)
@@ -48,7 +48,7 @@ use outreach_core::access::{Actor, CustomerScope, Role, customer_scope};
 use outreach_core::guide::Field;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::Campaign;
-pub use outreach_store::handover::{Dispute, InboxDetail, InboxFilter, InboxItem};
+pub use outreach_store::results::{Dispute, InboxDetail, InboxFilter, InboxItem};
 pub use outreach_store::invitation::StoredInvitation;
 
 use crate::Caller;
@@ -95,8 +95,8 @@ pub async fn inbox(
     let jc = job_center_of(&scope)?;
     let mut tx = db.begin().await?;
     let campaigns = campaign::list(&mut tx, jc).await?;
-    let total = handover::count(&mut tx, &scope, filter).await?;
-    let items = handover::list(&mut tx, &scope, filter, page_size, (page - 1) * page_size).await?;
+    let total = results::count(&mut tx, &scope, filter).await?;
+    let items = results::list(&mut tx, &scope, filter, page_size, (page - 1) * page_size).await?;
     if !items.is_empty() {
         let event = AuditEvent::by(by.actor, AuditAction::ResultList, by.client)
             .record(
@@ -135,18 +135,18 @@ pub async fn open(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<ResultCa
     let scope = scope_of(actor)?;
     let jc = job_center_of(&scope)?;
     let mut tx = db.begin().await?;
-    let detail = handover::get(&mut tx, &scope, id)
+    let detail = results::get(&mut tx, &scope, id)
         .await?
         .ok_or(Error::NotFound)?;
-    let disputes = handover::disputes(&mut tx, &scope, id).await?;
+    let disputes = results::disputes(&mut tx, &scope, id).await?;
     let invitations = outreach_store::invitation::for_case(&mut tx, jc, id).await?;
     let pap_codes = if actor.role == Role::JobcenterAdmin {
-        handover::pap_codes(&mut tx, jc).await?
+        results::pap_codes(&mut tx, jc).await?
     } else {
         Vec::new()
     };
     if actor.role == Role::CaseManager {
-        handover::mark_read(&mut tx, &scope, id, now).await?;
+        results::mark_read(&mut tx, &scope, id, now).await?;
     }
     let event = AuditEvent::by(actor, AuditAction::ResultRead, by.client)
         .record("case", id)
@@ -167,7 +167,7 @@ pub async fn open(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<ResultCa
 /// a case that doesn't exist).
 async fn in_scope(db: &Db, scope: &CustomerScope, id: i64) -> Result<InboxDetail> {
     let mut tx = db.read().await?;
-    let d = handover::get(&mut tx, scope, id).await?;
+    let d = results::get(&mut tx, scope, id).await?;
     tx.commit().await?;
     d.ok_or(Error::NotFound)
 }
@@ -177,7 +177,7 @@ pub async fn acknowledge(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<(
     let scope = scope_of(by.actor)?;
     let d = in_scope(db, &scope, id).await?;
     let mut tx = db.begin().await?;
-    if handover::acknowledge(&mut tx, &scope, id, by.actor.user_id, now).await? {
+    if results::acknowledge(&mut tx, &scope, id, by.actor.user_id, now).await? {
         let event = AuditEvent::by(by.actor, AuditAction::ResultAcknowledge, by.client)
             .record("case", id)
             .fields("zur Kenntnis genommen")
@@ -236,7 +236,7 @@ pub async fn dispute(
         return Ok(Err(problems));
     };
     let mut tx = db.begin().await?;
-    if !handover::dispute(
+    if !results::dispute(
         &mut tx,
         &scope,
         id,
@@ -265,7 +265,7 @@ pub async fn reassign(db: &Db, by: Caller<'_>, id: i64, pap: &str, now: i64) -> 
     let d = in_scope(db, &scope, id).await?;
     let known = {
         let mut tx = db.read().await?;
-        let codes = handover::pap_codes(&mut tx, d.job_center_id).await?;
+        let codes = results::pap_codes(&mut tx, d.job_center_id).await?;
         tx.commit().await?;
         codes.iter().any(|c| c == pap)
     };
@@ -273,7 +273,7 @@ pub async fn reassign(db: &Db, by: Caller<'_>, id: i64, pap: &str, now: i64) -> 
         return Ok(false);
     }
     let mut tx = db.begin().await?;
-    if !handover::reassign(&mut tx, &scope, id, pap).await? {
+    if !results::reassign(&mut tx, &scope, id, pap).await? {
         return Err(Error::NotFound);
     }
     let event = AuditEvent::by(by.actor, AuditAction::ResultReassign, by.client)
@@ -328,9 +328,9 @@ pub async fn export(
         return Ok(Err(campaign.is_none()));
     };
     let mut tx = db.begin().await?;
-    let cases = handover::export_cases(&mut tx, jc, campaign.id, since).await?;
+    let cases = results::export_cases(&mut tx, jc, campaign.id, since).await?;
     let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
-    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    results::mark_handed_over(&mut tx, &ids, now).await?;
     let event = AuditEvent::by(by.actor, AuditAction::ResultExport, by.client)
         .record("campaign", campaign.id)
         .fields(&format!(
@@ -372,10 +372,10 @@ pub async fn operator_export(
         }
     };
     let mut tx = db.begin().await?;
-    let cases = handover::export_cases(&mut tx, campaign.job_center_id, campaign.id, since).await?;
+    let cases = results::export_cases(&mut tx, campaign.job_center_id, campaign.id, since).await?;
     deliver(&cases).map_err(Error::Internal)?;
     let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
-    handover::mark_handed_over(&mut tx, &ids, now).await?;
+    results::mark_handed_over(&mut tx, &ids, now).await?;
     let event = crate::Source::CommandLine
         .event(AuditAction::ResultExport)
         .record("campaign", campaign.id)

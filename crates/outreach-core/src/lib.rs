@@ -11,7 +11,7 @@ pub mod campaign;
 pub mod customer;
 pub mod date;
 pub mod guide;
-pub mod handover;
+pub mod results;
 pub mod import;
 pub mod invitation;
 pub mod mandate;

@@ -107,7 +107,7 @@ pub struct NewResult<'a> {
     pub answers: &'a str,
     pub changes: &'a str,
     pub flags: &'a str,
-    /// The flags as codes for filtering (`handover::flag_codes`).
+    /// The flags as codes for filtering (`results::flag_codes`).
     pub flag_codes: &'a str,
 }
 

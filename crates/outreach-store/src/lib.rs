@@ -25,7 +25,7 @@ pub mod customer;
 mod db;
 mod error;
 pub mod guide;
-pub mod handover;
+pub mod results;
 pub mod import;
 pub mod invitation;
 pub mod letters;

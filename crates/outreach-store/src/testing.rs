@@ -409,7 +409,7 @@ pub async fn demo_results(
             }
         };
         let changes = serde_json::to_string(&changes).unwrap_or_else(|_| "[]".into());
-        let codes = outreach_core::handover::flag_codes(&flags);
+        let codes = outreach_core::results::flag_codes(&flags);
         let flags = serde_json::to_string(&flags).unwrap_or_else(|_| "{}".into());
         crate::conversation::finish(
             tx,

@@ -9,7 +9,7 @@ use outreach_core::access::CustomerScope;
 use outreach_core::audit::{AuditAction, BreakReason};
 use outreach_core::date::berlin_day_start;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::handover::{self, InboxFilter};
+use outreach_store::results::{self, InboxFilter};
 use outreach_store::queue::{self, QueueScope};
 use outreach_store::report::{self, ReportScope};
 use outreach_store::retention::{self, Policy, PurgeRun};
@@ -450,7 +450,7 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
             let db = t.db.clone();
             async move {
                 let mut tx = db.read().await.unwrap();
-                handover::list(&mut tx, &scope, &InboxFilter::default(), 10, 0)
+                results::list(&mut tx, &scope, &InboxFilter::default(), 10, 0)
                     .await
                     .unwrap()
                     .len()
@@ -570,12 +570,12 @@ async fn everything_about_a_person_and_their_disputed_values() {
         let admin = CustomerScope::JobCenter { job_center_id: 1 };
         let filter = InboxFilter::default();
         assert_eq!(
-            handover::count(&mut tx, &pap, &filter).await.unwrap(),
+            results::count(&mut tx, &pap, &filter).await.unwrap(),
             3,
             "{backend:?}"
         );
         assert_eq!(
-            handover::count(&mut tx, &admin, &filter).await.unwrap(),
+            results::count(&mut tx, &admin, &filter).await.unwrap(),
             4,
             "{backend:?}"
         );

@@ -18,7 +18,7 @@ use outreach_store::customer::{self, NewCustomer};
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::{TestDb, backends};
 use outreach_store::{
-    Db, RecordScope, args, campaign, handover, letters, mandate, random_token, subject, user,
+    Db, RecordScope, args, campaign, letters, mandate, random_token, results, subject, user,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -576,14 +576,14 @@ async fn check_cases(db: &Db, w: &World, jcs: &[i64], cases: &[i64]) -> Result<(
             let expected = c.jc == jc && pap.is_none_or(|p| c.pap == Some(p) && !c.restricted);
             let own_pap = format!("PAP{}", c.pap.unwrap_or(0));
             prop_assert_eq!(
-                handover::mark_read(&mut tx, &scope, case, 1).await.unwrap(),
+                results::mark_read(&mut tx, &scope, case, 1).await.unwrap(),
                 expected,
                 "mark_read {} in {:?}",
                 case,
                 scope
             );
             prop_assert_eq!(
-                handover::acknowledge(&mut tx, &scope, case, 1, 1)
+                results::acknowledge(&mut tx, &scope, case, 1, 1)
                     .await
                     .unwrap(),
                 expected,
@@ -592,7 +592,7 @@ async fn check_cases(db: &Db, w: &World, jcs: &[i64], cases: &[i64]) -> Result<(
                 scope
             );
             prop_assert_eq!(
-                handover::dispute(&mut tx, &scope, case, "phone", "n", 1, 1)
+                results::dispute(&mut tx, &scope, case, "phone", "n", 1, 1)
                     .await
                     .unwrap(),
                 expected,
@@ -600,11 +600,11 @@ async fn check_cases(db: &Db, w: &World, jcs: &[i64], cases: &[i64]) -> Result<(
                 case,
                 scope
             );
-            let disputes = handover::disputes(&mut tx, &scope, case).await.unwrap();
+            let disputes = results::disputes(&mut tx, &scope, case).await.unwrap();
             prop_assert_eq!(disputes.len(), usize::from(expected), "disputes {}", case);
             // To the pAp the case has (for one without a pAp, PAP0): the
             // scope's view of the cases stays as it was.
-            let reassigned = handover::reassign(&mut tx, &scope, case, &own_pap)
+            let reassigned = results::reassign(&mut tx, &scope, case, &own_pap)
                 .await
                 .unwrap();
             prop_assert_eq!(reassigned, expected, "reassign {} in {:?}", case, scope);

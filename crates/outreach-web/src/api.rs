@@ -21,7 +21,7 @@ use outreach_core::api_token::ApiScope;
 use outreach_core::date::{
     berlin_date, berlin_day_start, format_de_datetime, parse_de_date, parse_iso_date,
 };
-use outreach_core::handover::ExportRecord;
+use outreach_core::results::ExportRecord;
 
 /// The largest file one API call imports (held in memory; whole exports of
 /// a large job center go through the web upload or the command line).

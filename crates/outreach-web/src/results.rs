@@ -22,7 +22,9 @@ use outreach_app::results::{
 use outreach_core::access::{Action, Role};
 use outreach_core::date::{berlin_day_start, format_de_date, format_de_datetime, parse_de_date};
 use outreach_core::guide::session::Flags;
-use outreach_core::handover::{self, ExportRecord, InboxFlag};
+use outreach_core::results::{
+    ExportRecord, InboxFlag, disposition_label, export_csv, flags_of, task,
+};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewResults);
@@ -62,20 +64,20 @@ struct Row {
 
 impl Row {
     fn new(item: InboxItem) -> Row {
-        let flags = handover::flags_of(&item.disposition, item.result_flags().as_ref());
+        let flags = flags_of(&item.disposition, item.result_flags().as_ref());
         Row {
             case_id: item.case_id,
             customer_number: item.customer_number.clone(),
             name: name_of(&item),
             campaign: item.campaign_name.clone(),
-            outcome: handover::disposition_label(&item.disposition),
+            outcome: disposition_label(&item.disposition),
             date: format_de_datetime(item.closed_at),
             flags: flags
                 .iter()
                 .map(|f| f.label())
                 .collect::<Vec<_>>()
                 .join(", "),
-            task: handover::task(&item.disposition).unwrap_or_default(),
+            task: task(&item.disposition).unwrap_or_default(),
             unread: item.read_at.is_none(),
             acknowledged: item.acknowledged_at.is_some(),
             pap: item.pap_code.clone().unwrap_or_default(),
@@ -282,7 +284,7 @@ fn page(
             }
         })
         .collect();
-    let outcome = handover::disposition_label(d.outcome.as_deref().unwrap_or(&d.item.disposition));
+    let outcome = disposition_label(d.outcome.as_deref().unwrap_or(&d.item.disposition));
     let identity = match d.identity_method.as_deref() {
         Some("code") => "Code aus der Vorabinformation".to_string(),
         Some(_) => "zwei Angaben (z. B. Geburtsdatum und PLZ)".to_string(),
@@ -511,7 +513,7 @@ async fn export(
         (body, "application/json", "json")
     } else {
         let body =
-            handover::export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+            export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
         (body, "text/csv; charset=utf-8", "csv")
     };
     Ok(crate::download::attachment(

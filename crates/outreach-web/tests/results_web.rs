@@ -68,7 +68,7 @@ async fn result_with_new_phone(app: &TestApp) -> i64 {
         wants_appointment: true,
         ..Flags::default()
     };
-    let codes = outreach_core::handover::flag_codes(&flags);
+    let codes = outreach_core::results::flag_codes(&flags);
     let flags = serde_json::to_string(&flags).unwrap();
     let result = NewResult {
         outcome: "updated",

@@ -5,7 +5,7 @@ use crate::commands::open;
 use anyhow::{Context, bail};
 use outreach_app::imports::{ImportError, ImportReport};
 use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
-use outreach_core::handover::{ExportRecord, export_csv};
+use outreach_core::results::{ExportRecord, export_csv};
 use outreach_core::import::Column;
 use std::io::Write;
 use std::process::ExitCode;
@@ -190,7 +190,7 @@ pub async fn export_results(
     };
     let db = open(url).await?;
     let now = jiff::Timestamp::now().as_second();
-    let deliver = |cases: &[outreach_core::handover::ExportCase]| -> Result<(), String> {
+    let deliver = |cases: &[outreach_core::results::ExportCase]| -> Result<(), String> {
         let body = if json {
             let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
             let mut body = serde_json::to_vec_pretty(&records).map_err(|e| e.to_string())?;

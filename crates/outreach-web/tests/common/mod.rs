@@ -276,7 +276,7 @@ impl TestApp {
         let scope = outreach_core::access::CustomerScope::JobCenter {
             job_center_id: jc_a,
         };
-        outreach_store::handover::reassign(&mut tx, &scope, result_case, "PAP1")
+        outreach_store::results::reassign(&mut tx, &scope, result_case, "PAP1")
             .await
             .expect("reassign");
         campaign::set_state(

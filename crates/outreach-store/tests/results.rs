@@ -9,9 +9,9 @@ use jiff::civil::date;
 use outreach_core::access::{CustomerScope, Home, Role};
 use outreach_core::guide::Field;
 use outreach_core::guide::session::{Change, EndOfUnemployment, Flags, Move};
-use outreach_core::handover::{ExportRecord, InboxFlag, export_csv, flag_codes};
+use outreach_core::results::{ExportRecord, InboxFlag, export_csv, flag_codes};
 use outreach_store::conversation::{self, NewResult};
-use outreach_store::handover::{self, InboxFilter};
+use outreach_store::results::{self, InboxFilter};
 use outreach_store::testing::{TestDb, backends, letter_campaign, letter_customer};
 use outreach_store::{Db, Tx, args, campaign, user};
 
@@ -232,8 +232,8 @@ async fn world(db: &Db) -> World {
 
 async fn ids(db: &Db, scope: &CustomerScope, filter: &InboxFilter) -> Vec<i64> {
     let mut tx = db.begin_read().await.unwrap();
-    let items = handover::list(&mut tx, scope, filter, 50, 0).await.unwrap();
-    let n = handover::count(&mut tx, scope, filter).await.unwrap();
+    let items = results::list(&mut tx, scope, filter, 50, 0).await.unwrap();
+    let n = results::count(&mut tx, scope, filter).await.unwrap();
     assert_eq!(
         n,
         i64::try_from(items.len()).unwrap(),
@@ -298,24 +298,24 @@ async fn each_case_manager_sees_exactly_their_own_customers_results() {
         );
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            handover::get(&mut tx, &pap(PAP1, w.jc), w.unreached)
+            results::get(&mut tx, &pap(PAP1, w.jc), w.unreached)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            handover::get(&mut tx, &pap(PAP1, foreign), w.updated)
+            results::get(&mut tx, &pap(PAP1, foreign), w.updated)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            handover::get(&mut tx, &pap(PAP1, w.jc), w.open)
+            results::get(&mut tx, &pap(PAP1, w.jc), w.open)
                 .await
                 .unwrap()
                 .is_none()
         );
-        let d = handover::get(&mut tx, &pap(PAP1, w.jc), w.updated)
+        let d = results::get(&mut tx, &pap(PAP1, w.jc), w.updated)
             .await
             .unwrap()
             .unwrap();
@@ -374,27 +374,27 @@ async fn each_case_manager_sees_exactly_their_own_customers_results() {
         let mut tx = t.db.begin().await.unwrap();
         // Another job center's scope changes nothing, in the same statement.
         assert!(
-            !handover::mark_read(&mut tx, &foreign, w.updated, DAY1 + 9000)
+            !results::mark_read(&mut tx, &foreign, w.updated, DAY1 + 9000)
                 .await
                 .unwrap()
         );
         assert!(
-            !handover::acknowledge(&mut tx, &foreign, w.refused, 1, DAY1 + 9000)
+            !results::acknowledge(&mut tx, &foreign, w.refused, 1, DAY1 + 9000)
                 .await
                 .unwrap()
         );
         assert!(
-            handover::mark_read(&mut tx, &own, w.updated, DAY1 + 9000)
+            results::mark_read(&mut tx, &own, w.updated, DAY1 + 9000)
                 .await
                 .unwrap()
         );
         assert!(
-            handover::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9000)
+            results::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9000)
                 .await
                 .unwrap()
         );
         assert!(
-            !handover::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9999)
+            !results::acknowledge(&mut tx, &own, w.refused, 1, DAY1 + 9999)
                 .await
                 .unwrap()
         );
@@ -411,17 +411,17 @@ async fn each_case_manager_sees_exactly_their_own_customers_results() {
         // Reassignment moves the case to the other pAp, unread for them.
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            !handover::reassign(&mut tx, &foreign, w.updated, PAP2)
+            !results::reassign(&mut tx, &foreign, w.updated, PAP2)
                 .await
                 .unwrap()
         );
         assert!(
-            handover::reassign(&mut tx, &own, w.updated, PAP2)
+            results::reassign(&mut tx, &own, w.updated, PAP2)
                 .await
                 .unwrap()
         );
         assert_eq!(
-            handover::pap_codes(&mut tx, w.jc).await.unwrap(),
+            results::pap_codes(&mut tx, w.jc).await.unwrap(),
             vec![PAP1, PAP2]
         );
         tx.commit().await.unwrap();
@@ -446,12 +446,12 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
         };
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            !handover::dispute(&mut tx, &foreign, w.updated, "phone", "x", 1, DAY1 + 100)
+            !results::dispute(&mut tx, &foreign, w.updated, "phone", "x", 1, DAY1 + 100)
                 .await
                 .unwrap()
         );
         assert!(
-            handover::dispute(
+            results::dispute(
                 &mut tx,
                 &own,
                 w.updated,
@@ -464,7 +464,7 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
             .unwrap()
         );
         // A second mark replaces the note, it doesn't add a row.
-        handover::dispute(
+        results::dispute(
             &mut tx,
             &own,
             w.updated,
@@ -476,22 +476,22 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
         .await
         .unwrap();
         assert!(
-            handover::disputes(&mut tx, &foreign, w.updated)
+            results::disputes(&mut tx, &foreign, w.updated)
                 .await
                 .unwrap()
                 .is_empty()
         );
-        let disputes = handover::disputes(&mut tx, &own, w.updated).await.unwrap();
+        let disputes = results::disputes(&mut tx, &own, w.updated).await.unwrap();
         assert_eq!(disputes.len(), 1);
         assert_eq!(disputes[0].note, "Kundin bestreitet");
         // The stored value is not overwritten by the dispute.
-        let d = handover::get(&mut tx, &pap(PAP1, w.jc), w.updated)
+        let d = results::get(&mut tx, &pap(PAP1, w.jc), w.updated)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(d.changes()[0].new, "+491701234567");
 
-        let cases = handover::export_cases(&mut tx, w.jc, w.campaign, None)
+        let cases = results::export_cases(&mut tx, w.jc, w.campaign, None)
             .await
             .unwrap();
         // Oldest first, open cases left out.
@@ -536,13 +536,13 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
 
         // Handed over: the first time stays.
         let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
-        handover::mark_handed_over(&mut tx, &ids, DAY1 + 500)
+        results::mark_handed_over(&mut tx, &ids, DAY1 + 500)
             .await
             .unwrap();
-        handover::mark_handed_over(&mut tx, &ids[..1], DAY1 + 900)
+        results::mark_handed_over(&mut tx, &ids[..1], DAY1 + 900)
             .await
             .unwrap();
-        let d = handover::get(&mut tx, &pap(PAP1, w.jc), w.updated)
+        let d = results::get(&mut tx, &pap(PAP1, w.jc), w.updated)
             .await
             .unwrap()
             .unwrap();
@@ -556,7 +556,7 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
             .unwrap();
         assert_eq!(marked, 3);
         // Since: only cases closed at or after the time.
-        let later = handover::export_cases(&mut tx, w.jc, w.campaign, Some(DAY1 + 3600))
+        let later = results::export_cases(&mut tx, w.jc, w.campaign, Some(DAY1 + 3600))
             .await
             .unwrap();
         assert_eq!(
@@ -565,7 +565,7 @@ async fn the_export_holds_each_change_once_keeps_disputes_and_marks_handover() {
         );
         // Another job center's id exports nothing of this campaign.
         assert!(
-            handover::export_cases(&mut tx, w.jc + 1000, w.campaign, None)
+            results::export_cases(&mut tx, w.jc + 1000, w.campaign, None)
                 .await
                 .unwrap()
                 .is_empty()

@@ -8,7 +8,7 @@ use crate::{StoreError, Tx, args};
 use outreach_core::access::CustomerScope;
 use outreach_core::date::berlin_date;
 use outreach_core::guide::session::{Change, Flags};
-use outreach_core::handover::{ExportCase, InboxFlag};
+use outreach_core::results::{ExportCase, InboxFlag};
 
 /// Which final cases to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
