@@ -6,15 +6,15 @@
 use crate::{Caller, Error, Result};
 use outreach_core::access::Actor;
 use outreach_core::audit::AuditAction;
-use outreach_core::calling::CallingWindow;
-use outreach_core::calling::rules::{self, Attempt, AttemptResult, Final, Next, Number, Rules};
+use outreach_core::calls::CallingWindow;
+use outreach_core::calls::rules::{self, Attempt, AttemptResult, Final, Next, Number, Rules};
 use outreach_core::campaign::FinalDisposition;
 use outreach_core::date::{berlin_date, iso_to_de, parse_iso_date};
 use outreach_core::guide::session::{self as guide_session, Outcome, Session};
 use outreach_store::audit::{self, AuditEvent};
+pub use outreach_store::calls::AgentCase;
+use outreach_store::calls::{self, AfterAttempt, AttemptRow, QueueScope};
 use outreach_store::conversation::{self, CaseCustomer};
-pub use outreach_store::queue::AgentCase;
-use outreach_store::queue::{self, AfterAttempt, AttemptRow, QueueScope};
 use outreach_store::{Db, RecordScope, Tx, campaign};
 
 fn service_center_of(actor: &Actor) -> Result<i64> {
@@ -25,7 +25,7 @@ fn service_center_of(actor: &Actor) -> Result<i64> {
 pub async fn held_case(db: &Db, actor: &Actor, now: i64) -> Result<Option<i64>> {
     service_center_of(actor)?;
     let mut tx = db.read().await?;
-    let held = queue::current(&mut tx, actor.user_id, now).await?;
+    let held = calls::current(&mut tx, actor.user_id, now).await?;
     tx.commit().await?;
     Ok(held.map(|l| l.case_id))
 }
@@ -40,7 +40,7 @@ pub async fn next_case(db: &Db, by: Caller<'_>, now: i64) -> Result<Option<i64>>
     };
     let scope = QueueScope::new(by.actor.user_id, now, &running);
     let event = AuditEvent::by(by.actor, AuditAction::CaseLease, by.client);
-    let lease = queue::lease_next_audited(db, &scope, Some(&event)).await?;
+    let lease = calls::lease_next_audited(db, &scope, Some(&event)).await?;
     Ok(lease.map(|l| l.case_id))
 }
 
@@ -69,7 +69,7 @@ async fn held_with_attempts(
     id: i64,
     now: i64,
 ) -> Result<(AgentCase, Vec<AttemptRow>)> {
-    queue::case_with_attempts(tx, id, actor.user_id, now)
+    calls::case_with_attempts(tx, id, actor.user_id, now)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -115,7 +115,7 @@ async fn shown(
         .fields("Name, Telefon, Mobil, Datum der Vorabinformation, frühere Anrufversuche")
         .purpose(&format!("Aktion „{}“", case.campaign_name));
     audit::append_alone(db, &event, now).await?;
-    let open = queue::open_among(history, by.actor.user_id);
+    let open = calls::open_among(history, by.actor.user_id);
     Ok(HeldCase {
         attempts: history
             .iter()
@@ -142,7 +142,7 @@ pub async fn start_attempt(
     let event = AuditEvent::by(by.actor, AuditAction::CallAttempt, by.client)
         .record("case", id)
         .fields(&format!("Versuch {{}}, Nummer: {}", number.code()));
-    queue::start_attempt_audited(db, id, by.actor.user_id, number.code(), now, &event)
+    calls::start_attempt_audited(db, id, by.actor.user_id, number.code(), now, &event)
         .await?
         .ok_or(Error::NotFound)?;
     Ok(())
@@ -174,7 +174,7 @@ pub async fn record_attempt(
     let mut tx = db.read().await?;
     let (case, rows) = held_with_attempts(&mut tx, by.actor, id, now).await?;
     tx.commit().await?;
-    let Some(open) = queue::open_among(&rows, agent) else {
+    let Some(open) = calls::open_among(&rows, agent) else {
         return Ok(Recorded::Refused {
             no_open_attempt: true,
         });
@@ -200,7 +200,7 @@ pub async fn record_attempt(
         .record("case", id)
         .fields(&format!("Ergebnis: {}", this.label()))
         .purpose(&format!("Aktion „{}“", case.campaign_name));
-    let finished = queue::Finished {
+    let finished = calls::Finished {
         attempt_id: open.id,
         agent_id: agent,
         result: this.code(),
@@ -208,7 +208,7 @@ pub async fn record_attempt(
         after,
         now,
     };
-    if !queue::finish_attempt_audited(db, finished, &event).await? {
+    if !calls::finish_attempt_audited(db, finished, &event).await? {
         return Err(Error::NotFound);
     }
     Ok(match after {
@@ -277,7 +277,7 @@ fn decide(
 /// Keeps the agent's lease on the open case; `false` when it has lapsed.
 pub async fn keep_lease(db: &Db, actor: &Actor, id: i64, now: i64) -> Result<bool> {
     let mut tx = db.begin().await?;
-    let renewed = queue::renew(&mut tx, id, actor.user_id, now).await?;
+    let renewed = calls::renew(&mut tx, id, actor.user_id, now).await?;
     tx.commit().await?;
     Ok(renewed)
 }
@@ -417,10 +417,10 @@ pub async fn converse<S, V>(
                 .collect();
             let draft = serde_json::to_string(&draft).unwrap_or_default();
             conversation::save(&mut tx, id, agent, Some(stored_guide.id), "", &draft, now).await?;
-            let case = queue::case_for_agent(&mut tx, id, agent, now)
+            let case = calls::case_for_agent(&mut tx, id, agent, now)
                 .await?
                 .ok_or(Error::NotFound)?;
-            let mut finished = queue::attempts(&mut tx, id).await?;
+            let mut finished = calls::attempts(&mut tx, id).await?;
             if let Some(last) = finished.last_mut() {
                 last.result = Some("no_answer".into());
             }
@@ -429,7 +429,7 @@ pub async fn converse<S, V>(
                 AfterAttempt::Final(code) => (None, Some(code)),
                 AfterAttempt::Conversation => (Some(now), None),
             };
-            queue::reschedule(&mut tx, id, agent, due, final_code, now).await?;
+            calls::reschedule(&mut tx, id, agent, due, final_code, now).await?;
             let event = AuditEvent::by(by.actor, AuditAction::CallResult, by.client)
                 .record("case", id)
                 .fields("Verbindung abgebrochen: Antworten als Entwurf für den Rückruf");
@@ -475,7 +475,7 @@ pub async fn converse<S, V>(
                 .map_err(|e| Error::Internal(format!("state: {e}")))?;
             let draft = stored.as_ref().map(|s| s.draft.clone()).unwrap_or_default();
             conversation::save(&mut tx, id, agent, Some(stored_guide.id), &st, &draft, now).await?;
-            queue::renew(&mut tx, id, agent, now).await?;
+            calls::renew(&mut tx, id, agent, now).await?;
         }
     }
     tx.commit().await?;
@@ -493,7 +493,7 @@ pub async fn converse<S, V>(
 /// Whether the agent holds the case at `now`.
 pub async fn holds(db: &Db, actor: &Actor, id: i64, now: i64) -> Result<bool> {
     let mut tx = db.read().await?;
-    let held = queue::case_for_agent(&mut tx, id, actor.user_id, now).await?;
+    let held = calls::case_for_agent(&mut tx, id, actor.user_id, now).await?;
     tx.commit().await?;
     Ok(held.is_some())
 }

@@ -13,11 +13,11 @@ use outreach_letters::invitation::{Addressing, INVITATION_TEMPLATE_VERSION, Invi
 use outreach_letters::{Organisation, Recipient};
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::results::{self, InboxItem};
 use outreach_store::invitation::{self as store, NewInvitation};
 pub use outreach_store::invitation::{Slot, StoredInvitation};
 use outreach_store::org;
 pub use outreach_store::org::JobCenter;
+use outreach_store::results::{self, InboxItem};
 
 const PURPOSE: &str = "Einladung zu einem persönlichen Gespräch (§ 59 SGB II)";
 

@@ -6,7 +6,7 @@
 use crate::{Caller, Error, Result};
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::case_code;
 use outreach_core::date::{format_de_date, iso_to_de, parse_iso_date};
 use outreach_letters::batch::{Part, render_parts};

@@ -48,8 +48,8 @@ use outreach_core::access::{Actor, CustomerScope, Role, customer_scope};
 use outreach_core::guide::Field;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::campaign::Campaign;
-pub use outreach_store::results::{Dispute, InboxDetail, InboxFilter, InboxItem};
 pub use outreach_store::invitation::StoredInvitation;
+pub use outreach_store::results::{Dispute, InboxDetail, InboxFilter, InboxItem};
 
 use crate::Caller;
 

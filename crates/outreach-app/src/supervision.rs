@@ -8,8 +8,8 @@ use outreach_core::audit::AuditAction;
 use outreach_core::date::berlin_date;
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
+use outreach_store::calls::{self, Overview, QueueScope};
 use outreach_store::campaign::{self, CallableCounts, Campaign};
-use outreach_store::queue::{self, Overview, QueueScope};
 
 /// One running campaign's queue.
 pub struct CampaignQueue {
@@ -40,7 +40,7 @@ pub async fn queues(db: &Db, actor: &Actor, now: i64) -> Result<Queues> {
     let mut campaigns = Vec::new();
     for c in running {
         let open = scope.campaigns.iter().find(|o| o.id == c.id);
-        let overview = queue::overview(&mut tx, c.id, open, &scope.holiday_states, now).await?;
+        let overview = calls::overview(&mut tx, c.id, open, &scope.holiday_states, now).await?;
         let counts = campaign::callable_counts(&mut tx, &c, today).await?;
         campaigns.push(CampaignQueue {
             window_open: open.is_some(),
@@ -49,7 +49,7 @@ pub async fn queues(db: &Db, actor: &Actor, now: i64) -> Result<Queues> {
             counts,
         });
     }
-    let agents_online = queue::agents_online(&mut tx, sc, now).await?;
+    let agents_online = calls::agents_online(&mut tx, sc, now).await?;
     tx.commit().await?;
     Ok(Queues {
         campaigns,
@@ -63,7 +63,7 @@ pub async fn queues(db: &Db, actor: &Actor, now: i64) -> Result<Queues> {
 pub async fn release(db: &Db, by: Caller<'_>, case_id: i64, now: i64) -> Result<()> {
     let sc = service_center_of(by.actor)?;
     let mut tx = db.begin().await?;
-    if !queue::release_by_supervisor(&mut tx, case_id, sc).await? {
+    if !calls::release_by_supervisor(&mut tx, case_id, sc).await? {
         return Err(Error::NotFound);
     }
     let event = AuditEvent::by(by.actor, AuditAction::LeaseRelease, by.client)

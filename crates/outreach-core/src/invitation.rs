@@ -93,7 +93,7 @@ pub struct Appointment {
 impl Appointment {
     /// `Dienstag, 02.02.2027, 09:30 Uhr`
     pub fn when(&self) -> String {
-        let day = crate::calling::WEEKDAYS
+        let day = crate::calls::WEEKDAYS
             .iter()
             .find(|(w, _, _)| *w == self.date.weekday())
             .map_or("", |(_, _, name)| name);

@@ -2,7 +2,7 @@
 //! to process its customers' data for a period. Without an active mandate the
 //! service center sees nothing of that job center.
 
-use crate::calling::CallingWindow;
+use crate::calls::CallingWindow;
 use crate::customer::CustomerField;
 use jiff::{ToSpan, civil::Date};
 

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::{Date, date};
-use outreach_core::calling::CallingWindow;
-use outreach_core::calling::rules::{
+use outreach_core::calls::CallingWindow;
+use outreach_core::calls::rules::{
     Attempt, AttemptResult, Final, Next, Number, Rules, next_due, slot_of,
 };
 use proptest::prelude::*;
@@ -182,7 +182,7 @@ proptest! {
             period_end: date(2026, 12, 31),
         };
         let slots_open = (0..3).filter(|s| {
-            let (from, to) = outreach_core::calling::rules::SLOTS[*s];
+            let (from, to) = outreach_core::calls::rules::SLOTS[*s];
             from.max(start_hour) < to.min(end_hour)
         }).count();
         let mut now = at(date(2026, 1, 5).checked_add(jiff::ToSpan::days(first_day)).unwrap(), 7, 0);

@@ -4,7 +4,7 @@
 
 use crate::{StoreError, Tx, args};
 use jiff::civil::Date;
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::{
     CampaignSettings, CampaignState, CaseFacts, FinalDisposition, Hold, Selection, hold,
 };

@@ -2,7 +2,7 @@
 //! which fields and period. Read only within the caller's organisation.
 
 use crate::{StoreError, Tx, args};
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::customer::field_list;
 use outreach_core::mandate::{MandateState, NewMandate};
 

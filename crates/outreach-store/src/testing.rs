@@ -180,7 +180,7 @@ pub async fn letter_campaign(
     use crate::{campaign, customer, mandate, org, user};
     use jiff::civil::date;
     use outreach_core::access::{Home, Role};
-    use outreach_core::calling::CallingWindow;
+    use outreach_core::calls::CallingWindow;
     use outreach_core::campaign::{CampaignSettings, Selection};
     use outreach_core::customer::CustomerField;
     use outreach_core::mandate::{MandateState, NewMandate};
@@ -403,7 +403,7 @@ pub async fn demo_results(
             1 => ("confirmed", Vec::new(), Flags::default()),
             2 => ("refused", Vec::new(), Flags::default()),
             _ => {
-                crate::queue::reschedule(tx, *case_id, agent_id, None, Some("not_reached"), at)
+                crate::calls::reschedule(tx, *case_id, agent_id, None, Some("not_reached"), at)
                     .await?;
                 continue;
             }

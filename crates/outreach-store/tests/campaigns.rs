@@ -5,7 +5,7 @@
 
 use jiff::civil::{Date, date};
 use outreach_core::access::{Home, Role};
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::{CampaignSettings, CampaignState, Hold, Selection};
 use outreach_core::customer::CustomerField;
 use outreach_core::mandate::{MandateState, NewMandate};

@@ -9,9 +9,9 @@ use outreach_core::access::CustomerScope;
 use outreach_core::audit::{AuditAction, BreakReason};
 use outreach_core::date::berlin_day_start;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::results::{self, InboxFilter};
-use outreach_store::queue::{self, QueueScope};
+use outreach_store::calls::{self, QueueScope};
 use outreach_store::report::{self, ReportScope};
+use outreach_store::results::{self, InboxFilter};
 use outreach_store::retention::{self, Policy, PurgeRun};
 use outreach_store::testing::{TestDb, backends, demo_results, queue_campaign, tamper_with_audit};
 use outreach_store::{Backend, Db, args, backup, campaign, subject};
@@ -382,7 +382,7 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
 
         // Leased, then restricted: the lease ends and the queue is empty.
         let scope = scope_for(&t.db, setup.service_center_id, agent, now).await;
-        let lease = queue::lease_next(&t.db, &scope).await.unwrap().unwrap();
+        let lease = calls::lease_next(&t.db, &scope).await.unwrap().unwrap();
         let mut tx = t.db.begin().await.unwrap();
         let ended = subject::set_restricted(&mut tx, customer, true, "Antrag", agent, now)
             .await
@@ -391,7 +391,7 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
         assert_eq!(ended, 1, "{backend:?}");
         let mut tx = t.db.read().await.unwrap();
         assert!(
-            queue::case_for_agent(&mut tx, lease.case_id, agent, now)
+            calls::case_for_agent(&mut tx, lease.case_id, agent, now)
                 .await
                 .unwrap()
                 .is_none(),
@@ -400,7 +400,7 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
         drop(tx);
         let scope = scope_for(&t.db, setup.service_center_id, agent, now).await;
         assert_eq!(
-            queue::lease_next(&t.db, &scope).await.unwrap(),
+            calls::lease_next(&t.db, &scope).await.unwrap(),
             None,
             "{backend:?}"
         );
@@ -412,7 +412,7 @@ async fn a_restricted_person_leaves_every_queue_and_the_case_managers_inbox() {
             .unwrap();
         tx.commit().await.unwrap();
         assert!(
-            queue::lease_next(&t.db, &scope).await.unwrap().is_some(),
+            calls::lease_next(&t.db, &scope).await.unwrap().is_some(),
             "{backend:?}"
         );
 

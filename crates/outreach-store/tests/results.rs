@@ -209,7 +209,7 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
-    outreach_store::queue::reschedule(
+    outreach_store::calls::reschedule(
         &mut tx,
         unreached,
         agent,

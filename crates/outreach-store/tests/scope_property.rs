@@ -11,7 +11,7 @@
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use outreach_core::access::{CustomerScope, Home, Role};
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::customer::CustomerField;
 use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::customer::{self, NewCustomer};

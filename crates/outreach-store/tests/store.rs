@@ -62,7 +62,7 @@ async fn world(db: &Db) -> World {
         period_end: date(2026, 12, 31),
         deletion_deadline: date(2027, 3, 31),
         authority_notified_on: Some(date(2025, 12, 1)),
-        window: outreach_core::calling::CallingWindow::default(),
+        window: outreach_core::calls::CallingWindow::default(),
     };
     let admin = user::create(
         &mut tx,

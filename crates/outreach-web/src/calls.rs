@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
 use outreach_app::calls::{self, AgentCase, Conversation, HeldCase, Opened, Recorded};
 use outreach_core::access::Action;
-use outreach_core::calling::CallingWindow;
-use outreach_core::calling::rules::{AttemptResult, Number};
+use outreach_core::calls::CallingWindow;
+use outreach_core::calls::rules::{AttemptResult, Number};
 use outreach_core::date::{berlin_date, format_de_datetime, iso_to_de, parse_de_date};
 
 pub fn routes() -> Routes {

@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use outreach_app::mandates as app;
 use outreach_app::mandates::{Mandate, ServiceCenter};
 use outreach_core::access::{Action, Home, can, can_on};
-use outreach_core::calling::{CallingWindow, WEEKDAYS};
+use outreach_core::calls::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{CustomerField, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{

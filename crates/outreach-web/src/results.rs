@@ -512,8 +512,7 @@ async fn export(
             .map_err(|e| AppError::Internal(format!("json: {e}")))?;
         (body, "application/json", "json")
     } else {
-        let body =
-            export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+        let body = export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
         (body, "text/csv; charset=utf-8", "csv")
     };
     Ok(crate::download::attachment(

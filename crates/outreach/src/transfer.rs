@@ -5,8 +5,8 @@ use crate::commands::open;
 use anyhow::{Context, bail};
 use outreach_app::imports::{ImportError, ImportReport};
 use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
-use outreach_core::results::{ExportRecord, export_csv};
 use outreach_core::import::Column;
+use outreach_core::results::{ExportRecord, export_csv};
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use crate::{Caller, Error, Result};
 use jiff::civil::Date;
 use outreach_core::access::{Action, Actor, Home, Owner, can_on};
 use outreach_core::audit::AuditAction;
-use outreach_core::calling::CallingWindow;
+use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::{
     CampaignProblem, CampaignSettings, CampaignState, MandateLimits, Selection,
 };

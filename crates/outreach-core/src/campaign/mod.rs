@@ -3,7 +3,7 @@
 //! Nobody is called before their advance letter was sent and the lead time
 //! has passed.
 
-use crate::calling::CallingWindow;
+use crate::calls::CallingWindow;
 use crate::customer::{Status, is_postcode};
 use crate::date::format_de_date;
 use jiff::ToSpan;

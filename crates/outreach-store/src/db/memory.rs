@@ -2,7 +2,7 @@
 //! fresh case still open), so that a lease doesn't scan what it passed.
 
 /// What this process remembers of the call queue between two "next case"
-/// requests (see `queue::lease_next`): when it last handed expired leases
+/// requests (see `calls::lease_next`): when it last handed expired leases
 /// back — at most every [`QueueMemory::SWEEP_EVERY`] seconds of the clock
 /// it is given — and, on PostgreSQL, per campaign the queue position of the
 /// last fresh case it leased, where the next search for a fresh case

@@ -20,7 +20,7 @@ use outreach_app::campaigns::{
     StoredGuide,
 };
 use outreach_core::access::{Action, Actor};
-use outreach_core::calling::{CallingWindow, WEEKDAYS};
+use outreach_core::calls::{CallingWindow, WEEKDAYS};
 use outreach_core::campaign::{CampaignState, Selection, parse_postcodes};
 use outreach_core::customer::Status;
 use outreach_core::date::{berlin_date, format_de_date, iso_to_de, parse_de_date};

@@ -101,7 +101,7 @@ pub(super) fn opt_time(v: Option<i64>) -> String {
 }
 
 pub(super) fn attempt_label(code: &str) -> String {
-    outreach_core::calling::rules::AttemptResult::parse(code, Some(0))
+    outreach_core::calls::rules::AttemptResult::parse(code, Some(0))
         .map_or(code.to_string(), |r| r.label().to_string())
 }
 

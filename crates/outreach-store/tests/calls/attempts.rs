@@ -6,30 +6,30 @@ use super::*;
 /// finished only by its agent; what follows is stored on the case.
 #[tokio::test]
 async fn attempts_are_recorded_and_move_the_case() {
-    use outreach_store::queue::AfterAttempt;
+    use outreach_store::calls::AfterAttempt;
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
         let (_, sc) = world(&t.db, 3).await;
         let a = agent(&t.db, sc, "agent.a").await;
         let b = agent(&t.db, sc, "agent.b").await;
-        let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
+        let lease = calls::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
             .await
             .unwrap()
             .unwrap();
         let case = lease.case_id;
         let mut tx = t.db.begin().await.unwrap();
         assert_eq!(
-            queue::start_attempt(&mut tx, case, b, "phone", now())
+            calls::start_attempt(&mut tx, case, b, "phone", now())
                 .await
                 .unwrap(),
             None
         );
-        let id = queue::start_attempt(&mut tx, case, a, "phone", now())
+        let id = calls::start_attempt(&mut tx, case, a, "phone", now())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            queue::start_attempt(&mut tx, case, a, "phone", now() + 5)
+            calls::start_attempt(&mut tx, case, a, "phone", now() + 5)
                 .await
                 .unwrap(),
             Some(id),
@@ -37,7 +37,7 @@ async fn attempts_are_recorded_and_move_the_case() {
         );
         let due = now() + 86_400;
         assert!(
-            !queue::finish_attempt(
+            !calls::finish_attempt(
                 &mut tx,
                 id,
                 b,
@@ -53,7 +53,7 @@ async fn attempts_are_recorded_and_move_the_case() {
             .unwrap()
         );
         assert!(
-            queue::finish_attempt(
+            calls::finish_attempt(
                 &mut tx,
                 id,
                 a,
@@ -68,7 +68,7 @@ async fn attempts_are_recorded_and_move_the_case() {
             .await
             .unwrap()
         );
-        let rows = queue::attempts(&mut tx, case).await.unwrap();
+        let rows = calls::attempts(&mut tx, case).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].result.as_deref(), Some("busy"));
         assert_eq!(rows[0].ended_at, Some(now() + 30));
@@ -83,18 +83,18 @@ async fn attempts_are_recorded_and_move_the_case() {
         tx.commit().await.unwrap();
 
         // The next lease of the agent is another (fresh) case; finished as final.
-        let next = queue::lease_next(&t.db, &scope(&t.db, sc, a, now() + 60).await)
+        let next = calls::lease_next(&t.db, &scope(&t.db, sc, a, now() + 60).await)
             .await
             .unwrap()
             .unwrap();
         assert_ne!(next.case_id, case);
         let mut tx = t.db.begin().await.unwrap();
-        let id = queue::start_attempt(&mut tx, next.case_id, a, "mobile", now() + 61)
+        let id = calls::start_attempt(&mut tx, next.case_id, a, "mobile", now() + 61)
             .await
             .unwrap()
             .unwrap();
         assert!(
-            queue::finish_attempt(
+            calls::finish_attempt(
                 &mut tx,
                 id,
                 a,
@@ -122,23 +122,23 @@ async fn attempts_are_recorded_and_move_the_case() {
 /// out the case is due again, for the next agent.
 #[tokio::test]
 async fn an_unfinished_conversation_returns_to_the_queue() {
-    use outreach_store::queue::AfterAttempt;
+    use outreach_store::calls::AfterAttempt;
     for backend in backends().await {
         let t = TestDb::new(backend).await.unwrap();
         let (_, sc) = world(&t.db, 1).await;
         let a = agent(&t.db, sc, "agent.a").await;
         let b = agent(&t.db, sc, "agent.b").await;
-        let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
+        let lease = calls::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
             .await
             .unwrap()
             .unwrap();
         let mut tx = t.db.begin().await.unwrap();
-        let id = queue::start_attempt(&mut tx, lease.case_id, a, "phone", now())
+        let id = calls::start_attempt(&mut tx, lease.case_id, a, "phone", now())
             .await
             .unwrap()
             .unwrap();
         assert!(
-            queue::finish_attempt(
+            calls::finish_attempt(
                 &mut tx,
                 id,
                 a,
@@ -152,7 +152,7 @@ async fn an_unfinished_conversation_returns_to_the_queue() {
         );
         tx.commit().await.unwrap();
         let later = now() + 10 + LEASE_SECONDS + 1;
-        let again = queue::lease_next(&t.db, &scope(&t.db, sc, b, later).await)
+        let again = calls::lease_next(&t.db, &scope(&t.db, sc, b, later).await)
             .await
             .unwrap();
         assert_eq!(
@@ -171,7 +171,7 @@ async fn an_unfinished_conversation_returns_to_the_queue() {
 async fn audited_attempts_move_the_case_on_both_databases() {
     use outreach_core::audit::AuditAction;
     use outreach_store::audit::AuditEvent;
-    use outreach_store::queue::{AfterAttempt, Finished};
+    use outreach_store::calls::{AfterAttempt, Finished};
     type CaseRow = (
         i64,
         Option<i64>,
@@ -259,7 +259,7 @@ async fn audited_attempts_move_the_case_on_both_databases() {
             ),
         ];
         for (result, callback_at, after, expected) in kinds {
-            let lease = queue::lease_next(&t.db, &scope(&t.db, sc, a, t0).await)
+            let lease = calls::lease_next(&t.db, &scope(&t.db, sc, a, t0).await)
                 .await
                 .unwrap()
                 .unwrap();
@@ -274,7 +274,7 @@ async fn audited_attempts_move_the_case_on_both_databases() {
                 .record("case", case)
                 .fields("Versuch {}, Nummer: phone");
             let started =
-                |agent, at| queue::start_attempt_audited(&t.db, case, agent, "phone", at, &start);
+                |agent, at| calls::start_attempt_audited(&t.db, case, agent, "phone", at, &start);
             assert_eq!(
                 started(b, t0).await.unwrap(),
                 None,
@@ -322,13 +322,13 @@ async fn audited_attempts_move_the_case_on_both_databases() {
                 now: t0 + 30,
             };
             assert!(
-                !queue::finish_attempt_audited(&t.db, finished(b), &event)
+                !calls::finish_attempt_audited(&t.db, finished(b), &event)
                     .await
                     .unwrap(),
                 "{backend:?}: not b's attempt"
             );
             assert!(
-                queue::finish_attempt_audited(&t.db, finished(a), &event)
+                calls::finish_attempt_audited(&t.db, finished(a), &event)
                     .await
                     .unwrap(),
                 "{backend:?}: {result}"
@@ -347,7 +347,7 @@ async fn audited_attempts_move_the_case_on_both_databases() {
                 row.6 = "open".into();
             }
             assert_eq!(row, expected, "{backend:?}: {result}");
-            let attempts = queue::attempts(&mut tx, case).await.unwrap();
+            let attempts = calls::attempts(&mut tx, case).await.unwrap();
             assert_eq!(attempts.len(), 1, "{backend:?}");
             assert_eq!(
                 (

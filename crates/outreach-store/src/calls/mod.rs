@@ -12,7 +12,7 @@
 use crate::audit::AuditEvent;
 use crate::campaign::Campaign;
 use crate::{Backend, Db, StoreError, Tx, args};
-use outreach_core::calling::holidays::holiday;
+use outreach_core::calls::holidays::holiday;
 use outreach_core::customer::STATES;
 use outreach_core::date::berlin_date;
 

@@ -5,7 +5,7 @@
 
 use jiff::civil::{Date, date};
 use outreach_core::access::{Home, Role};
-use outreach_store::queue::{self, LEASE_SECONDS, LeaseKind, QueueScope};
+use outreach_store::calls::{self, LEASE_SECONDS, LeaseKind, QueueScope};
 use outreach_store::testing::{TestDb, backends, letter_campaign, letter_customer};
 use outreach_store::{Db, args, campaign, user};
 use std::collections::HashSet;
@@ -162,7 +162,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
 
         let a = agent(&t.db, sc, "agent.a").await;
         let b = agent(&t.db, sc, "agent.b").await;
-        let first = queue::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
+        let first = calls::lease_next(&t.db, &scope(&t.db, sc, a, now()).await)
             .await
             .unwrap()
             .unwrap();
@@ -173,7 +173,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
             "{backend:?}: under 25 first"
         );
         // The same agent asking again (a reload, a second tab) keeps the case.
-        let again = queue::lease_next(&t.db, &scope(&t.db, sc, a, now() + 5).await)
+        let again = calls::lease_next(&t.db, &scope(&t.db, sc, a, now() + 5).await)
             .await
             .unwrap()
             .unwrap();
@@ -181,7 +181,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
             (again.case_id, again.kind),
             (first.case_id, LeaseKind::Held)
         );
-        let second = queue::lease_next(&t.db, &scope(&t.db, sc, b, now()).await)
+        let second = calls::lease_next(&t.db, &scope(&t.db, sc, b, now()).await)
             .await
             .unwrap()
             .unwrap();
@@ -194,19 +194,19 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         // Renewal keeps it; after expiry another agent gets it.
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            queue::renew(&mut tx, first.case_id, a, now() + 60)
+            calls::renew(&mut tx, first.case_id, a, now() + 60)
                 .await
                 .unwrap()
         );
         assert!(
-            !queue::renew(&mut tx, first.case_id, b, now() + 60)
+            !calls::renew(&mut tx, first.case_id, b, now() + 60)
                 .await
                 .unwrap()
         );
         tx.commit().await.unwrap();
         let later = now() + 60 + LEASE_SECONDS + 1;
         let c = agent(&t.db, sc, "agent.c").await;
-        let taken = queue::lease_next(&t.db, &scope(&t.db, sc, c, later).await)
+        let taken = calls::lease_next(&t.db, &scope(&t.db, sc, c, later).await)
             .await
             .unwrap()
             .unwrap();
@@ -216,7 +216,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         );
         let mut tx = t.db.begin().await.unwrap();
         assert!(
-            !queue::renew(&mut tx, first.case_id, a, later)
+            !calls::renew(&mut tx, first.case_id, a, later)
                 .await
                 .unwrap()
         );
@@ -224,13 +224,13 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         // While it runs, the agent's lease is the one they get again; once
         // it expired untouched, they let go of it and get a new one.
         let scope_c = scope(&t.db, sc, c, later + 1).await;
-        let again = queue::lease_next(&t.db, &scope_c).await.unwrap().unwrap();
+        let again = calls::lease_next(&t.db, &scope_c).await.unwrap().unwrap();
         assert_eq!(
             (again.case_id, again.kind),
             (taken.case_id, LeaseKind::Held)
         );
         let much_later = later + LEASE_SECONDS + 1;
-        let anew = queue::lease_next(&t.db, &scope(&t.db, sc, c, much_later).await)
+        let anew = calls::lease_next(&t.db, &scope(&t.db, sc, c, much_later).await)
             .await
             .unwrap()
             .unwrap();
@@ -262,7 +262,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         let mut seen = Vec::new();
         for name in ["h1", "h2", "h3", "h4", "h5", "h6"] {
             let x = agent(&t.db, sc, name).await;
-            if let Some(l) = queue::lease_next(&t.db, &scope(&t.db, sc, x, epiphany).await)
+            if let Some(l) = calls::lease_next(&t.db, &scope(&t.db, sc, x, epiphany).await)
                 .await
                 .unwrap()
             {
@@ -276,14 +276,14 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         let saturday = at(date(2027, 1, 16), 10, 0);
         let d = agent(&t.db, sc, "agent.d").await;
         assert!(
-            queue::lease_next(&t.db, &scope(&t.db, sc, d, saturday).await)
+            calls::lease_next(&t.db, &scope(&t.db, sc, d, saturday).await)
                 .await
                 .unwrap()
                 .is_none()
         );
         let evening = at(date(2027, 1, 12), 20, 30);
         assert!(
-            queue::lease_next(&t.db, &scope(&t.db, sc, d, evening).await)
+            calls::lease_next(&t.db, &scope(&t.db, sc, d, evening).await)
                 .await
                 .unwrap()
                 .is_none()
@@ -312,7 +312,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         .await
         .unwrap();
         tx.commit().await.unwrap();
-        let own = queue::lease_next(&t.db, &scope(&t.db, sc, a, agreed + 60).await)
+        let own = calls::lease_next(&t.db, &scope(&t.db, sc, a, agreed + 60).await)
             .await
             .unwrap()
             .unwrap();
@@ -322,9 +322,9 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
             "{backend:?}"
         );
         let mut tx = t.db.begin().await.unwrap();
-        assert!(queue::release(&mut tx, cb, a).await.unwrap());
+        assert!(calls::release(&mut tx, cb, a).await.unwrap());
         tx.commit().await.unwrap();
-        let early = queue::lease_next(&t.db, &scope(&t.db, sc, b, agreed + 60).await)
+        let early = calls::lease_next(&t.db, &scope(&t.db, sc, b, agreed + 60).await)
             .await
             .unwrap();
         assert_ne!(
@@ -340,7 +340,7 @@ async fn the_queue_hands_out_cases_in_order_one_per_agent() {
         .await
         .unwrap();
         tx.commit().await.unwrap();
-        let team = queue::lease_next(&t.db, &scope(&t.db, sc, b, agreed + 16 * 60).await)
+        let team = calls::lease_next(&t.db, &scope(&t.db, sc, b, agreed + 16 * 60).await)
             .await
             .unwrap()
             .unwrap();
@@ -365,8 +365,8 @@ async fn four_agents(db: &Db, sc: i64) -> [i64; 4] {
 }
 
 /// The agent's next case at `at`.
-async fn lease_at(db: &Db, sc: i64, agent: i64, at: i64) -> Option<queue::Lease> {
-    queue::lease_next(db, &scope(db, sc, agent, at).await)
+async fn lease_at(db: &Db, sc: i64, agent: i64, at: i64) -> Option<calls::Lease> {
+    calls::lease_next(db, &scope(db, sc, agent, at).await)
         .await
         .unwrap()
 }
@@ -428,7 +428,7 @@ async fn a_case_released_before_the_floor_is_found_again() {
         let x = lease(a, now()).await.unwrap();
         let y = lease(b, now() + 1).await.unwrap();
         let mut tx = t.db.begin().await.unwrap();
-        assert!(queue::release(&mut tx, x, a).await.unwrap());
+        assert!(calls::release(&mut tx, x, a).await.unwrap());
         tx.commit().await.unwrap();
         let third = lease(c, now() + 2).await.unwrap();
         let fourth = lease(d, now() + 3).await.unwrap();
@@ -469,7 +469,7 @@ async fn fifty_agents_never_share_a_case() {
                 let mut mine = Vec::new();
                 loop {
                     let s = scope(&db, sc, a, now()).await;
-                    let Some(lease) = queue::lease_next(&db, &s).await.unwrap() else {
+                    let Some(lease) = calls::lease_next(&db, &s).await.unwrap() else {
                         return mine;
                     };
                     assert_ne!(lease.kind, LeaseKind::Held, "a finished case came back");
