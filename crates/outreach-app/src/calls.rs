@@ -472,7 +472,7 @@ pub async fn converse<S, V>(
         }
         None => {
             let st = serde_json::to_string(session.state())
-                .map_err(|e| Error::Internal(format!("state: {e}")))?;
+                .map_err(|e| Error::Internal(format!("conversation state not stored: {e}")))?;
             let draft = stored.as_ref().map(|s| s.draft.clone()).unwrap_or_default();
             conversation::save(&mut tx, id, agent, Some(stored_guide.id), &st, &draft, now).await?;
             calls::renew(&mut tx, id, agent, now).await?;

@@ -113,7 +113,10 @@ pub async fn operator_export(
         let Some(last) = page.last() else { break };
         after = last.id;
         for c in &page {
-            write(c).map_err(|e| Error::Internal(format!("{target}: {e}")))?;
+            write(c).map_err(|source| Error::Io {
+                what: target.to_string(),
+                source,
+            })?;
             count += 1;
         }
     }

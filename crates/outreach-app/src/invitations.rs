@@ -113,8 +113,7 @@ fn letter_of(s: &StoredInvitation, jc: &JobCenter) -> Result<InvitationLetter> {
             .collect(),
     };
     let letter_date = parse_iso_date(&s.letter_date).ok_or_else(broken)?;
-    InvitationLetter::new(&appointment, letter_date, addressing(s, jc))
-        .map_err(|e| Error::Internal(e.to_string()))
+    InvitationLetter::new(&appointment, letter_date, addressing(s, jc)).map_err(Error::from)
 }
 
 /// The problem of a slot the user picked that is no longer free.

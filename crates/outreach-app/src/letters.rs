@@ -87,10 +87,13 @@ where
             .map_err(|e| Error::Internal(format!("thread: {e}")))?
             .join()
             .map_err(|_| Error::Internal("typst thread panicked".into()))?
-            .map_err(|e| Error::Internal(e.to_string()))
+            .map_err(Error::from)
     })
     .await
-    .map_err(|e| Error::Internal(format!("join: {e}")))?
+    .map_err(|source| Error::Task {
+        what: "typesetting",
+        source,
+    })?
 }
 
 /// The letter a stored row prints, dated `letter_date`.

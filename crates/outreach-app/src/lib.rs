@@ -85,6 +85,26 @@ pub enum Error {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Typesetting a letter failed.
+    #[error(transparent)]
+    Letters(#[from] outreach_letters::LetterError),
+    /// A backup could not be written, checked or restored.
+    #[error(transparent)]
+    Backup(#[from] outreach_store::backup::BackupError),
+    /// A task or thread ended without its answer.
+    #[error("{what}: {source}")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Something below failed that is no fault of the request.
     #[error("{0}")]
     Internal(String),

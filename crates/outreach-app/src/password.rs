@@ -12,7 +12,10 @@ pub async fn hash(password: String) -> crate::Result<String> {
             .map_err(|e| crate::Error::Internal(format!("password hashing: {e}")))
     })
     .await
-    .map_err(|e| crate::Error::Internal(format!("hashing task: {e}")))?
+    .map_err(|source| crate::Error::Task {
+        what: "password hashing",
+        source,
+    })?
 }
 
 /// Whether `password` matches the stored hash. Runs the full hash also for

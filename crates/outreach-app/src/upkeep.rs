@@ -106,10 +106,6 @@ pub use outreach_store::audit::Verification;
 pub use outreach_store::backup::BackupSummary;
 pub use outreach_store::retention::{ClockSkew, PurgeReport};
 
-fn backup_error(e: outreach_store::backup::BackupError) -> crate::Error {
-    crate::Error::Internal(e.to_string())
-}
-
 /// Checks the whole audit chain (after sealing what was appended); the
 /// command line's check, not recorded.
 pub async fn verify_chain(db: &Db) -> Result<Verification> {
@@ -123,9 +119,7 @@ pub async fn verify_chain(db: &Db) -> Result<Verification> {
 /// Writes a consistent, checked copy of the (SQLite) database to `target`
 /// (audited).
 pub async fn backup(db: &Db, target: &std::path::Path, now: i64) -> Result<BackupSummary> {
-    let summary = outreach_store::backup::backup(db, target)
-        .await
-        .map_err(backup_error)?;
+    let summary = outreach_store::backup::backup(db, target).await?;
     let event = crate::Source::CommandLine
         .event(AuditAction::Backup)
         .record("database", target.display().to_string())
@@ -143,7 +137,7 @@ pub async fn backup(db: &Db, target: &std::path::Path, now: i64) -> Result<Backu
 pub async fn restore(file: &std::path::Path, database: &std::path::Path) -> Result<BackupSummary> {
     outreach_store::backup::restore(file, database)
         .await
-        .map_err(backup_error)
+        .map_err(crate::Error::from)
 }
 
 /// Records the restore from `file` in the restored database's log.

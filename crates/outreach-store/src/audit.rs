@@ -192,8 +192,8 @@ pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<(), Sto
         }
         cache.set(None);
     }
-    Err(StoreError::Integrity(
-        "audit chain head kept moving; event not appended".into(),
+    Err(StoreError::AuditChain(
+        "its head kept moving; event not appended".into(),
     ))
 }
 
@@ -312,8 +312,8 @@ pub(crate) async fn seal_postgres(pool: &sqlx::PgPool, wait: bool) -> Result<u64
         .rows_affected();
         if updated != count as u64 {
             // Dropping the transaction leaves everything as it was.
-            return Err(StoreError::Integrity(format!(
-                "sealing the audit log: {updated} of {count} events sealed"
+            return Err(StoreError::AuditChain(format!(
+                "sealing: {updated} of {count} events sealed"
             )));
         }
         sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")

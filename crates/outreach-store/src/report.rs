@@ -80,8 +80,10 @@ pub async fn figures(tx: &mut Tx, scope: ReportScope) -> Result<Figures, StoreEr
         )
         .await?;
     for (json,) in kept {
-        let other: Figures = serde_json::from_str(&json)
-            .map_err(|e| StoreError::Integrity(format!("kept campaign figures unreadable: {e}")))?;
+        let other: Figures = serde_json::from_str(&json).map_err(|source| StoreError::Json {
+            what: "kept campaign figures",
+            source,
+        })?;
         f.add(&other);
     }
     Ok(f)

@@ -247,8 +247,10 @@ pub async fn purge(db: &Db, run: PurgeRun) -> Result<PurgeReport, StoreError> {
                 service_center_id: None,
             };
             let figures = report::live_figures(&mut tx, scope).await?;
-            let json = serde_json::to_string(&figures)
-                .map_err(|e| StoreError::Integrity(format!("figures not stored: {e}")))?;
+            let json = serde_json::to_string(&figures).map_err(|source| StoreError::Json {
+                what: "campaign figures",
+                source,
+            })?;
             tx.execute(
                 "INSERT INTO campaign_statistics (campaign_id, figures, saved_at) VALUES ($1, $2, $3)",
                 args![campaign, json, now],
@@ -421,9 +423,7 @@ async fn purge_audit(
         now,
         confirmed,
     } = run;
-    let cutoff_day = today
-        .checked_sub(jiff::Span::new().months(policy.audit_months))
-        .map_err(|e| StoreError::Integrity(format!("retention period: {e}")))?;
+    let cutoff_day = today.checked_sub(jiff::Span::new().months(policy.audit_months))?;
     let cutoff = outreach_core::date::berlin_day_start(cutoff_day);
     // Everything before the first event that is young enough (events are
     // appended in time order; this never removes a younger one).

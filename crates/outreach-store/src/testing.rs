@@ -303,7 +303,7 @@ pub async fn queue_campaign(
     .await?;
     let c = campaign::by_id(&mut tx, crate::RecordScope::Operator, id)
         .await?
-        .ok_or_else(|| StoreError::Integrity("campaign just created is missing".into()))?;
+        .ok_or_else(|| StoreError::NotFound("the campaign just created".into()))?;
     campaign::activate(&mut tx, &c, jiff::civil::date(2027, 1, 4), 0).await?;
     tx.execute(
         "UPDATE cases SET letter_sent_on = '2026-12-01' WHERE campaign_id = $1",

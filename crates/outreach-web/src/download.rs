@@ -29,7 +29,7 @@ where
     I: IntoIterator<Item = F>,
     F: AsRef<str>,
 {
-    let body = outreach_core::spreadsheet::to_bytes(rows)
-        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    let body =
+        outreach_core::spreadsheet::to_bytes(rows).map_err(|e| AppError::internal("csv", e))?;
     Ok(attachment(body, "text/csv; charset=utf-8", filename))
 }

@@ -27,8 +27,27 @@ pub enum AppError {
     HeadersTooLarge,
     #[error("too many uploads at once")]
     UploadsBusy,
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure below the page, with its cause: logged once (with the
+    /// chain of causes), never shown.
+    #[error("{context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Any cause of an internal failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl AppError {
+    /// An internal failure while doing `context`, caused by `source`.
+    pub fn internal(context: &'static str, source: impl Into<BoxError>) -> AppError {
+        AppError::Internal {
+            context,
+            source: source.into(),
+        }
+    }
 }
 
 impl From<outreach_app::Error> for AppError {
@@ -36,15 +55,14 @@ impl From<outreach_app::Error> for AppError {
         match error {
             outreach_app::Error::NotFound => AppError::NotFound,
             outreach_app::Error::Forbidden => AppError::Forbidden,
-            outreach_app::Error::Store(e) => e.into(),
-            outreach_app::Error::Internal(cause) => AppError::Internal(cause),
+            other => AppError::internal("application", other),
         }
     }
 }
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
-        AppError::Internal(error.to_string())
+        AppError::internal("store", error)
     }
 }
 
@@ -98,8 +116,14 @@ impl IntoResponse for AppError {
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)
             }
-            AppError::Internal(cause) => {
-                tracing::error!(%cause, "request failed");
+            AppError::Internal { context, source } => {
+                let mut causes = vec![source.to_string()];
+                let mut next = source.source();
+                while let Some(cause) = next {
+                    causes.push(cause.to_string());
+                    next = cause.source();
+                }
+                tracing::error!(%context, causes = %causes.join(" ← "), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Interner Fehler",
@@ -117,5 +141,44 @@ impl IntoResponse for AppError {
             },
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_internal_failure_keeps_its_cause_and_shows_none_of_it() {
+        let error = AppError::from(outreach_app::Error::Store(StoreError::NotFound(
+            "job center 7".into(),
+        )));
+        // The cause itself is kept, not its text.
+        let cause = std::error::Error::source(&error);
+        let kept = cause.and_then(|c| c.downcast_ref::<outreach_app::Error>());
+        assert!(
+            matches!(kept, Some(outreach_app::Error::Store(StoreError::NotFound(what))) if what == "job center 7"),
+            "{cause:?}"
+        );
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        assert!(body.contains("Interner Fehler"), "{body}");
+        assert!(!body.contains("job center 7"), "the cause is shown: {body}");
+    }
+
+    #[test]
+    fn not_found_and_forbidden_from_the_application_keep_their_pages() {
+        assert!(matches!(
+            AppError::from(outreach_app::Error::NotFound),
+            AppError::NotFound
+        ));
+        assert!(matches!(
+            AppError::from(outreach_app::Error::Forbidden),
+            AppError::Forbidden
+        ));
     }
 }

@@ -202,7 +202,7 @@ async fn detail(
     let g = visible(&state, &ctx.user.actor, id).await?;
     let guide = g
         .guide()
-        .map_err(|_| AppError::Internal(format!("stored guide {id} no longer checks")))?;
+        .map_err(|_| AppError::internal("guide", format!("stored guide {id} no longer checks")))?;
     let questions = guide
         .questions()
         .map(|(s, q)| QuestionRow {
@@ -290,9 +290,9 @@ async fn preview_page(
     conversation: Option<Conversation>,
     form: Option<&FormData>,
 ) -> Result<Response, AppError> {
-    let guide = g
-        .guide()
-        .map_err(|_| AppError::Internal(format!("stored guide {} no longer checks", g.id)))?;
+    let guide = g.guide().map_err(|_| {
+        AppError::internal("guide", format!("stored guide {} no longer checks", g.id))
+    })?;
     let today = berlin_date(state.clock.now());
     let context = test_context(state, ctx).await?;
     let mut session = match conversation {
@@ -319,7 +319,7 @@ async fn preview_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let conversation = serde_json::to_string(session.state())
-        .map_err(|e| AppError::Internal(format!("state: {e}")))?;
+        .map_err(|e| AppError::internal("conversation state", e))?;
     let page = PreviewPage {
         layout: Layout::new(
             &ctx.user,

@@ -249,7 +249,7 @@ async fn upload(
                     .collect();
                 let mut out = crate::spool::Spool::create(&path)
                     .map(tokio::fs::File::from_std)
-                    .map_err(|e| AppError::Internal(format!("upload file: {e}")))?;
+                    .map_err(|e| AppError::internal("upload file", e))?;
                 let mut field = field;
                 loop {
                     match field.chunk().await {
@@ -257,7 +257,7 @@ async fn upload(
                             size += chunk.len() as u64;
                             out.write_all(&chunk)
                                 .await
-                                .map_err(|e| AppError::Internal(format!("upload write: {e}")))?;
+                                .map_err(|e| AppError::internal("upload write", e))?;
                         }
                         Ok(None) => break,
                         Err(_) => {
@@ -269,7 +269,7 @@ async fn upload(
                 }
                 out.flush()
                     .await
-                    .map_err(|e| AppError::Internal(format!("upload flush: {e}")))?;
+                    .map_err(|e| AppError::internal("upload flush", e))?;
             }
             _ => {}
         }

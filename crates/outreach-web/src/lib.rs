@@ -163,7 +163,7 @@ impl Inner {
         self.spool
             .as_ref()
             .map(|s| s.path(prefix, extension))
-            .ok_or_else(|| AppError::Internal("no folder for uploads".into()))
+            .ok_or_else(|| AppError::internal("spool", "no folder for uploads"))
     }
 }
 

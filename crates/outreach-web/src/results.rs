@@ -508,11 +508,11 @@ async fn export(
         };
     let (body, kind, extension) = if json {
         let records: Vec<ExportRecord> = cases.iter().map(ExportRecord::of).collect();
-        let body = serde_json::to_vec_pretty(&records)
-            .map_err(|e| AppError::Internal(format!("json: {e}")))?;
+        let body =
+            serde_json::to_vec_pretty(&records).map_err(|e| AppError::internal("json", e))?;
         (body, "application/json", "json")
     } else {
-        let body = export_csv(&cases).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+        let body = export_csv(&cases).map_err(|e| AppError::internal("csv", e))?;
         (body, "text/csv; charset=utf-8", "csv")
     };
     Ok(crate::download::attachment(

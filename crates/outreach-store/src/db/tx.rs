@@ -227,9 +227,9 @@ impl Tx {
                 k.clean = true;
                 Ok(copied)
             }
-            Tx::PostgresRead(..) => Err(StoreError::Integrity("COPY needs a transaction".into())),
+            Tx::PostgresRead(..) => Err(StoreError::Unsupported("COPY outside a transaction")),
             Tx::Sqlite(..) | Tx::SqliteRead(_) | Tx::SqliteWrite(_) => {
-                Err(StoreError::Integrity("COPY is PostgreSQL only".into()))
+                Err(StoreError::Unsupported("COPY on SQLite"))
             }
         }
     }

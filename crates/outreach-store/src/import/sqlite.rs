@@ -28,9 +28,10 @@ where
         progress(bytes);
     }
     let _ = reading.await;
-    let (report, event) = writing
-        .await
-        .map_err(|e| StoreError::Integrity(format!("import thread: {e}")))??;
+    let (report, event) = writing.await.map_err(|source| StoreError::Thread {
+        what: "import",
+        source,
+    })??;
     // The import appended to the audit chain behind the writer's back.
     if let Db::Sqlite { head, .. } = db {
         head.set(None);
@@ -49,7 +50,7 @@ mod sqlite_bulk {
     use rusqlite::{Connection, named_params};
 
     fn failed(e: rusqlite::Error) -> StoreError {
-        StoreError::Integrity(format!("SQLite: {e}"))
+        StoreError::Sqlite(e)
     }
 
     /// Runs the import; returns the report and, for a dry run, the audit
@@ -88,14 +89,12 @@ mod sqlite_bulk {
             "SELECT EXISTS (SELECT 1 FROM job_centers WHERE id = ?1)",
             jc,
         )? {
-            return Err(StoreError::Integrity(format!("Das Jobcenter {jc} gibt es nicht.")).into());
+            return Err(StoreError::NotFound(format!("job center {jc}")).into());
         }
         if let Some(user) = request.user_id
             && !exists("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", user)?
         {
-            return Err(
-                StoreError::Integrity(format!("Den Benutzer {user} gibt es nicht.")).into(),
-            );
+            return Err(StoreError::NotFound(format!("user {user}")).into());
         }
         let import_id: i64 = tx
             .query_row(

@@ -371,7 +371,7 @@ pub(super) async fn create(
             let page = new_form(&state, &ctx, form, errors, None, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Saved::NotDraft => Err(AppError::Internal("a new campaign is no draft".into())),
+        Saved::NotDraft => Err(AppError::internal("campaign", "a new campaign is no draft")),
     }
 }
 

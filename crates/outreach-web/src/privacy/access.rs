@@ -459,7 +459,7 @@ pub(super) async fn disclosure_json(
         "rechtsgrundlage": "Art. 15 DSGVO, § 83 SGB X",
         "daten": d,
     }))
-    .map_err(|e| AppError::Internal(format!("json: {e}")))?;
+    .map_err(|e| AppError::internal("json", e))?;
     let safe: String = number
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
