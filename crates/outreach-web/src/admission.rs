@@ -2,7 +2,7 @@
 //! line for their turn — all but "next case", which an agent waits for with
 //! the headset on and which never waits in line. Fewer requests at once also
 //! means less contention for the database and the cores, so the line moves
-//! as fast as the crowd did (BENCHMARKS.md, call queue, session 9).
+//! as fast as the crowd did (docs/benchmarks-history.md, call queue, session 9).
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// already wait in the store's line for the one writer, where the lease goes
 /// first; a line here as well held the requests back in waves and the
 /// leases came in bursts (lease p99 94–137 ms at 8, 6–8 ms without; see
-/// BENCHMARKS.md, call queue, session 10).
+/// docs/benchmarks-history.md, call queue, session 10).
 pub fn default_at_once(backend: outreach_app::Backend) -> usize {
     match backend {
         outreach_app::Backend::Postgres => 8,
