@@ -9,7 +9,7 @@ use outreach_core::audit::AuditAction;
 use outreach_core::calls::CallingWindow;
 use outreach_core::calls::rules::{self, Attempt, AttemptResult, Final, Next, Number, Rules};
 use outreach_core::campaign::FinalDisposition;
-use outreach_core::date::{berlin_date, iso_to_de, parse_iso_date};
+use outreach_core::date::{berlin_date, format_de_date, iso_to_de, parse_iso_date};
 use outreach_core::guide::session::{self as guide_session, Outcome, Session};
 use outreach_store::audit::{self, AuditEvent};
 pub use outreach_store::calls::AgentCase;
@@ -295,30 +295,26 @@ pub enum Conversation<S, V> {
     Going { last_name: String, step: S, view: V },
 }
 
-fn engine_customer(c: &CaseCustomer) -> guide_session::Customer {
+fn engine_customer(case: &CaseCustomer) -> guide_session::Customer {
     use outreach_core::guide::Field;
     use outreach_core::guide::definition::IdentityItem;
+    let c = &case.customer;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let values = [
-        (Field::Phone, &c.phone),
-        (Field::Mobile, &c.mobile),
-        (Field::Email, &c.email),
-        (Field::Street, &c.street),
-        (Field::HouseNumber, &c.house_number),
-        (Field::Postcode, &c.postcode),
-        (Field::City, &c.city),
-        (Field::TargetOccupation, &c.target_occupation),
-    ]
-    .into_iter()
-    .filter_map(|(f, v)| v.clone().filter(|v| !v.is_empty()).map(|v| (f, v)))
-    .collect();
+    // The stored value of each field a question can map to.
+    let values = Field::ALL
+        .into_iter()
+        .filter_map(|f| {
+            let value = c.stored_value(f.stored()?)?;
+            (!value.is_empty()).then_some((f, value))
+        })
+        .collect();
     guide_session::Customer {
         salutation: text(&c.salutation),
         first_name: text(&c.first_name),
         last_name: c.last_name.clone(),
         values,
         identity: [
-            (IdentityItem::BirthDate, iso_to_de(&c.birth_date)),
+            (IdentityItem::BirthDate, format_de_date(c.birth_date)),
             (IdentityItem::Postcode, text(&c.postcode)),
             (
                 IdentityItem::Address,
@@ -328,7 +324,7 @@ fn engine_customer(c: &CaseCustomer) -> guide_session::Customer {
             ),
             (
                 IdentityItem::Code,
-                outreach_core::campaign::case_code(&c.code_secret, c.case_id),
+                outreach_core::campaign::case_code(&case.code_secret, case.case_id),
             ),
         ]
         .into_iter()
@@ -484,7 +480,7 @@ pub async fn converse<S, V>(
     }
     let view = view(&session, &step);
     Ok(Conversation::Going {
-        last_name: c.last_name,
+        last_name: c.customer.last_name,
         step,
         view,
     })

@@ -6,11 +6,12 @@ use crate::{COMMAND_LINE, Error, Result};
 use jiff::ToSpan;
 use outreach_core::access::{Home, Role};
 use outreach_core::audit::AuditAction;
-use outreach_core::customer::CustomerField;
+use outreach_core::customer::FieldGroup;
+use outreach_core::customer::{CustomerNumber, Record, Status};
 use outreach_core::date::berlin_date;
 use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::customer::{self, NewCustomer};
+use outreach_store::customer;
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::{Db, mandate, user};
 
@@ -196,7 +197,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> Result<()> {
         &NewMandate {
             service_center_id: hamburg,
             title: "Telefonische Aktualisierung der Bewerberdaten 2026/27".into(),
-            allowed_fields: CustomerField::default_for_mandate(),
+            allowed_fields: FieldGroup::default_for_mandate(),
             period_start: start,
             period_end: end,
             deletion_deadline: outreach_core::mandate::default_deletion_deadline(end),
@@ -267,7 +268,7 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> Result<()> {
 }
 
 /// A made-up customer; deterministic, so every demo looks alike.
-fn synthetic_customer(i: usize) -> NewCustomer {
+fn synthetic_customer(i: usize) -> Record {
     const FIRST: [&str; 16] = [
         "Anna",
         "Mehmet",
@@ -323,14 +324,23 @@ fn synthetic_customer(i: usize) -> NewCustomer {
     let year = 1960 + next(46);
     let month = 1 + next(12);
     let day = 1 + next(28);
-    let status = ["unemployed", "unemployed", "unemployed", "job_seeking"][next(4)];
-    NewCustomer {
-        customer_number: format!("420E{:06}", i + 1),
+    let status = [
+        Status::Unemployed,
+        Status::Unemployed,
+        Status::Unemployed,
+        Status::JobSeeking,
+    ][next(4)];
+    // Day 1–28 of a month 1–12: always a date.
+    let day_of = |year: usize, month: usize, day: usize| {
+        jiff::civil::date(year as i16, month as i8, day as i8)
+    };
+    Record {
+        customer_number: CustomerNumber::from_stored(format!("420E{:06}", i + 1)),
         bg_number: Some(format!("42001BG{:07}", 1_000_000 + next(8_999_999))),
         salutation: Some(["Frau", "Herr", "Divers"][next(3)].into()),
         first_name: Some(FIRST[next(16)].into()),
         last_name: LAST[next(16)].into(),
-        birth_date: format!("{year:04}-{month:02}-{day:02}"),
+        birth_date: day_of(year, month, day),
         street: Some(STREETS[next(8)].into()),
         house_number: Some((1 + next(180)).to_string()),
         postcode: Some(["46045", "46047", "46049", "46117", "46119", "46145"][next(6)].into()),
@@ -338,11 +348,11 @@ fn synthetic_customer(i: usize) -> NewCustomer {
         phone: Some(format!("+49208{:07}", 1_000_000 + next(8_999_999))),
         mobile: (next(2) == 0).then(|| format!("+49170{:07}", 1_000_000 + next(8_999_999))),
         email: None,
-        status: status.into(),
-        unemployed_since: Some(format!("{:04}-{:02}-01", 2019 + next(7), 1 + next(12))),
+        status,
+        unemployed_since: Some(day_of(2019 + next(7), 1 + next(12), 1)),
         target_occupation: Some(JOBS[next(8)].into()),
         pap_code: Some(format!("PAP{:03}", 1 + next(10))),
-        last_contact: Some(format!("2026-{:02}-{:02}", 1 + next(10), 1 + next(28))),
+        last_contact: Some(day_of(2026, 1 + next(10), 1 + next(28))),
         state_code: Some("NW".into()),
     }
 }

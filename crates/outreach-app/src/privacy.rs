@@ -6,7 +6,7 @@
 use crate::{Caller, Error, Result};
 use outreach_core::access::Actor;
 use outreach_core::audit::AuditAction;
-use outreach_core::import::Column;
+use outreach_core::customer::Field;
 use outreach_core::privacy::{Section, processing_record};
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
@@ -24,42 +24,24 @@ fn job_center_of(actor: &Actor) -> Option<i64> {
     actor.home.job_center()
 }
 
-/// The stored fields whose value a customer can dispute.
-const DISPUTABLE: [&str; 16] = [
-    "bg_number",
-    "salutation",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "street",
-    "house_number",
-    "postcode",
-    "city",
-    "phone",
-    "mobile",
-    "email",
-    "status",
-    "unemployed_since",
-    "target_occupation",
-    "last_contact",
-];
-
-/// The fields a value can be disputed for, with their German names.
+/// The fields a value can be disputed for: their codes with their German
+/// names, in the order of the record.
 pub fn disputable() -> Vec<(&'static str, &'static str)> {
-    DISPUTABLE
-        .iter()
-        .map(|code| {
-            (
-                *code,
-                Column::from_field_code(code).map_or(*code, |c| c.header()),
-            )
-        })
+    Field::ALL
+        .into_iter()
+        .filter(|f| f.disputable())
+        .map(|f| (f.code(), f.label()))
         .collect()
+}
+
+/// Whether `code` names a field whose value a customer can dispute.
+fn is_disputable(code: &str) -> bool {
+    Field::parse(code).is_some_and(Field::disputable)
 }
 
 /// A stored field's German name.
 pub fn field_label(code: &str) -> &str {
-    Column::from_field_code(code).map_or(code, |c| c.header())
+    Field::parse(code).map_or(code, |c| c.label())
 }
 
 /// What is wrong with a note.
@@ -108,7 +90,7 @@ pub async fn disclose(
         .await?
         .ok_or(Error::NotFound)?;
     let event = AuditEvent::by(by.actor, AuditAction::AccessRequest, by.client)
-        .record("customer", &d.customer.customer_number)
+        .record("customer", &d.customer.record.customer_number.as_str())
         .fields(&format!(
             "alle gespeicherten Daten ({form}): Stammdaten, {} Fälle, {} Anrufversuche, {} Ergebnisse, {} Schreiben, {} Einladungen, {} Protokollereignisse",
             d.cases.len(),
@@ -134,7 +116,7 @@ pub async fn rights(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<Disclo
         .await?
         .ok_or(Error::NotFound)?;
     let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
-        .record("customer", &d.customer.customer_number)
+        .record("customer", &d.customer.record.customer_number.as_str())
         .fields("Kundennummer, Name, Einschränkung, bestrittene Werte")
         .purpose("Betroffenenrechte (Art. 18 DSGVO, § 84 SGB X)")
         .job_center(Some(d.customer.job_center_id));
@@ -236,7 +218,7 @@ pub async fn dispute(
 ) -> Result<std::result::Result<(), Vec<DisputeProblem>>> {
     let (jc, number) = owner(db, by.actor, id).await?;
     let mut problems = Vec::new();
-    if !DISPUTABLE.contains(&field) {
+    if !is_disputable(field) {
         problems.push(DisputeProblem::UnknownField);
     }
     if let Some(problem) = note_problem(note) {
@@ -272,7 +254,7 @@ pub async fn clear_dispute(
     let (jc, number) = owner(db, by.actor, id).await?;
     // Only a field that can be disputed can be cleared (the value reaches
     // the database only then: PostgreSQL refuses a NUL in text).
-    if !DISPUTABLE.contains(&field) {
+    if !is_disputable(field) {
         return Ok(false);
     }
     let mut tx = db.begin().await?;

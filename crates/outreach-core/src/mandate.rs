@@ -3,7 +3,7 @@
 //! service center sees nothing of that job center.
 
 use crate::calls::CallingWindow;
-use crate::customer::CustomerField;
+use crate::customer::FieldGroup;
 use jiff::{ToSpan, civil::Date};
 
 /// The life of a mandate.
@@ -59,7 +59,7 @@ pub fn default_deletion_deadline(end: Date) -> Date {
 pub struct NewMandate {
     pub service_center_id: i64,
     pub title: String,
-    pub allowed_fields: Vec<CustomerField>,
+    pub allowed_fields: Vec<FieldGroup>,
     pub period_start: Date,
     pub period_end: Date,
     pub deletion_deadline: Date,
@@ -148,7 +148,7 @@ mod tests {
         NewMandate {
             service_center_id: 1,
             title: "Aktualisierung 2027".into(),
-            allowed_fields: CustomerField::default_for_mandate(),
+            allowed_fields: FieldGroup::default_for_mandate(),
             period_start: date(2027, 1, 1),
             period_end: date(2027, 6, 30),
             deletion_deadline: date(2027, 9, 30),

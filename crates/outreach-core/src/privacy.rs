@@ -2,7 +2,7 @@
 //! Aktualisierung der Bewerberdaten", written from the job center's settings
 //! and its mandates: the same sections on the page and from the command line.
 
-use crate::customer::{CustomerField, parse_field_list};
+use crate::customer::{FieldGroup, parse_field_list};
 use crate::date::{format_de_date, iso_to_de};
 use jiff::civil::Date;
 
@@ -148,7 +148,7 @@ pub fn processing_record(input: &RecordInput, generated_on: Date) -> Vec<Section
 }
 
 fn data_categories(input: &RecordInput) -> Vec<String> {
-    let mut released: Vec<CustomerField> = Vec::new();
+    let mut released: Vec<FieldGroup> = Vec::new();
     for m in &input.mandates {
         for f in parse_field_list(&m.allowed_fields) {
             if !released.contains(&f) {
@@ -156,7 +156,7 @@ fn data_categories(input: &RecordInput) -> Vec<String> {
             }
         }
     }
-    released.sort_by_key(|f| CustomerField::ALL.iter().position(|g| g == f));
+    released.sort_by_key(|f| FieldGroup::ALL.iter().position(|g| g == f));
     let mut lines = vec![
         "Stammdaten aus dem Kundenexport: Kundennummer, BG-Nummer, Anrede, Vor- und Nachname, Geburtsdatum, Anschrift, Telefon, Mobil, E-Mail, Status, arbeitslos seit, Zielberuf, pAp-Kennung, letzter Kontakt, Bundesland.".to_string(),
         if released.is_empty() {

@@ -3,6 +3,7 @@
 //! customer becomes, and the rows of the results export. Pure.
 
 use crate::campaign::FinalDisposition;
+use crate::customer::Field as StoredField;
 use crate::date::format_de_date;
 use crate::guide::Field;
 use crate::guide::session::{Change, Flags};
@@ -194,7 +195,10 @@ pub fn export_row(case: &ExportCase) -> Vec<String> {
         let change = case.changes.iter().find(|c| c.field == field);
         // Phone numbers in E.164, as everywhere a system reads them (and a
         // spreadsheet takes them for numbers); the rest as a person reads it.
-        let phone = matches!(field, Field::Phone | Field::Mobile);
+        let phone = matches!(
+            field,
+            Field::Stored(StoredField::Phone) | Field::Stored(StoredField::Mobile)
+        );
         let (old, new) = match change {
             Some(c) if phone => (c.old.clone(), c.new.clone()),
             Some(c) => (c.old_display.clone(), c.new_display.clone()),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::{Date, date};
+use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::Field;
 use outreach_core::guide::definition::IdentityItem;
 use outreach_core::guide::session::{Context, Customer, Input, Outcome, Step};
@@ -23,13 +24,25 @@ fn customer() -> Customer {
         first_name: "Jördis".into(),
         last_name: "Weiß".into(),
         values: BTreeMap::from([
-            (Field::Phone, "+492081234567".to_string()),
-            (Field::Email, "j.weiss@example.org".to_string()),
-            (Field::Street, "Lindenallee".to_string()),
-            (Field::HouseNumber, "5".to_string()),
-            (Field::Postcode, "46045".to_string()),
-            (Field::City, "Oberhausen".to_string()),
-            (Field::TargetOccupation, "Verkäuferin".to_string()),
+            (
+                Field::Stored(StoredField::Phone),
+                "+492081234567".to_string(),
+            ),
+            (
+                Field::Stored(StoredField::Email),
+                "j.weiss@example.org".to_string(),
+            ),
+            (
+                Field::Stored(StoredField::Street),
+                "Lindenallee".to_string(),
+            ),
+            (Field::Stored(StoredField::HouseNumber), "5".to_string()),
+            (Field::Stored(StoredField::Postcode), "46045".to_string()),
+            (Field::Stored(StoredField::City), "Oberhausen".to_string()),
+            (
+                Field::Stored(StoredField::TargetOccupation),
+                "Verkäuferin".to_string(),
+            ),
         ]),
         identity: BTreeMap::from([
             (IdentityItem::BirthDate, "14.03.1985".to_string()),
@@ -187,11 +200,11 @@ fn no_longer_unemployed_job_taken_up_with_new_phone() {
     assert_eq!(
         fields,
         vec![
-            Field::Phone,
-            Field::Street,
-            Field::HouseNumber,
-            Field::Postcode,
-            Field::City
+            Field::Stored(StoredField::Phone),
+            Field::Stored(StoredField::Street),
+            Field::Stored(StoredField::HouseNumber),
+            Field::Stored(StoredField::Postcode),
+            Field::Stored(StoredField::City)
         ]
     );
     assert_eq!(changes[0].old_display, "+492081234567");

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::date;
+use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::answer::Kind;
 use outreach_core::guide::definition::IdentityItem;
 use outreach_core::guide::session::{Context, Customer, Input, Outcome, Step};
@@ -193,9 +194,9 @@ proptest! {
         specs in proptest::collection::vec(spec(), 1..12),
         inputs in proptest::collection::vec(input(), 0..60),
         stored in proptest::sample::subsequence(vec![
-            (Field::Phone, "+492081234567"),
-            (Field::Postcode, "46045"),
-            (Field::City, "x"),
+            (Field::Stored(StoredField::Phone), "+492081234567"),
+            (Field::Stored(StoredField::Postcode), "46045"),
+            (Field::Stored(StoredField::City), "x"),
             (Field::WorkingTime, "o1"),
             (Field::AvailableFrom, "2026-01-01"),
         ], 0..5),

@@ -101,17 +101,37 @@ pub(crate) fn record_of(event: &AuditEvent, seq: i64, prev_hash: String, now: i6
     }
 }
 
-/// The stored form of `event` as event `seq` after `prev_hash`, with its hash
-/// (for a writer outside [`append`], such as the SQLite bulk import).
-pub fn chained(event: &AuditEvent, seq: i64, prev_hash: String, now: i64) -> (AuditRecord, String) {
-    let record = record_of(event, seq, prev_hash, now);
-    let hash = event_hash(&record);
-    (record, hash)
+/// The columns an event is stored in before it has its place in the chain,
+/// in the order of [`unsealed_args`]. The one list of them: every insert into
+/// `audit_events` is built from it.
+macro_rules! event_columns {
+    () => {
+        "at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id"
+    };
 }
+pub(crate) use event_columns;
 
-fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
+/// An event without its place in the chain (PostgreSQL; sealed later).
+const INSERT_UNSEALED: &str = concat!(
+    "INSERT INTO audit_events (",
+    event_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+
+/// An event chained at once as `seq` after `prev_hash` ($1, $14), inserted
+/// only while the head is still the one it was chained to; the parameters are
+/// [`chained_args`]. Also the SQLite bulk import's statement (as named
+/// parameters `$1`…`$15`).
+pub(crate) const INSERT_CHAINED: &str = concat!(
+    "INSERT INTO audit_events (seq, ",
+    event_columns!(),
+    ", prev_hash, hash)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+     WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND last_seq = $1 - 1 AND last_hash = $14)"
+);
+
+fn unsealed_args(record: AuditRecord) -> Vec<crate::Arg> {
     args![
-        record.seq,
         record.at,
         record.user_id,
         record.username,
@@ -123,10 +143,25 @@ fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
         record.purpose,
         record.client,
         record.job_center_id,
-        record.service_center_id,
-        record.prev_hash,
-        hash
+        record.service_center_id
     ]
+}
+
+/// The parameters of [`INSERT_CHAINED`] for `event` as event `seq` after
+/// `prev_hash`, and its hash.
+pub(crate) fn chained_args(
+    event: &AuditEvent,
+    seq: i64,
+    prev_hash: String,
+    now: i64,
+) -> (Vec<crate::Arg>, String) {
+    let record = record_of(event, seq, prev_hash, now);
+    let hash = event_hash(&record);
+    let mut args = args![record.seq];
+    let prev_hash = record.prev_hash.clone();
+    args.extend(unsealed_args(record));
+    args.extend(args![prev_hash, hash.clone()]);
+    (args, hash)
 }
 
 /// Appends one event.
@@ -140,25 +175,7 @@ fn insert_args(record: AuditRecord, hash: String) -> Vec<crate::Arg> {
 pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<(), StoreError> {
     let Some(cache) = tx.audit_head().cloned() else {
         let record = record_of(event, 0, String::new(), now);
-        tx.execute(
-            "INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            args![
-                record.at,
-                record.user_id,
-                record.username,
-                record.role,
-                record.action,
-                record.record_type,
-                record.record_id,
-                record.fields,
-                record.purpose,
-                record.client,
-                record.job_center_id,
-                record.service_center_id
-            ],
-        )
-        .await?;
+        tx.execute(INSERT_UNSEALED, unsealed_args(record)).await?;
         tx.appended_unsealed();
         return Ok(());
     };
@@ -176,16 +193,8 @@ pub async fn append(tx: &mut Tx, event: &AuditEvent, now: i64) -> Result<(), Sto
             }
         };
         let seq = last_seq + 1;
-        let record = record_of(event, seq, last_hash, now);
-        let hash = event_hash(&record);
-        let inserted = tx
-            .execute(
-                "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
-                 WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND last_seq = $1 - 1 AND last_hash = $14)",
-                insert_args(record, hash.clone()),
-            )
-            .await?;
+        let (args, hash) = chained_args(event, seq, last_hash, now);
+        let inserted = tx.execute(INSERT_CHAINED, args).await?;
         if inserted == 1 {
             cache.set(Some((seq, hash)));
             return Ok(());

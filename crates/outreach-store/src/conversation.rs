@@ -2,10 +2,11 @@
 //! agent holds it, a dropped call's draft, and the result when it ends.
 
 use crate::{StoreError, Tx, args};
+use outreach_core::customer::Record;
 
 /// Everything the guide may show or compare after the identity check, and
 /// the identity items (for comparing only), for a case the agent holds.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseCustomer {
     pub case_id: i64,
     pub guide_id: Option<i64>,
@@ -14,19 +15,19 @@ pub struct CaseCustomer {
     pub jc_name: String,
     pub sc_name: String,
     pub letter_date: Option<String>,
-    pub salutation: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub birth_date: String,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub email: Option<String>,
-    pub target_occupation: Option<String>,
+    pub customer: Record,
 }
+
+crate::customer::record_row!(CaseCustomer, |row| CaseCustomer {
+    case_id: row.try_get("case_id")?,
+    guide_id: row.try_get("guide_id")?,
+    campaign_name: row.try_get("campaign_name")?,
+    code_secret: row.try_get("code_secret")?,
+    jc_name: row.try_get("jc_name")?,
+    sc_name: row.try_get("sc_name")?,
+    letter_date: row.try_get("letter_date")?,
+    customer: crate::customer::record_from_row(row)?,
+});
 
 /// The case's customer if the agent holds the lease at `now`.
 pub async fn case_customer(
@@ -38,8 +39,7 @@ pub async fn case_customer(
     tx.fetch_optional(
         "SELECT k.id AS case_id, p.guide_id, p.name AS campaign_name, p.code_secret, j.name AS jc_name,
                 s.name AS sc_name,
-                k.letter_sent_on AS letter_date, c.salutation, c.first_name, c.last_name, c.birth_date, c.street,
-                c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.target_occupation
+                k.letter_sent_on AS letter_date, c.*
          FROM cases k
          JOIN campaigns p ON p.id = k.campaign_id
          JOIN mandates m ON m.id = p.mandate_id

@@ -3,74 +3,76 @@
 
 use crate::{StoreError, Tx, args};
 use outreach_core::access::CustomerScope;
-use outreach_core::customer::Status;
+use outreach_core::customer::{DateText, Field, Record};
 use outreach_core::date::iso_to_de;
-use outreach_core::import::{Column, Values};
+use outreach_core::import::Values;
+use std::borrow::Cow;
 
-/// The full record of one customer.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+/// One customer as stored: the record, and what the store keeps beside it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Customer {
     pub id: i64,
     pub job_center_id: i64,
-    pub customer_number: String,
-    pub bg_number: Option<String>,
-    pub salutation: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub birth_date: String,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub email: Option<String>,
-    pub status: String,
-    pub unemployed_since: Option<String>,
-    pub target_occupation: Option<String>,
-    pub pap_code: Option<String>,
-    pub last_contact: Option<String>,
-    pub state_code: Option<String>,
+    #[serde(flatten)]
+    pub record: Record,
     pub restricted: bool,
     pub in_latest_export: bool,
 }
+
+/// The stored fields of a row (its columns named by [`Field::code`]) as a
+/// record; a value that can't be read is a decoding error, not a default.
+pub(crate) fn record_from_row<'r, R: sqlx::Row>(row: &'r R) -> Result<Record, sqlx::Error>
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut values: [Option<String>; Field::ALL.len()] = Default::default();
+    for (slot, field) in values.iter_mut().zip(Field::ALL) {
+        *slot = row.try_get(field.code())?;
+    }
+    Record::from_stored(values).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// `FromRow` on both backends for a row type that holds a [`Record`].
+macro_rules! record_row {
+    ($row:ty, $t:ty, |$r:ident| $body:expr) => {
+        impl<'r> sqlx::FromRow<'r, $row> for $t {
+            fn from_row($r: &'r $row) -> Result<$t, sqlx::Error> {
+                #[allow(unused_imports)]
+                use sqlx::Row;
+                Ok($body)
+            }
+        }
+    };
+    ($t:ty, |$r:ident| $body:expr) => {
+        $crate::customer::record_row!(sqlx::sqlite::SqliteRow, $t, |$r| $body);
+        $crate::customer::record_row!(sqlx::postgres::PgRow, $t, |$r| $body);
+    };
+}
+pub(crate) use record_row;
+
+record_row!(Customer, |row| Customer {
+    id: row.try_get("id")?,
+    job_center_id: row.try_get("job_center_id")?,
+    record: record_from_row(row)?,
+    restricted: row.try_get("restricted")?,
+    in_latest_export: row.try_get("in_latest_export")?,
+});
 
 impl Customer {
     /// The record in the export format's columns and notation (dates
     /// `TT.MM.JJJJ`, phones E.164), as the job center's own export has them.
     pub fn export_values(&self) -> Values {
         let mut v = Values::default();
-        let mut set = |column, value: Option<&str>| {
-            if let Some(value) = value {
-                v.set(column, value);
+        let mut dates = DateText::default();
+        for (field, value) in Field::ALL.into_iter().zip(self.record.stored(&mut dates)) {
+            match value {
+                _ if field == Field::Status => v.set(field, self.record.status.export_word()),
+                Some(text) if field.is_date() => v.set(field, &iso_to_de(&text)),
+                Some(text) => v.set(field, &text),
+                None => {}
             }
-        };
-        let date = |d: &Option<String>| d.as_deref().map(iso_to_de);
-        set(Column::CustomerNumber, Some(&self.customer_number));
-        set(Column::BgNumber, self.bg_number.as_deref());
-        set(Column::Salutation, self.salutation.as_deref());
-        set(Column::FirstName, self.first_name.as_deref());
-        set(Column::LastName, Some(&self.last_name));
-        set(Column::BirthDate, Some(&iso_to_de(&self.birth_date)));
-        set(Column::Street, self.street.as_deref());
-        set(Column::HouseNumber, self.house_number.as_deref());
-        set(Column::Postcode, self.postcode.as_deref());
-        set(Column::City, self.city.as_deref());
-        set(Column::Phone, self.phone.as_deref());
-        set(Column::Mobile, self.mobile.as_deref());
-        set(Column::Email, self.email.as_deref());
-        set(
-            Column::Status,
-            Status::parse(&self.status).map(Status::export_word),
-        );
-        set(
-            Column::UnemployedSince,
-            date(&self.unemployed_since).as_deref(),
-        );
-        set(Column::TargetOccupation, self.target_occupation.as_deref());
-        set(Column::PapCode, self.pap_code.as_deref());
-        set(Column::LastContact, date(&self.last_contact).as_deref());
-        set(Column::State, self.state_code.as_deref());
+        }
         v
     }
 }
@@ -125,30 +127,6 @@ pub struct CustomerChange {
     pub file_name: String,
 }
 
-/// A customer to insert (the importer fills this from an export row).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NewCustomer {
-    pub customer_number: String,
-    pub bg_number: Option<String>,
-    pub salutation: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub birth_date: String,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub email: Option<String>,
-    pub status: String,
-    pub unemployed_since: Option<String>,
-    pub target_occupation: Option<String>,
-    pub pap_code: Option<String>,
-    pub last_contact: Option<String>,
-    pub state_code: Option<String>,
-}
-
 /// The scope as bind parameters: `$1` kind, `$2` organisation id, `$3` pAp
 /// code, `$4` today (ISO date, for the mandate period).
 fn scope_args(scope: &CustomerScope, today: &str) -> Vec<crate::Arg> {
@@ -184,44 +162,33 @@ macro_rules! scoped {
     };
 }
 
+/// Inserts one customer of `job_center_id`.
 pub async fn insert(
     tx: &mut Tx,
     job_center_id: i64,
-    c: &NewCustomer,
+    c: &Record,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let (id,): (i64,) = tx
-        .fetch_one(
-            "INSERT INTO customers (job_center_id, customer_number, bg_number, salutation, first_name, last_name, birth_date,
-                street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation,
-                pap_code, last_contact, state_code, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
-             RETURNING id",
-            args![
-                job_center_id,
-                &c.customer_number,
-                c.bg_number.clone(),
-                c.salutation.clone(),
-                c.first_name.clone(),
-                &c.last_name,
-                &c.birth_date,
-                c.street.clone(),
-                c.house_number.clone(),
-                c.postcode.clone(),
-                c.city.clone(),
-                c.phone.clone(),
-                c.mobile.clone(),
-                c.email.clone(),
-                &c.status,
-                c.unemployed_since.clone(),
-                c.target_occupation.clone(),
-                c.pap_code.clone(),
-                c.last_contact.clone(),
-                c.state_code.clone(),
-                now
-            ],
+    static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let columns: Vec<&str> = Field::ALL.iter().map(|f| f.code()).collect();
+        let values: Vec<String> = (2..columns.len() + 2).map(|i| format!("${i}")).collect();
+        let now = columns.len() + 2;
+        format!(
+            "INSERT INTO customers (job_center_id, {}, created_at, updated_at)
+             VALUES ($1, {}, ${now}, ${now}) RETURNING id",
+            columns.join(", "),
+            values.join(", ")
         )
-        .await?;
+    });
+    let mut params = args![job_center_id];
+    let mut dates = DateText::default();
+    params.extend(
+        c.stored(&mut dates)
+            .into_iter()
+            .map(|v| crate::Arg::from(v.map(Cow::into_owned))),
+    );
+    params.extend(args![now]);
+    let (id,): (i64,) = tx.fetch_one(INSERT.as_str(), params).await?;
     Ok(id)
 }
 
@@ -281,13 +248,7 @@ pub async fn get(
     let mut params = scope_args(scope, today);
     params.extend(args![id]);
     tx.fetch_optional(
-        scoped!(
-            "SELECT c.id, c.job_center_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name, c.birth_date,
-                    c.street, c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.status, c.unemployed_since,
-                    c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
-             FROM customers c",
-            "AND c.id = $5"
-        ),
+        scoped!("SELECT c.* FROM customers c", "AND c.id = $5"),
         params,
     )
     .await
@@ -306,10 +267,7 @@ pub async fn page_after(
     params.extend(args![after_id, limit]);
     tx.fetch_all(
         scoped!(
-            "SELECT c.id, c.job_center_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name, c.birth_date,
-                    c.street, c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.status, c.unemployed_since,
-                    c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted, c.in_latest_export
-             FROM customers c",
+            "SELECT c.* FROM customers c",
             "AND c.id > $5 ORDER BY c.id LIMIT $6"
         ),
         params,

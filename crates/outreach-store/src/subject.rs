@@ -166,11 +166,7 @@ pub async fn disclosure(
 ) -> Result<Option<Disclosure>, StoreError> {
     let customer: Option<Customer> = tx
         .fetch_optional(
-            "SELECT c.id, c.job_center_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name,
-                    c.birth_date, c.street, c.house_number, c.postcode, c.city, c.phone, c.mobile, c.email, c.status,
-                    c.unemployed_since, c.target_occupation, c.pap_code, c.last_contact, c.state_code, c.restricted,
-                    c.in_latest_export
-             FROM customers c WHERE c.id = $2 AND ($1 IS NULL OR c.job_center_id = $1)",
+            "SELECT c.* FROM customers c WHERE c.id = $2 AND ($1 IS NULL OR c.job_center_id = $1)",
             args![job_center_id, id],
         )
         .await?;

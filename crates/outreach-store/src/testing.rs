@@ -7,6 +7,7 @@
 //! `OUTREACH_REQUIRE_POSTGRES` is set, where the missing database is an error.
 
 use crate::{Backend, Db, StoreError, Tx, args, random_token};
+use outreach_core::customer::{Field as StoredField, Record};
 use sqlx::Connection;
 use std::path::PathBuf;
 
@@ -133,7 +134,7 @@ impl Drop for TestDb {
 
 /// Customer `i` of [`letter_campaign`]: unemployed, with a full address and
 /// umlauts in the names.
-pub fn letter_customer(i: usize) -> crate::customer::NewCustomer {
+pub fn letter_customer(i: usize) -> Record {
     const LAST: [&str; 8] = [
         "Müller",
         "Yılmaz",
@@ -154,20 +155,39 @@ pub fn letter_customer(i: usize) -> crate::customer::NewCustomer {
         "Hans-Jörg",
         "Elif",
     ];
-    crate::customer::NewCustomer {
-        customer_number: format!("K{i:07}"),
-        bg_number: (!i.is_multiple_of(3)).then(|| format!("12345BG{i:07}")),
-        salutation: Some(["Herr", "Frau", ""][i % 3].into()),
-        first_name: Some(FIRST[i % 8].into()),
-        last_name: LAST[(i / 8) % 8].into(),
-        birth_date: "1980-01-01".into(),
-        street: Some("Mülheimer Straße".into()),
-        house_number: Some(format!("{}", i % 200 + 1)),
-        postcode: Some(format!("{:05}", 46000 + i % 100)),
-        city: Some("Oberhausen".into()),
-        status: "unemployed".into(),
-        ..Default::default()
+    let number = format!("K{i:07}");
+    let bg_number = format!("12345BG{i:07}");
+    let house_number = format!("{}", i % 200 + 1);
+    let postcode = format!("{:05}", 46000 + i % 100);
+    let mut values = vec![
+        (StoredField::CustomerNumber, number.as_str()),
+        (StoredField::Salutation, ["Herr", "Frau", ""][i % 3]),
+        (StoredField::FirstName, FIRST[i % 8]),
+        (StoredField::LastName, LAST[(i / 8) % 8]),
+        (StoredField::BirthDate, "1980-01-01"),
+        (StoredField::Street, "Mülheimer Straße"),
+        (StoredField::HouseNumber, &house_number),
+        (StoredField::Postcode, &postcode),
+        (StoredField::City, "Oberhausen"),
+        (StoredField::Status, "unemployed"),
+    ];
+    if !i.is_multiple_of(3) {
+        values.push((StoredField::BgNumber, &bg_number));
     }
+    stored_record(&values)
+}
+
+/// A record from its stored texts by field, for fixtures: what is not named
+/// is empty (an empty text stays an empty text). The required fields and the
+/// status must be named.
+pub fn stored_record(values: &[(StoredField, &str)]) -> Record {
+    let stored = StoredField::ALL.map(|field| {
+        values
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.to_string())
+    });
+    Record::from_stored(stored).expect("a fixture's stored record")
 }
 
 /// A job center with an active mandate, the given customers, and a draft
@@ -175,14 +195,14 @@ pub fn letter_customer(i: usize) -> crate::customer::NewCustomer {
 /// Returns the campaign id.
 pub async fn letter_campaign(
     db: &Db,
-    customers: impl Iterator<Item = crate::customer::NewCustomer>,
+    customers: impl Iterator<Item = Record>,
 ) -> Result<i64, StoreError> {
     use crate::{campaign, customer, mandate, org, user};
     use jiff::civil::date;
     use outreach_core::access::{Home, Role};
     use outreach_core::calls::CallingWindow;
     use outreach_core::campaign::{CampaignSettings, Selection};
-    use outreach_core::customer::CustomerField;
+    use outreach_core::customer::FieldGroup;
     use outreach_core::mandate::{MandateState, NewMandate};
     let mut tx = db.begin().await?;
     let jc = org::create_job_center(
@@ -223,7 +243,7 @@ pub async fn letter_campaign(
     let m = NewMandate {
         service_center_id: sc,
         title: "Auftrag".into(),
-        allowed_fields: CustomerField::default_for_mandate(),
+        allowed_fields: FieldGroup::default_for_mandate(),
         period_start: date(2026, 1, 1),
         period_end: date(2027, 12, 31),
         deletion_deadline: date(2028, 3, 31),
@@ -386,7 +406,7 @@ pub async fn demo_results(
             0 => (
                 "updated",
                 vec![Change {
-                    field: Field::Mobile,
+                    field: Field::Stored(StoredField::Mobile),
                     question: "mobil".into(),
                     old: mobile.clone().unwrap_or_default(),
                     new: "+491701234567".into(),

@@ -7,12 +7,14 @@ use jiff::civil::{Date, date};
 use outreach_core::access::{Home, Role};
 use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::{CampaignSettings, CampaignState, Hold, Selection};
-use outreach_core::customer::CustomerField;
+use outreach_core::customer::Field;
+use outreach_core::customer::FieldGroup;
 use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::campaign::{self, Campaign};
-use outreach_store::customer::{self, NewCustomer};
+use outreach_store::customer;
 use outreach_store::letters::{self, NewLetter};
 use outreach_store::org::{self, NewJobCenter};
+use outreach_store::testing::stored_record;
 use outreach_store::testing::{TestDb, backends};
 use outreach_store::{Db, args, mandate, user};
 
@@ -107,15 +109,18 @@ async fn world(db: &Db) -> World {
         (jc, "missing", "unemployed", "1980-01-01", None, "46045"),
         (other, "other-jc", "unemployed", "1980-01-01", None, "46045"),
     ] {
-        let c = NewCustomer {
-            customer_number: number.into(),
-            last_name: format!("Name {number}"),
-            birth_date: birth.into(),
-            status: status.into(),
-            last_contact: contact.map(String::from),
-            postcode: Some(postcode.into()),
-            ..NewCustomer::default()
-        };
+        let name = format!("Name {number}");
+        let mut values = vec![
+            (Field::CustomerNumber, number),
+            (Field::LastName, name.as_str()),
+            (Field::BirthDate, birth),
+            (Field::Status, status),
+            (Field::Postcode, postcode),
+        ];
+        if let Some(contact) = contact {
+            values.push((Field::LastContact, contact));
+        }
+        let c = stored_record(&values);
         customer::insert(&mut tx, jc, &c, NOW).await.unwrap();
     }
     tx.execute(
@@ -127,7 +132,7 @@ async fn world(db: &Db) -> World {
     let m = NewMandate {
         service_center_id: sc,
         title: "Auftrag".into(),
-        allowed_fields: CustomerField::default_for_mandate(),
+        allowed_fields: FieldGroup::default_for_mandate(),
         period_start: date(2026, 1, 1),
         period_end: date(2026, 12, 31),
         deletion_deadline: date(2027, 3, 31),

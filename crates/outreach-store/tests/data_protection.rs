@@ -526,7 +526,7 @@ async fn everything_about_a_person_and_their_disputed_values() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(d.customer.customer_number, number);
+        assert_eq!(d.customer.record.customer_number.as_str(), number);
         assert_eq!(
             (d.cases.len(), d.attempts.len(), d.results.len()),
             (1, 1, 1),

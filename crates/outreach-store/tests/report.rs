@@ -3,6 +3,7 @@
 //! numbers are worked out by hand from DOMAIN.md's formulas.
 
 use jiff::civil::date;
+use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::Field;
 use outreach_core::metrics::AaporCounts;
 use outreach_store::report::{self, ReportScope};
@@ -156,9 +157,9 @@ async fn figures_of_a_fixed_set_of_cases() {
         );
         assert_eq!(f.with_change, 2);
         let changed = |field: Field| f.changed_fields.iter().find(|x| x.0 == field).unwrap().1;
-        assert_eq!(changed(Field::Phone), 2);
-        assert_eq!(changed(Field::City), 1);
-        assert_eq!(changed(Field::Email), 0);
+        assert_eq!(changed(Field::Stored(StoredField::Phone)), 2);
+        assert_eq!(changed(Field::Stored(StoredField::City)), 1);
+        assert_eq!(changed(Field::Stored(StoredField::Email)), 0);
         // 6 reached + 3 earlier attempts for 6 conversations.
         assert_eq!(f.attempts_of_completed, 9);
         assert_eq!((f.talk_seconds, f.talks), (3 * 300 + 3 * 420, 6));

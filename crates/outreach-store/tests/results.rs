@@ -7,6 +7,7 @@
 
 use jiff::civil::date;
 use outreach_core::access::{CustomerScope, Home, Role};
+use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::Field;
 use outreach_core::guide::session::{Change, EndOfUnemployment, Flags, Move};
 use outreach_core::results::{ExportRecord, InboxFlag, export_csv, flag_codes};
@@ -152,7 +153,7 @@ async fn world(db: &Db) -> World {
     let unreached = case_of(&mut tx, "K0000002").await;
     let open = case_of(&mut tx, "K0000003").await;
     let phone = Change {
-        field: Field::Phone,
+        field: Field::Stored(StoredField::Phone),
         question: "telefon".into(),
         old: "+492081234567".into(),
         new: "+491701234567".into(),
@@ -160,7 +161,7 @@ async fn world(db: &Db) -> World {
         new_display: "+49 170 1234567".into(),
     };
     let city = Change {
-        field: Field::City,
+        field: Field::Stored(StoredField::City),
         question: "ort".into(),
         old: "Oberhausen".into(),
         new: "Duisburg".into(),

@@ -12,10 +12,12 @@ use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use outreach_core::access::{CustomerScope, Home, Role};
 use outreach_core::calls::CallingWindow;
-use outreach_core::customer::CustomerField;
+use outreach_core::customer::Field;
+use outreach_core::customer::FieldGroup;
 use outreach_core::mandate::{MandateState, NewMandate};
-use outreach_store::customer::{self, NewCustomer};
+use outreach_store::customer;
 use outreach_store::org::{self, NewJobCenter};
+use outreach_store::testing::stored_record;
 use outreach_store::testing::{TestDb, backends};
 use outreach_store::{
     Db, RecordScope, args, campaign, letters, mandate, random_token, results, subject, user,
@@ -150,7 +152,7 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
         let new = NewMandate {
             service_center_id: scs[m.sc],
             title: "M".into(),
-            allowed_fields: CustomerField::default_for_mandate(),
+            allowed_fields: FieldGroup::default_for_mandate(),
             period_start: start,
             period_end: end,
             deletion_deadline: end,
@@ -216,13 +218,13 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
     // apart from the customers the queries above count).
     let mut open_cases = Vec::new();
     for (k, (m, &campaign_id)) in all_mandates.iter().zip(&campaigns).enumerate() {
-        let new = NewCustomer {
-            customer_number: format!("Z{run}{k:03}").to_uppercase(),
-            last_name: "O".into(),
-            birth_date: "1980-01-01".into(),
-            status: "unemployed".into(),
-            ..NewCustomer::default()
-        };
+        let number = format!("Z{run}{k:03}").to_uppercase();
+        let new = stored_record(&[
+            (Field::CustomerNumber, &number),
+            (Field::LastName, "O"),
+            (Field::BirthDate, "1980-01-01"),
+            (Field::Status, "unemployed"),
+        ]);
         let customer_id = customer::insert(&mut tx, jcs[m.jc], &new, now)
             .await
             .unwrap();
@@ -240,14 +242,17 @@ async fn check(db: &Db, w: &World) -> Result<(), TestCaseError> {
     let mut ids = Vec::new();
     for (i, c) in w.customers.iter().enumerate() {
         let number = format!("K{run}{i:03}").to_uppercase();
-        let new = NewCustomer {
-            customer_number: number.clone(),
-            last_name: "N".into(),
-            birth_date: "1980-01-01".into(),
-            status: "unemployed".into(),
-            pap_code: c.pap.map(|p| format!("PAP{p}")),
-            ..NewCustomer::default()
-        };
+        let pap = c.pap.map(|p| format!("PAP{p}"));
+        let mut values = vec![
+            (Field::CustomerNumber, number.as_str()),
+            (Field::LastName, "N"),
+            (Field::BirthDate, "1980-01-01"),
+            (Field::Status, "unemployed"),
+        ];
+        if let Some(pap) = &pap {
+            values.push((Field::PapCode, pap));
+        }
+        let new = stored_record(&values);
         let id = customer::insert(&mut tx, jcs[c.jc], &new, now)
             .await
             .unwrap();

@@ -4,11 +4,13 @@
 use jiff::civil::date;
 use outreach_core::access::{Actor, CustomerScope, Home, Role};
 use outreach_core::audit::{AuditAction, BreakReason};
-use outreach_core::customer::CustomerField;
+use outreach_core::customer::Field;
+use outreach_core::customer::FieldGroup;
 use outreach_core::mandate::{MandateState, NewMandate};
 use outreach_store::audit::{self, AuditEvent, AuditFilter};
-use outreach_store::customer::{self, NewCustomer};
+use outreach_store::customer;
 use outreach_store::org::{self, NewJobCenter};
+use outreach_store::testing::stored_record;
 use outreach_store::testing::{TestDb, backends, tamper_with_audit};
 use outreach_store::{Backend, Db, args, mandate, session, user};
 
@@ -43,21 +45,22 @@ async fn world(db: &Db) -> World {
         .unwrap();
     for (jc, prefix) in [(jc_a, "A"), (jc_b, "B")] {
         for i in 0..3 {
-            let c = NewCustomer {
-                customer_number: format!("{prefix}{i:04}"),
-                last_name: format!("Name{i}"),
-                birth_date: "1980-01-0".to_string() + &(i + 1).to_string(),
-                status: "unemployed".into(),
-                pap_code: Some(if i == 0 { "PAP1" } else { "PAP2" }.into()),
-                ..NewCustomer::default()
-            };
+            let (number, name) = (format!("{prefix}{i:04}"), format!("Name{i}"));
+            let birth = "1980-01-0".to_string() + &(i + 1).to_string();
+            let c = stored_record(&[
+                (Field::CustomerNumber, &number),
+                (Field::LastName, &name),
+                (Field::BirthDate, &birth),
+                (Field::Status, "unemployed"),
+                (Field::PapCode, if i == 0 { "PAP1" } else { "PAP2" }),
+            ]);
             customer::insert(&mut tx, jc, &c, NOW).await.unwrap();
         }
     }
     let m = NewMandate {
         service_center_id: sc_x,
         title: "Test".into(),
-        allowed_fields: CustomerField::default_for_mandate(),
+        allowed_fields: FieldGroup::default_for_mandate(),
         period_start: date(2026, 1, 1),
         period_end: date(2026, 12, 31),
         deletion_deadline: date(2027, 3, 31),

@@ -14,7 +14,7 @@ use outreach_app::customers as app;
 use outreach_app::customers::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 use outreach_core::access::{Action, Role};
 use outreach_core::customer::{CustomerNumber, Status};
-use outreach_core::date::{format_de_datetime, iso_to_de};
+use outreach_core::date::{format_de_date, format_de_datetime, iso_to_de};
 
 pub fn routes() -> Routes {
     let view = Access::Action(Action::ViewCustomers);
@@ -133,10 +133,8 @@ struct ChangeRow {
 
 impl ChangeRow {
     fn new(c: CustomerChange) -> ChangeRow {
-        let dated = matches!(
-            c.field.as_str(),
-            "birth_date" | "unemployed_since" | "last_contact"
-        );
+        let field = outreach_core::customer::Field::parse(&c.field);
+        let dated = field.is_some_and(|f| f.is_date());
         let show = |v: Option<String>| match v {
             None => "–".to_string(),
             Some(v) if dated => iso_to_de(&v),
@@ -144,8 +142,7 @@ impl ChangeRow {
         };
         ChangeRow {
             at: format_de_datetime(c.changed_at),
-            field: outreach_core::import::Column::from_field_code(&c.field)
-                .map_or("?", |col| col.header()),
+            field: field.map_or("?", |f| f.label()),
             old: show(c.old_value),
             new: show(c.new_value),
             file_name: c.file_name,
@@ -163,22 +160,29 @@ async fn detail(
     let record = app::read(&state.db, ctx.caller(), id, &today, state.clock.now()).await?;
     let (c, changes, disputes) = (record.customer, record.changes, record.disputes);
     Ok(DetailPage {
-        layout: Layout::new(&ctx.user, format!("Kunde {}", c.customer_number), "/kunden"),
-        status: status_label(&c.status),
-        birth_date: iso_to_de(&c.birth_date),
+        layout: Layout::new(
+            &ctx.user,
+            format!("Kunde {}", c.record.customer_number),
+            "/kunden",
+        ),
+        status: c.record.status.label(),
+        birth_date: format_de_date(c.record.birth_date),
         unemployed_since: c
+            .record
             .unemployed_since
-            .as_deref()
-            .map(iso_to_de)
+            .map(format_de_date)
             .unwrap_or_default(),
-        last_contact: c.last_contact.as_deref().map(iso_to_de).unwrap_or_default(),
+        last_contact: c
+            .record
+            .last_contact
+            .map(format_de_date)
+            .unwrap_or_default(),
         changes: changes.into_iter().map(ChangeRow::new).collect(),
         disputes: disputes
             .into_iter()
             .map(|d| {
                 (
-                    outreach_core::import::Column::from_field_code(&d.field)
-                        .map_or("?", |col| col.header()),
+                    outreach_core::customer::Field::parse(&d.field).map_or("?", |col| col.label()),
                     d.note,
                 )
             })

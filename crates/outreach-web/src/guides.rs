@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use outreach_app::guides as app;
 use outreach_app::guides::{NotStored, StoredGuide};
 use outreach_core::access::{Action, Actor};
+use outreach_core::customer::Field as StoredField;
 use outreach_core::date::{berlin_date, format_de_date, iso_to_de};
 use outreach_core::guide::definition::IdentityItem;
 use outreach_core::guide::session::{Context, Customer, State as Conversation};
@@ -242,14 +243,23 @@ fn test_customer() -> Customer {
         first_name: "Erika".into(),
         last_name: "Mustermann".into(),
         values: BTreeMap::from([
-            (Field::Phone, "+492081234567".to_string()),
-            (Field::Email, "erika.mustermann@example.org".to_string()),
-            (Field::Street, "Musterstraße".to_string()),
-            (Field::HouseNumber, "12".to_string()),
-            (Field::Postcode, "46045".to_string()),
-            (Field::City, "Oberhausen".to_string()),
             (
-                Field::TargetOccupation,
+                Field::Stored(StoredField::Phone),
+                "+492081234567".to_string(),
+            ),
+            (
+                Field::Stored(StoredField::Email),
+                "erika.mustermann@example.org".to_string(),
+            ),
+            (
+                Field::Stored(StoredField::Street),
+                "Musterstraße".to_string(),
+            ),
+            (Field::Stored(StoredField::HouseNumber), "12".to_string()),
+            (Field::Stored(StoredField::Postcode), "46045".to_string()),
+            (Field::Stored(StoredField::City), "Oberhausen".to_string()),
+            (
+                Field::Stored(StoredField::TargetOccupation),
                 "Kauffrau im Einzelhandel".to_string(),
             ),
         ]),

@@ -16,7 +16,7 @@ use outreach_app::mandates as app;
 use outreach_app::mandates::{Mandate, ServiceCenter};
 use outreach_core::access::{Action, Home, can, can_on};
 use outreach_core::calls::{CallingWindow, WEEKDAYS};
-use outreach_core::customer::{CustomerField, parse_field_list};
+use outreach_core::customer::{FieldGroup, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
     MandateState, NewMandate, default_deletion_deadline, period_problems, transition_problem,
@@ -61,7 +61,7 @@ impl MandateView {
                 .unwrap_or_default(),
             fields: parse_field_list(&m.allowed_fields)
                 .into_iter()
-                .map(CustomerField::label)
+                .map(FieldGroup::label)
                 .collect(),
             window: m.window().label(),
             m,
@@ -124,8 +124,8 @@ async fn new_form(
     submitted: bool,
 ) -> Result<NewPage, AppError> {
     let chosen = form.all("fields");
-    let defaults = CustomerField::default_for_mandate();
-    let fields = CustomerField::ALL
+    let defaults = FieldGroup::default_for_mandate();
+    let fields = FieldGroup::ALL
         .iter()
         .map(|f| FieldChoice {
             code: f.code(),
@@ -220,10 +220,10 @@ async fn create(
             "Bitte wählen Sie das beauftragte Service-Center aus.",
         );
     }
-    let fields: Vec<CustomerField> = form
+    let fields: Vec<FieldGroup> = form
         .all("fields")
         .into_iter()
-        .filter_map(CustomerField::parse)
+        .filter_map(FieldGroup::parse)
         .collect();
     let start = date_field(&form, &mut errors, "period_start", "Beginn", true);
     let end = date_field(&form, &mut errors, "period_end", "Ende", true);

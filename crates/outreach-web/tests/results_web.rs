@@ -10,6 +10,7 @@ mod common;
 use axum::http::StatusCode;
 use common::{Side, TestApp, username};
 use outreach_core::access::Role;
+use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::Field;
 use outreach_core::guide::session::{Change, Flags};
 use outreach_store::conversation::{self, NewResult};
@@ -55,7 +56,7 @@ async fn result_with_new_phone(app: &TestApp) -> i64 {
     .await
     .unwrap();
     let changes = serde_json::to_string(&[Change {
-        field: Field::Phone,
+        field: Field::Stored(StoredField::Phone),
         question: "telefon".into(),
         old: "+492081234567".into(),
         new: "+491709876543".into(),
@@ -773,7 +774,7 @@ async fn every_csv_export_neutralises_formula_cells() {
         .unwrap();
         let changes = serde_json::to_string(&[
             Change {
-                field: Field::Phone,
+                field: Field::Stored(StoredField::Phone),
                 question: "telefon".into(),
                 old: "+492081234567".into(),
                 new: "+491709876543".into(),
@@ -781,7 +782,7 @@ async fn every_csv_export_neutralises_formula_cells() {
                 new_display: "+49 170 9876543".into(),
             },
             Change {
-                field: Field::TargetOccupation,
+                field: Field::Stored(StoredField::TargetOccupation),
                 question: "zielberuf".into(),
                 old: "Koch".into(),
                 new: "@SUM(1+1)*cmd|' /C calc'!A0".into(),

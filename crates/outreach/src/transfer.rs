@@ -4,8 +4,8 @@
 use crate::commands::open;
 use anyhow::{Context, bail};
 use outreach_app::imports::{ImportError, ImportReport};
+use outreach_core::customer::Field;
 use outreach_core::date::{berlin_date, berlin_day_start, parse_de_date};
-use outreach_core::import::Column;
 use outreach_core::results::{ExportRecord, export_csv};
 use std::io::Write;
 use std::process::ExitCode;
@@ -144,12 +144,12 @@ pub async fn export(url: &str, code: &str, out: Option<&str>) -> anyhow::Result<
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut csv = outreach_core::spreadsheet::CsvWriter::new(target)?;
-    csv.row(Column::ALL.iter().map(|c| c.header()))?;
+    csv.row(Field::ALL.iter().map(|c| c.label()))?;
     let now = jiff::Timestamp::now().as_second();
     let target = out.unwrap_or("Standardausgabe");
     let count = outreach_app::customers::operator_export(&db, job_center_id, target, now, |c| {
         let values = c.export_values();
-        csv.row(Column::ALL.iter().map(|col| values.get(*col).unwrap_or("")))
+        csv.row(Field::ALL.iter().map(|col| values.get(*col).unwrap_or("")))
             .map_err(std::io::Error::other)
     })
     .await;

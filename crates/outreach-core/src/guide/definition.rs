@@ -4,6 +4,7 @@
 use super::answer::{Choice, Kind};
 use super::condition::{Condition, Literal};
 use super::{END_REASONS, Field, Flag, HEALTH_ANSWERS, code_label};
+use crate::customer::Field as StoredField;
 use crate::date::parse_de_date;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -650,11 +651,15 @@ fn check_kind(c: &mut Checker, at: usize, q: &RawQuestion, flag: Option<Flag>) -
 /// Whether answers of `kind` can be stored in `field`.
 fn fits_field(field: Field, kind: &Kind) -> bool {
     match field {
-        Field::Phone | Field::Mobile => matches!(kind, Kind::Phone),
-        Field::Email => matches!(kind, Kind::Email),
-        Field::Postcode => matches!(kind, Kind::Postcode),
-        Field::Street | Field::HouseNumber | Field::City => matches!(kind, Kind::Text { .. }),
-        Field::TargetOccupation => matches!(kind, Kind::Occupation),
+        Field::Stored(StoredField::Phone) | Field::Stored(StoredField::Mobile) => {
+            matches!(kind, Kind::Phone)
+        }
+        Field::Stored(StoredField::Email) => matches!(kind, Kind::Email),
+        Field::Stored(StoredField::Postcode) => matches!(kind, Kind::Postcode),
+        Field::Stored(StoredField::Street)
+        | Field::Stored(StoredField::HouseNumber)
+        | Field::Stored(StoredField::City) => matches!(kind, Kind::Text { .. }),
+        Field::Stored(StoredField::TargetOccupation) => matches!(kind, Kind::Occupation),
         Field::WorkingTime | Field::Mobility => matches!(
             kind,
             Kind::SingleChoice(_) | Kind::MultipleChoice(_) | Kind::Text { .. }
@@ -662,6 +667,8 @@ fn fits_field(field: Field, kind: &Kind) -> bool {
         Field::AvailableFrom => matches!(kind, Kind::Date { .. }),
         Field::DrivingLicences => matches!(kind, Kind::DrivingLicences),
         Field::CareSecured => matches!(kind, Kind::YesNo | Kind::SingleChoice(_)),
+        // Not among the fields a question can map to (`Field::ALL`).
+        Field::Stored(_) => false,
     }
 }
 

@@ -23,21 +23,15 @@ pub use definition::{Guide, Problem, Question, Section};
 pub const DEFAULT_GUIDE: &str = include_str!("../../../../guides/sgb2-bewerberdaten.toml");
 pub use session::{CallResult, Input, Outcome, Session};
 
-/// Customer fields a question can map to: the answer is compared with the
-/// stored value, and a difference is a change for the case manager.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
+use crate::customer::Field as StoredField;
+
+/// What a question's answer can be mapped to: a field of the customer's stored
+/// record (compared with the stored value; a difference is a change for the
+/// case manager) or an item of the applicant profile the record doesn't hold.
+/// Stored in guides, drafts and results by its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
-    Phone,
-    Mobile,
-    Email,
-    Street,
-    HouseNumber,
-    Postcode,
-    City,
-    TargetOccupation,
+    Stored(StoredField),
     WorkingTime,
     AvailableFrom,
     DrivingLicences,
@@ -46,15 +40,17 @@ pub enum Field {
 }
 
 impl Field {
+    /// The stored fields a question can map to, then the profile items; also
+    /// the order in which changes are listed.
     pub const ALL: [Field; 13] = [
-        Field::Phone,
-        Field::Mobile,
-        Field::Email,
-        Field::Street,
-        Field::HouseNumber,
-        Field::Postcode,
-        Field::City,
-        Field::TargetOccupation,
+        Field::Stored(StoredField::Phone),
+        Field::Stored(StoredField::Mobile),
+        Field::Stored(StoredField::Email),
+        Field::Stored(StoredField::Street),
+        Field::Stored(StoredField::HouseNumber),
+        Field::Stored(StoredField::Postcode),
+        Field::Stored(StoredField::City),
+        Field::Stored(StoredField::TargetOccupation),
         Field::WorkingTime,
         Field::AvailableFrom,
         Field::DrivingLicences,
@@ -64,14 +60,7 @@ impl Field {
 
     pub fn code(self) -> &'static str {
         match self {
-            Field::Phone => "phone",
-            Field::Mobile => "mobile",
-            Field::Email => "email",
-            Field::Street => "street",
-            Field::HouseNumber => "house_number",
-            Field::Postcode => "postcode",
-            Field::City => "city",
-            Field::TargetOccupation => "target_occupation",
+            Field::Stored(field) => field.code(),
             Field::WorkingTime => "working_time",
             Field::AvailableFrom => "available_from",
             Field::DrivingLicences => "driving_licences",
@@ -82,14 +71,7 @@ impl Field {
 
     pub fn label(self) -> &'static str {
         match self {
-            Field::Phone => "Telefon",
-            Field::Mobile => "Mobil",
-            Field::Email => "E-Mail",
-            Field::Street => "Straße",
-            Field::HouseNumber => "Hausnummer",
-            Field::Postcode => "PLZ",
-            Field::City => "Ort",
-            Field::TargetOccupation => "Zielberuf",
+            Field::Stored(field) => field.label(),
             Field::WorkingTime => "Arbeitszeit",
             Field::AvailableFrom => "verfügbar ab",
             Field::DrivingLicences => "Führerscheinklassen",
@@ -102,17 +84,55 @@ impl Field {
         Field::ALL.into_iter().find(|f| f.code() == code)
     }
 
+    /// The stored field, if the answer is compared with the record.
+    pub fn stored(self) -> Option<StoredField> {
+        match self {
+            Field::Stored(field) => Some(field),
+            _ => None,
+        }
+    }
+
     /// Contact data: a change here sets "contact data updated".
     pub fn is_contact(self) -> bool {
-        matches!(self, Field::Phone | Field::Mobile | Field::Email)
+        self.stored().is_some_and(StoredField::is_contact)
     }
 
     /// Part of the postal address: a change here is a move.
     pub fn is_address(self) -> bool {
-        matches!(
-            self,
-            Field::Street | Field::HouseNumber | Field::Postcode | Field::City
-        )
+        self.stored().is_some_and(StoredField::is_address)
+    }
+
+    fn position(self) -> usize {
+        Field::ALL
+            .iter()
+            .position(|f| *f == self)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+impl PartialOrd for Field {
+    fn partial_cmp(&self, other: &Field) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Field {
+    fn cmp(&self, other: &Field) -> std::cmp::Ordering {
+        self.position().cmp(&other.position())
+    }
+}
+
+impl serde::Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Field::parse(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown field `{code}`")))
     }
 }
 

@@ -8,6 +8,7 @@
 use super::answer::{Kind, Value, display_stored};
 use super::definition::{Guide, IdentityItem, STORED_PLACEHOLDER};
 use super::{END_REASONS, Field, Flag, HEALTH_ANSWERS, code_label};
+use crate::customer::Field as StoredField;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -678,14 +679,16 @@ impl<'g> Session<'g> {
             Move {
                 address: format!(
                     "{} {}, {} {}",
-                    value(Field::Street),
-                    value(Field::HouseNumber),
-                    value(Field::Postcode),
-                    value(Field::City)
+                    value(Field::Stored(StoredField::Street)),
+                    value(Field::Stored(StoredField::HouseNumber)),
+                    value(Field::Stored(StoredField::Postcode)),
+                    value(Field::Stored(StoredField::City))
                 )
                 .trim()
                 .to_string(),
-                other_job_center_possible: changes.iter().any(|c| c.field == Field::Postcode),
+                other_job_center_possible: changes
+                    .iter()
+                    .any(|c| c.field == Field::Stored(StoredField::Postcode)),
             }
         });
         Flags {

@@ -7,7 +7,7 @@ pub mod phone;
 mod reader;
 mod validate;
 
-pub use columns::{Column, Values};
+pub use columns::Values;
 pub use decode::{Encoding, Utf8Reader};
 pub use reader::{ExportReader, RawRecord, ReadError};
 pub use validate::{Checked, CustomerRecord, Issue, check};

@@ -2,8 +2,9 @@
 //! ending, headers in any order; yields one record at a time with the file line
 //! on which it starts.
 
-use super::columns::{Column, Values};
+use super::columns::Values;
 use super::decode::{Encoding, Utf8Reader};
+use crate::customer::Field;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -89,7 +90,7 @@ pub struct RawRecord {
 pub struct ExportReader<R: Read> {
     csv: csv::Reader<BufReader<LineTracker<Utf8Reader<R>>>>,
     /// For each field position of the file, the column it holds.
-    positions: Vec<Option<Column>>,
+    positions: Vec<Option<Field>>,
     unknown: Vec<String>,
     delimiter: u8,
     record: csv::StringRecord,
@@ -139,9 +140,9 @@ impl<R: Read> ExportReader<R> {
         for name in header.iter() {
             // A BOM the decoder left (a second one) or stray spaces don't count.
             let name = name.trim_start_matches('\u{FEFF}');
-            match Column::from_header(name) {
+            match Field::from_header(name) {
                 Some(column) if seen.contains(&column) => {
-                    return Err(ReadError::DuplicateColumn(column.header()));
+                    return Err(ReadError::DuplicateColumn(column.label()));
                 }
                 Some(column) => {
                     seen.push(column);
@@ -155,10 +156,10 @@ impl<R: Read> ExportReader<R> {
                 }
             }
         }
-        let missing: Vec<&'static str> = Column::ALL
+        let missing: Vec<&'static str> = Field::ALL
             .into_iter()
             .filter(|c| c.required() && !seen.contains(c))
-            .map(Column::header)
+            .map(Field::label)
             .collect();
         if !missing.is_empty() {
             return Err(ReadError::MissingColumns(missing));
@@ -258,18 +259,18 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].line, 2);
         assert_eq!(
-            records[0].values.get(Column::LastName),
+            records[0].values.get(Field::LastName),
             Some("Müller; geb. Schmidt")
         );
         assert_eq!(
-            records[0].values.get(Column::Street),
+            records[0].values.get(Field::Street),
             Some("Haupt-\r\nstraße \"alt\"")
         );
         assert_eq!(
             records[1].line, 4,
             "the record after a quoted line break starts on line 4"
         );
-        assert_eq!(records[1].values.get(Column::Street), None);
+        assert_eq!(records[1].values.get(Field::Street), None);
     }
 
     #[test]
@@ -289,8 +290,8 @@ mod tests {
         let file = " nachname ,Bemerkung,GEBURTSDATUM,kundennummer\nMeier,x,01.01.1990,B7\n";
         let (records, unknown) = read(file.as_bytes());
         assert_eq!(unknown, ["Bemerkung"]);
-        assert_eq!(records[0].values.get(Column::CustomerNumber), Some("B7"));
-        assert_eq!(records[0].values.get(Column::LastName), Some("Meier"));
+        assert_eq!(records[0].values.get(Field::CustomerNumber), Some("B7"));
+        assert_eq!(records[0].values.get(Field::LastName), Some("Meier"));
     }
 
     #[test]
@@ -298,7 +299,7 @@ mod tests {
         let file = b"Kundennummer;Nachname;Geburtsdatum\nA1;K\xf6hler;01.01.1990\n";
         let mut reader = ExportReader::new(&file[..]).expect("readable");
         let record = reader.next_record().expect("one").expect("ok");
-        assert_eq!(record.values.get(Column::LastName), Some("Köhler"));
+        assert_eq!(record.values.get(Field::LastName), Some("Köhler"));
         assert_eq!(reader.encoding(), Encoding::Windows1252);
     }
 
@@ -326,8 +327,8 @@ mod tests {
         let file = "Kundennummer;Nachname;Geburtsdatum;Ort\nA1;Meier\n;;;\nA2;Kurz;01.01.1990;Essen;zu viel\n";
         let (records, _) = read(file.as_bytes());
         assert_eq!(records.len(), 2);
-        assert_eq!(records[0].values.get(Column::BirthDate), None);
+        assert_eq!(records[0].values.get(Field::BirthDate), None);
         assert_eq!(records[1].line, 4);
-        assert_eq!(records[1].values.get(Column::City), Some("Essen"));
+        assert_eq!(records[1].values.get(Field::City), Some("Essen"));
     }
 }

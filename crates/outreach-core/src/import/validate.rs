@@ -1,10 +1,10 @@
 //! Checking one record: required fields reject the row, broken optional fields
 //! are left out with a warning. Messages are German and name the field.
 
-use super::columns::Column;
 use super::phone;
 use super::reader::RawRecord;
-use crate::customer::{CustomerNumber, STATES, Status, is_postcode};
+use crate::customer::Field;
+use crate::customer::{CustomerNumber, Record, STATES, Status, is_postcode};
 use crate::date::{DateError, format_de_date, parse_de_date};
 use jiff::civil::{Date, date};
 
@@ -19,31 +19,11 @@ pub struct Issue {
     pub message: String,
 }
 
-/// A record that passed: values in the form they are stored in.
+/// A record that passed, with the file line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerRecord {
     pub line: u64,
-    pub customer_number: CustomerNumber,
-    pub bg_number: Option<String>,
-    pub salutation: Option<&'static str>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub birth_date: Date,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
-    /// E.164.
-    pub phone: Option<String>,
-    /// E.164.
-    pub mobile: Option<String>,
-    pub email: Option<String>,
-    pub status: Status,
-    pub unemployed_since: Option<Date>,
-    pub target_occupation: Option<String>,
-    pub pap_code: Option<String>,
-    pub last_contact: Option<Date>,
-    pub state_code: Option<&'static str>,
+    pub customer: Record,
 }
 
 /// The outcome of checking one record.
@@ -68,28 +48,28 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn issue(&self, column: Column, message: String) -> Issue {
+    fn issue(&self, column: Field, message: String) -> Issue {
         Issue {
             line: self.raw.line,
             customer_number: self.number.clone(),
-            field: column.header(),
+            field: column.label(),
             message,
         }
     }
 
-    fn warn(&mut self, column: Column, message: String) {
+    fn warn(&mut self, column: Field, message: String) {
         let issue = self.issue(column, message);
         self.warnings.push(issue);
     }
 
-    fn text(&self, column: Column) -> Option<String> {
+    fn text(&self, column: Field) -> Option<String> {
         self.raw.values.get(column).map(str::to_string)
     }
 
     /// An optional value, or `None` with a warning when `parse` refuses it.
     fn optional<T>(
         &mut self,
-        column: Column,
+        column: Field,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
         let raw = self.raw.values.get(column)?;
@@ -147,32 +127,32 @@ fn email_looks_right(value: &str) -> bool {
 
 /// Checks one record as of `today` (Europe/Berlin).
 pub fn check(raw: &RawRecord, today: Date) -> Checked {
-    let number_text = raw.values.get(Column::CustomerNumber).unwrap_or("");
+    let number_text = raw.values.get(Field::CustomerNumber).unwrap_or("");
     let mut c = Check {
         raw,
         number: number_text.to_string(),
         warnings: Vec::new(),
     };
-    let reject = |c: &Check, column: Column, message: String| Checked::Rejected {
+    let reject = |c: &Check, column: Field, message: String| Checked::Rejected {
         error: c.issue(column, message),
     };
 
     let customer_number = match CustomerNumber::parse(number_text) {
         Ok(n) => n,
-        Err(e) => return reject(&c, Column::CustomerNumber, e.to_string()),
+        Err(e) => return reject(&c, Field::CustomerNumber, e.to_string()),
     };
     c.number = customer_number.as_str().to_string();
-    let Some(last_name) = c.text(Column::LastName) else {
-        return reject(&c, Column::LastName, "Der Nachname fehlt.".into());
+    let Some(last_name) = c.text(Field::LastName) else {
+        return reject(&c, Field::LastName, "Der Nachname fehlt.".into());
     };
-    let birth_date = match raw.values.get(Column::BirthDate) {
-        None => return reject(&c, Column::BirthDate, "Das Geburtsdatum fehlt.".into()),
+    let birth_date = match raw.values.get(Field::BirthDate) {
+        None => return reject(&c, Field::BirthDate, "Das Geburtsdatum fehlt.".into()),
         Some(text) => match past_date(text, today) {
-            Err(message) => return reject(&c, Column::BirthDate, message),
+            Err(message) => return reject(&c, Field::BirthDate, message),
             Ok(d) if d < EARLIEST_BIRTH => {
                 return reject(
                     &c,
-                    Column::BirthDate,
+                    Field::BirthDate,
                     format!("Das Geburtsdatum {text} ist nicht plausibel."),
                 );
             }
@@ -180,22 +160,22 @@ pub fn check(raw: &RawRecord, today: Date) -> Checked {
         },
     };
 
-    if let Some(bg) = raw.values.get(Column::BgNumber)
+    if let Some(bg) = raw.values.get(Field::BgNumber)
         && !bg_number_looks_right(bg)
     {
         // Kept: the number is the job center's; it may follow an older scheme.
         c.warn(
-            Column::BgNumber,
+            Field::BgNumber,
             format!("„{bg}“ hat nicht die übliche Form 12345BG1234567 oder 12345//1234567; der Wert wird trotzdem übernommen."),
         );
     }
-    let salutation = c.optional(Column::Salutation, |v| match v.to_lowercase().as_str() {
-        "herr" => Ok("Herr"),
-        "frau" => Ok("Frau"),
-        "divers" => Ok("Divers"),
+    let salutation = c.optional(Field::Salutation, |v| match v.to_lowercase().as_str() {
+        "herr" => Ok("Herr".to_string()),
+        "frau" => Ok("Frau".to_string()),
+        "divers" => Ok("Divers".to_string()),
         _ => Err("Erlaubt sind Herr, Frau, Divers oder ein leeres Feld.".into()),
     });
-    let postcode = c.optional(Column::Postcode, |v| {
+    let postcode = c.optional(Field::Postcode, |v| {
         if is_postcode(v) {
             Ok(v.to_string())
         } else {
@@ -205,9 +185,9 @@ pub fn check(raw: &RawRecord, today: Date) -> Checked {
     let phone_rule = |v: &str| {
         phone::normalize(v).ok_or_else(|| "Das ist keine gültige Telefonnummer.".to_string())
     };
-    let phone = c.optional(Column::Phone, phone_rule);
-    let mobile = c.optional(Column::Mobile, phone_rule);
-    let email = c.optional(Column::Email, |v| {
+    let phone = c.optional(Field::Phone, phone_rule);
+    let mobile = c.optional(Field::Mobile, phone_rule);
+    let email = c.optional(Field::Email, |v| {
         if email_looks_right(v) {
             Ok(v.to_string())
         } else {
@@ -215,7 +195,7 @@ pub fn check(raw: &RawRecord, today: Date) -> Checked {
         }
     });
     let status = c
-        .optional(Column::Status, |v| match v.to_lowercase().as_str() {
+        .optional(Field::Status, |v| match v.to_lowercase().as_str() {
             "arbeitslos" => Ok(Status::Unemployed),
             "arbeitsuchend" | "arbeitssuchend" => Ok(Status::JobSeeking),
             "nicht arbeitsuchend" | "nicht arbeitssuchend" => Ok(Status::NotJobSeeking),
@@ -223,14 +203,14 @@ pub fn check(raw: &RawRecord, today: Date) -> Checked {
             _ => Err("Erlaubt sind arbeitslos, arbeitsuchend, nicht arbeitsuchend oder ein leeres Feld (unbekannt).".into()),
         })
         .unwrap_or(Status::Unknown);
-    let unemployed_since = c.optional(Column::UnemployedSince, |v| past_date(v, today));
-    let last_contact = c.optional(Column::LastContact, |v| past_date(v, today));
-    let state_code = c.optional(Column::State, |v| {
+    let unemployed_since = c.optional(Field::UnemployedSince, |v| past_date(v, today));
+    let last_contact = c.optional(Field::LastContact, |v| past_date(v, today));
+    let state_code = c.optional(Field::State, |v| {
         let upper = v.to_uppercase();
         STATES
             .iter()
             .find(|(code, _)| *code == upper)
-            .map(|(code, _)| *code)
+            .map(|(code, _)| code.to_string())
             .ok_or_else(|| {
                 "Erwartet wird das Kürzel eines Bundeslands (BW, BY, BE, …, TH).".to_string()
             })
@@ -239,25 +219,27 @@ pub fn check(raw: &RawRecord, today: Date) -> Checked {
     Checked::Accepted {
         record: Box::new(CustomerRecord {
             line: raw.line,
-            customer_number,
-            bg_number: c.text(Column::BgNumber),
-            salutation,
-            first_name: c.text(Column::FirstName),
-            last_name,
-            birth_date,
-            street: c.text(Column::Street),
-            house_number: c.text(Column::HouseNumber),
-            postcode,
-            city: c.text(Column::City),
-            phone,
-            mobile,
-            email,
-            status,
-            unemployed_since,
-            target_occupation: c.text(Column::TargetOccupation),
-            pap_code: c.text(Column::PapCode),
-            last_contact,
-            state_code,
+            customer: Record {
+                customer_number,
+                bg_number: c.text(Field::BgNumber),
+                salutation,
+                first_name: c.text(Field::FirstName),
+                last_name,
+                birth_date,
+                street: c.text(Field::Street),
+                house_number: c.text(Field::HouseNumber),
+                postcode,
+                city: c.text(Field::City),
+                phone,
+                mobile,
+                email,
+                status,
+                unemployed_since,
+                target_occupation: c.text(Field::TargetOccupation),
+                pap_code: c.text(Field::PapCode),
+                last_contact,
+                state_code,
+            },
         }),
         warnings: c.warnings,
     }
@@ -270,58 +252,58 @@ mod tests {
 
     const TODAY: Date = date(2026, 11, 25);
 
-    fn record(pairs: &[(Column, &str)]) -> RawRecord {
+    fn record(pairs: &[(Field, &str)]) -> RawRecord {
         let mut values = Values::default();
-        values.set(Column::CustomerNumber, "A1");
-        values.set(Column::LastName, "Meier");
-        values.set(Column::BirthDate, "01.02.1980");
+        values.set(Field::CustomerNumber, "A1");
+        values.set(Field::LastName, "Meier");
+        values.set(Field::BirthDate, "01.02.1980");
         for (column, value) in pairs {
             values.set(*column, value);
         }
         RawRecord { line: 7, values }
     }
 
-    fn rejected(pairs: &[(Column, &str)]) -> Issue {
+    fn rejected(pairs: &[(Field, &str)]) -> Issue {
         match check(&record(pairs), TODAY) {
             Checked::Rejected { error } => error,
             other => panic!("accepted: {other:?}"),
         }
     }
 
-    fn accepted(pairs: &[(Column, &str)]) -> (CustomerRecord, Vec<Issue>) {
+    fn accepted(pairs: &[(Field, &str)]) -> (Record, Vec<Issue>) {
         match check(&record(pairs), TODAY) {
-            Checked::Accepted { record, warnings } => (*record, warnings),
+            Checked::Accepted { record, warnings } => (record.customer, warnings),
             other => panic!("rejected: {other:?}"),
         }
     }
 
     #[test]
     fn required_fields_reject_the_row() {
-        let e = rejected(&[(Column::BirthDate, "31.02.1980")]);
+        let e = rejected(&[(Field::BirthDate, "31.02.1980")]);
         assert_eq!(
             (e.line, e.field, e.customer_number.as_str()),
             (7, "Geburtsdatum", "A1")
         );
         assert_eq!(e.message, "Den 31.02.1980 gibt es nicht.");
         assert_eq!(
-            rejected(&[(Column::BirthDate, "1980-02-01")]).message,
+            rejected(&[(Field::BirthDate, "1980-02-01")]).message,
             "„1980-02-01“ ist kein Datum im Format TT.MM.JJJJ."
         );
         assert_eq!(
-            rejected(&[(Column::BirthDate, "01.01.2030")]).message,
+            rejected(&[(Field::BirthDate, "01.01.2030")]).message,
             "Das Datum 01.01.2030 liegt in der Zukunft."
         );
         assert_eq!(
-            rejected(&[(Column::BirthDate, "")]).message,
+            rejected(&[(Field::BirthDate, "")]).message,
             "Das Geburtsdatum fehlt."
         );
-        assert_eq!(rejected(&[(Column::LastName, " ")]).field, "Nachname");
+        assert_eq!(rejected(&[(Field::LastName, " ")]).field, "Nachname");
         assert_eq!(
-            rejected(&[(Column::CustomerNumber, "")]).message,
+            rejected(&[(Field::CustomerNumber, "")]).message,
             "Die Kundennummer fehlt."
         );
         assert_eq!(
-            rejected(&[(Column::CustomerNumber, "A 1")]).field,
+            rejected(&[(Field::CustomerNumber, "A 1")]).field,
             "Kundennummer"
         );
     }
@@ -329,15 +311,15 @@ mod tests {
     #[test]
     fn broken_optional_fields_warn_and_are_left_out() {
         let (r, warnings) = accepted(&[
-            (Column::Phone, "n.v."),
-            (Column::Mobile, "0171-1234567"),
-            (Column::Email, "anna@"),
-            (Column::Postcode, "4604"),
-            (Column::LastContact, "32.13.2020"),
-            (Column::Status, "beschäftigt"),
-            (Column::State, "XX"),
-            (Column::Salutation, "Dr."),
-            (Column::BgNumber, "12345/1234"),
+            (Field::Phone, "n.v."),
+            (Field::Mobile, "0171-1234567"),
+            (Field::Email, "anna@"),
+            (Field::Postcode, "4604"),
+            (Field::LastContact, "32.13.2020"),
+            (Field::Status, "beschäftigt"),
+            (Field::State, "XX"),
+            (Field::Salutation, "Dr."),
+            (Field::BgNumber, "12345/1234"),
         ]);
         assert_eq!(r.phone, None);
         assert_eq!(r.mobile.as_deref(), Some("+491711234567"));
@@ -386,17 +368,17 @@ mod tests {
     #[test]
     fn good_values_are_normalised() {
         let (r, warnings) = accepted(&[
-            (Column::Salutation, "frau"),
-            (Column::Status, "Arbeitslos"),
-            (Column::State, "nw"),
-            (Column::Phone, "0208 / 123 45-67"),
-            (Column::BgNumber, "12345BG1234567"),
-            (Column::UnemployedSince, "1.7.2024"),
+            (Field::Salutation, "frau"),
+            (Field::Status, "Arbeitslos"),
+            (Field::State, "nw"),
+            (Field::Phone, "0208 / 123 45-67"),
+            (Field::BgNumber, "12345BG1234567"),
+            (Field::UnemployedSince, "1.7.2024"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(r.salutation, Some("Frau"));
+        assert_eq!(r.salutation.as_deref(), Some("Frau"));
         assert_eq!(r.status, Status::Unemployed);
-        assert_eq!(r.state_code, Some("NW"));
+        assert_eq!(r.state_code.as_deref(), Some("NW"));
         assert_eq!(r.phone.as_deref(), Some("+492081234567"));
         assert_eq!(r.unemployed_since, Some(date(2024, 7, 1)));
         assert!(bg_number_looks_right("12345//1234567"));

@@ -39,16 +39,19 @@ pub(super) async fn lease_postgres(
     type Row = (i32, i64, i64, i64, Option<i64>, Option<String>);
     let row: Option<Row> = tx
         .fetch_optional(
-            "WITH l AS MATERIALIZED (
+            concat!(
+                "WITH l AS MATERIALIZED (
                  SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact
                  FROM queue_lease($1, $2, $3, $4, $5, $6, $19, $20, CAST($21 AS TEXT[]), $22)),
-             a AS (INSERT INTO audit_events (at, user_id, username, role, action, record_type, record_id,
-                       fields, purpose, client, job_center_id, service_center_id)
+             a AS (INSERT INTO audit_events (",
+                crate::audit::event_columns!(),
+                ")
                    SELECT $2, $8, $9, $10, $11, 'case', CAST(l.case_id AS TEXT),
                        'Zuteilung (' || CASE l.kind WHEN 0 THEN $14 WHEN 1 THEN $15 WHEN 2 THEN $16 ELSE $17 END || ')',
                        'Aktion ' || l.campaign_id, $12, $13, $18
                    FROM l WHERE l.kind < 4 AND $7)
-             SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact FROM l",
+             SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact FROM l"
+            ),
             args![
                 scope.agent_id,
                 scope.now,

@@ -3,42 +3,22 @@
 
 use super::*;
 
+/// The stored fields' columns in the order of [`Field::ALL`], comma-separated,
+/// each after `prefix` (`"s."`, or `""`).
+pub(super) fn field_columns(prefix: &str) -> String {
+    Field::ALL
+        .iter()
+        .map(|f| format!("{prefix}{}", f.code()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Sql = std::sync::LazyLock<String>;
+
 /// The staging table's columns: the line, then [`customer_values`].
-pub(super) const STAGING_COLUMNS: &str = "line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code";
+pub(super) static STAGING_COLUMNS: Sql = Sql::new(|| format!("line, {}", field_columns("")));
 /// How many values [`customer_values`] gives.
-pub(super) const CUSTOMER_WIDTH: usize = 19;
-
-/// A record's values borrowed where the record holds them as text.
-pub(super) fn text(value: &Option<String>) -> Option<Cow<'_, str>> {
-    value.as_deref().map(Cow::Borrowed)
-}
-
-/// Room for a record's three dates as `JJJJ-MM-TT` text, so that rendering
-/// a row allocates nothing (a million rows, three dates each).
-#[derive(Default)]
-pub(super) struct DateText([[u8; 10]; 3]);
-
-/// `d` as ISO text in `out`; `None` outside the years 1000–9999.
-pub(super) fn iso_date(d: Date, out: &mut [u8; 10]) -> Option<&str> {
-    let year = u16::try_from(d.year())
-        .ok()
-        .filter(|y| (1000..=9999).contains(y))?;
-    let (month, day) = (d.month() as u16, d.day() as u16);
-    let digit = |v: u16| b'0' + (v % 10) as u8;
-    *out = [
-        digit(year / 1000),
-        digit(year / 100),
-        digit(year / 10),
-        digit(year),
-        b'-',
-        digit(month / 10),
-        digit(month),
-        b'-',
-        digit(day / 10),
-        digit(day),
-    ];
-    std::str::from_utf8(out).ok()
-}
+pub(super) const CUSTOMER_WIDTH: usize = Field::ALL.len();
 
 /// A record's customer values, in the order of the staging table's columns
 /// after the line; dates rendered into `dates`.
@@ -46,40 +26,28 @@ pub(super) fn customer_values<'a>(
     r: &'a CustomerRecord,
     dates: &'a mut DateText,
 ) -> [Option<Cow<'a, str>>; CUSTOMER_WIDTH] {
-    let [birth, unemployed, contact] = &mut dates.0;
-    let date = |d: Option<Date>, out: &'a mut [u8; 10]| {
-        d.map(|d| match iso_date(d, out) {
-            Some(text) => Cow::Borrowed(text),
-            None => Cow::Owned(d.to_string()),
-        })
-    };
-    [
-        Some(Cow::Borrowed(r.customer_number.as_str())),
-        text(&r.bg_number),
-        r.salutation.map(Cow::Borrowed),
-        text(&r.first_name),
-        Some(Cow::Borrowed(r.last_name.as_str())),
-        date(Some(r.birth_date), birth),
-        text(&r.street),
-        text(&r.house_number),
-        text(&r.postcode),
-        text(&r.city),
-        text(&r.phone),
-        text(&r.mobile),
-        text(&r.email),
-        Some(Cow::Borrowed(r.status.code())),
-        date(r.unemployed_since, unemployed),
-        text(&r.target_occupation),
-        text(&r.pap_code),
-        date(r.last_contact, contact),
-        r.state_code.map(Cow::Borrowed),
-    ]
+    r.customer.stored(dates)
 }
 
-pub(super) const CREATE_STAGING: &str = "CREATE TEMP TABLE import_rows (line BIGINT NOT NULL, customer_number TEXT NOT NULL, bg_number TEXT, salutation TEXT,
-    first_name TEXT, last_name TEXT NOT NULL, birth_date TEXT NOT NULL, street TEXT, house_number TEXT, postcode TEXT,
-    city TEXT, phone TEXT, mobile TEXT, email TEXT, status TEXT NOT NULL, unemployed_since TEXT, target_occupation TEXT,
-    pap_code TEXT, last_contact TEXT, state_code TEXT)";
+/// The staging table: the line, then every stored field as text (the
+/// required ones and the status never empty).
+pub(super) static CREATE_STAGING: Sql = Sql::new(|| {
+    let columns: Vec<String> = Field::ALL
+        .iter()
+        .map(|f| {
+            let not_null = f.required() || *f == Field::Status;
+            format!(
+                "{} TEXT{}",
+                f.code(),
+                if not_null { " NOT NULL" } else { "" }
+            )
+        })
+        .collect();
+    format!(
+        "CREATE TEMP TABLE import_rows (line BIGINT NOT NULL, {})",
+        columns.join(", ")
+    )
+});
 
 /// One row in COPY's text format (tab-separated, `\N` for NULL, backslash
 /// escapes): `prefix` as it is (ending in a tab), then the values.
@@ -114,9 +82,15 @@ pub(super) fn push_copy_row(out: &mut Vec<u8>, prefix: &[u8], values: &[Option<C
 }
 
 /// COPY into the staging table (all values, the line first).
-pub(super) const COPY_STAGING: &str = "COPY import_rows (line, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN";
+pub(super) static COPY_STAGING: Sql =
+    Sql::new(|| format!("COPY import_rows ({}) FROM STDIN", *STAGING_COLUMNS));
 /// COPY straight into `customers` on a first import (the values without the line).
-pub(super) const COPY_CUSTOMERS: &str = "COPY customers (job_center_id, created_at, updated_at, customer_number, bg_number, salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since, target_occupation, pap_code, last_contact, state_code) FROM STDIN";
+pub(super) static COPY_CUSTOMERS: Sql = Sql::new(|| {
+    format!(
+        "COPY customers (job_center_id, created_at, updated_at, {}) FROM STDIN",
+        field_columns("")
+    )
+});
 
 #[derive(sqlx::FromRow)]
 pub(super) struct Duplicate {

@@ -14,6 +14,7 @@ use crate::audit::{self, AuditEvent};
 use crate::{Db, StoreError, args};
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
+use outreach_core::customer::{DateText, Field};
 use outreach_core::import::{
     Checked, CustomerRecord, ExportReader, Issue, RawRecord, ReadError, check,
 };
@@ -207,66 +208,69 @@ fn read_file<R: Read>(source: R, today: Date, tx: tokio::sync::mpsc::Sender<Mess
     let _ = tx.blocking_send(last);
 }
 
-// The changed fields of existing customers, old → new, in one statement: the
-// export is joined with the stored customers once (not once per field), and
-// only the rows with a difference are split into one change per field.
-macro_rules! change_sql {
-    ($($field:literal),*) => {
-        concat!(
-            "WITH d AS MATERIALIZED (SELECT c.id",
-            $(", c.", $field, " AS o_", $field, ", s.", $field, " AS n_", $field,)*
-            " FROM import_rows s JOIN customers c ON c.job_center_id = $2 AND c.customer_number = s.customer_number
+/// The changed fields of existing customers, old → new, in one statement: the
+/// export is joined with the stored customers once (not once per field), and
+/// only the rows with a difference are split into one change per field. Every
+/// stored field but the customer number (the key) is compared.
+static CHANGES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let fields: Vec<&str> = Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::CustomerNumber)
+        .map(Field::code)
+        .collect();
+    let mut sql = String::from("WITH d AS MATERIALIZED (SELECT c.id");
+    for f in &fields {
+        sql.push_str(&format!(", c.{f} AS o_{f}, s.{f} AS n_{f}"));
+    }
+    sql.push_str(
+        " FROM import_rows s JOIN customers c ON c.job_center_id = $2 AND c.customer_number = s.customer_number
               WHERE 1 = 0",
-            $(" OR c.", $field, " IS DISTINCT FROM s.", $field,)*
-            ")
+    );
+    for f in &fields {
+        sql.push_str(&format!(" OR c.{f} IS DISTINCT FROM s.{f}"));
+    }
+    sql.push_str(
+        ")
             INSERT INTO customer_changes (customer_id, import_id, field, old_value, new_value)
             SELECT id, $1, '', NULL, NULL FROM d WHERE 1 = 0",
-            $(" UNION ALL SELECT id, $1, '", $field, "', o_", $field, ", n_", $field,
-              " FROM d WHERE o_", $field, " IS DISTINCT FROM n_", $field,)*
-        )
-    };
-}
+    );
+    for f in &fields {
+        sql.push_str(&format!(
+            " UNION ALL SELECT id, $1, '{f}', o_{f}, n_{f} FROM d WHERE o_{f} IS DISTINCT FROM n_{f}"
+        ));
+    }
+    sql
+});
 
-const CHANGES: &str = change_sql!(
-    "bg_number",
-    "salutation",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "street",
-    "house_number",
-    "postcode",
-    "city",
-    "phone",
-    "mobile",
-    "email",
-    "status",
-    "unemployed_since",
-    "target_occupation",
-    "pap_code",
-    "last_contact",
-    "state_code"
-);
-
-const UPDATE_CHANGED: &str = "UPDATE customers AS c SET
-        bg_number = s.bg_number, salutation = s.salutation, first_name = s.first_name, last_name = s.last_name,
-        birth_date = s.birth_date, street = s.street, house_number = s.house_number, postcode = s.postcode, city = s.city,
-        phone = s.phone, mobile = s.mobile, email = s.email, status = s.status, unemployed_since = s.unemployed_since,
-        target_occupation = s.target_occupation, pap_code = s.pap_code, last_contact = s.last_contact,
-        state_code = s.state_code, in_latest_export = TRUE, updated_at = $2
+/// The customers the export changed (or that were missing and are back)
+/// take the export's values.
+static UPDATE_CHANGED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let set: Vec<String> = Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::CustomerNumber)
+        .map(|f| format!("{0} = s.{0}", f.code()))
+        .collect();
+    format!(
+        "UPDATE customers AS c SET {}, in_latest_export = TRUE, updated_at = $2
     FROM import_rows s
     WHERE c.job_center_id = $1 AND c.customer_number = s.customer_number
       AND (c.in_latest_export = FALSE
-        OR c.id IN (SELECT customer_id FROM customer_changes WHERE import_id = $3))";
+        OR c.id IN (SELECT customer_id FROM customer_changes WHERE import_id = $3))",
+        set.join(", ")
+    )
+});
 
-const INSERT_NEW: &str = "INSERT INTO customers (job_center_id, customer_number, bg_number, salutation, first_name, last_name,
-        birth_date, street, house_number, postcode, city, phone, mobile, email, status, unemployed_since,
-        target_occupation, pap_code, last_contact, state_code, created_at, updated_at)
-    SELECT $1, s.customer_number, s.bg_number, s.salutation, s.first_name, s.last_name, s.birth_date, s.street,
-        s.house_number, s.postcode, s.city, s.phone, s.mobile, s.email, s.status, s.unemployed_since,
-        s.target_occupation, s.pap_code, s.last_contact, s.state_code, $2, $2
+/// The customers new to the job center.
+static INSERT_NEW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO customers (job_center_id, {}, created_at, updated_at)
+    SELECT $1, {}, $2, $2
     FROM import_rows s
-    WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.job_center_id = $1 AND c.customer_number = s.customer_number)";
+    WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.job_center_id = $1 AND c.customer_number = s.customer_number)",
+        copy::field_columns(""),
+        copy::field_columns("s.")
+    )
+});
 
 const FLAG_MISSING: &str = "UPDATE customers SET in_latest_export = FALSE, updated_at = $2
     WHERE job_center_id = $1 AND in_latest_export = TRUE
@@ -533,7 +537,7 @@ use sqlite::*;
 
 #[cfg(test)]
 mod tests {
-    use super::{LinesById, iso_date, push_copy_row};
+    use super::{LinesById, push_copy_row};
     use std::borrow::Cow;
 
     #[test]
@@ -551,24 +555,6 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "7\tMüller\t\\N\ta\\\\b\\tc\tZeile 1\\r\\nZeile 2\t\n"
         );
-    }
-
-    #[test]
-    fn dates_render_as_jiff_renders_them() {
-        let mut out = [0u8; 10];
-        for (y, m, d) in [
-            (1900, 1, 1),
-            (1980, 2, 29),
-            (2026, 11, 26),
-            (9999, 12, 31),
-            (1000, 10, 9),
-        ] {
-            let date = jiff::civil::date(y, m, d);
-            assert_eq!(iso_date(date, &mut out), Some(date.to_string().as_str()));
-        }
-        // Outside four-digit years the caller falls back to jiff.
-        assert_eq!(iso_date(jiff::civil::date(999, 1, 1), &mut out), None);
-        assert_eq!(iso_date(jiff::civil::date(-5, 1, 1), &mut out), None);
     }
 
     #[test]

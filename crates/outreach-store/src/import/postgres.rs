@@ -69,7 +69,11 @@ pub(super) async fn postgres_pass<R: Read + Send + 'static>(
         }
         Ok::<_, ImportError>(())
     };
-    let statement = if direct { COPY_CUSTOMERS } else { COPY_STAGING };
+    let statement = if direct {
+        COPY_CUSTOMERS.as_str()
+    } else {
+        COPY_STAGING.as_str()
+    };
     let (fed, copied) = tokio::join!(feed, tx.copy_in_chunks(statement, chunks_rx));
     let _ = reading.await;
     // Dropping the transaction on an error rolls everything back; a file
@@ -101,12 +105,14 @@ pub(super) async fn postgres_pass<R: Read + Send + 'static>(
     };
     collected.finish(&mut report, duplicate_issues(duplicates)?)?;
     tracing::debug!(elapsed = ?phase.elapsed(), "import: duplicates");
-    tx.execute(CHANGES, args![import_id, jc]).await?;
+    tx.execute(CHANGES.as_str(), args![import_id, jc]).await?;
     report.updated = tx
-        .execute(UPDATE_CHANGED, args![jc, request.now, import_id])
+        .execute(UPDATE_CHANGED.as_str(), args![jc, request.now, import_id])
         .await?;
     tracing::debug!(elapsed = ?phase.elapsed(), "import: updated");
-    report.inserted = tx.execute(INSERT_NEW, args![jc, request.now]).await?;
+    report.inserted = tx
+        .execute(INSERT_NEW.as_str(), args![jc, request.now])
+        .await?;
     tracing::debug!(elapsed = ?phase.elapsed(), "import: inserted");
     report.missing = tx.execute(FLAG_MISSING, args![jc, request.now]).await?;
     Ok(report)

@@ -49,6 +49,18 @@ mod sqlite_bulk {
     use super::*;
     use rusqlite::{Connection, named_params};
 
+    /// The store's parameters bound by rusqlite, so that the bulk import
+    /// appends its audit event with the same statement as everyone else.
+    impl rusqlite::ToSql for crate::Arg {
+        fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+            match self {
+                crate::Arg::Int(v) => v.to_sql(),
+                crate::Arg::Text(v) => v.to_sql(),
+                crate::Arg::Bool(v) => v.to_sql(),
+            }
+        }
+    }
+
     fn failed(e: rusqlite::Error) -> StoreError {
         StoreError::Sqlite(e)
     }
@@ -76,7 +88,7 @@ mod sqlite_bulk {
              PRAGMA temp.cache_size = -16384; DROP TABLE IF EXISTS temp.import_rows;",
         )
         .map_err(failed)?;
-        conn.execute_batch(CREATE_STAGING).map_err(failed)?;
+        conn.execute_batch(&CREATE_STAGING).map_err(failed)?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(failed)?;
@@ -143,19 +155,22 @@ mod sqlite_bulk {
                 tx.execute(DELETE_DUPLICATES, []).map_err(failed)?;
             }
             collected.finish(&mut report, duplicate_issues(duplicates)?)?;
-            tx.execute(CHANGES, named_params! {"$1": import_id, "$2": jc})
+            tx.execute(CHANGES.as_str(), named_params! {"$1": import_id, "$2": jc})
                 .map_err(failed)?;
             tracing::debug!(elapsed = ?phase.elapsed(), "import: changes");
             report.updated = count(
                 tx.execute(
-                    UPDATE_CHANGED,
+                    UPDATE_CHANGED.as_str(),
                     named_params! {"$1": jc, "$2": request.now, "$3": import_id},
                 )
                 .map_err(failed)?,
             );
             report.inserted = count(
-                tx.execute(INSERT_NEW, named_params! {"$1": jc, "$2": request.now})
-                    .map_err(failed)?,
+                tx.execute(
+                    INSERT_NEW.as_str(),
+                    named_params! {"$1": jc, "$2": request.now},
+                )
+                .map_err(failed)?,
             );
             report.missing = count(
                 tx.execute(FLAG_MISSING, named_params! {"$1": jc, "$2": request.now})
@@ -186,29 +201,13 @@ mod sqlite_bulk {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .map_err(failed)?;
-        let (record, hash) = audit::chained(&event, last_seq + 1, last_hash, request.now);
-        tx.execute(
-            "INSERT INTO audit_events (seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            rusqlite::params![
-                record.seq,
-                record.at,
-                record.user_id,
-                record.username,
-                record.role,
-                record.action,
-                record.record_type,
-                record.record_id,
-                record.fields,
-                record.purpose,
-                record.client,
-                record.job_center_id,
-                record.service_center_id,
-                record.prev_hash,
-                hash
-            ],
-        )
-        .map_err(failed)?;
+        let (args, _) = audit::chained_args(&event, last_seq + 1, last_hash, request.now);
+        let appended = tx
+            .execute(audit::INSERT_CHAINED, rusqlite::params_from_iter(args))
+            .map_err(failed)?;
+        if appended != 1 {
+            return Err(StoreError::AuditChain("its head moved during the import".into()).into());
+        }
         tx.commit().map_err(failed)?;
         tracing::debug!(elapsed = ?phase.elapsed(), "import: committed");
         report.import_id = Some(import_id);
@@ -225,7 +224,12 @@ mod sqlite_bulk {
     ) -> Result<(), ImportError> {
         let mut insert = tx
             .prepare(&format!(
-                "INSERT INTO import_rows ({STAGING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                "INSERT INTO import_rows ({}) VALUES ({})",
+                *STAGING_COLUMNS,
+                (1..=CUSTOMER_WIDTH + 1)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .map_err(failed)?;
         let progress = |n: u64| {
@@ -256,10 +260,9 @@ mod sqlite_bulk {
     /// `?2`, then [`customer_values`] row after row; a number already stored
     /// is left out.
     fn customer_insert(rows: usize) -> String {
-        let mut sql = String::from(
-            "INSERT OR IGNORE INTO customers (job_center_id, created_at, updated_at, customer_number, bg_number,
-            salutation, first_name, last_name, birth_date, street, house_number, postcode, city, phone, mobile, email,
-            status, unemployed_since, target_occupation, pap_code, last_contact, state_code) VALUES ",
+        let mut sql = format!(
+            "INSERT OR IGNORE INTO customers (job_center_id, created_at, updated_at, {}) VALUES ",
+            field_columns("")
         );
         for row in 0..rows {
             sql.push_str(if row == 0 {
@@ -390,7 +393,7 @@ mod sqlite_bulk {
                 // first of them) or by an earlier one.
                 let mut here: Vec<(i64, u64)> = Vec::new();
                 for record in pending.iter() {
-                    let number = record.customer_number.as_str();
+                    let number = record.customer.customer_number.as_str();
                     let id: i64 = stored
                         .query_row(rusqlite::params![*job_center_id, number], |row| row.get(0))
                         .map_err(failed)?;

@@ -115,7 +115,7 @@ pub(super) fn action_label(code: &str) -> &str {
 }
 
 pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) {
-    let c = &d.customer;
+    let c = &d.customer.record;
     let line = |label: &str, value: String| Line {
         label: label.to_string(),
         value,
@@ -128,14 +128,14 @@ pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) 
             .unwrap_or_default()
     };
     let master = vec![
-        line("Kundennummer", c.customer_number.clone()),
+        line("Kundennummer", c.customer_number.to_string()),
         line("BG-Nummer", opt(&c.bg_number) + &dispute_of("bg_number")),
         line("Anrede", opt(&c.salutation) + &dispute_of("salutation")),
         line("Vorname", opt(&c.first_name) + &dispute_of("first_name")),
         line("Nachname", c.last_name.clone() + &dispute_of("last_name")),
         line(
             "Geburtsdatum",
-            iso_to_de(&c.birth_date) + &dispute_of("birth_date"),
+            format_de_date(c.birth_date) + &dispute_of("birth_date"),
         ),
         line(
             "Straße und Hausnummer",
@@ -156,14 +156,12 @@ pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) 
         line("E-Mail", opt(&c.email) + &dispute_of("email")),
         line(
             "Status",
-            outreach_core::customer::Status::parse(&c.status)
-                .map_or("unbekannt", outreach_core::customer::Status::label)
-                .to_string()
-                + &dispute_of("status"),
+            c.status.label().to_string() + &dispute_of("status"),
         ),
         line(
             "Arbeitslos seit",
-            opt_date(&c.unemployed_since) + &dispute_of("unemployed_since"),
+            c.unemployed_since.map(format_de_date).unwrap_or_default()
+                + &dispute_of("unemployed_since"),
         ),
         line(
             "Zielberuf",
@@ -172,15 +170,20 @@ pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) 
         line("pAp-Kennung", opt(&c.pap_code)),
         line(
             "Letzter persönlicher Kontakt",
-            opt_date(&c.last_contact) + &dispute_of("last_contact"),
+            c.last_contact.map(format_de_date).unwrap_or_default() + &dispute_of("last_contact"),
         ),
         line("Bundesland", opt(&c.state_code)),
         line(
             "Im letzten Export des Jobcenters",
-            if c.in_latest_export { "ja" } else { "nein" }.to_string(),
+            if d.customer.in_latest_export {
+                "ja"
+            } else {
+                "nein"
+            }
+            .to_string(),
         ),
     ];
-    let restricted = if c.restricted {
+    let restricted = if d.customer.restricted {
         format!(
             "Die Verarbeitung ist eingeschränkt seit {}{}.",
             opt_time(d.restricted_at),
@@ -430,7 +433,7 @@ pub(super) async fn disclosure_page(
 ) -> Result<DisclosurePage, AppError> {
     let d = privacy::disclose(&state.db, ctx.caller(), id, "Seite", state.clock.now()).await?;
     let job_center = d.job_center_name.clone();
-    let customer_number = d.customer.customer_number.clone();
+    let customer_number = d.customer.record.customer_number.to_string();
     let (master, restricted, tables) = disclosure_view(d);
     Ok(DisclosurePage {
         layout: Layout::new(
@@ -453,7 +456,7 @@ pub(super) async fn disclosure_json(
     IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
     let d = privacy::disclose(&state.db, ctx.caller(), id, "JSON", state.clock.now()).await?;
-    let number = d.customer.customer_number.clone();
+    let number = d.customer.record.customer_number.to_string();
     let body = serde_json::to_vec_pretty(&serde_json::json!({
         "erstellt": format_de_datetime(state.clock.now()),
         "rechtsgrundlage": "Art. 15 DSGVO, § 83 SGB X",

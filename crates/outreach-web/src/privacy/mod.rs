@@ -19,7 +19,7 @@ use outreach_app::privacy::{
     RestrictProblem, disputable, field_label,
 };
 use outreach_core::access::{Action, Role};
-use outreach_core::date::{format_de_datetime, iso_to_de};
+use outreach_core::date::{format_de_date, format_de_datetime, iso_to_de};
 use outreach_core::privacy::{Section, record_text};
 
 mod access;

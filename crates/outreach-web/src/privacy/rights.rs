@@ -42,7 +42,10 @@ pub(super) async fn rights_view(
     Ok(RightsPage {
         layout: Layout::new(
             &ctx.user,
-            format!("Betroffenenrechte: Kundennummer {}", c.customer_number),
+            format!(
+                "Betroffenenrechte: Kundennummer {}",
+                c.record.customer_number
+            ),
             if actor.role == Role::Dpo {
                 "/auskunft"
             } else {
@@ -50,8 +53,8 @@ pub(super) async fn rights_view(
             },
         ),
         id,
-        customer_number: c.customer_number.clone(),
-        name: format!("{} {}", opt(&c.first_name), c.last_name)
+        customer_number: c.record.customer_number.to_string(),
+        name: format!("{} {}", opt(&c.record.first_name), c.record.last_name)
             .trim()
             .to_string(),
         restricted: c.restricted,

@@ -10,11 +10,13 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use jiff::civil::date;
 use outreach_core::access::{Home, Role};
-use outreach_core::customer::CustomerField;
+use outreach_core::customer::Field;
+use outreach_core::customer::FieldGroup;
 use outreach_core::mandate::{MandateState, NewMandate};
-use outreach_store::customer::{self, NewCustomer};
+use outreach_store::customer;
 use outreach_store::org::{self, NewJobCenter};
 use outreach_store::testing::TestDb;
+use outreach_store::testing::stored_record;
 use outreach_store::{Backend, campaign, mandate, user};
 use outreach_web::{AppState, WebConfig, app};
 use std::collections::HashMap;
@@ -159,15 +161,16 @@ impl TestApp {
         )
         .await
         .expect("victim");
-        let customer = |number: &str, pap: &str| NewCustomer {
-            customer_number: number.into(),
-            first_name: Some("Erika".into()),
-            last_name: "Mustermann".into(),
-            birth_date: "1980-05-17".into(),
-            status: "unemployed".into(),
-            pap_code: Some(pap.into()),
-            phone: Some("+492081234567".into()),
-            ..NewCustomer::default()
+        let customer = |number: &str, pap: &str| {
+            stored_record(&[
+                (Field::CustomerNumber, number),
+                (Field::FirstName, "Erika"),
+                (Field::LastName, "Mustermann"),
+                (Field::BirthDate, "1980-05-17"),
+                (Field::Status, "unemployed"),
+                (Field::PapCode, pap),
+                (Field::Phone, "+492081234567"),
+            ])
         };
         let customer_a = customer::insert(&mut tx, jc_a, &customer("A000001", "PAP1"), now)
             .await
@@ -189,7 +192,7 @@ impl TestApp {
             &NewMandate {
                 service_center_id: sc_x,
                 title: "Testauftrag".into(),
-                allowed_fields: CustomerField::default_for_mandate(),
+                allowed_fields: FieldGroup::default_for_mandate(),
                 period_start: today.yesterday().unwrap_or(today),
                 period_end: today.tomorrow().unwrap_or(today),
                 deletion_deadline: date(2099, 1, 1),

@@ -1,7 +1,14 @@
-//! Customer master data: the value types and the list of profile fields a
-//! mandate can release to a service center.
+//! Customer master data: the value types, the one list of stored fields
+//! ([`Field`]) and the one record type ([`Record`]) that the import checks,
+//! the store keeps and the pages show.
 
 use serde::Serialize;
+
+mod field;
+mod record;
+
+pub use field::{Field, FieldGroup};
+pub use record::{DateText, Record, RecordError};
 
 /// The job center's customer number: opaque, unique per job center. Not a
 /// secret (it is printed in envelope windows), so it never proves identity.
@@ -38,12 +45,24 @@ impl CustomerNumber {
         Ok(CustomerNumber(value.to_uppercase()))
     }
 
+    /// A number read back from the store, as it was stored (it was checked
+    /// when it came in).
+    pub fn from_stored(stored: String) -> CustomerNumber {
+        CustomerNumber(stored)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     pub fn into_string(self) -> String {
         self.0
+    }
+}
+
+impl std::fmt::Display for CustomerNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -102,84 +121,6 @@ impl Status {
     }
 }
 
-/// The profile fields of a customer that a mandate may release to the
-/// service center. Name and customer number are always needed to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum CustomerField {
-    Salutation,
-    BirthDate,
-    Address,
-    Phone,
-    Email,
-    Status,
-    UnemployedSince,
-    TargetOccupation,
-    LastContact,
-    BgNumber,
-}
-
-impl CustomerField {
-    pub const ALL: [CustomerField; 10] = [
-        CustomerField::Salutation,
-        CustomerField::BirthDate,
-        CustomerField::Address,
-        CustomerField::Phone,
-        CustomerField::Email,
-        CustomerField::Status,
-        CustomerField::UnemployedSince,
-        CustomerField::TargetOccupation,
-        CustomerField::LastContact,
-        CustomerField::BgNumber,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            CustomerField::Salutation => "salutation",
-            CustomerField::BirthDate => "birth_date",
-            CustomerField::Address => "address",
-            CustomerField::Phone => "phone",
-            CustomerField::Email => "email",
-            CustomerField::Status => "status",
-            CustomerField::UnemployedSince => "unemployed_since",
-            CustomerField::TargetOccupation => "target_occupation",
-            CustomerField::LastContact => "last_contact",
-            CustomerField::BgNumber => "bg_number",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<CustomerField> {
-        CustomerField::ALL.into_iter().find(|f| f.code() == code)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            CustomerField::Salutation => "Anrede",
-            CustomerField::BirthDate => "Geburtsdatum",
-            CustomerField::Address => "Anschrift",
-            CustomerField::Phone => "Telefon und Mobil",
-            CustomerField::Email => "E-Mail",
-            CustomerField::Status => "Status",
-            CustomerField::UnemployedSince => "Arbeitslos seit",
-            CustomerField::TargetOccupation => "Zielberuf",
-            CustomerField::LastContact => "Letzter Kontakt",
-            CustomerField::BgNumber => "BG-Nummer",
-        }
-    }
-
-    /// The fields a new mandate releases unless the job center chooses otherwise:
-    /// what the call needs, nothing more.
-    pub fn default_for_mandate() -> Vec<CustomerField> {
-        vec![
-            CustomerField::Salutation,
-            CustomerField::BirthDate,
-            CustomerField::Address,
-            CustomerField::Phone,
-            CustomerField::Status,
-            CustomerField::TargetOccupation,
-        ]
-    }
-}
-
 /// The German federal states (Bundesländer) by their two-letter code.
 pub const STATES: [(&str, &str); 16] = [
     ("BW", "Baden-Württemberg"),
@@ -206,15 +147,15 @@ pub fn is_postcode(text: &str) -> bool {
 }
 
 /// Parses the stored comma list of field codes, skipping unknown codes.
-pub fn parse_field_list(stored: &str) -> Vec<CustomerField> {
+pub fn parse_field_list(stored: &str) -> Vec<FieldGroup> {
     stored
         .split(',')
-        .filter_map(|code| CustomerField::parse(code.trim()))
+        .filter_map(|code| FieldGroup::parse(code.trim()))
         .collect()
 }
 
 /// The stored form of a field list.
-pub fn field_list(fields: &[CustomerField]) -> String {
+pub fn field_list(fields: &[FieldGroup]) -> String {
     fields
         .iter()
         .map(|f| f.code())
@@ -251,8 +192,8 @@ mod tests {
 
     #[test]
     fn field_lists_round_trip() {
-        let fields = CustomerField::default_for_mandate();
+        let fields = FieldGroup::default_for_mandate();
         assert_eq!(parse_field_list(&field_list(&fields)), fields);
-        assert_eq!(parse_field_list("phone,bogus"), vec![CustomerField::Phone]);
+        assert_eq!(parse_field_list("phone,bogus"), vec![FieldGroup::Phone]);
     }
 }
