@@ -79,7 +79,7 @@ pub async fn read(db: &Db, by: Caller<'_>, id: i64, today: &str, now: i64) -> Re
     let changes = customer::changes(&mut tx, &scope, today, id).await?;
     let disputes = subject::disputes(&mut tx, customer.id).await?;
     let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
-        .record("customer", &customer.record.customer_number.as_str())
+        .record("customer", customer.record.customer_number.as_str())
         .fields(DETAIL_FIELDS)
         .purpose(purpose(by.actor.role))
         .job_center(Some(customer.job_center_id));

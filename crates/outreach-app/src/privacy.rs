@@ -90,7 +90,7 @@ pub async fn disclose(
         .await?
         .ok_or(Error::NotFound)?;
     let event = AuditEvent::by(by.actor, AuditAction::AccessRequest, by.client)
-        .record("customer", &d.customer.record.customer_number.as_str())
+        .record("customer", d.customer.record.customer_number.as_str())
         .fields(&format!(
             "alle gespeicherten Daten ({form}): Stammdaten, {} Fälle, {} Anrufversuche, {} Ergebnisse, {} Schreiben, {} Einladungen, {} Protokollereignisse",
             d.cases.len(),
@@ -116,7 +116,7 @@ pub async fn rights(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<Disclo
         .await?
         .ok_or(Error::NotFound)?;
     let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
-        .record("customer", &d.customer.record.customer_number.as_str())
+        .record("customer", d.customer.record.customer_number.as_str())
         .fields("Kundennummer, Name, Einschränkung, bestrittene Werte")
         .purpose("Betroffenenrechte (Art. 18 DSGVO, § 84 SGB X)")
         .job_center(Some(d.customer.job_center_id));

@@ -111,11 +111,23 @@ macro_rules! event_columns {
 }
 pub(crate) use event_columns;
 
+/// `INSERT INTO audit_events (…)` with the columns of an unsealed event, for
+/// a statement that inserts events from a query of its own (the lease).
+macro_rules! insert_unsealed_into {
+    () => {
+        concat!(
+            "INSERT INTO audit_events (",
+            $crate::audit::event_columns!(),
+            ")"
+        )
+    };
+}
+pub(crate) use insert_unsealed_into;
+
 /// An event without its place in the chain (PostgreSQL; sealed later).
 const INSERT_UNSEALED: &str = concat!(
-    "INSERT INTO audit_events (",
-    event_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    insert_unsealed_into!(),
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 );
 
 /// An event chained at once as `seq` after `prev_hash` ($1, $14), inserted

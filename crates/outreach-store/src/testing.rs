@@ -180,6 +180,7 @@ pub fn letter_customer(i: usize) -> Record {
 /// A record from its stored texts by field, for fixtures: what is not named
 /// is empty (an empty text stays an empty text). The required fields and the
 /// status must be named.
+#[allow(clippy::expect_used)] // a fixture that can't be read is a broken test
 pub fn stored_record(values: &[(StoredField, &str)]) -> Record {
     let stored = StoredField::ALL.map(|field| {
         values

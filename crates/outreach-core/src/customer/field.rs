@@ -55,6 +55,14 @@ impl Field {
         Field::State,
     ];
 
+    /// The field's place in [`Field::ALL`] (and in a stored record).
+    pub fn index(self) -> usize {
+        Field::ALL
+            .iter()
+            .position(|f| *f == self)
+            .unwrap_or(Field::ALL.len())
+    }
+
     /// The column of the `customers` table (and of the import's staging
     /// table) that holds the field.
     pub fn code(self) -> &'static str {

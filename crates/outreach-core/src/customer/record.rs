@@ -135,37 +135,16 @@ impl Record {
     /// The stored text of one field.
     pub fn stored_value(&self, field: Field) -> Option<String> {
         let mut dates = DateText::default();
-        let index = Field::ALL.iter().position(|f| *f == field)?;
         self.stored(&mut dates)
             .into_iter()
-            .nth(index)
+            .nth(field.index())
             .flatten()
             .map(Cow::into_owned)
     }
 
     /// The record from its stored text, in the order of [`Field::ALL`].
-    pub fn from_stored(values: [Option<String>; 19]) -> Result<Record, RecordError> {
-        let [
-            customer_number,
-            bg_number,
-            salutation,
-            first_name,
-            last_name,
-            birth_date,
-            street,
-            house_number,
-            postcode,
-            city,
-            phone,
-            mobile,
-            email,
-            status,
-            unemployed_since,
-            target_occupation,
-            pap_code,
-            last_contact,
-            state_code,
-        ] = values;
+    pub fn from_stored(mut values: [Option<String>; 19]) -> Result<Record, RecordError> {
+        let mut take = |field: Field| values[field.index()].take();
         let required =
             |field: Field, value: Option<String>| value.ok_or(RecordError::Missing(field.code()));
         let date = |field: Field, value: Option<String>| match value {
@@ -178,40 +157,38 @@ impl Record {
                 }),
             },
         };
-        let status_text = required(Field::Status, status)?;
+        let status_text = required(Field::Status, take(Field::Status))?;
         let Some(status) = Status::parse(&status_text) else {
             return Err(RecordError::Value {
                 field: Field::Status.code(),
                 value: status_text,
             });
         };
+        let birth_date = required(Field::BirthDate, take(Field::BirthDate))?;
         Ok(Record {
             customer_number: CustomerNumber::from_stored(required(
                 Field::CustomerNumber,
-                customer_number,
+                take(Field::CustomerNumber),
             )?),
-            bg_number,
-            salutation,
-            first_name,
-            last_name: required(Field::LastName, last_name)?,
-            birth_date: date(
-                Field::BirthDate,
-                Some(required(Field::BirthDate, birth_date)?),
-            )?
-            .ok_or(RecordError::Missing(Field::BirthDate.code()))?,
-            street,
-            house_number,
-            postcode,
-            city,
-            phone,
-            mobile,
-            email,
+            bg_number: take(Field::BgNumber),
+            salutation: take(Field::Salutation),
+            first_name: take(Field::FirstName),
+            last_name: required(Field::LastName, take(Field::LastName))?,
+            birth_date: date(Field::BirthDate, Some(birth_date))?
+                .ok_or(RecordError::Missing(Field::BirthDate.code()))?,
+            street: take(Field::Street),
+            house_number: take(Field::HouseNumber),
+            postcode: take(Field::Postcode),
+            city: take(Field::City),
+            phone: take(Field::Phone),
+            mobile: take(Field::Mobile),
+            email: take(Field::Email),
             status,
-            unemployed_since: date(Field::UnemployedSince, unemployed_since)?,
-            target_occupation,
-            pap_code,
-            last_contact: date(Field::LastContact, last_contact)?,
-            state_code,
+            unemployed_since: date(Field::UnemployedSince, take(Field::UnemployedSince))?,
+            target_occupation: take(Field::TargetOccupation),
+            pap_code: take(Field::PapCode),
+            last_contact: date(Field::LastContact, take(Field::LastContact))?,
+            state_code: take(Field::State),
         })
     }
 }

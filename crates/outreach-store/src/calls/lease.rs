@@ -43,9 +43,9 @@ pub(super) async fn lease_postgres(
                 "WITH l AS MATERIALIZED (
                  SELECT kind, case_id, campaign_id, expires_at, fresh_group, fresh_contact
                  FROM queue_lease($1, $2, $3, $4, $5, $6, $19, $20, CAST($21 AS TEXT[]), $22)),
-             a AS (INSERT INTO audit_events (",
-                crate::audit::event_columns!(),
-                ")
+             a AS (",
+                crate::audit::insert_unsealed_into!(),
+                "
                    SELECT $2, $8, $9, $10, $11, 'case', CAST(l.case_id AS TEXT),
                        'Zuteilung (' || CASE l.kind WHEN 0 THEN $14 WHEN 1 THEN $15 WHEN 2 THEN $16 ELSE $17 END || ')',
                        'Aktion ' || l.campaign_id, $12, $13, $18
