@@ -9,8 +9,8 @@ use outreach_core::access::{Actor, Role, customer_scope};
 use outreach_core::audit::AuditAction;
 use outreach_core::date::{format_de_date, parse_iso_date};
 use outreach_core::invitation::{self, Appointment, FieldProblem, InvitationInput, Purpose};
+use outreach_letters::Organisation;
 use outreach_letters::invitation::{Addressing, INVITATION_TEMPLATE_VERSION, InvitationLetter};
-use outreach_letters::{Organisation, Recipient};
 use outreach_store::Db;
 use outreach_store::audit::{self, AuditEvent};
 use outreach_store::invitation::{self as store, NewInvitation};
@@ -77,17 +77,9 @@ fn organisation(jc: &JobCenter) -> Organisation {
 
 fn addressing(s: &StoredInvitation, jc: &JobCenter) -> Addressing {
     Addressing {
-        customer_number: s.customer_number.clone(),
-        bg_number: s.bg_number.clone(),
-        recipient: Recipient {
-            salutation: s.salutation.clone().unwrap_or_default(),
-            first_name: s.first_name.clone().unwrap_or_default(),
-            last_name: s.last_name.clone(),
-            street: s.street.clone().unwrap_or_default(),
-            house_number: s.house_number.clone().unwrap_or_default(),
-            postcode: s.postcode.clone().unwrap_or_default(),
-            city: s.city.clone().unwrap_or_default(),
-        },
+        customer_number: s.customer.customer_number.to_string(),
+        bg_number: s.customer.bg_number.clone(),
+        recipient: crate::letters::recipient(&s.customer),
         job_center: organisation(jc),
         dpo_contact: jc.dpo_contact.clone(),
         supervisory_authority: jc.supervisory_authority.clone(),
@@ -177,21 +169,13 @@ pub async fn issue(
     let jc = org::job_center(&mut tx, jc_id)
         .await?
         .ok_or(Error::NotFound)?;
-    let address = store::postal_address(&mut tx, jc_id, d.item.customer_id)
+    let customer = store::postal_address(&mut tx, jc_id, d.item.customer_id)
         .await?
         .ok_or(Error::NotFound)?;
     let stored = StoredInvitation {
         id: 0,
         case_id: Some(case_id),
-        customer_number: d.item.customer_number.clone(),
-        bg_number: address.bg_number,
-        salutation: address.salutation,
-        first_name: d.item.first_name.clone(),
-        last_name: d.item.last_name.clone(),
-        street: address.street,
-        house_number: address.house_number,
-        postcode: address.postcode,
-        city: address.city,
+        customer,
         purpose: appointment.purpose.code().to_string(),
         appointment_on: appointment.date.to_string(),
         appointment_time: format!(

@@ -8,6 +8,7 @@ use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
 use outreach_core::calls::CallingWindow;
 use outreach_core::campaign::case_code;
+use outreach_core::customer::Record;
 use outreach_core::date::{format_de_date, iso_to_de, parse_iso_date};
 use outreach_letters::batch::{Part, render_parts};
 pub use outreach_letters::batch::{file_names, manifest};
@@ -96,21 +97,31 @@ where
     })?
 }
 
+/// Whom a letter to the customer goes to: the name and postal address of
+/// the record.
+pub(crate) fn recipient(c: &Record) -> Recipient {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    Recipient {
+        salutation: text(&c.salutation),
+        first_name: text(&c.first_name),
+        last_name: c.last_name.clone(),
+        street: text(&c.street),
+        house_number: text(&c.house_number),
+        postcode: text(&c.postcode),
+        city: text(&c.city),
+    }
+}
+
 /// The letter a stored row prints, dated `letter_date`.
 pub fn advance_letter(row: &AdvanceLetterRow, letter_date: Date) -> AdvanceLetter {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     AdvanceLetter {
-        customer_number: row.customer_number.clone(),
-        bg_number: row.bg_number.clone().filter(|b| !b.trim().is_empty()),
-        recipient: Recipient {
-            salutation: text(&row.salutation),
-            first_name: text(&row.first_name),
-            last_name: row.last_name.clone(),
-            street: text(&row.street),
-            house_number: text(&row.house_number),
-            postcode: text(&row.postcode),
-            city: text(&row.city),
-        },
+        customer_number: row.customer.customer_number.to_string(),
+        bg_number: row
+            .customer
+            .bg_number
+            .clone()
+            .filter(|b| !b.trim().is_empty()),
+        recipient: recipient(&row.customer),
         letter_date: format_de_date(letter_date),
         code: case_code(&row.code_secret, row.case_id),
         job_center: Organisation {

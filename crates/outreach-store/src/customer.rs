@@ -33,6 +33,18 @@ where
     Record::from_stored(values).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// A customer's record as a part of a larger row: with `#[sqlx(flatten)]`
+/// it is read from the columns named by [`Field::code`] (select `c.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordColumns(pub Record);
+
+impl std::ops::Deref for RecordColumns {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        &self.0
+    }
+}
+
 /// `FromRow` on both backends for a row type that holds a [`Record`].
 macro_rules! record_row {
     ($row:ty, $t:ty, |$r:ident| $body:expr) => {
@@ -50,6 +62,8 @@ macro_rules! record_row {
     };
 }
 pub(crate) use record_row;
+
+record_row!(RecordColumns, |row| RecordColumns(record_from_row(row)?));
 
 record_row!(Customer, |row| Customer {
     id: row.try_get("id")?,

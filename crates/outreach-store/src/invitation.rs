@@ -2,6 +2,7 @@
 //! again byte for byte), the notice version and the content hash. Reads are
 //! bounded by the job center and, for a case manager, by who issued them.
 
+use crate::customer::RecordColumns;
 use crate::{StoreError, Tx, args};
 
 /// A new invitation as checked and typeset.
@@ -64,17 +65,13 @@ pub async fn create(tx: &mut Tx, i: &NewInvitation<'_>, now: i64) -> Result<i64,
 /// A stored invitation with its customer's address.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredInvitation {
+    /// Selected as `invitation_id`: `c.*` has an `id` of its own.
+    #[sqlx(rename = "invitation_id")]
     pub id: i64,
     pub case_id: Option<i64>,
-    pub customer_number: String,
-    pub bg_number: Option<String>,
-    pub salutation: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
+    /// The customer invited.
+    #[sqlx(flatten)]
+    pub customer: RecordColumns,
     pub purpose: String,
     pub appointment_on: String,
     pub appointment_time: String,
@@ -91,8 +88,7 @@ pub struct StoredInvitation {
 
 macro_rules! invitation_select {
     () => {
-        "SELECT i.id, i.case_id, c.customer_number, c.bg_number, c.salutation, c.first_name, c.last_name,
-                c.street, c.house_number, c.postcode, c.city, i.purpose, i.appointment_on,
+        "SELECT c.*, i.id AS invitation_id, i.case_id, i.purpose, i.appointment_on,
                 i.appointment_time, i.place, i.room, i.contact, i.contact_phone, i.documents,
                 i.letter_date, i.legal_notice_version, i.content_hash, i.created_by
          FROM invitations i JOIN customers c ON c.id = i.customer_id "
@@ -151,26 +147,14 @@ pub async fn of_day(
     .await
 }
 
-/// Where a letter to a customer goes.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PostalAddress {
-    pub bg_number: Option<String>,
-    pub salutation: Option<String>,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
-}
-
-/// The postal address of a customer of the job center.
+/// The record of a customer of the job center (where a letter goes).
 pub async fn postal_address(
     tx: &mut Tx,
     job_center_id: i64,
     customer_id: i64,
-) -> Result<Option<PostalAddress>, StoreError> {
+) -> Result<Option<RecordColumns>, StoreError> {
     tx.fetch_optional(
-        "SELECT bg_number, salutation, street, house_number, postcode, city FROM customers
-         WHERE job_center_id = $1 AND id = $2",
+        "SELECT * FROM customers WHERE job_center_id = $1 AND id = $2",
         args![job_center_id, customer_id],
     )
     .await

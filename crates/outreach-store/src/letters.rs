@@ -3,6 +3,7 @@
 //! the PDFs are typeset again from the data whenever they are needed, and are
 //! byte-identical while the data is unchanged.
 
+use crate::customer::RecordColumns;
 use crate::{Arg, Backend, StoreError, Tx, args};
 use jiff::civil::Date;
 
@@ -11,15 +12,8 @@ use jiff::civil::Date;
 pub struct AdvanceLetterRow {
     pub case_id: i64,
     pub customer_id: i64,
-    pub customer_number: String,
-    pub bg_number: Option<String>,
-    pub salutation: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: String,
-    pub street: Option<String>,
-    pub house_number: Option<String>,
-    pub postcode: Option<String>,
-    pub city: Option<String>,
+    #[sqlx(flatten)]
+    pub customer: RecordColumns,
     pub code_secret: String,
     pub window_days: String,
     pub window_start: String,
@@ -45,8 +39,7 @@ pub struct AdvanceLetterRow {
 
 macro_rules! letter_select {
     () => {
-        "SELECT k.id AS case_id, c.id AS customer_id, c.customer_number, c.bg_number, c.salutation, c.first_name,
-                c.last_name, c.street, c.house_number, c.postcode, c.city, p.code_secret, p.window_days,
+        "SELECT k.id AS case_id, c.id AS customer_id, c.*, p.code_secret, p.window_days,
                 p.window_start, p.window_end, p.period_start, p.period_end, m.deletion_deadline,
                 j.name AS jc_name, j.street AS jc_street, j.postcode AS jc_postcode, j.city AS jc_city,
                 j.phone AS jc_phone, j.email AS jc_email, j.dpo_contact AS jc_dpo_contact,

@@ -552,7 +552,7 @@ async fn a_pending_batch_takes_every_open_case_in_postal_order_once() {
         assert_eq!(
             numbers,
             rows.iter()
-                .map(|r| r.customer_number.clone())
+                .map(|r| r.customer.customer_number.to_string())
                 .collect::<Vec<_>>()
         );
         let b = letters::batch_by_id(&mut tx, outreach_store::RecordScope::Operator, batch)

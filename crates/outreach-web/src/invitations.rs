@@ -212,9 +212,9 @@ async fn day(
             .into_iter()
             .map(|r| DayRow {
                 id: r.id,
-                name: match &r.first_name {
-                    Some(f) => format!("{}, {f}", r.last_name),
-                    None => r.last_name.clone(),
+                name: match &r.customer.first_name {
+                    Some(f) => format!("{}, {f}", r.customer.last_name),
+                    None => r.customer.last_name.clone(),
                 },
                 when: format!(
                     "{} {} Uhr",
@@ -225,7 +225,7 @@ async fn day(
                 ),
                 purpose: Purpose::parse(&r.purpose).map_or("", Purpose::label),
                 case_id: r.case_id,
-                customer_number: r.customer_number,
+                customer_number: r.customer.customer_number.to_string(),
             })
             .collect(),
         error,

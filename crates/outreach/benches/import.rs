@@ -6,6 +6,10 @@
 //!     with its peak memory (`/usr/bin/time`).
 //!
 //! Run: `cargo bench -p outreach --bench import`. Prints the figures.
+//!
+//! A same-run comparison of builds: `OUTREACH_BIN=/old/outreach:/new/outreach`
+//! times each binary in turn against a fresh database, `BENCH_ROUNDS` times
+//! (default 1), after the baselines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use outreach_store::Backend;
@@ -256,7 +260,16 @@ fn main() {
     let size = std::fs::metadata(&file).unwrap().len();
     println!("Import benchmark: {rows} rows, {:.0} MB", size as f64 / 1e6);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let bin = env!("CARGO_BIN_EXE_outreach");
+    // Databases are dropped inside the runtime.
+    let _runtime = rt.enter();
+    let bins: Vec<String> = match std::env::var("OUTREACH_BIN") {
+        Ok(list) if !list.is_empty() => list.split(':').map(String::from).collect(),
+        _ => vec![env!("CARGO_BIN_EXE_outreach").to_string()],
+    };
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let path = file.to_str().unwrap();
 
     // Baseline: sqlite3 .import into a table with a unique index.
@@ -276,19 +289,23 @@ fn main() {
     let sqlite_baseline = s;
 
     for backend in rt.block_on(backends()) {
-        let t = rt.block_on(TestDb::new(backend)).unwrap();
-        rt.block_on(async {
-            let mut tx = t.db.begin().await.unwrap();
-            let jc = NewJobCenter {
-                code: "bench".into(),
-                name: "Bench".into(),
-                ..NewJobCenter::default()
-            };
-            org::create_job_center(&mut tx, &jc, 0).await.unwrap();
-            tx.commit().await.unwrap();
-        });
-        if backend == Backend::Postgres {
+        let fresh = || {
+            let t = rt.block_on(TestDb::new(backend)).unwrap();
+            rt.block_on(async {
+                let mut tx = t.db.begin().await.unwrap();
+                let jc = NewJobCenter {
+                    code: "bench".into(),
+                    name: "Bench".into(),
+                    ..NewJobCenter::default()
+                };
+                org::create_job_center(&mut tx, &jc, 0).await.unwrap();
+                tx.commit().await.unwrap();
+            });
+            t
+        };
+        let baseline = if backend == Backend::Postgres {
             // Baseline: psql \copy into a table with a unique index, in the same database.
+            let t = fresh();
             let create = "CREATE TABLE kunden (kundennummer TEXT, bg TEXT, anrede TEXT, vorname TEXT, nachname TEXT, geburtsdatum TEXT, strasse TEXT, hausnummer TEXT, plz TEXT, ort TEXT, telefon TEXT, mobil TEXT, email TEXT, status TEXT, arbeitslos_seit TEXT, zielberuf TEXT, pap TEXT, letzter_kontakt TEXT, bundesland TEXT); CREATE UNIQUE INDEX kunden_nummer ON kunden (kundennummer);";
             let ok = Command::new("psql")
                 .arg(&t.url)
@@ -301,34 +318,37 @@ fn main() {
                 "\\copy kunden FROM '{path}' WITH (FORMAT csv, DELIMITER ';', HEADER true)"
             )));
             println!("  psql \\copy (baseline)                 {s:>7.2} s   peak {m:>6.0} MB");
-            let (ours, memory) = timed(Command::new(bin).args([
-                "import",
-                "customers",
-                path,
-                "--jobcenter",
-                "bench",
-                "--database-url",
-                &t.url,
-            ]));
-            println!(
-                "  outreach import → PostgreSQL         {ours:>7.2} s   peak {memory:>6.0} MB   ({:.2}× baseline)",
-                ours / s
-            );
+            s
         } else {
-            let (ours, memory) = timed(Command::new(bin).args([
-                "import",
-                "customers",
-                path,
-                "--jobcenter",
-                "bench",
-                "--database-url",
-                &t.url,
-            ]));
-            println!(
-                "  outreach import → SQLite             {ours:>7.2} s   peak {memory:>6.0} MB   ({:.2}× baseline)",
-                ours / sqlite_baseline
-            );
+            sqlite_baseline
+        };
+        let name = if backend == Backend::Postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite    "
+        };
+        for _ in 0..rounds {
+            for bin in &bins {
+                let t = fresh();
+                let (ours, memory) = timed(Command::new(bin).args([
+                    "import",
+                    "customers",
+                    path,
+                    "--jobcenter",
+                    "bench",
+                    "--database-url",
+                    &t.url,
+                ]));
+                let which = if bins.len() > 1 {
+                    format!("   {bin}")
+                } else {
+                    String::new()
+                };
+                println!(
+                    "  outreach import → {name}           {ours:>7.2} s   peak {memory:>6.0} MB   ({:.2}× baseline){which}",
+                    ours / baseline
+                );
+            }
         }
-        drop(t);
     }
 }

@@ -252,3 +252,44 @@ impl FieldGroup {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_reads_back_from_its_code_and_its_header() {
+        for (i, f) in Field::ALL.into_iter().enumerate() {
+            assert_eq!(Field::parse(f.code()), Some(f));
+            assert_eq!(Field::from_header(f.label()), Some(f));
+            assert_eq!(f.index(), i);
+        }
+        assert_eq!(Field::parse("state_code"), Some(Field::State));
+        assert_eq!(Field::parse("Bundesland"), None);
+    }
+
+    #[test]
+    fn the_job_centers_identifiers_are_not_disputable() {
+        let not: Vec<Field> = Field::ALL.into_iter().filter(|f| !f.disputable()).collect();
+        assert_eq!(not, [Field::CustomerNumber, Field::PapCode, Field::State]);
+    }
+
+    #[test]
+    fn release_groups_cover_distinct_fields_and_name_single_ones_alike() {
+        let mut seen = std::collections::HashSet::new();
+        for group in FieldGroup::ALL {
+            for f in group.fields() {
+                assert!(seen.insert(*f), "{f:?} in two groups");
+            }
+            if let [single] = group.fields() {
+                assert_eq!(
+                    (group.code(), group.label()),
+                    (single.code(), single.label())
+                );
+            }
+            assert_eq!(FieldGroup::parse(group.code()), Some(group));
+        }
+        assert_eq!(FieldGroup::Address.fields().len(), 4);
+        assert_eq!(FieldGroup::Phone.label(), "Telefon und Mobil");
+    }
+}

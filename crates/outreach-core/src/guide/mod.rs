@@ -228,3 +228,29 @@ pub const WORKING_TIMES: [(&str, &str); 5] = [
 pub fn code_label(list: &[(&str, &'static str)], code: &str) -> Option<&'static str> {
     list.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_stored_by_their_code_and_ordered_as_listed() {
+        for f in Field::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.code()));
+            assert_eq!(serde_json::from_str::<Field>(&json).unwrap(), f);
+        }
+        assert_eq!(
+            serde_json::to_string(&Field::Stored(StoredField::HouseNumber)).unwrap(),
+            "\"house_number\""
+        );
+        assert!(serde_json::from_str::<Field>("\"birth_date\"").is_err());
+        let mut sorted = Field::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Field::ALL);
+        assert!(Field::Stored(StoredField::Phone) < Field::Stored(StoredField::Street));
+        assert!(Field::Stored(StoredField::Postcode).is_address());
+        assert!(Field::Stored(StoredField::Mobile).is_contact());
+        assert!(!Field::Mobility.is_contact());
+    }
+}
