@@ -95,6 +95,35 @@ pub async fn open_case(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<Ope
     )))
 }
 
+/// A case the agent can't open because it is finished: how it ended and
+/// when (a reopened bookmark or the browser's back button). Only for a case
+/// the agent called; the read is audited.
+pub struct Finished {
+    pub disposition: FinalDisposition,
+    pub closed_at: Option<i64>,
+}
+
+/// Why the agent can't open case `id`: [`Finished`] if it is finished and the
+/// agent called it, `None` otherwise (the lease ended or it was never theirs).
+pub async fn finished(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<Option<Finished>> {
+    let mut tx = db.read().await?;
+    let row = calls::finished_for_agent(&mut tx, id, by.actor.user_id).await?;
+    tx.commit().await?;
+    let Some((code, closed_at)) = row else {
+        return Ok(None);
+    };
+    let disposition = FinalDisposition::parse(&code)
+        .ok_or_else(|| Error::Internal(format!("case {id}: final disposition {code:?}")))?;
+    let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
+        .record("case", id)
+        .fields("Ergebnis des Falls");
+    audit::append_alone(db, &event, now).await?;
+    Ok(Some(Finished {
+        disposition,
+        closed_at,
+    }))
+}
+
 /// The case page's data; reading it is audited.
 pub async fn show_case(db: &Db, by: Caller<'_>, id: i64, now: i64) -> Result<HeldCase> {
     let mut tx = db.read().await?;

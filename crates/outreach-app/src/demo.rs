@@ -19,7 +19,8 @@ const JOB_CENTER: &str = "oberhausen";
 const CUSTOMERS: usize = 300;
 
 /// The demo users: login, display name, role, organisation code, pAp-Kennung.
-const USERS: [(&str, &str, Role, &str, Option<&str>); 6] = [
+/// Every pAp-Kennung a demo customer carries is one of these logins'.
+const USERS: [(&str, &str, Role, &str, Option<&str>); 8] = [
     (
         "agent.hamburg",
         "Jonas Petersen",
@@ -40,6 +41,20 @@ const USERS: [(&str, &str, Role, &str, Option<&str>); 6] = [
         Role::CaseManager,
         JOB_CENTER,
         Some("PAP001"),
+    ),
+    (
+        "pap2.oberhausen",
+        "Murat Aydın",
+        Role::CaseManager,
+        JOB_CENTER,
+        Some("PAP002"),
+    ),
+    (
+        "pap3.oberhausen",
+        "Julia Wagner",
+        Role::CaseManager,
+        JOB_CENTER,
+        Some("PAP003"),
     ),
     (
         "admin.oberhausen",
@@ -267,6 +282,20 @@ async fn seed(tx: &mut outreach_store::Tx, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// The demo case managers' pAp-Kennungen, in the order of [`USERS`].
+const PAP_CODES: [&str; 3] = {
+    let mut codes = [""; 3];
+    let (mut i, mut n) = (0, 0);
+    while i < USERS.len() {
+        if let Some(code) = USERS[i].4 {
+            codes[n] = code;
+            n += 1;
+        }
+        i += 1;
+    }
+    codes
+};
+
 /// A made-up customer; deterministic, so every demo looks alike.
 fn synthetic_customer(i: usize) -> Record {
     const FIRST: [&str; 16] = [
@@ -351,7 +380,7 @@ fn synthetic_customer(i: usize) -> Record {
         status,
         unemployed_since: Some(day_of(2019 + next(7), 1 + next(12), 1)),
         target_occupation: Some(JOBS[next(8)].into()),
-        pap_code: Some(format!("PAP{:03}", 1 + next(10))),
+        pap_code: Some(PAP_CODES[next(10) % PAP_CODES.len()].into()),
         last_contact: Some(day_of(2026, 1 + next(10), 1 + next(28))),
         state_code: Some("NW".into()),
     }

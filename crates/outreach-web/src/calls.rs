@@ -166,9 +166,29 @@ async fn case_page(
         Ok(Opened::Conversation) => {
             Ok(Redirect::to(&format!("/anrufe/fall/{id}/gespraech")).into_response())
         }
-        // The lease ended: back to the desk, nothing of the case shown.
+        // A case the agent finished: say so, with its result and time.
         Err(outreach_app::Error::NotFound) => {
-            Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response())
+            match calls::finished(&state.db, ctx.caller(), id, state.clock.now()).await? {
+                Some(done) => {
+                    let when = done
+                        .closed_at
+                        .map(|at| format!(" ({})", format_de_datetime(at)))
+                        .unwrap_or_default();
+                    let held =
+                        calls::held_case(&state.db, &ctx.user.actor, state.clock.now()).await?;
+                    Ok(DeskPage {
+                        layout: Layout::new(&ctx.user, "Anrufe", "/anrufe"),
+                        notice: format!(
+                            "Dieser Fall ist abgeschlossen{when}: {}. Er wird nicht mehr angerufen.",
+                            done.disposition.label()
+                        ),
+                        held,
+                    }
+                    .into_response())
+                }
+                // The lease ended: back to the desk, nothing of the case shown.
+                None => Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response()),
+            }
         }
         Err(e) => Err(e.into()),
     }

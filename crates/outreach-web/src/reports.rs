@@ -444,6 +444,12 @@ fn build(f: &Figures) -> Report {
         "verlauf",
         &day_items,
     ));
+    // Each chart names the table that holds its figures.
+    for chart in &mut charts {
+        if let Some(table) = tables.iter().find(|t| t.id == chart.table) {
+            chart.table_caption = table.caption.clone();
+        }
+    }
     Report {
         tables,
         charts,

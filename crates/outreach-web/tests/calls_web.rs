@@ -327,3 +327,60 @@ async fn the_supervisor_sees_the_queue_and_releases_a_stuck_lease() {
         assert_eq!(n, 1);
     }
 }
+
+/// Reopening a case one finished (a bookmark, the back button) says that it
+/// is finished, how and when, instead of "the lease ended"; an agent who
+/// never called it learns nothing.
+#[tokio::test]
+async fn a_finished_case_says_how_it_ended() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        common::running_campaign(&app).await;
+        let mut client = app.login(&username(Role::Agent, Side::Own)).await;
+        let next = client.post("/anrufe/naechster", &[]).await;
+        let case_url = next.location().to_string();
+        let page = client.get(&case_url).await;
+        client.csrf = csrf_in(&page.body);
+        client
+            .post(&format!("{case_url}/start"), &[("nummer", "phone")])
+            .await;
+        // The only number is wrong: the case ends without a valid number.
+        let recorded = client
+            .post(
+                &format!("{case_url}/ergebnis"),
+                &[("ergebnis", "wrong_number")],
+            )
+            .await;
+        assert_eq!(
+            recorded.location(),
+            "/anrufe?meldung=erfasst",
+            "{backend:?}"
+        );
+        let again = client.get(&case_url).await;
+        assert_eq!(
+            again.status,
+            StatusCode::OK,
+            "{backend:?}: {}",
+            again.location()
+        );
+        assert!(
+            again.body.contains("Dieser Fall ist abgeschlossen ("),
+            "{}",
+            again.body
+        );
+        assert!(
+            again
+                .body
+                .contains(" Uhr): keine gültige Rufnummer. Er wird nicht mehr angerufen.")
+        );
+        assert!(!again.body.contains("abgelaufen"));
+        assert!(
+            !again.body.contains("Mustermann"),
+            "nothing of the customer"
+        );
+
+        let mut stranger = app.login(&username(Role::Agent, Side::Foreign)).await;
+        let theirs = stranger.get(&case_url).await;
+        assert_eq!(theirs.location(), "/anrufe?meldung=abgelaufen");
+    }
+}

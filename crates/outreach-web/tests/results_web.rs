@@ -13,7 +13,6 @@ use outreach_core::access::Role;
 use outreach_core::customer::Field as StoredField;
 use outreach_core::guide::Field;
 use outreach_core::guide::session::{Change, Flags};
-use outreach_store::conversation::{self, NewResult};
 use outreach_store::testing::backends;
 use outreach_store::{Tx, args};
 
@@ -32,64 +31,20 @@ async fn audit_count(app: &TestApp, action: &str, record: i64) -> i64 {
 /// A finished conversation for customer A000001 in a running campaign,
 /// with a new phone number; returns the case.
 async fn result_with_new_phone(app: &TestApp) -> i64 {
-    let campaign = common::running_campaign(app).await;
-    let mut tx: Tx = app.state.db.begin().await.unwrap();
-    let (case,): (i64,) = tx
-        .fetch_one(
-            "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
-             WHERE k.campaign_id = $1 AND c.customer_number = 'A000001'",
-            args![campaign],
-        )
-        .await
-        .unwrap();
-    let (agent,): (i64,) = tx
-        .fetch_one(
-            "SELECT id FROM users WHERE username = $1",
-            args![username(Role::Agent, Side::Own)],
-        )
-        .await
-        .unwrap();
-    tx.execute(
-        "UPDATE cases SET leased_to = $2, lease_expires_at = $3 WHERE id = $1",
-        args![case, agent, app.state.clock.now() + 600],
-    )
-    .await
-    .unwrap();
-    let changes = serde_json::to_string(&[Change {
+    let changes = [Change {
         field: Field::Stored(StoredField::Phone),
         question: "telefon".into(),
         old: "+492081234567".into(),
         new: "+491709876543".into(),
         old_display: "+49 208 1234567".into(),
         new_display: "+49 170 9876543".into(),
-    }])
-    .unwrap();
+    }];
     let flags = Flags {
         contact_updated: true,
         wants_appointment: true,
         ..Flags::default()
     };
-    let codes = outreach_core::results::flag_codes(&flags);
-    let flags = serde_json::to_string(&flags).unwrap();
-    let result = NewResult {
-        outcome: "updated",
-        guide_version: "2027-01",
-        identity_method: Some("items"),
-        identity_passed: true,
-        consent: true,
-        answers: "[]",
-        changes: &changes,
-        flags: &flags,
-        flag_codes: &codes,
-    };
-    let now = app.state.clock.now();
-    assert!(
-        conversation::finish(&mut tx, case, agent, &result, "updated", now)
-            .await
-            .unwrap()
-    );
-    tx.commit().await.unwrap();
-    case
+    common::finished_result(app, "updated", &changes, &flags).await
 }
 
 #[tokio::test]

@@ -354,6 +354,24 @@ struct CaseAttemptRow {
     a_callback_at: Option<i64>,
 }
 
+/// How a case the agent called ended: its final disposition and when (unix
+/// seconds). Only for a finished case this agent made an attempt on; any
+/// other case gives `None`, so nothing is learned about cases one never
+/// called.
+pub async fn finished_for_agent(
+    tx: &mut Tx,
+    case_id: i64,
+    agent_id: i64,
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    tx.fetch_optional(
+        "SELECT k.final_disposition, k.closed_at FROM cases k
+         WHERE k.id = $1 AND k.final_disposition IS NOT NULL
+           AND EXISTS (SELECT 1 FROM attempts a WHERE a.case_id = k.id AND a.user_id = $2)",
+        args![case_id, agent_id],
+    )
+    .await
+}
+
 /// [`case_for_agent`] and the case's [`attempts`] (oldest first) in one
 /// query: the case page and the result form read both on every request.
 pub async fn case_with_attempts(

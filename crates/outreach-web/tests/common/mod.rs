@@ -634,3 +634,61 @@ pub fn formula_cells(body: &str) -> Vec<String> {
         .filter(|c| outreach_core::spreadsheet::would_run(c))
         .collect()
 }
+
+/// A conversation with customer A000001 in a running campaign, finished by
+/// the own agent with `outcome` (a final disposition code), these changes
+/// and flags; returns the case.
+pub async fn finished_result(
+    app: &TestApp,
+    outcome: &'static str,
+    changes: &[outreach_core::guide::session::Change],
+    flags: &outreach_core::guide::session::Flags,
+) -> i64 {
+    use outreach_store::conversation::{self, NewResult};
+    use outreach_store::{Tx, args};
+    let campaign = running_campaign(app).await;
+    let mut tx: Tx = app.state.db.begin().await.unwrap();
+    let (case,): (i64,) = tx
+        .fetch_one(
+            "SELECT k.id FROM cases k JOIN customers c ON c.id = k.customer_id
+             WHERE k.campaign_id = $1 AND c.customer_number = 'A000001'",
+            args![campaign],
+        )
+        .await
+        .unwrap();
+    let (agent,): (i64,) = tx
+        .fetch_one(
+            "SELECT id FROM users WHERE username = $1",
+            args![username(Role::Agent, Side::Own)],
+        )
+        .await
+        .unwrap();
+    tx.execute(
+        "UPDATE cases SET leased_to = $2, lease_expires_at = $3 WHERE id = $1",
+        args![case, agent, app.state.clock.now() + 600],
+    )
+    .await
+    .unwrap();
+    let codes = outreach_core::results::flag_codes(flags);
+    let changes = serde_json::to_string(changes).unwrap();
+    let flags = serde_json::to_string(flags).unwrap();
+    let result = NewResult {
+        outcome,
+        guide_version: "2027-01",
+        identity_method: Some("items"),
+        identity_passed: true,
+        consent: true,
+        answers: "[]",
+        changes: &changes,
+        flags: &flags,
+        flag_codes: &codes,
+    };
+    let now = app.state.clock.now();
+    assert!(
+        conversation::finish(&mut tx, case, agent, &result, outcome, now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    case
+}

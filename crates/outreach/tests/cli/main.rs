@@ -229,6 +229,8 @@ fn the_demo_serves_the_login_page_and_prints_logins() {
         "agent.hamburg",
         "teamleitung.hamburg",
         "pap.oberhausen",
+        "pap2.oberhausen",
+        "pap3.oberhausen",
         "admin.oberhausen",
         "datenschutz.oberhausen",
         "sysadmin",
