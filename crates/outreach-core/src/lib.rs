@@ -15,6 +15,7 @@ pub mod import;
 pub mod invitation;
 pub mod mandate;
 pub mod metrics;
+pub mod phone;
 pub mod privacy;
 pub mod results;
 pub mod spreadsheet;

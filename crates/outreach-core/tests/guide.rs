@@ -138,11 +138,16 @@ fn data_confirmed_no_change() {
     s.apply(answer(&["ja"])).unwrap();
     s.apply(answer(&["ja"])).unwrap(); // available
     s.apply(answer(&["no"])).unwrap(); // health
-    // The phone question offers the stored number; confirming it is no change.
     let v = s.view();
-    assert_eq!(v.question.as_ref().unwrap().inputs, vec!["+492081234567"]);
-    assert!(v.text.contains("+492081234567"), "{}", v.text);
-    s.apply(answer(&["+49 208 1234567"])).unwrap();
+    // The phone question offers the stored number as a person reads it;
+    // confirming it is no change.
+    assert_eq!(v.question.as_ref().unwrap().inputs, vec!["0208 1234567"]);
+    assert!(
+        v.text.contains("Bei uns ist 0208 1234567 gespeichert."),
+        "{}",
+        v.text
+    );
+    s.apply(answer(&["0208 1234567"])).unwrap();
     s.apply(answer(&["j.weiss@example.org"])).unwrap();
     s.apply(answer(&["ja"])).unwrap(); // same address
     assert_eq!(current(&s), "occupation");
@@ -207,8 +212,10 @@ fn no_longer_unemployed_job_taken_up_with_new_phone() {
             Field::Stored(StoredField::City)
         ]
     );
-    assert_eq!(changes[0].old_display, "+492081234567");
+    // Stored in E.164, read back as a person reads it.
+    assert_eq!(changes[0].old_display, "0208 1234567");
     assert_eq!(changes[0].new, "+491711234567");
+    assert_eq!(changes[0].new_display, "0171 1234567");
     s.apply(Input::Confirm).unwrap();
     let r = s.result().unwrap();
     assert_eq!(r.outcome, Outcome::Updated);

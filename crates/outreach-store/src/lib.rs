@@ -2,16 +2,16 @@
 //! (the nationwide service). SQL is written once where it is portable; every
 //! query for customer data takes the actor's scope.
 
-/// Audit events about customer `$n` (an SQL parameter): their customer record
-/// (by id or by number), their cases and their invitations. Used by the access
-/// request and the DPO's person filter.
+/// Audit events about customer `$n` (an SQL parameter), as their attribution
+/// names them (migration 0026): about the customer, their cases, results and
+/// invitations, also once a case is gone. Used by the access request and the
+/// DPO's person filter.
 macro_rules! about_person {
     ($n:literal) => {
         concat!(
-            "((record_type = 'customer' AND (record_id = CAST(", $n, " AS TEXT)
-                 OR record_id = (SELECT customer_number FROM customers WHERE id = ", $n, ")))
-              OR (record_type = 'case' AND record_id IN (SELECT CAST(id AS TEXT) FROM cases WHERE customer_id = ", $n, "))
-              OR (record_type = 'invitation' AND record_id IN (SELECT CAST(id AS TEXT) FROM invitations WHERE customer_id = ", $n, ")))"
+            "audit_events.id IN (SELECT event_id FROM audit_attribution WHERE customer_id = ",
+            $n,
+            ")"
         )
     };
 }

@@ -60,12 +60,19 @@ enum Cleanup {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> Result<TestDb, StoreError> {
+        TestDb::migrated_through(backend, i64::MAX).await
+    }
+
+    /// A new database with the migrations up to `version` only (see
+    /// [`Db::migrate_through`]); `db.migrate()` applies the rest.
+    pub async fn migrated_through(backend: Backend, version: i64) -> Result<TestDb, StoreError> {
         let name = format!("outreach_test_{}", random_token(8));
         match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
                 let url = format!("sqlite://{}", path.display());
-                let db = Db::open(&url).await?;
+                let db = Db::connect(&url).await?;
+                db.migrate_through(version).await?;
                 Ok(TestDb {
                     db,
                     url,
@@ -83,7 +90,8 @@ impl TestDb {
                     Some((base, _)) => format!("{base}/{name}"),
                     None => return Err(StoreError::UnsupportedUrl),
                 };
-                let db = Db::open(&url).await?;
+                let db = Db::connect(&url).await?;
+                db.migrate_through(version).await?;
                 Ok(TestDb {
                     db,
                     url,

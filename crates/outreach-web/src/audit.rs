@@ -307,7 +307,10 @@ async fn export_csv(
             e.fields,
             e.purpose,
             e.client,
-            e.job_center_id.map(|n| n.to_string()).unwrap_or_default(),
+            e.about_job_center_id
+                .or(e.job_center_id)
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             e.service_center_id
                 .map(|n| n.to_string())
                 .unwrap_or_default(),

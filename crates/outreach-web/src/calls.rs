@@ -21,6 +21,7 @@ use outreach_core::access::Action;
 use outreach_core::calls::CallingWindow;
 use outreach_core::calls::rules::{AttemptResult, Number};
 use outreach_core::date::{berlin_date, format_de_datetime, iso_to_de, parse_de_date};
+use outreach_core::phone;
 
 pub fn routes() -> Routes {
     let call = Access::Action(Action::CallCases);
@@ -94,6 +95,9 @@ struct CasePage {
     layout: Layout,
     k: AgentCase,
     name: String,
+    /// The numbers as a person reads them (the links dial E.164).
+    phone: String,
+    mobile: String,
     letter: String,
     attempts: Vec<AttemptView>,
     /// The open attempt's start (unix seconds) and number, if a call runs.
@@ -124,8 +128,11 @@ fn case_page_of(state: &AppState, ctx: &Ctx, held: HeldCase, errors: Errors) -> 
     .split_whitespace()
     .collect::<Vec<_>>()
     .join(" ");
+    let shown = |n: &Option<String>| n.as_deref().map(phone::display).unwrap_or_default();
     CasePage {
         layout: Layout::new(&ctx.user, format!("Fall: {name}"), "/anrufe"),
+        phone: shown(&k.phone),
+        mobile: shown(&k.mobile),
         letter: k
             .letter_sent_on
             .as_deref()

@@ -264,9 +264,10 @@ pub fn summary(r: &CallResult) -> Vec<(String, String)> {
         ),
     ];
     for c in &r.changes {
+        let (old, new) = c.shown();
         lines.push((
             format!("Änderung {}", c.field.label()),
-            format!("{} → {}", dash(&c.old_display), c.new_display),
+            format!("{} → {}", dash(&old), new),
         ));
     }
     let f = &r.flags;

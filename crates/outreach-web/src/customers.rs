@@ -13,7 +13,7 @@ use axum::extract::State;
 use outreach_app::customers as app;
 use outreach_app::customers::{Customer, CustomerChange, CustomerFilter, CustomerListing};
 use outreach_core::access::{Action, Role};
-use outreach_core::customer::{CustomerNumber, Status};
+use outreach_core::customer::{CustomerNumber, Field, Status};
 use outreach_core::date::{format_de_date, format_de_datetime, iso_to_de};
 
 pub fn routes() -> Routes {
@@ -116,10 +116,21 @@ struct DetailPage {
     birth_date: String,
     unemployed_since: String,
     last_contact: String,
+    /// The numbers as a person reads them.
+    phone: String,
+    mobile: String,
     changes: Vec<ChangeRow>,
     /// Disputed values: field name, the customer's note.
     disputes: Vec<(&'static str, String)>,
     can_restrict: bool,
+}
+
+/// A stored value that may be missing, as a person reads it.
+fn shown(field: Field, value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map(|v| field.display(v))
+        .unwrap_or_default()
 }
 
 /// A field an import changed, as shown.
@@ -134,11 +145,10 @@ struct ChangeRow {
 impl ChangeRow {
     fn new(c: CustomerChange) -> ChangeRow {
         let field = outreach_core::customer::Field::parse(&c.field);
-        let dated = field.is_some_and(|f| f.is_date());
-        let show = |v: Option<String>| match v {
-            None => "–".to_string(),
-            Some(v) if dated => iso_to_de(&v),
-            Some(v) => v,
+        let show = |v: Option<String>| match (v, field) {
+            (None, _) => "–".to_string(),
+            (Some(v), Some(f)) => f.display(&v),
+            (Some(v), None) => v,
         };
         ChangeRow {
             at: format_de_datetime(c.changed_at),
@@ -177,6 +187,8 @@ async fn detail(
             .last_contact
             .map(format_de_date)
             .unwrap_or_default(),
+        phone: shown(Field::Phone, &c.record.phone),
+        mobile: shown(Field::Mobile, &c.record.mobile),
         changes: changes.into_iter().map(ChangeRow::new).collect(),
         disputes: disputes
             .into_iter()

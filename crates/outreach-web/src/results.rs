@@ -274,11 +274,12 @@ fn page(
         .into_iter()
         .map(|c| {
             let dispute = disputes.iter().find(|x| x.field == c.field.code());
+            let (old, new) = c.shown();
             ChangeRow {
                 field: c.field.code(),
                 label: c.field.label(),
-                old: c.old_display,
-                new: c.new_display,
+                old,
+                new,
                 disputed: dispute.is_some(),
                 note: dispute.map(|x| x.note.clone()).unwrap_or_default(),
             }

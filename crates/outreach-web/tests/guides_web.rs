@@ -108,6 +108,12 @@ async fn guides_and_the_preview() {
             )
             .await;
         }
+        // The stored number as the agent reads it aloud, and to confirm.
+        assert!(
+            page.contains("Bei uns ist 0208 1234567 gespeichert."),
+            "{page}"
+        );
+        assert!(page.contains("value=\"0208 1234567\""), "{page}");
         let bad = client
             .post(
                 &url,

@@ -307,3 +307,140 @@ async fn an_agent_guessing_a_case_id_gets_the_answer_for_a_missing_case() {
         }
     }
 }
+
+/// The service center works on the job center's customers: the job center's
+/// DPO sees every read and write of theirs — the agent's lease, read,
+/// attempt and result, the supervisor's release — by person, by user and by
+/// period, and in the CSV export; another job center's DPO sees none of it.
+#[tokio::test]
+async fn the_job_centers_dpo_sees_what_the_service_center_did() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        common::running_campaign(&app).await;
+        let agent_name = username(Role::Agent, Side::Own);
+        let mut agent = app.login(&agent_name).await;
+        let next = agent.post("/anrufe/naechster", &[]).await;
+        let case_url = next.location().to_string();
+        let page = agent.get(&case_url).await;
+        assert_eq!(page.status, StatusCode::OK, "{backend:?}");
+        agent.csrf = common::csrf_in(&page.body);
+        agent
+            .post(&format!("{case_url}/start"), &[("nummer", "phone")])
+            .await;
+        let recorded = agent
+            .post(
+                &format!("{case_url}/ergebnis"),
+                &[("ergebnis", "no_answer")],
+            )
+            .await;
+        assert_eq!(
+            recorded.location(),
+            "/anrufe?meldung=erfasst",
+            "{backend:?}"
+        );
+        // The supervisor takes back the agent's next case.
+        let next = agent.post("/anrufe/naechster", &[]).await;
+        let second: i64 = next
+            .location()
+            .rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .expect("a case");
+        let mut supervisor = app.login(&username(Role::Supervisor, Side::Own)).await;
+        let board = supervisor.get("/teamleitung").await;
+        supervisor.csrf = common::csrf_in(&board.body);
+        let released = supervisor
+            .post(&format!("/teamleitung/faelle/{second}/freigeben"), &[])
+            .await;
+        assert_eq!(released.status, StatusCode::SEE_OTHER, "{backend:?}");
+
+        let number = {
+            let case: i64 = case_url.rsplit('/').next().unwrap().parse().unwrap();
+            let mut tx = app.state.db.read().await.unwrap();
+            let (number,): (String,) = tx
+                .fetch_one(
+                    "SELECT c.customer_number FROM cases k JOIN customers c ON c.id = k.customer_id
+                     WHERE k.id = $1",
+                    args![case],
+                )
+                .await
+                .unwrap();
+            number
+        };
+        let today = outreach_core::date::format_de_date(outreach_core::date::berlin_date(
+            app.state.clock.now(),
+        ));
+        let agents_events = [
+            "<td>Fall zugeteilt (Anzeige für den Anruf)</td>",
+            "<td>Kundendaten gelesen</td>",
+            "<td>Anrufversuch gestartet</td>",
+            "<td>Ergebnis eines Anrufversuchs erfasst</td>",
+        ];
+        let mut dpo = app.login(&username(Role::Dpo, Side::Own)).await;
+        for filter in [
+            format!("benutzer={agent_name}"),
+            format!("kunde={number}"),
+            format!("von={today}&bis={today}"),
+        ] {
+            let page = dpo.get(&format!("/protokoll?{filter}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{backend:?} {filter}");
+            for expected in agents_events {
+                assert!(
+                    page.body.contains(expected),
+                    "{backend:?} {filter}: {expected} in {}",
+                    page.body
+                );
+            }
+            assert!(page.body.contains(&agent_name), "{backend:?} {filter}");
+        }
+        let by_supervisor = dpo
+            .get(&format!(
+                "/protokoll?benutzer={}",
+                username(Role::Supervisor, Side::Own)
+            ))
+            .await;
+        assert!(
+            by_supervisor
+                .body
+                .contains("<td>Zuteilung durch die Teamleitung aufgehoben</td>"),
+            "{backend:?}: {}",
+            by_supervisor.body
+        );
+        let csv = dpo
+            .get(&format!("/protokoll/export.csv?benutzer={agent_name}"))
+            .await;
+        assert_eq!(csv.status, StatusCode::OK, "{backend:?}");
+        let jc = app.fixtures.jc_a.to_string();
+        let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(csv.body.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        for action in [
+            "Fall zugeteilt (Anzeige für den Anruf)",
+            "Kundendaten gelesen",
+            "Anrufversuch gestartet",
+            "Ergebnis eines Anrufversuchs erfasst",
+        ] {
+            let row = rows
+                .iter()
+                .find(|r| r[4] == action)
+                .unwrap_or_else(|| panic!("{backend:?}: {action} in {}", csv.body));
+            assert_eq!(row[2], agent_name, "{backend:?}");
+            assert_eq!(row[10], jc, "{backend:?}: the job center it concerns");
+            assert!(!row[11].is_empty(), "{backend:?}: the service center");
+        }
+
+        let mut other = app.login(&username(Role::Dpo, Side::Foreign)).await;
+        let theirs = other
+            .get(&format!("/protokoll?benutzer={agent_name}"))
+            .await;
+        assert_eq!(theirs.status, StatusCode::OK, "{backend:?}");
+        assert!(
+            theirs.body.contains("Keine Ereignisse gefunden."),
+            "{backend:?}: {}",
+            theirs.body
+        );
+    }
+}

@@ -29,15 +29,16 @@ async fn audit_count(app: &TestApp, action: &str, record: i64) -> i64 {
 }
 
 /// A finished conversation for customer A000001 in a running campaign,
-/// with a new phone number; returns the case.
+/// with a new phone number (its display as results stored it before
+/// numbers were grouped: E.164); returns the case.
 async fn result_with_new_phone(app: &TestApp) -> i64 {
     let changes = [Change {
         field: Field::Stored(StoredField::Phone),
         question: "telefon".into(),
         old: "+492081234567".into(),
         new: "+491709876543".into(),
-        old_display: "+49 208 1234567".into(),
-        new_display: "+49 170 9876543".into(),
+        old_display: "+492081234567".into(),
+        new_display: "+491709876543".into(),
     }];
     let flags = Flags {
         contact_updated: true,
@@ -87,7 +88,14 @@ async fn the_case_manager_reads_acknowledges_and_disputes() {
         // The detail: old → new, audited, read.
         let page = pap.get(&format!("/ergebnisse/{case}")).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(page.body.contains("+49 208 1234567") && page.body.contains("+49 170 9876543"));
+        // Numbers as a person reads them, also in a result stored before.
+        assert!(
+            page.body.contains("<td>0208 1234567</td>")
+                && page.body.contains("<td>0170 9876543</td>"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("+49"), "{}", page.body);
         assert!(page.body.contains("Gespräch geführt, Daten aktualisiert"));
         assert_eq!(audit_count(&app, "result_read", case).await, 1);
         let unread = pap.get("/ergebnisse?ungelesen=1").await;
@@ -146,7 +154,7 @@ async fn the_case_manager_reads_acknowledges_and_disputes() {
             "{}",
             page.body
         );
-        assert!(page.body.contains("+49 170 9876543"), "the value stays");
+        assert!(page.body.contains("0170 9876543"), "the value stays");
         assert_eq!(audit_count(&app, "result_dispute", case).await, 1);
 
         // The refusal reassigned to this pAp: a task, never a negative mark.

@@ -27,7 +27,7 @@ pub async fn record_case_read(
 ) -> Result<()> {
     let mut tx = db.begin().await?;
     let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
-        .record("customer", k.customer_id)
+        .record("case", k.id)
         .fields("Kundennummer, Name, Stand der Vorabinformation, Widerspruch")
         .purpose(&format!("Aktion „{}“", c.name));
     audit::append(&mut tx, &event, now).await?;
@@ -77,11 +77,10 @@ pub async fn record_objection(
     .await?
     {
         let event = AuditEvent::by(by.actor, AuditAction::ObjectionRecord, by.client)
-            .record("customer", k.customer_id)
+            .record("case", k.id)
             .fields(&format!(
-                "Widerspruch vom {}; Fall {} abgeschlossen: Widerspruch vor Anruf",
-                format_de_date(received),
-                k.id
+                "Widerspruch vom {}; Fall abgeschlossen: Widerspruch vor Anruf",
+                format_de_date(received)
             ))
             .purpose(&format!("Aktion „{}“", c.name));
         audit::append(&mut tx, &event, now).await?;

@@ -158,6 +158,17 @@ impl Field {
         )
     }
 
+    /// A stored value of this field as a person reads it: dates as
+    /// TT.MM.JJJJ, telephone numbers grouped ([`crate::phone::display`]),
+    /// the rest as stored.
+    pub fn display(self, stored: &str) -> String {
+        match self {
+            Field::Phone | Field::Mobile => crate::phone::display(stored),
+            _ if self.is_date() => crate::date::iso_to_de(stored),
+            _ => stored.to_string(),
+        }
+    }
+
     /// A customer may dispute the stored value (§ 84 SGB X): all but what
     /// the job center assigns for its own work (the customer number, the
     /// case manager's pAp code, the federal state it files the customer under).

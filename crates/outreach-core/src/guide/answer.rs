@@ -224,7 +224,7 @@ impl Kind {
             Kind::Phone => {
                 let raw = one()?;
                 Value::Text(
-                    crate::import::phone::normalize(raw)
+                    crate::phone::normalize(raw)
                         .ok_or_else(|| format!("„{raw}“ ist keine gültige Telefonnummer."))?,
                 )
             }
@@ -316,6 +316,7 @@ impl Value {
                 .join(", "),
             Value::Date(d) => format_de_date(*d),
             Value::Number(n) => de_number(*n),
+            Value::Text(t) if *kind == Kind::Phone => crate::phone::display(t),
             Value::Text(t) => t.clone(),
             Value::Occupation { text, kldb: None } => text.clone(),
             Value::Occupation {
@@ -325,9 +326,10 @@ impl Value {
         }
     }
 
-    /// The form values that enter this answer again.
-    pub fn inputs(&self) -> Vec<String> {
+    /// The form values that enter this answer again (a question of `kind`).
+    pub fn inputs(&self, kind: &Kind) -> Vec<String> {
         match self {
+            Value::Text(t) if *kind == Kind::Phone => vec![crate::phone::display(t)],
             Value::Bool(b) => vec![if *b { "ja" } else { "nein" }.into()],
             Value::Choices(c) => c.clone(),
             Value::Date(d) => vec![format_de_date(*d)],

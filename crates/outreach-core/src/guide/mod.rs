@@ -92,6 +92,15 @@ impl Field {
         }
     }
 
+    /// A stored value of this field as the agent reads it (dates German,
+    /// telephone numbers grouped).
+    pub fn display(self, stored: &str) -> String {
+        match self {
+            Field::Stored(field) => field.display(stored),
+            _ => answer::display_stored(stored),
+        }
+    }
+
     /// Contact data: a change here sets "contact data updated".
     pub fn is_contact(self) -> bool {
         self.stored().is_some_and(StoredField::is_contact)

@@ -5,7 +5,7 @@
 //! identity check passed, no question is answerable before consent, and
 //! "Kunde verweigert" ends capture at once and discards the answers.
 
-use super::answer::{Kind, Value, display_stored};
+use super::answer::{Kind, Value};
 use super::definition::{Guide, IdentityItem, STORED_PLACEHOLDER};
 use super::{END_REASONS, Field, Flag, HEALTH_ANSWERS, code_label};
 use crate::customer::Field as StoredField;
@@ -154,6 +154,20 @@ pub struct Change {
     pub new: String,
     pub old_display: String,
     pub new_display: String,
+}
+
+impl Change {
+    /// The old and the new value as a person reads them. Telephone numbers
+    /// are grouped from their stored E.164 form, also in results stored
+    /// before they were (their `…_display` held the number as stored).
+    pub fn shown(&self) -> (String, String) {
+        match self.field {
+            Field::Stored(field @ (StoredField::Phone | StoredField::Mobile)) => {
+                (field.display(&self.old), field.display(&self.new))
+            }
+            _ => (self.old_display.clone(), self.new_display.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -623,7 +637,7 @@ impl<'g> Session<'g> {
                 (new != old).then(|| Change {
                     field,
                     question: q.id.clone(),
-                    old_display: display_stored(&old),
+                    old_display: field.display(&old),
                     new_display: value.display(&q.kind),
                     old,
                     new,
@@ -798,7 +812,7 @@ impl<'g> Session<'g> {
                 self.customer
                     .values
                     .iter()
-                    .map(|(f, v)| (f.label().to_string(), display_stored(v))),
+                    .map(|(f, v)| (f.label().to_string(), f.display(v))),
             );
         }
         let opening = &self.guide.opening;
@@ -872,8 +886,7 @@ impl<'g> Session<'g> {
                 if let Some((section, q)) = self.guide.questions().nth(i) {
                     let stored = q
                         .field
-                        .and_then(|f| self.customer.values.get(&f))
-                        .map(|v| display_stored(v));
+                        .and_then(|f| self.customer.values.get(&f).map(|v| f.display(v)));
                     view.heading = section.title.clone();
                     view.text = self.fill(&q.text, stored.as_deref());
                     view.question = Some(QuestionView {
@@ -885,11 +898,15 @@ impl<'g> Session<'g> {
                         hint: self.fill(&q.hint, stored.as_deref()),
                         // The answer so far, or else the stored value to confirm.
                         inputs: match self.state.answers.get(&q.id) {
-                            Some(answer) => answer.inputs(),
+                            Some(answer) => answer.inputs(&q.kind),
                             None => q
                                 .field
-                                .and_then(|f| self.customer.values.get(&f))
-                                .map(|raw| stored_inputs(&q.kind, raw))
+                                .and_then(|f| {
+                                    self.customer
+                                        .values
+                                        .get(&f)
+                                        .map(|raw| stored_inputs(&q.kind, f, raw))
+                                })
                                 .unwrap_or_default(),
                         },
                         stored,
@@ -928,8 +945,7 @@ impl<'g> Session<'g> {
             .filter_map(|(_, q, a)| {
                 let stored = q
                     .field
-                    .and_then(|f| self.customer.values.get(&f))
-                    .map(|v| display_stored(v));
+                    .and_then(|f| self.customer.values.get(&f).map(|v| f.display(v)));
                 a.map(|v| {
                     (
                         q.id.clone(),
@@ -950,12 +966,11 @@ impl<'g> Session<'g> {
         let (_, q, answer) = self.effective().into_iter().find(|(_, q, _)| q.id == id)?;
         let stored = q
             .field
-            .and_then(|f| self.customer.values.get(&f))
-            .map(|v| display_stored(v));
+            .and_then(|f| self.customer.values.get(&f).map(|v| f.display(v)));
         Some((
             self.fill(&q.text, stored.as_deref()),
             q.kind.clone(),
-            answer.map(Value::inputs).unwrap_or_default(),
+            answer.map(|a| a.inputs(&q.kind)).unwrap_or_default(),
         ))
     }
 
@@ -966,7 +981,7 @@ impl<'g> Session<'g> {
 }
 
 /// A stored canonical value as form values for a question of `kind`.
-fn stored_inputs(kind: &Kind, raw: &str) -> Vec<String> {
+fn stored_inputs(kind: &Kind, field: Field, raw: &str) -> Vec<String> {
     match kind {
         Kind::MultipleChoice(_) | Kind::DrivingLicences => raw
             .split(',')
@@ -974,7 +989,7 @@ fn stored_inputs(kind: &Kind, raw: &str) -> Vec<String> {
             .map(String::from)
             .collect(),
         Kind::YesNo => vec![if raw == "true" { "ja" } else { "nein" }.into()],
-        _ => vec![display_stored(raw)],
+        _ => vec![field.display(raw)],
     }
 }
 

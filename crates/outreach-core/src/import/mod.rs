@@ -3,7 +3,6 @@
 
 mod columns;
 mod decode;
-pub mod phone;
 mod reader;
 mod validate;
 

@@ -1,11 +1,11 @@
 //! Checking one record: required fields reject the row, broken optional fields
 //! are left out with a warning. Messages are German and name the field.
 
-use super::phone;
 use super::reader::RawRecord;
 use crate::customer::Field;
 use crate::customer::{CustomerNumber, Record, STATES, Status, is_postcode};
 use crate::date::{DateError, format_de_date, parse_de_date};
+use crate::phone;
 use jiff::civil::{Date, date};
 
 /// A problem with one field of one record.

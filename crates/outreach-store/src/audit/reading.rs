@@ -22,6 +22,11 @@ pub struct StoredEvent {
     pub service_center_id: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
+    /// The job center whose data the event concerns, as its attribution
+    /// names it (read by [`list`] only; outside the hashed record).
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub about_job_center_id: Option<i64>,
 }
 
 impl StoredEvent {
@@ -46,7 +51,9 @@ impl StoredEvent {
 }
 
 /// What the DPO filters the log by. `job_center_id` limits a job center's DPO
-/// to events concerning that job center; `None` (a global DPO) sees all.
+/// to events concerning that job center — its own users' and those of the
+/// service centers about its customers, cases and campaigns, as the events'
+/// attribution names them (migration 0026); `None` (a global DPO) sees all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub job_center_id: Option<i64>,
@@ -67,9 +74,13 @@ pub async fn list(
 ) -> Result<Vec<StoredEvent>, StoreError> {
     tx.fetch_all(
         concat!(
-            "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash
+            "SELECT seq, at, user_id, username, role, action, record_type, record_id, fields, purpose, client, job_center_id, service_center_id, prev_hash, hash,
+                (SELECT a.job_center_id FROM audit_attribution a WHERE a.event_id = audit_events.id)
+                    AS about_job_center_id
          FROM audit_events
-         WHERE seq IS NOT NULL AND ($1 IS NULL OR job_center_id = $1)
+         WHERE seq IS NOT NULL
+           AND ($1 IS NULL OR EXISTS (SELECT 1 FROM audit_attribution a
+                                      WHERE a.event_id = audit_events.id AND a.job_center_id = $1))
            AND ($2 IS NULL OR username = $2)
            AND ($3 IS NULL OR action = $3)
            AND ($4 IS NULL OR record_id = $4)

@@ -92,6 +92,13 @@ pub(super) fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
 
+/// A stored telephone number as a person reads it.
+fn opt_phone(v: &Option<String>) -> String {
+    v.as_deref()
+        .map(outreach_core::phone::display)
+        .unwrap_or_default()
+}
+
 pub(super) fn opt_date(v: &Option<String>) -> String {
     v.as_deref().map(iso_to_de).unwrap_or_default()
 }
@@ -151,8 +158,8 @@ pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) 
                 .to_string()
                 + &dispute_of("city"),
         ),
-        line("Telefon", opt(&c.phone) + &dispute_of("phone")),
-        line("Mobil", opt(&c.mobile) + &dispute_of("mobile")),
+        line("Telefon", opt_phone(&c.phone) + &dispute_of("phone")),
+        line("Mobil", opt_phone(&c.mobile) + &dispute_of("mobile")),
         line("E-Mail", opt(&c.email) + &dispute_of("email")),
         line(
             "Status",

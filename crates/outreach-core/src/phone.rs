@@ -1,5 +1,7 @@
-//! Telephone numbers as people write them, normalised to E.164 (`+492081234567`)
-//! with the `phonenumber` crate for region DE.
+//! Telephone numbers: as people write them, normalised to E.164
+//! (`+492081234567`) for storage, exports and `tel:` links, and as a person
+//! reads them (`0208 1234567`), both with the `phonenumber` crate for
+//! region DE.
 
 use phonenumber::country::Id;
 
@@ -18,6 +20,22 @@ pub fn normalize(raw: &str) -> Option<String> {
         Some(national) => normalize_german(&cleaned, national),
         None => normalize_with_crate(&cleaned),
     }
+}
+
+/// A stored number as a person reads it: German numbers in national
+/// notation grouped as the crate groups them (`0208 3261592`,
+/// `0176 27805504`), others in international notation (`+31 20 123 4567`).
+/// Text the crate cannot read is shown as it is.
+pub fn display(stored: &str) -> String {
+    let Ok(number) = phonenumber::parse(Some(Id::DE), stored) else {
+        return stored.to_string();
+    };
+    let mode = if number.code().value() == 49 {
+        phonenumber::Mode::National
+    } else {
+        phonenumber::Mode::International
+    };
+    number.format().mode(mode).to_string()
 }
 
 /// Digits with an optional leading `+`; `00` becomes `+`. `None` for text
@@ -108,7 +126,7 @@ fn normalize_with_crate(cleaned: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{clean, normalize, normalize_with_crate};
+    use super::{clean, display, normalize, normalize_with_crate};
     use phonenumber::country::Id;
     use proptest::prelude::*;
 
@@ -139,6 +157,26 @@ mod tests {
                 let expected = clean(&written).and_then(|c| normalize_with_crate(&c));
                 prop_assert_eq!(normalize(&written), expected, "{}", written);
             }
+        }
+    }
+
+    #[test]
+    fn numbers_as_a_person_reads_them() {
+        for (stored, shown) in [
+            ("+492083261592", "0208 3261592"),
+            ("+4917627805504", "0176 27805504"),
+            ("+49301234567", "030 1234567"),
+            ("+31201234567", "+31 20 123 4567"),
+            ("+41446681800", "+41 44 668 18 00"),
+            // Not a number the crate reads: as stored.
+            ("unbekannt", "unbekannt"),
+            ("", ""),
+        ] {
+            assert_eq!(display(stored), shown, "{stored}");
+        }
+        // What is shown is read back as the same number.
+        for stored in ["+492083261592", "+4917627805504", "+31201234567"] {
+            assert_eq!(normalize(&display(stored)).as_deref(), Some(stored));
         }
     }
 
