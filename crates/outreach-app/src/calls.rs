@@ -21,13 +21,80 @@ fn service_center_of(actor: &Actor) -> Result<i64> {
     actor.home.service_center().ok_or(Error::Forbidden)
 }
 
-/// The case the agent holds at `now`, if any (the desk offers to go back).
-pub async fn held_case(db: &Db, actor: &Actor, now: i64) -> Result<Option<i64>> {
-    service_center_of(actor)?;
+/// Whether the agent can be given a case now, as far as the calling times
+/// of the running campaigns go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallingTime {
+    /// A running campaign's window is open.
+    Open,
+    /// All are closed; the next one opens then (unix seconds).
+    OpensAt(i64),
+    /// No campaign of the service center runs (or none opens within a week).
+    NoneRunning,
+}
+
+/// The agent's desk: the case held, and whether calling is possible now —
+/// so that "Nächster Fall" is offered only when it can give a case.
+pub struct Desk {
+    pub held: Option<i64>,
+    pub calling: CallingTime,
+}
+
+pub async fn desk(db: &Db, actor: &Actor, now: i64) -> Result<Desk> {
+    let sc = service_center_of(actor)?;
     let mut tx = db.read().await?;
     let held = calls::current(&mut tx, actor.user_id, now).await?;
+    let running = campaign::running_for_service_center(&mut tx, sc, berlin_date(now)).await?;
     tx.commit().await?;
-    Ok(held.map(|l| l.case_id))
+    Ok(Desk {
+        held: held.map(|l| l.case_id),
+        calling: calling_time(&running, now),
+    })
+}
+
+/// The calling time of `running` at `now`: open when a window is open on a
+/// day that is not a public holiday everywhere; else the next such opening
+/// within the campaigns' periods.
+fn calling_time(running: &[campaign::Campaign], now: i64) -> CallingTime {
+    let holiday_everywhere = |at: i64| {
+        let day = berlin_date(at);
+        outreach_core::customer::STATES
+            .iter()
+            .all(|(state, _)| outreach_core::calls::holidays::holiday(day, state).is_some())
+    };
+    let mut next: Option<i64> = None;
+    for c in running {
+        let (_, last_day) = c.period();
+        let window = c.window();
+        let mut from = now;
+        // A week of calling days at most, past days that are holidays
+        // everywhere.
+        for _ in 0..14 {
+            let Some(at) = window.next_open(from) else {
+                break;
+            };
+            if berlin_date(at) > last_day {
+                break;
+            }
+            if !holiday_everywhere(at) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+                break;
+            }
+            from = start_of_next_day(at);
+        }
+    }
+    match next {
+        Some(at) if at <= now => CallingTime::Open,
+        Some(at) => CallingTime::OpensAt(at),
+        None => CallingTime::NoneRunning,
+    }
+}
+
+/// 00:00 (Berlin) of the day after the one `at` falls on.
+fn start_of_next_day(at: i64) -> i64 {
+    berlin_date(at)
+        .tomorrow()
+        .map_or(at + 86_400, outreach_core::date::berlin_day_start)
 }
 
 /// Leases the next due case of the agent's service center (audited with

@@ -19,3 +19,4 @@ pub mod phone;
 pub mod privacy;
 pub mod results;
 pub mod spreadsheet;
+pub mod text;

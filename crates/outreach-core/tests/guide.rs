@@ -47,6 +47,7 @@ fn customer() -> Customer {
         identity: BTreeMap::from([
             (IdentityItem::BirthDate, "14.03.1985".to_string()),
             (IdentityItem::Postcode, "46045".to_string()),
+            (IdentityItem::Code, "K7QM-4XRP".to_string()),
         ]),
     }
 }
@@ -60,23 +61,25 @@ fn context() -> Context {
     }
 }
 
+/// What the customer states for `item`, typed by the agent.
+fn stated(item: IdentityItem, text: &str) -> Input {
+    Input::Identity {
+        item,
+        stated: text.to_string(),
+    }
+}
+
 fn answer(values: &[&str]) -> Input {
     Input::Answer(values.iter().map(|v| v.to_string()).collect())
 }
 
-/// Greeting, identity (both items), explanation, consent.
+/// Greeting, identity (both items, as people say them), explanation,
+/// consent.
 fn through_opening(s: &mut Session) {
     s.apply(Input::Continue).unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::BirthDate,
-        matches: true,
-    })
-    .unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::Postcode,
-        matches: true,
-    })
-    .unwrap();
+    s.apply(stated(IdentityItem::BirthDate, "14.3.1985"))
+        .unwrap();
+    s.apply(stated(IdentityItem::Postcode, "46 045")).unwrap();
     assert_eq!(s.step(), Step::Explanation);
     s.apply(Input::Continue).unwrap();
     s.apply(Input::Consent(true)).unwrap();
@@ -240,11 +243,7 @@ fn refusal_after_the_explanation_discards_everything() {
     let g = default_guide();
     let mut s = Session::new(&g, customer(), context(), TODAY);
     s.apply(Input::Continue).unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::Code,
-        matches: true,
-    })
-    .unwrap();
+    s.apply(stated(IdentityItem::Code, "k7qm 4xrp")).unwrap();
     assert_eq!(s.step(), Step::Explanation);
     assert_eq!(s.view().points.len(), 5);
     s.apply(Input::Continue).unwrap();
@@ -274,16 +273,9 @@ fn refusal_mid_questions_and_declined_consent() {
 
     let mut s = Session::new(&g, customer(), context(), TODAY);
     s.apply(Input::Continue).unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::BirthDate,
-        matches: true,
-    })
-    .unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::Postcode,
-        matches: true,
-    })
-    .unwrap();
+    s.apply(stated(IdentityItem::BirthDate, "14.03.1985"))
+        .unwrap();
+    s.apply(stated(IdentityItem::Postcode, "46045")).unwrap();
     s.apply(Input::Continue).unwrap();
     s.apply(Input::Consent(false)).unwrap();
     assert_eq!(s.result().unwrap().outcome, Outcome::Refused);
@@ -294,40 +286,83 @@ fn a_failed_identity_check_shows_nothing_and_ends_the_call() {
     let g = default_guide();
     let mut s = Session::new(&g, customer(), context(), TODAY);
     s.apply(Input::Continue).unwrap();
-    s.apply(Input::Identity {
-        item: IdentityItem::BirthDate,
-        matches: true,
-    })
-    .unwrap();
+    s.apply(stated(IdentityItem::BirthDate, "14.03.1985"))
+        .unwrap();
     assert_eq!(s.step(), Step::Identity, "one of two items is not enough");
     let v = s.view();
     assert_eq!(v.customer.len(), 1);
-    // The values to compare with are shown for the check items only.
+    // The agent types what is said; nothing stored is shown to compare.
     assert_eq!(
         v.identity_items,
         vec![
-            (IdentityItem::BirthDate, "14.03.1985".to_string()),
-            (IdentityItem::Postcode, "46045".to_string()),
-            (IdentityItem::Code, String::new()),
+            IdentityItem::BirthDate,
+            IdentityItem::Postcode,
+            IdentityItem::Code
         ]
     );
-    // Mixing the methods is refused.
+    let shown = format!("{v:?}");
+    for stored in ["14.03.1985", "1985-03-14", "46045", "K7QM"] {
+        assert!(!shown.contains(stored), "{stored} in {shown}");
+    }
+    // Mixing the methods is refused; nothing typed is no statement.
+    assert!(s.apply(stated(IdentityItem::Code, "K7QM-4XRP")).is_err());
+    assert!(s.apply(stated(IdentityItem::Postcode, "  ")).is_err());
+    // A mismatch may be retried once.
+    s.apply(stated(IdentityItem::Postcode, "46046")).unwrap();
+    assert_eq!(s.step(), Step::Identity);
+    let miss = s.view().identity_miss.unwrap();
     assert!(
-        s.apply(Input::Identity {
-            item: IdentityItem::Code,
-            matches: true
-        })
-        .is_err()
+        miss.contains("„Postleitzahl“ stimmt nicht") && miss.contains("noch 1 Versuch)"),
+        "{miss}"
     );
-    s.apply(Input::Identity {
-        item: IdentityItem::Postcode,
-        matches: false,
-    })
-    .unwrap();
+    s.apply(stated(IdentityItem::Postcode, "46047")).unwrap();
     let r = s.result().unwrap();
     assert_eq!(r.outcome, Outcome::IdentityFailed);
+    assert_eq!(r.outcome.label(), "Identität nicht bestätigt");
+    assert_eq!(r.identity_method.as_deref(), Some("items"));
     assert!(!r.identity_passed && !r.consent);
     assert_eq!(s.view().customer.len(), 1);
+    // What was said is kept nowhere: not in the state, not in the result.
+    let kept = format!("{}{:?}", serde_json::to_string(s.state()).unwrap(), r);
+    for said in ["46046", "46047"] {
+        assert!(!kept.contains(said), "{said} kept: {kept}");
+    }
+}
+
+#[test]
+fn identity_statements_are_compared_as_people_say_them() {
+    let g = default_guide();
+    let check = |item, said: &str| {
+        let mut s = Session::new(&g, customer(), context(), TODAY);
+        s.apply(Input::Continue).unwrap();
+        s.apply(stated(item, said)).unwrap();
+        s.state().identity.get(&item) == Some(&true)
+    };
+    for said in ["14.03.1985", "14.3.1985", " 14.03.1985 "] {
+        assert!(check(IdentityItem::BirthDate, said), "{said}");
+    }
+    for said in ["13.03.1985", "14.03.85", "1985-03-14", "vierzehnter März"] {
+        assert!(!check(IdentityItem::BirthDate, said), "{said}");
+    }
+    assert!(check(IdentityItem::Postcode, "46 045"));
+    assert!(!check(IdentityItem::Postcode, "4604"));
+    assert!(check(IdentityItem::Code, "k7qm4xrp"));
+    assert!(!check(IdentityItem::Code, "K7QM-4XRQ"));
+
+    // One attempt only, where the guide says so; a wrong setting is named.
+    let strict = DEFAULT.replacen("[opening]\n", "[opening]\nidentity_attempts = 1\n", 1);
+    let g = Guide::parse(&strict).unwrap();
+    let mut s = Session::new(&g, customer(), context(), TODAY);
+    s.apply(Input::Continue).unwrap();
+    s.apply(stated(IdentityItem::BirthDate, "01.01.1990"))
+        .unwrap();
+    assert_eq!(s.result().unwrap().outcome, Outcome::IdentityFailed);
+    let wrong = DEFAULT.replacen("[opening]\n", "[opening]\nidentity_attempts = 5\n", 1);
+    let problems = Guide::parse(&wrong).unwrap_err();
+    assert!(
+        format!("{problems:?}").contains("identity_attempts"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -420,4 +455,57 @@ fn the_read_back_can_correct_and_conditions_follow() {
         Some("pension")
     );
     assert!(r.answers.iter().all(|a| a.question != "available"));
+}
+
+/// The progress counts the questions that apply given the answers so far:
+/// an answer that makes questions apply says so, and the read-back of a
+/// complete conversation says every applicable question was asked.
+#[test]
+fn the_guide_counts_the_same_way_everywhere() {
+    let g = default_guide();
+    let mut s = Session::new(&g, customer(), context(), TODAY);
+    through_opening(&mut s);
+    let v = s.view();
+    assert_eq!((v.position, v.total), (Some(1), 6), "only what applies yet");
+    assert_eq!(v.count_change, None);
+    s.apply(answer(&["ja"])).unwrap(); // still unemployed
+    let v = s.view();
+    assert_eq!((v.position, v.total), (Some(2), 13));
+    assert_eq!(
+        v.count_change.as_deref(),
+        Some(
+            "Die Antwort auf „Sind Sie zurzeit noch arbeitslos?“ bringt 7 Fragen dazu; es gelten jetzt 13 Fragen."
+        )
+    );
+    s.apply(answer(&["nein"])).unwrap(); // not available at once
+    let v = s.view();
+    assert_eq!((v.position, v.total), (Some(3), 14), "{:?}", v.count_change);
+    assert!(v.count_change.unwrap().contains("bringt 1 Frage dazu"));
+    // Back and the other answer: the question goes again.
+    s.apply(Input::Back).unwrap();
+    assert_eq!(s.view().count_change, None, "nothing changed by going back");
+    s.apply(answer(&["ja"])).unwrap();
+    let v = s.view();
+    assert_eq!((v.position, v.total), (Some(3), 13));
+    assert!(v.count_change.unwrap().contains("lässt 1 Frage entfallen"));
+    // On to the end, skipping what may be skipped.
+    while s.step() != Step::ReadBack {
+        let v = s.view();
+        let q = v.question.unwrap();
+        if !q.required {
+            s.apply(Input::Skip).unwrap();
+        } else if q.kind == outreach_core::guide::answer::Kind::YesNo {
+            s.apply(answer(&["ja"])).unwrap();
+        } else {
+            s.apply(answer(&["no"])).unwrap();
+        }
+        assert!(s.view().position.is_none_or(|p| p <= s.view().total));
+    }
+    let v = s.view();
+    assert_eq!(
+        (v.asked, v.total),
+        (13, 13),
+        "every applicable question asked"
+    );
+    assert!(v.answered < v.asked, "some skipped: {}", v.answered);
 }

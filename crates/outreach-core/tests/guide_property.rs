@@ -2,7 +2,9 @@
 //! Whatever the agent does, the engine never panics; no answer is taken
 //! before consent; a refusal discards everything; a finished conversation
 //! has every required question answered; the change set is exactly the
-//! mapped fields whose answer differs from the stored value.
+//! mapped fields whose answer differs from the stored value; the progress
+//! counts over the questions that apply now, and at the read-back every one
+//! of them was asked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::date;
@@ -139,6 +141,40 @@ const VALUES: [&str; 14] = [
     "",
 ];
 
+/// The customer's identity as stored (see [`customer`]).
+const IDENTITY: [(IdentityItem, &str); 4] = [
+    (IdentityItem::BirthDate, "12.08.1964"),
+    (IdentityItem::Postcode, "46045"),
+    (IdentityItem::Address, "Musterweg 3"),
+    (IdentityItem::Code, "K7QM-4XRP"),
+];
+
+/// What customers say for an identity item: the right values as people
+/// write them, and wrong ones.
+const STATED: [&str; 9] = [
+    "12.8.1964",
+    "12.08.1964",
+    "46 045",
+    "musterweg 3",
+    "k7qm4xrp",
+    "13.08.1964",
+    "46046",
+    "Musterweg 4",
+    "",
+];
+
+/// Stored values no view may show before the identity check passed.
+const NEVER_BEFORE_THE_CHECK: [&str; 8] = [
+    "12.08.1964",
+    "1964",
+    "46045",
+    "Musterweg",
+    "K7QM",
+    "+492081234567",
+    "0208 1234567",
+    "2026-01-01",
+];
+
 fn input() -> impl Strategy<Value = Input> {
     let values = proptest::collection::vec(proptest::sample::select(&VALUES[..]), 0..3)
         .prop_map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
@@ -150,7 +186,7 @@ fn input() -> impl Strategy<Value = Input> {
     ]);
     prop_oneof![
         4 => Just(Input::Continue),
-        3 => (item, prop::bool::weighted(0.9)).prop_map(|(item, matches)| Input::Identity { item, matches }),
+        3 => (item, proptest::sample::select(&STATED[..])).prop_map(|(item, said)| Input::Identity { item, stated: said.to_string() }),
         2 => prop::bool::weighted(0.9).prop_map(Input::Consent),
         10 => values.clone().prop_map(Input::Answer),
         2 => Just(Input::Skip),
@@ -167,7 +203,7 @@ fn customer(stored: &[(Field, &str)]) -> Customer {
         first_name: "Ömer".into(),
         last_name: "Groß".into(),
         values: stored.iter().map(|(f, v)| (*f, v.to_string())).collect(),
-        identity: BTreeMap::new(),
+        identity: IDENTITY.iter().map(|(i, v)| (*i, v.to_string())).collect(),
     }
 }
 
@@ -184,6 +220,45 @@ fn valid(kind: &Kind) -> Vec<String> {
         _ => "x",
     };
     vec![v.to_string()]
+}
+
+/// The counts the agent sees are over the same questions: those that apply
+/// now. The current question is one of them; an announced change of the
+/// count names the count there is now.
+fn counts_agree(s: &Session) -> Result<(), TestCaseError> {
+    let v = s.view();
+    prop_assert!(
+        v.answered <= v.asked && v.asked <= v.total,
+        "{} {} {}",
+        v.answered,
+        v.asked,
+        v.total
+    );
+    match s.step() {
+        Step::Question(_) => {
+            let position = v.position.unwrap_or(0);
+            prop_assert!(
+                position >= 1 && position <= v.total,
+                "Frage {} von {}",
+                position,
+                v.total
+            );
+        }
+        _ => prop_assert_eq!(v.position, None),
+    }
+    if let Some(sentence) = &v.count_change {
+        let now = if v.total == 1 {
+            "1 Frage".to_string()
+        } else {
+            format!("{} Fragen", v.total)
+        };
+        prop_assert!(
+            sentence.ends_with(&format!("es gelten jetzt {now}.")),
+            "{}",
+            sentence
+        );
+    }
+    Ok(())
 }
 
 proptest! {
@@ -207,6 +282,7 @@ proptest! {
         let today = date(2026, 6, 1);
         let mut s = Session::new(&guide, customer(&stored), context, today);
         for input in inputs {
+            let said = input.clone();
             let before = s.state().clone();
             let answering = matches!(input, Input::Answer(_) | Input::Correct { .. } | Input::Skip);
             let refusing = input == Input::Refuse;
@@ -228,10 +304,24 @@ proptest! {
                     prop_assert_eq!(&before, s.state());
                 }
             }
-            // Nothing beyond the name before the identity check passed.
+            // Nothing beyond the name before the identity check passed:
+            // no stored value anywhere in the view.
             if !s.state().consent && matches!(s.step(), Step::Greeting | Step::Identity) {
-                prop_assert_eq!(s.view().customer.len(), 1);
+                let v = s.view();
+                prop_assert_eq!(v.customer.len(), 1);
+                let shown = format!("{v:?}");
+                for stored in NEVER_BEFORE_THE_CHECK {
+                    prop_assert!(!shown.contains(stored), "{} shown before the check: {}", stored, shown);
+                }
             }
+            // What a customer said is kept nowhere.
+            if let Input::Identity { stated, .. } = &said
+                && stated.len() > 3
+            {
+                let kept = serde_json::to_string(s.state()).unwrap();
+                prop_assert!(!kept.contains(stated.as_str()), "{} kept: {}", stated, kept);
+            }
+            counts_agree(&s)?;
         }
         // Then a careful agent finishes the call (within a bound).
         let mut steps = 0;
@@ -239,15 +329,22 @@ proptest! {
             steps += 1;
             let input = match s.step() {
                 Step::Greeting | Step::Explanation => Input::Continue,
-                Step::Identity => Input::Identity { item: IdentityItem::Code, matches: true },
+                Step::Identity => Input::Identity { item: IdentityItem::Code, stated: "K7QM-4XRP".into() },
                 Step::Consent => Input::Consent(true),
                 Step::Question(_) => Input::Answer(valid(&s.view().question.unwrap().kind)),
                 Step::ReadBack => Input::Confirm,
                 Step::Finished => break,
             };
+            let at_read_back = s.step() == Step::ReadBack;
+            if at_read_back {
+                // The careful agent has been asked every question that applies.
+                let v = s.view();
+                prop_assert_eq!(v.asked, v.total, "asked of applicable at the read-back");
+            }
+            counts_agree(&s)?;
             if s.apply(input).is_err() {
                 // e.g. the code after items were marked: fail the check instead.
-                s.apply(Input::Identity { item: IdentityItem::BirthDate, matches: false })
+                s.apply(Input::Identity { item: IdentityItem::BirthDate, stated: "01.01.1900".into() })
                     .or_else(|_| s.apply(Input::Refuse))
                     .unwrap();
             }

@@ -203,6 +203,29 @@ pub async fn update(
 }
 
 /// The job center's campaigns, newest first.
+/// A running campaign's progress: its cases and how many are closed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Progress {
+    pub id: i64,
+    pub name: String,
+    pub case_count: i64,
+    pub closed: i64,
+}
+
+/// The job center's running campaigns with their progress.
+pub async fn running_progress(
+    tx: &mut Tx,
+    job_center_id: i64,
+) -> Result<Vec<Progress>, StoreError> {
+    tx.fetch_all(
+        "SELECT p.id, p.name, p.case_count,
+                (SELECT COUNT(*) FROM cases k WHERE k.campaign_id = p.id AND k.closed_at IS NOT NULL) AS closed
+         FROM campaigns p WHERE p.job_center_id = $1 AND p.state = 'active' ORDER BY p.id",
+        args![job_center_id],
+    )
+    .await
+}
+
 pub async fn list(tx: &mut Tx, job_center_id: i64) -> Result<Vec<Campaign>, StoreError> {
     tx.fetch_all(
         concat!(

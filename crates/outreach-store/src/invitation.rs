@@ -129,6 +129,24 @@ pub async fn for_case(
     .await
 }
 
+/// How many appointments invitations of `issued_by` set from `from` to
+/// `until` (ISO days, both included).
+pub async fn appointments_between(
+    tx: &mut Tx,
+    job_center_id: i64,
+    issued_by: i64,
+    (from, until): (&str, &str),
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM invitations
+             WHERE job_center_id = $1 AND created_by = $2 AND appointment_on >= $3 AND appointment_on <= $4",
+            args![job_center_id, issued_by, from, until],
+        )
+        .await?;
+    Ok(n)
+}
+
 /// The invitations dated `letter_date` (ISO), in the order they were made.
 pub async fn of_day(
     tx: &mut Tx,

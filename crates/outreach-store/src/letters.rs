@@ -344,6 +344,18 @@ pub async fn create_batch(
     Ok(batch_id)
 }
 
+/// How many of the job center's print batches are not marked sent yet.
+pub async fn unsent_batches(tx: &mut Tx, job_center_id: i64) -> Result<i64, StoreError> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM letter_batches b JOIN campaigns p ON p.id = b.campaign_id
+             WHERE p.job_center_id = $1 AND b.sent_on IS NULL",
+            args![job_center_id],
+        )
+        .await?;
+    Ok(n)
+}
+
 /// The campaign's letter batches, if the campaign is in `scope`.
 pub async fn batches(
     tx: &mut Tx,

@@ -2,7 +2,8 @@
 //! PostgreSQL, through the whole router (sessions, CSRF, guards, templates,
 //! audit). Prints figures; run with `cargo bench -p outreach-web --bench requests`.
 //!
-//! Measured: a login (Argon2id), the start page (session lookup), and a customer
+//! Measured: a login (Argon2id), the start page (session lookup; then each
+//! role's with a running campaign, whose work lists it shows), and a customer
 //! record (scoped read plus an audit event appended in the same transaction —
 //! every such read takes the audit chain's head lock).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -106,6 +107,19 @@ async fn main() {
         measure(&app, &admin, "/", per_task)
             .await
             .print("GET / (start page)");
+        // Every role's start page with a running campaign (its work lists).
+        common::running_campaign(&app).await;
+        for role in [
+            Role::JobcenterAdmin,
+            Role::CaseManager,
+            Role::Supervisor,
+            Role::Agent,
+            Role::Dpo,
+        ] {
+            measure(&app, &username(role, Side::Own), "/", per_task)
+                .await
+                .print(&format!("GET / ({}, campaign running)", role.code()));
+        }
         let path = format!("/kunden/{}", app.fixtures.customer_a);
         measure(&app, &admin, &path, per_task)
             .await

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
-use outreach_app::calls::{self, AgentCase, Conversation, HeldCase, Opened, Recorded};
+use outreach_app::calls::{self, AgentCase, CallingTime, Conversation, HeldCase, Opened, Recorded};
 use outreach_core::access::Action;
 use outreach_core::calls::CallingWindow;
 use outreach_core::calls::rules::{AttemptResult, Number};
@@ -42,6 +42,9 @@ struct DeskPage {
     layout: Layout,
     notice: String,
     held: Option<i64>,
+    /// Whether "Nächster Fall" can give a case now; else why not, and when.
+    open: bool,
+    closed: String,
 }
 
 async fn desk(
@@ -49,7 +52,6 @@ async fn desk(
     ctx: Ctx,
     QueryData(query): QueryData,
 ) -> Result<DeskPage, AppError> {
-    let held = calls::held_case(&state.db, &ctx.user.actor, state.clock.now()).await?;
     let notice = match query.get("meldung") {
         "leer" => "Zurzeit ist kein Fall fällig. Bitte versuchen Sie es gleich noch einmal.",
         "erfasst" => "Das Ergebnis ist gespeichert.",
@@ -67,10 +69,39 @@ async fn desk(
         "dropped" => "Verbindung abgebrochen: die Antworten bleiben als Entwurf für den Rückruf.",
         _ => "",
     };
+    desk_page(&state, &ctx, notice.into()).await
+}
+
+/// The desk with `notice` above it: the case held, or "Nächster Fall" while
+/// calling is possible, or when it is possible again.
+async fn desk_page(state: &AppState, ctx: &Ctx, notice: String) -> Result<DeskPage, AppError> {
+    let desk = calls::desk(&state.db, &ctx.user.actor, state.clock.now()).await?;
+    let (open, closed) = match desk.calling {
+        CallingTime::Open => (true, String::new()),
+        CallingTime::OpensAt(at) => (
+            false,
+            format!(
+                "Zurzeit ist keine Anrufzeit; „Nächster Fall“ gibt es erst dann wieder. Die nächste Anrufzeit beginnt am {} {}.",
+                outreach_core::calls::WEEKDAYS
+                    .iter()
+                    .find(|(d, _, _)| *d == berlin_date(at).weekday())
+                    .map_or("", |(_, _, name)| name),
+                format_de_datetime(at)
+            ),
+        ),
+        CallingTime::NoneRunning => (
+            false,
+            "Zurzeit läuft keine Aktion Ihres Service-Centers, für die angerufen werden kann."
+                .to_string(),
+        ),
+    };
+    let held = desk.held;
     Ok(DeskPage {
         layout: Layout::new(&ctx.user, "Anrufe", "/anrufe"),
-        notice: notice.into(),
+        notice,
         held,
+        open,
+        closed,
     })
 }
 
@@ -181,17 +212,11 @@ async fn case_page(
                         .closed_at
                         .map(|at| format!(" ({})", format_de_datetime(at)))
                         .unwrap_or_default();
-                    let held =
-                        calls::held_case(&state.db, &ctx.user.actor, state.clock.now()).await?;
-                    Ok(DeskPage {
-                        layout: Layout::new(&ctx.user, "Anrufe", "/anrufe"),
-                        notice: format!(
-                            "Dieser Fall ist abgeschlossen{when}: {}. Er wird nicht mehr angerufen.",
-                            done.disposition.label()
-                        ),
-                        held,
-                    }
-                    .into_response())
+                    let notice = format!(
+                        "Dieser Fall ist abgeschlossen{when}: {}. Er wird nicht mehr angerufen.",
+                        done.disposition.label()
+                    );
+                    Ok(desk_page(&state, &ctx, notice).await?.into_response())
                 }
                 // The lease ended: back to the desk, nothing of the case shown.
                 None => Ok(Redirect::to("/anrufe?meldung=abgelaufen").into_response()),

@@ -5,7 +5,7 @@
 use crate::forms::FormData;
 use outreach_core::guide::answer::{Kind, LICENCE_CLASSES};
 use outreach_core::guide::definition::IdentityItem;
-use outreach_core::guide::session::{CallResult, Change, Input, Session, Step};
+use outreach_core::guide::session::{CallResult, Change, Input, Session, Step, View};
 
 /// One option of a radio or check box group.
 pub struct Opt {
@@ -30,8 +30,8 @@ pub struct Widget {
 pub struct IdentityRow {
     pub code: String,
     pub label: String,
-    /// The stored value to compare with (not to be read out).
-    pub stored: String,
+    /// How to type what the customer says.
+    pub hint: &'static str,
     /// Already confirmed as matching.
     pub marked: bool,
     /// The first item still to check: it gets the focus.
@@ -54,9 +54,13 @@ pub struct StepView {
     pub purpose: String,
     pub required: bool,
     pub progress: String,
+    /// Why the number of questions just changed, if it did.
+    pub count_change: String,
     pub customer: Vec<(String, String)>,
     /// The identity items to check.
     pub identity: Vec<IdentityRow>,
+    /// Why the last identity statement was not taken, if it was not.
+    pub identity_miss: String,
     pub widget: Option<Widget>,
     pub changes: Vec<Change>,
     pub answers: Vec<AnswerRow>,
@@ -140,6 +144,41 @@ fn widget(id: &str, kind: &Kind, inputs: &[String]) -> Widget {
     w
 }
 
+/// Where the conversation stands among the questions that apply now:
+/// "Frage 3 von 9" while asking, what was asked at the read-back.
+fn progress(view: &View) -> String {
+    let plural = |n: usize| {
+        if n == 1 {
+            "1 Frage".to_string()
+        } else {
+            format!("{n} Fragen")
+        }
+    };
+    match (view.step, view.position) {
+        (Step::Question(_), Some(position)) => format!("Frage {position} von {}", view.total),
+        (Step::ReadBack | Step::Finished, _) => {
+            let asked = match (view.asked, view.total) {
+                (1, 1) => "Die zutreffende Frage gestellt".to_string(),
+                (asked, total) if asked == total => {
+                    format!("Alle {total} zutreffenden Fragen gestellt")
+                }
+                (asked, total) => format!("{asked} von {total} zutreffenden Fragen gestellt"),
+            };
+            match view.asked.saturating_sub(view.answered) {
+                0 => format!("{asked}, alle beantwortet."),
+                without => format!(
+                    "{asked}: {} beantwortet, {without} ohne Angabe.",
+                    view.answered
+                ),
+            }
+        }
+        _ => format!(
+            "Nach der Einwilligung folgen zurzeit {}.",
+            plural(view.total)
+        ),
+    }
+}
+
 /// The page's view of the session's current step. `correcting`: the
 /// question the agent chose to correct at the read-back; `entered`: the
 /// values of a refused answer, shown again with `error`.
@@ -158,25 +197,32 @@ pub fn step_view(
         hint: String::new(),
         purpose: String::new(),
         required: false,
-        progress: format!("{} von {} Fragen beantwortet", view.answered, view.total),
+        progress: progress(&view),
+        count_change: view.count_change.clone().unwrap_or_default(),
         customer: view.customer.clone(),
         identity: {
             let first_open = view
                 .identity_items
                 .iter()
-                .position(|(i, _)| !view.identity_marked.contains(i));
+                .position(|i| !view.identity_marked.contains(i));
             view.identity_items
                 .iter()
                 .enumerate()
-                .map(|(n, (i, stored))| IdentityRow {
+                .map(|(n, i)| IdentityRow {
                     code: i.code().to_string(),
                     label: i.label().to_string(),
-                    stored: stored.clone(),
+                    hint: match i {
+                        IdentityItem::BirthDate => "wie genannt, z. B. 1.2.1980",
+                        IdentityItem::Postcode => "fünf Ziffern",
+                        IdentityItem::Address => "Straße und Hausnummer, wie genannt",
+                        IdentityItem::Code => "die acht Zeichen aus dem Schreiben",
+                    },
                     marked: view.identity_marked.contains(i),
                     focus: Some(n) == first_open,
                 })
                 .collect()
         },
+        identity_miss: view.identity_miss.clone().unwrap_or_default(),
         widget: None,
         changes: view.changes.clone(),
         answers: Vec::new(),
@@ -343,6 +389,14 @@ pub fn answer_values(form: &FormData) -> Vec<String> {
     values
 }
 
+/// The identity items in the order the form shows them.
+const IDENTITY_ITEMS: [IdentityItem; 4] = [
+    IdentityItem::BirthDate,
+    IdentityItem::Postcode,
+    IdentityItem::Address,
+    IdentityItem::Code,
+];
+
 /// The engine's input for the button pressed (`aktion`).
 pub fn input_from_form(form: &FormData) -> Option<Input> {
     let action = form.get("aktion");
@@ -360,14 +414,7 @@ pub fn input_from_form(form: &FormData) -> Option<Input> {
         "abgebrochen" => Input::Dropped,
         "einwilligung:ja" => Input::Consent(true),
         "einwilligung:nein" => Input::Consent(false),
-        other => {
-            let rest = other.strip_prefix("identitaet:")?;
-            let (item, verdict) = rest.split_once(':')?;
-            Input::Identity {
-                item: IdentityItem::parse(item)?,
-                matches: verdict == "ja",
-            }
-        }
+        _ => return None,
     })
 }
 
@@ -386,6 +433,31 @@ pub fn apply_form(session: &mut Session, form: &FormData) -> Applied {
     let mut applied = Applied::default();
     if let Some(id) = form.get("aktion").strip_prefix("aendern:") {
         applied.correcting = Some(id.to_string());
+    } else if form.get("aktion") == "identitaet" {
+        // Each statement typed, in the order of the form; the first that is
+        // refused stops. What was typed is not shown again.
+        let stated: Vec<Input> = IDENTITY_ITEMS
+            .into_iter()
+            .filter_map(|item| {
+                let said = form.get(&format!("angabe_{}", item.code()));
+                (!said.is_empty()).then(|| Input::Identity {
+                    item,
+                    stated: said.to_string(),
+                })
+            })
+            .collect();
+        if stated.is_empty() {
+            applied.error = "Bitte tragen Sie ein, was die Person nennt.".into();
+        }
+        for input in stated {
+            if session.step() != Step::Identity {
+                break;
+            }
+            if let Err(e) = session.apply(input) {
+                applied.error = e.0;
+                break;
+            }
+        }
     } else if let Some(input) = input_from_form(form) {
         let values = answer_values(form);
         if let Err(e) = session.apply(input) {

@@ -19,6 +19,12 @@ pub enum AppError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A field's value was refused (too long, a character nobody means to
+    /// enter): the German message names the field.
+    #[error("input refused: {0}")]
+    Input(String),
+    #[error("body too large")]
+    BodyTooLarge,
     #[error("too many requests from one address")]
     TooManyRequests,
     #[error("request line too long")]
@@ -70,7 +76,10 @@ impl From<StoreError> for AppError {
 #[template(path = "error.html")]
 struct ErrorPage {
     title: &'static str,
-    message: &'static str,
+    message: std::borrow::Cow<'static, str>,
+    /// The link back: to the form the reader came from (by script), or to
+    /// the start page.
+    back_to_form: bool,
     training: &'static str,
 }
 
@@ -116,6 +125,22 @@ impl IntoResponse for AppError {
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)
             }
+            AppError::Input(message) => {
+                return ErrorPage::back(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Eingabe nicht übernommen",
+                    format!(
+                        "{message} Es wurde nichts gespeichert. Bitte gehen Sie im Browser zurück, korrigieren Sie die Eingabe und senden Sie das Formular erneut."
+                    ),
+                );
+            }
+            AppError::BodyTooLarge => {
+                return ErrorPage::back(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Eingabe zu groß",
+                    "Das Formular war größer als 1 MB und wurde nicht übernommen; es wurde nichts gespeichert. Bitte gehen Sie im Browser zurück und kürzen Sie die Eingabe (einen großen Leitfaden etwa in mehreren Schritten).".into(),
+                );
+            }
             AppError::Internal { context, source } => {
                 let mut causes = vec![source.to_string()];
                 let mut next = source.source();
@@ -136,8 +161,25 @@ impl IntoResponse for AppError {
             status,
             ErrorPage {
                 title,
-                message,
+                message: message.into(),
+                back_to_form: false,
                 training,
+            },
+        )
+            .into_response()
+    }
+}
+
+impl ErrorPage {
+    /// A page about the reader's own input: it sends them back to the form.
+    fn back(status: StatusCode, title: &'static str, message: String) -> Response {
+        (
+            status,
+            ErrorPage {
+                title,
+                message: message.into(),
+                back_to_form: true,
+                training: crate::layout::training_banner(),
             },
         )
             .into_response()

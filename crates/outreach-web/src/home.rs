@@ -7,10 +7,17 @@ use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use outreach_app::calls::CallingTime;
 use outreach_core::access::{Action, Role};
 
 pub fn routes() -> Routes {
     Routes::new().get("/", Access::Action(Action::UseAccount), start)
+}
+
+/// A line of work on the start page, with where to do it.
+struct WorkLine {
+    text: String,
+    href: String,
 }
 
 /// A figure on the start page.
@@ -27,6 +34,7 @@ struct HomePage {
     organisation: String,
     intro: &'static str,
     figures: Vec<Figure>,
+    work: Vec<WorkLine>,
     /// For the DPO: the alert of a broken audit chain found by the last
     /// check, and of audit retention held.
     alerts: Vec<String>,
@@ -35,13 +43,13 @@ struct HomePage {
 fn intro(role: Role) -> &'static str {
     match role {
         Role::Agent => {
-            "Zurzeit liegt kein Fall für Sie vor. Sobald die Anrufwarteschlange Ihnen einen Fall zuteilt, erscheint er hier."
+            "Unter „Anrufe“ teilt Ihnen die Warteschlange den nächsten fälligen Fall zu, solange Anrufzeit ist."
         }
         Role::Supervisor => {
-            "Hier sehen Sie die Aufträge Ihres Service-Centers und die Zahl der Kundinnen und Kunden, die Sie im Auftrag betreuen."
+            "Hier sehen Sie, was in den laufenden Aktionen Ihres Service-Centers jetzt zu tun ist; Einzelheiten unter „Teamleitung“."
         }
         Role::CaseManager => {
-            "Hier finden Sie Ihre Kundinnen und Kunden (nach Ihrer pAp-Kennung) und künftig die Ergebnisse der Telefonate."
+            "Hier finden Sie die Ergebnisse der Telefonate mit Ihren Kundinnen und Kunden (nach Ihrer pAp-Kennung) und Ihre Termine."
         }
         Role::JobcenterAdmin => {
             "Sie verwalten die Kundendaten Ihres Jobcenters und die Aufträge an Service-Center."
@@ -118,6 +126,134 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
             href: "/admin/organisationen",
         });
     }
+    let mut work = Vec::new();
+    for c in &o.campaigns {
+        let percent = if c.case_count > 0 {
+            c.closed * 100 / c.case_count
+        } else {
+            0
+        };
+        work.push(WorkLine {
+            text: format!(
+                "Aktion „{}“ läuft: {} von {} Fällen abgeschlossen ({percent} %).",
+                c.name, c.closed, c.case_count
+            ),
+            href: format!("/aktionen/{}", c.id),
+        });
+    }
+    if let Some(n) = o.unsent_batches.filter(|n| *n > 0) {
+        work.push(WorkLine {
+            text: format!(
+                "{} warte{} darauf, als versandt markiert zu werden.",
+                if n == 1 {
+                    "1 Druckstapel".to_string()
+                } else {
+                    format!("{n} Druckstapel")
+                },
+                if n == 1 { "t" } else { "n" }
+            ),
+            href: "/aktionen".into(),
+        });
+    }
+    if actor.role == Role::JobcenterAdmin {
+        work.push(WorkLine {
+            text: match &o.last_import {
+                Some(i) => format!(
+                    "Letzter Import: „{}“ am {}, {} Zeilen übernommen, {} abgelehnt.",
+                    i.file_name,
+                    outreach_core::date::format_de_datetime(i.finished_at),
+                    i.accepted,
+                    i.rejected
+                ),
+                None => "Noch kein Import: Kundendaten kommen über „Import“ herein.".into(),
+            },
+            href: "/kunden/import".into(),
+        });
+    }
+    if actor.role == Role::Dpo {
+        work.push(WorkLine {
+            text: match &o.last_check {
+                Some(c) if c.broken_seq.is_none() => format!(
+                    "Letzte Prüfung der Protokollkette am {}: {} Ereignisse geprüft, unversehrt.",
+                    outreach_core::date::format_de_datetime(c.checked_at),
+                    c.events_checked
+                ),
+                Some(c) => format!(
+                    "Letzte Prüfung der Protokollkette am {}: verletzt ({}).",
+                    outreach_core::date::format_de_datetime(c.checked_at),
+                    c.reason
+                ),
+                None => "Die Protokollkette wurde noch nicht geprüft.".into(),
+            },
+            href: "/protokoll".into(),
+        });
+        work.push(WorkLine {
+            text: match o.deletion_runs.first() {
+                Some((at, summary)) => format!(
+                    "Letzter Löschlauf am {}: {summary}",
+                    outreach_core::date::format_de_datetime(*at)
+                ),
+                None => "Noch kein Löschlauf.".into(),
+            },
+            href: "/aufbewahrung".into(),
+        });
+        if let Some(n) = o.access_requests {
+            work.push(WorkLine {
+                text: format!("Auskunftsersuchen (Art. 15) in den letzten 30 Tagen: {n}."),
+                href: "/protokoll?aktion=access_request".into(),
+            });
+        }
+    }
+    if let Some(n) = o.unread_results {
+        figures.push(Figure {
+            label: "Ungelesene Ergebnisse",
+            value: n.to_string(),
+            href: "/ergebnisse?ungelesen=1",
+        });
+    }
+    if let Some(n) = o.appointments_this_week {
+        figures.push(Figure {
+            label: "Termine aus Einladungen in den nächsten 7 Tagen",
+            value: n.to_string(),
+            href: "/einladungen",
+        });
+    }
+    if let Some(team) = &o.team {
+        figures.push(Figure {
+            label: "Laufende Aktionen (Anrufzeit jetzt offen)",
+            value: format!("{} ({})", team.campaigns, team.open),
+            href: "/teamleitung",
+        });
+        figures.push(Figure {
+            label: "Jetzt fällige Fälle",
+            value: team.due_now.to_string(),
+            href: "/teamleitung",
+        });
+        figures.push(Figure {
+            label: "Rückrufe in der nächsten Stunde",
+            value: team.callbacks_next_hour.to_string(),
+            href: "/teamleitung",
+        });
+        figures.push(Figure {
+            label: "Zuteilungen länger als 15 Minuten",
+            value: team.stuck_leases.to_string(),
+            href: "/teamleitung",
+        });
+    }
+    if let Some(calling) = o.calling {
+        figures.push(Figure {
+            label: "Anrufzeit",
+            value: match calling {
+                CallingTime::Open => "jetzt offen".to_string(),
+                CallingTime::OpensAt(at) => format!(
+                    "beginnt wieder am {}",
+                    outreach_core::date::format_de_datetime(at)
+                ),
+                CallingTime::NoneRunning => "keine laufende Aktion".to_string(),
+            },
+            href: "/anrufe",
+        });
+    }
     if actor.role == Role::Dpo {
         figures.push(Figure {
             label: "Protokoll einsehen und prüfen",
@@ -135,5 +271,6 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         alerts,
         intro: intro(actor.role),
         figures,
+        work,
     })
 }

@@ -164,16 +164,7 @@ impl Chart {
 }
 
 fn number(n: i64) -> String {
-    // German thousands separator.
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
+    outreach_core::text::de_integer(n)
 }
 
 fn decimal(value: Option<f64>) -> String {

@@ -11,9 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// The largest form body accepted.
-const MAX_FORM_BYTES: usize = 1024 * 1024;
-
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
 connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -183,8 +180,9 @@ pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: 
         };
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return AppError::BadRequest("Die gesendeten Daten sind zu groß.").into_response();
+    let bytes = match crate::forms::read_body(body, crate::forms::MAX_FORM_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused.into_response(),
     };
     let provided = from_header.or_else(|| {
         form_urlencoded::parse(&bytes)

@@ -89,10 +89,22 @@
         params.append(name, el.value);
       });
     });
-    fetch(form.getAttribute("data-preview") + "?" + params.toString(), { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) out.textContent = data.text; })
-      .catch(function () {});
+    var url = form.getAttribute("data-preview") + "?" + params.toString();
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.ok) { return r.json(); }
+        throw new Error(r.status === 414
+          ? "Die Auswahl ist zu lang für die Vorschau (die Adresse hätte mehr als 8.192 Zeichen). Bitte kürzen Sie die Liste der Postleitzahlen."
+          : r.status === 422
+            ? "Die Auswahl wurde nicht angenommen (ein Feld ist zu lang oder enthält ein unzulässiges Zeichen). „Anzahl anzeigen“ nennt das Feld."
+            : "Der Server hat die Vorschau abgelehnt (Status " + r.status + "). „Anzahl anzeigen“ zeigt die Anzahl ohne Vorschau.");
+      })
+      .then(function (data) { out.textContent = data.text; })
+      .catch(function (e) {
+        out.textContent = "Keine Vorschau: " + (e && e.message && e.message !== "Failed to fetch"
+          ? e.message
+          : "Der Server ist gerade nicht erreichbar.");
+      });
   }
   form.addEventListener("input", function () {
     clearTimeout(timer);
@@ -157,4 +169,14 @@
   } else {
     ready();
   }
+})();
+
+// "Zurück zum Formular" on a refused input: back to the form as it was
+// filled in (without script the link leads to the start page).
+(function () {
+  document.querySelectorAll("a[data-back]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (window.history.length > 1) { event.preventDefault(); window.history.back(); }
+    });
+  });
 })();

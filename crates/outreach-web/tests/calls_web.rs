@@ -99,10 +99,13 @@ async fn an_agent_calls_two_cases() {
         say(
             &mut client,
             &talk,
-            &[("aktion", "identitaet:birth_date:ja")],
+            &[
+                ("aktion", "identitaet"),
+                ("angabe_birth_date", "17.5.1980"),
+                ("angabe_postcode", "46045"),
+            ],
         )
         .await;
-        say(&mut client, &talk, &[("aktion", "identitaet:postcode:ja")]).await;
         say(&mut client, &talk, &[("aktion", "weiter")]).await;
         say(&mut client, &talk, &[("aktion", "einwilligung:ja")]).await;
         say(

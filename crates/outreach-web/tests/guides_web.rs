@@ -45,19 +45,42 @@ async fn opening(client: &mut Client, url: &str) -> String {
     let page = client.get(url).await.body;
     assert!(page.contains("Frau Mustermann"), "{page}");
     let page = step(client, url, &page, &[("aktion", "weiter")]).await;
-    assert!(page.contains("zum Abgleich, nicht vorlesen: 12.08.1964"));
+    // The agent types what the customer says; nothing stored is shown.
+    assert!(!page.contains("12.08.1964"), "no stored date of birth");
     assert!(
-        !page.contains("Musterstraße"),
+        !page.contains("Musterstraße") && !page.contains("46045"),
         "no stored data beyond the name"
     );
+    assert!(
+        page.contains("Geburtsdatum, wie die Person es nennt"),
+        "{page}"
+    );
+    // A wrong postcode: said so, one more try; then the right ones.
     let page = step(
         client,
         url,
         &page,
-        &[("aktion", "identitaet:birth_date:ja")],
+        &[
+            ("aktion", "identitaet"),
+            ("angabe_birth_date", "12.8.1964"),
+            ("angabe_postcode", "46046"),
+        ],
     )
     .await;
-    let page = step(client, url, &page, &[("aktion", "identitaet:postcode:ja")]).await;
+    assert!(page.contains("Geburtsdatum: stimmt überein"), "{page}");
+    assert!(
+        page.contains("„Postleitzahl“ stimmt nicht mit den gespeicherten Daten überein")
+            && page.contains("noch 1 Versuch)"),
+        "{page}"
+    );
+    assert!(!page.contains("46046"), "what was said is not shown again");
+    let page = step(
+        client,
+        url,
+        &page,
+        &[("aktion", "identitaet"), ("angabe_postcode", "46 045")],
+    )
+    .await;
     assert!(page.contains("Die Teilnahme an diesem Gespräch ist freiwillig."));
     step(client, url, &page, &[("aktion", "weiter")]).await
 }
@@ -98,6 +121,21 @@ async fn guides_and_the_preview() {
         client.csrf = csrf_in(&early.body);
         let mut page = step(&mut client, &url, &page, &[("aktion", "einwilligung:ja")]).await;
         assert!(page.contains("Sind Sie zurzeit noch arbeitslos?"));
+        // The count: over the questions that apply so far, and why it grows.
+        assert!(page.contains("Frage 1 von 6"), "{page}");
+        page = step(
+            &mut client,
+            &url,
+            &page,
+            &[("aktion", "antwort"), ("antwort", "ja")],
+        )
+        .await;
+        assert!(page.contains("Frage 2 von 13"), "{page}");
+        assert!(
+            page.contains("Die Antwort auf „Sind Sie zurzeit noch arbeitslos?“ bringt 7 Fragen dazu; es gelten jetzt 13 Fragen."),
+            "{page}"
+        );
+        page = step(&mut client, &url, &page, &[("aktion", "zurueck")]).await;
         // Bad input: named, nothing lost.
         for (answer, _) in [("ja", "still"), ("ja", "available"), ("no", "health")] {
             page = step(
@@ -173,6 +211,11 @@ async fn guides_and_the_preview() {
             page = step(&mut client, &url, &page, &fields).await;
         }
         assert!(page.contains("Keine Änderungen"), "{page}");
+        assert!(
+            page.contains("Alle 13 zutreffenden Fragen gestellt:")
+                || page.contains("Alle 13 zutreffenden Fragen gestellt, alle beantwortet."),
+            "{page}"
+        );
         let done = step(&mut client, &url, &page, &[("aktion", "bestaetigen")]).await;
         assert!(done.contains("Gespräch geführt, Daten bestätigt"), "{done}");
 

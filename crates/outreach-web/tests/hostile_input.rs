@@ -330,6 +330,14 @@ const REFLECTED: [&str; 2] = ["<script>alert(1)</script>", "<img src=x onerror=a
 /// field by field (422) shows a message next to a field or in the error
 /// summary; any other refusal is an error page with its own title.
 fn names_the_problem(status: StatusCode, body: &str) -> bool {
+    // A value refused before any form sees it: the page names the field
+    // („…“) and what is wrong with it.
+    if body.contains("<h1>Eingabe nicht übernommen</h1>") {
+        return body.contains("<p>„")
+            && ["darf höchstens", "enthält", "einzeilig"]
+                .iter()
+                .any(|what| body.contains(what));
+    }
     if status == StatusCode::UNPROCESSABLE_ENTITY || body.contains("class=\"error-summary\"") {
         return field_messages_missing(body).is_empty();
     }
@@ -343,6 +351,7 @@ fn names_the_problem(status: StatusCode, body: &str) -> bool {
         "<h1>Keine Berechtigung</h1>",
         "<h1>Sicherheitsprüfung fehlgeschlagen</h1>",
         "<h1>Zurzeit zu viele Übertragungen</h1>",
+        "<h1>Eingabe zu groß</h1>",
     ]
     .iter()
     .any(|title| body.contains(title))

@@ -1,7 +1,8 @@
 //! The server loop over real TCP connections (both databases): the
 //! header-read timeout, idle timeouts that cut a stalled body but not a
-//! slow steady one, German 414/431 pages, the bound on uploads at once, and
-//! an API import that checks its token before reading a byte of the body.
+//! slow steady one, German 414/431 pages, a German 413 page for a form too
+//! large that the sender gets to read, the bound on uploads at once, and an
+//! API import that checks its token before reading a byte of the body.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -202,6 +203,63 @@ async fn long_request_lines_and_headers_get_a_german_page() {
             .await
             .unwrap();
         assert!(answer(&mut fine).await.0.starts_with("HTTP/1.1 200"));
+    }
+}
+
+/// A form body of 24 MB (the limit is 1 MB): the server reads it to its end
+/// and answers with the German page; the browser, still sending, reads it
+/// instead of a reset connection.
+#[tokio::test]
+async fn a_form_too_large_gets_a_german_page_its_sender_reads() {
+    for backend in backends().await {
+        let app = TestApp::with_config(backend, limits(5)).await;
+        let server = start(&app).await;
+        let mut first = connect(&server).await;
+        first
+            .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (login, _) = answer(&mut first).await;
+        let cookie = login
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("set-cookie: ")
+                    .or(l.strip_prefix("Set-Cookie: "))
+            })
+            .and_then(|c| c.split(';').next())
+            .expect("the login form's cookie")
+            .to_string();
+        let size = 24 * 1024 * 1024;
+        let (mut reader, mut writer) = connect(&server).await.into_split();
+        let head = format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}\r\nConnection: close\r\n\r\nusername="
+        );
+        let sender = tokio::spawn(async move {
+            writer.write_all(head.as_bytes()).await?;
+            let chunk = vec![b'a'; 64 * 1024];
+            let mut sent = "username=".len();
+            while sent < size {
+                let n = chunk.len().min(size - sent);
+                writer.write_all(&chunk[..n]).await?;
+                sent += n;
+            }
+            // A browser keeps its side open until it has the answer.
+            Ok::<_, std::io::Error>((sent, writer))
+        });
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut got))
+            .await
+            .expect("an answer within 15 s")
+            .expect("the answer, not a reset connection");
+        let got = String::from_utf8_lossy(&got);
+        assert!(got.starts_with("HTTP/1.1 413"), "{backend:?}: {got}");
+        assert!(got.contains("Eingabe zu groß"), "{backend:?}: {got}");
+        assert!(got.contains("größer als 1 MB"), "{backend:?}: {got}");
+        assert_eq!(
+            sender.await.unwrap().unwrap().0,
+            size,
+            "{backend:?}: the whole body was taken"
+        );
     }
 }
 

@@ -155,6 +155,29 @@ impl CallingWindow {
         self.days.contains(&z.weekday()) && t >= self.start && t < self.end
     }
 
+    /// The first instant from `after` on at which the window is open (Berlin
+    /// time; public holidays are the caller's business): `after` itself
+    /// while it is open; `None` when no day of the next week is a calling
+    /// day.
+    pub fn next_open(&self, after: i64) -> Option<i64> {
+        let berlin = crate::date::berlin();
+        let first = crate::date::berlin_date(after);
+        (0..8).find_map(|d| {
+            let day = first.checked_add(jiff::Span::new().days(d)).ok()?;
+            if !self.days.contains(&day.weekday()) {
+                return None;
+            }
+            let at = |time: Time| {
+                day.to_datetime(time)
+                    .to_zoned(berlin.clone())
+                    .ok()
+                    .map(|z| z.timestamp().as_second())
+            };
+            let (start, end) = (at(self.start)?, at(self.end)?);
+            (after < end).then_some(start.max(after))
+        })
+    }
+
     pub fn includes_day(&self, code: &str) -> bool {
         WEEKDAYS
             .iter()
@@ -198,6 +221,35 @@ mod tests {
             CallingWindow::from_stored("Mo,Di,Mi,Do,Fr", "08:00", "20:00"),
             w
         );
+    }
+
+    #[test]
+    fn the_window_opens_next_on_its_next_day() {
+        let berlin = |d: jiff::civil::Date, h: i8, m: i8| {
+            d.at(h, m, 0, 0)
+                .to_zoned(crate::date::berlin())
+                .unwrap()
+                .timestamp()
+                .as_second()
+        };
+        let w = CallingWindow::parse(&["Mo", "Mi"], "09:00", "18:30").unwrap();
+        // Tuesday 12.01.2027, 22:00: next Wednesday 09:00.
+        let tuesday = jiff::civil::date(2027, 1, 12);
+        let wednesday = jiff::civil::date(2027, 1, 13);
+        assert_eq!(
+            w.next_open(berlin(tuesday, 22, 0)),
+            Some(berlin(wednesday, 9, 0))
+        );
+        // Wednesday 10:00, open: now. Wednesday 18:30, closed: Monday 09:00.
+        assert_eq!(
+            w.next_open(berlin(wednesday, 10, 0)),
+            Some(berlin(wednesday, 10, 0))
+        );
+        assert_eq!(
+            w.next_open(berlin(wednesday, 18, 30)),
+            Some(berlin(jiff::civil::date(2027, 1, 18), 9, 0))
+        );
+        assert!(w.open_at(berlin(wednesday, 10, 0)) && !w.open_at(berlin(tuesday, 22, 0)));
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub struct Opening {
     pub identity: [IdentityItem; 2],
     /// Whether the one-time code may be used instead.
     pub code_alternative: bool,
+    /// Statements that may fail to match before the call ends as "Identität
+    /// nicht bestätigt" (`identity_attempts`, default 2: one retry).
+    #[serde(default = "two_attempts")]
+    pub identity_attempts: usize,
     pub explanation: Explanation,
     pub consent: String,
 }
@@ -199,6 +203,7 @@ struct RawMeta {
 struct RawOpening {
     greeting: Option<Spanned<String>>,
     identity: Option<Spanned<RawIdentity>>,
+    identity_attempts: Option<Spanned<i64>>,
     explanation: Option<Spanned<RawExplanation>>,
     consent: Option<Spanned<String>>,
 }
@@ -213,6 +218,10 @@ struct RawIdentity {
 
 fn yes() -> bool {
     true
+}
+
+fn two_attempts() -> usize {
+    2
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,6 +450,19 @@ fn check_opening(c: &mut Checker, raw: Option<&Spanned<RawOpening>>) -> Option<O
         &raw.consent,
         "die Frage nach der Einwilligung (opening.consent)",
     );
+    let identity_attempts = match &raw.identity_attempts {
+        None => two_attempts(),
+        Some(n) => match usize::try_from(*n.get_ref()) {
+            Ok(n @ 1..=3) => n,
+            _ => {
+                c.at(
+                    n.span().start,
+                    "opening.identity_attempts ist die Zahl der Versuche für die Identitätsprüfung: 1, 2 oder 3.",
+                );
+                two_attempts()
+            }
+        },
+    };
     let identity = match &raw.identity {
         None => {
             c.at(
@@ -548,6 +570,7 @@ fn check_opening(c: &mut Checker, raw: Option<&Spanned<RawOpening>>) -> Option<O
                 greeting,
                 identity,
                 code_alternative,
+                identity_attempts,
                 explanation,
                 consent,
             })

@@ -70,11 +70,12 @@ pub enum Step {
 pub enum Input {
     /// Greeting or explanation read: on to the next step.
     Continue,
-    /// An identity item stated by the customer matches the record, or not.
-    /// The stated value itself never reaches the engine.
+    /// What the customer states for an identity item, as the agent typed
+    /// it: compared with the record, then dropped — the stated value is kept
+    /// nowhere, not in the state, the result or a message.
     Identity {
         item: IdentityItem,
-        matches: bool,
+        stated: String,
     },
     Consent(bool),
     /// The answer to the current question (several values for multiple
@@ -143,6 +144,23 @@ pub struct State {
     /// open one, then back to the read-back.
     #[serde(default)]
     pub correcting: bool,
+    /// What the last answer did to the questions that apply, if anything.
+    #[serde(default)]
+    pub count_change: Option<CountChange>,
+    /// Identity statements that did not match, and the last one's item.
+    #[serde(default)]
+    pub identity_misses: usize,
+    #[serde(default)]
+    pub identity_missed: Option<IdentityItem>,
+}
+
+/// Questions an answer made apply or drop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountChange {
+    /// The question answered (its place in the guide).
+    pub question: usize,
+    pub added: usize,
+    pub dropped: usize,
 }
 
 /// A field that changes: old and new value (canonical and for reading).
@@ -255,9 +273,11 @@ pub struct View {
     /// The explanation's points (heading, text).
     pub points: Vec<(String, String)>,
     pub question: Option<QuestionView>,
-    /// The identity items the agent can mark, with the stored value to
-    /// compare with (not to be read out).
-    pub identity_items: Vec<(IdentityItem, String)>,
+    /// The identity items the agent asks for and types in; the engine
+    /// compares (the stored values are never in a view).
+    pub identity_items: Vec<IdentityItem>,
+    /// After a statement that did not match: what to tell the agent.
+    pub identity_miss: Option<String>,
     /// Identity items already marked as matching.
     pub identity_marked: Vec<IdentityItem>,
     /// The customer data the agent may see now: only the name before the
@@ -267,8 +287,16 @@ pub struct View {
     pub changes: Vec<Change>,
     /// Every answer given, for the read-back.
     pub answers: Vec<(String, String)>,
-    pub answered: usize,
+    /// Of the questions that apply now (given the answers so far): how
+    /// many there are, how many were asked (answered or left without an
+    /// answer), how many answered, and the current one's place among them.
     pub total: usize,
+    pub asked: usize,
+    pub answered: usize,
+    pub position: Option<usize>,
+    /// On the question after an answer that made questions apply or drop:
+    /// the sentence that says so.
+    pub count_change: Option<String>,
 }
 
 /// One conversation.
@@ -296,6 +324,9 @@ impl<'g> Session<'g> {
                 trail: Vec::new(),
                 outcome: None,
                 correcting: false,
+                count_change: None,
+                identity_misses: 0,
+                identity_missed: None,
             },
         )
     }
@@ -409,6 +440,28 @@ impl<'g> Session<'g> {
             .map(|(i, _, _)| *i)
     }
 
+    /// Sets (or removes) the answer to question `i` and notes which
+    /// questions it made apply or drop.
+    fn set_answer(&mut self, i: usize, q: &super::Question, value: Option<Value>) {
+        let before: Vec<usize> = self.effective().iter().map(|(j, _, _)| *j).collect();
+        match value {
+            Some(value) => {
+                self.state.answers.insert(q.id.clone(), value);
+            }
+            None => {
+                self.state.answers.remove(&q.id);
+            }
+        }
+        let after: Vec<usize> = self.effective().iter().map(|(j, _, _)| *j).collect();
+        let added = after.iter().filter(|j| !before.contains(j)).count();
+        let dropped = before.iter().filter(|j| !after.contains(j)).count();
+        self.state.count_change = (added > 0 || dropped > 0).then_some(CountChange {
+            question: i,
+            added,
+            dropped,
+        });
+    }
+
     fn finish(&mut self, outcome: Outcome) {
         if matches!(outcome, Outcome::Refused | Outcome::IdentityFailed) {
             self.state.answers.clear();
@@ -471,7 +524,7 @@ impl<'g> Session<'g> {
                 }
                 _ => refuse("„Weiter“ gibt es nur nach der Begrüßung und nach der Erläuterung."),
             },
-            Input::Identity { item, matches } => {
+            Input::Identity { item, stated } => {
                 if step != Step::Identity {
                     return refuse("Die Identität wird nur in der Identitätsprüfung bestätigt.");
                 }
@@ -493,16 +546,32 @@ impl<'g> Session<'g> {
                         "Bitte entweder die zwei Angaben oder den Prüfcode prüfen, nicht beides.",
                     );
                 }
-                self.state.identity.insert(item, matches);
-                if !matches {
+                if stated.trim().is_empty() {
+                    return refuse(format!(
+                        "{}: Bitte tragen Sie ein, was die Person nennt.",
+                        item.label()
+                    ));
+                }
+                let stored = self.customer.identity.get(&item).map_or("", String::as_str);
+                if identity_matches(item, &stated, stored) {
+                    self.state.identity.insert(item, true);
+                    self.state.identity_missed = None;
+                    if by_code
+                        || opening
+                            .identity
+                            .iter()
+                            .all(|i| self.state.identity.get(i) == Some(&true))
+                    {
+                        self.state.step = Step::Explanation;
+                    }
+                    return Ok(());
+                }
+                self.state.identity_misses += 1;
+                self.state.identity_missed = Some(item);
+                if self.state.identity_misses >= opening.identity_attempts {
+                    // The method tried is recorded, not what was said.
+                    self.state.identity.insert(item, false);
                     self.finish(Outcome::IdentityFailed);
-                } else if by_code
-                    || opening
-                        .identity
-                        .iter()
-                        .all(|i| self.state.identity.get(i) == Some(&true))
-                {
-                    self.state.step = Step::Explanation;
                 }
                 Ok(())
             }
@@ -529,14 +598,8 @@ impl<'g> Session<'g> {
                 let Some(q) = self.question(i) else {
                     return refuse("Diese Frage gibt es nicht.");
                 };
-                match self.parse_answer(q, &values)? {
-                    Some(value) => {
-                        self.state.answers.insert(q.id.clone(), value);
-                    }
-                    None => {
-                        self.state.answers.remove(&q.id);
-                    }
-                }
+                let value = self.parse_answer(q, &values)?;
+                self.set_answer(i, q, value);
                 self.state.trail.push(i);
                 self.state.step = self.after(i);
                 Ok(())
@@ -554,7 +617,7 @@ impl<'g> Session<'g> {
                         short(&q.text)
                     ));
                 }
-                self.state.answers.remove(&q.id);
+                self.set_answer(i, q, None);
                 self.state.trail.push(i);
                 self.state.step = self.after(i);
                 Ok(())
@@ -563,6 +626,7 @@ impl<'g> Session<'g> {
                 if !matches!(step, Step::Question(_) | Step::ReadBack) {
                     return refuse("Zurück geht es nur zwischen den Fragen.");
                 }
+                self.state.count_change = None;
                 // Skip trail entries whose question no longer applies.
                 while let Some(prev) = self.state.trail.pop() {
                     if self.applies(prev) {
@@ -586,14 +650,8 @@ impl<'g> Session<'g> {
                         "Die Frage „{question}“ wurde in diesem Gespräch nicht gestellt."
                     ));
                 };
-                match self.parse_answer(q, &values)? {
-                    Some(value) => {
-                        self.state.answers.insert(q.id.clone(), value);
-                    }
-                    None => {
-                        self.state.answers.remove(&q.id);
-                    }
-                }
+                let value = self.parse_answer(q, &values)?;
+                self.set_answer(i, q, value);
                 if !self.state.trail.contains(&i) {
                     self.state.trail.push(i);
                 }
@@ -806,6 +864,17 @@ impl<'g> Session<'g> {
         let effective = self.effective();
         let total = effective.len();
         let answered = effective.iter().filter(|(_, _, a)| a.is_some()).count();
+        let asked = effective
+            .iter()
+            .filter(|(i, _, a)| a.is_some() || self.state.trail.contains(i))
+            .count();
+        let position = match self.state.step {
+            Step::Question(current) => effective
+                .iter()
+                .position(|(i, _, _)| *i == current)
+                .map(|p| p + 1),
+            _ => None,
+        };
         let mut customer = vec![("Name".to_string(), self.customer.addressed())];
         if self.identity_passed() {
             customer.extend(
@@ -823,6 +892,7 @@ impl<'g> Session<'g> {
             points: Vec::new(),
             question: None,
             identity_items: Vec::new(),
+            identity_miss: None,
             identity_marked: self
                 .state
                 .identity
@@ -833,8 +903,18 @@ impl<'g> Session<'g> {
             customer,
             changes: Vec::new(),
             answers: Vec::new(),
-            answered,
             total,
+            asked,
+            answered,
+            position,
+            count_change: match self.state.step {
+                Step::Question(_) => self
+                    .state
+                    .count_change
+                    .as_ref()
+                    .and_then(|c| self.count_sentence(c)),
+                _ => None,
+            },
         };
         match self.state.step {
             Step::Greeting => {
@@ -844,7 +924,7 @@ impl<'g> Session<'g> {
             Step::Identity => {
                 view.heading = "Identitätsprüfung".into();
                 view.text = format!(
-                    "Bitte lassen Sie sich {} nennen{} und vergleichen Sie mit den gespeicherten Daten. Die genannten Werte werden nicht gespeichert.",
+                    "Bitte lassen Sie sich {} nennen{} und tragen Sie ein, was die Person sagt; das System vergleicht mit den gespeicherten Daten. Die genannten Werte werden nicht gespeichert.",
                     opening
                         .identity
                         .iter()
@@ -861,13 +941,18 @@ impl<'g> Session<'g> {
                 if opening.code_alternative {
                     items.push(IdentityItem::Code);
                 }
-                view.identity_items = items
-                    .into_iter()
-                    .map(|i| {
-                        let stored = self.customer.identity.get(&i).cloned().unwrap_or_default();
-                        (i, stored)
-                    })
-                    .collect();
+                view.identity_items = items;
+                view.identity_miss = self.state.identity_missed.map(|item| {
+                    let left = opening
+                        .identity_attempts
+                        .saturating_sub(self.state.identity_misses);
+                    format!(
+                        "„{}“ stimmt nicht mit den gespeicherten Daten überein. Bitte fragen Sie noch einmal nach (noch {} Versuch{}); danach endet das Gespräch als „Identität nicht bestätigt“.",
+                        item.label(),
+                        left,
+                        if left == 1 { "" } else { "e" }
+                    )
+                });
             }
             Step::Explanation => {
                 view.heading = "Erläuterung".into();
@@ -934,6 +1019,36 @@ impl<'g> Session<'g> {
         view
     }
 
+    /// "Die Antwort auf „…“ bringt 7 weitere Fragen dazu."
+    fn count_sentence(&self, change: &CountChange) -> Option<String> {
+        let q = self.question(change.question)?;
+        let questions = |n: usize| {
+            if n == 1 {
+                "1 Frage".to_string()
+            } else {
+                format!("{n} Fragen")
+            }
+        };
+        let what = match (change.added, change.dropped) {
+            (0, 0) => return None,
+            (added, 0) => format!("bringt {} dazu", questions(added)),
+            (0, dropped) => format!("lässt {} entfallen", questions(dropped)),
+            (added, dropped) => format!(
+                "bringt {} dazu und lässt {} entfallen",
+                questions(added),
+                questions(dropped)
+            ),
+        };
+        let stored = q
+            .field
+            .and_then(|f| self.customer.values.get(&f).map(|v| f.display(v)));
+        Some(format!(
+            "Die Antwort auf „{}“ {what}; es gelten jetzt {}.",
+            short(&self.fill(&q.text, stored.as_deref())),
+            questions(self.effective().len())
+        ))
+    }
+
     /// Every answer that counts, for the read-back: question id, question
     /// text (placeholders filled) and the answer as read.
     pub fn answers_for_read_back(&self) -> Vec<(String, String, String)> {
@@ -977,6 +1092,47 @@ impl<'g> Session<'g> {
     /// The questions in the guide (for a progress display).
     pub fn question_count(&self) -> usize {
         self.count()
+    }
+}
+
+/// Whether what the customer stated for `item` is the stored value, as
+/// people say it: dates in any German form (`1.2.1980` = `01.02.1980`),
+/// postcodes and codes by their letters and digits, addresses without case,
+/// punctuation and the spelling of "Straße".
+fn identity_matches(item: IdentityItem, stated: &str, stored: &str) -> bool {
+    if stored.trim().is_empty() {
+        return false;
+    }
+    match item {
+        IdentityItem::BirthDate => {
+            match (
+                crate::date::parse_de_date(stated),
+                crate::date::parse_de_date(stored),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        }
+        IdentityItem::Postcode | IdentityItem::Code => {
+            let plain = |s: &str| -> String {
+                s.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_uppercase())
+                    .collect()
+            };
+            plain(stated) == plain(stored)
+        }
+        IdentityItem::Address => {
+            let plain = |s: &str| -> String {
+                let lower = s.to_lowercase();
+                let lower = lower
+                    .replace("straße", "str")
+                    .replace("strasse", "str")
+                    .replace("str.", "str");
+                lower.chars().filter(|c| c.is_alphanumeric()).collect()
+            };
+            plain(stated) == plain(stored)
+        }
     }
 }
 

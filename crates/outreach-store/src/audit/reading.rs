@@ -106,6 +106,26 @@ pub async fn list(
     .await
 }
 
+/// How many events of `action` concerning job center `job_center_id` (all
+/// when `None`) were appended since `since`.
+pub async fn count_since(
+    tx: &mut Tx,
+    job_center_id: Option<i64>,
+    action: AuditAction,
+    since: i64,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM audit_events
+             WHERE action = $2 AND at >= $3
+               AND ($1 IS NULL OR EXISTS (SELECT 1 FROM audit_attribution a
+                                          WHERE a.event_id = audit_events.id AND a.job_center_id = $1))",
+            args![job_center_id, action.code(), since],
+        )
+        .await?;
+    Ok(n)
+}
+
 /// The outcome of verifying the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {

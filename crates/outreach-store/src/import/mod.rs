@@ -11,7 +11,7 @@
 //! customer or per issue: rejected and warned rows go to a temporary file.
 
 use crate::audit::{self, AuditEvent};
-use crate::{Db, StoreError, args};
+use crate::{Db, StoreError, Tx, args};
 use jiff::civil::Date;
 use outreach_core::audit::AuditAction;
 use outreach_core::customer::{DateText, Field};
@@ -419,6 +419,27 @@ fn finish_args(r: &ImportReport) -> [i64; 8] {
         n(r.missing),
         n(r.warnings),
     ]
+}
+
+/// The job center's last finished import: file, when, rows taken and refused.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LastImport {
+    pub file_name: String,
+    pub finished_at: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+}
+
+pub async fn last_finished(
+    tx: &mut Tx,
+    job_center_id: i64,
+) -> Result<Option<LastImport>, StoreError> {
+    tx.fetch_optional(
+        "SELECT file_name, finished_at, accepted, rejected FROM imports
+         WHERE job_center_id = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
+        args![job_center_id],
+    )
+    .await
 }
 
 /// The audit event of an import: who, which file, the counts; no row content.

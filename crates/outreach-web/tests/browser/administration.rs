@@ -97,6 +97,44 @@ pub(super) async fn campaign_in_the_browser(
         .await
         .unwrap();
     assert!(preview.text().await.unwrap().contains("Kunden"), "[{tag}]");
+    // A selection too long for the preview's address: the preview says so
+    // instead of keeping the old count.
+    let set_postcodes = |value: String| async move {
+        driver
+            .execute(
+                "const f = document.getElementById('postcodes'); f.value = arguments[0];
+                 f.dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![serde_json::Value::String(value)],
+            )
+            .await
+            .unwrap();
+    };
+    let many = (0..1600)
+        .map(|i| format!("{:05}", 10000 + i))
+        .collect::<Vec<_>>()
+        .join(",");
+    set_postcodes(many).await;
+    let refused = driver
+        .query(By::XPath(
+            "//p[@id='vorschau' and contains(., 'zu lang für die Vorschau')]",
+        ))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
+    assert!(
+        refused.text().await.unwrap().starts_with("Keine Vorschau:"),
+        "[{tag}]"
+    );
+    set_postcodes(String::new()).await;
+    driver
+        .query(By::XPath(
+            "//p[@id='vorschau' and contains(., 'umfasst heute')]",
+        ))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap();
     let type_into = |id: &'static str, text: String| async move {
         let field = driver.find(By::Id(id)).await.unwrap();
         field.clear().await.unwrap();

@@ -77,8 +77,9 @@ async fn the_guide_preview_by_keyboard_alone() {
         answer(&driver, Option(1)).await; // appointment: Nein
         let changes = driver.find(By::Id("aenderungen")).await.unwrap();
         let text = changes.text().await.unwrap();
+        // The numbers as the agent reads them back.
         assert!(
-            text.contains("+492081234567") && text.contains("+491712345678"),
+            text.contains("0208 1234567") && text.contains("0171 2345678"),
             "{text}"
         );
         driver
@@ -100,7 +101,7 @@ async fn the_guide_preview_by_keyboard_alone() {
         // 3. Refusal after the explanation (identity by the letter's code).
         open_ready(&driver, &url).await;
         submit(&driver).await;
-        press_button(&driver, "Prüfcode aus der Vorabinformation stimmt").await;
+        state_identity(&driver, &["", "", "K7QM-4XRP"]).await;
         assert_eq!(heading(&driver).await, "Erläuterung");
         press_button(&driver, "Kunde verweigert weitere Auskunft").await;
         assert_eq!(outcome(&driver).await, "Auskunft verweigert");
@@ -167,8 +168,7 @@ async fn an_agent_calls_by_keyboard_alone() {
         press_button(&driver, "Ergebnis speichern").await;
         assert_eq!(heading(&driver).await, "Begrüßung");
         submit(&driver).await;
-        submit(&driver).await; // Geburtsdatum stimmt
-        submit(&driver).await; // Postleitzahl stimmt
+        state_identity(&driver, &["17.05.1980", "46045"]).await;
         submit(&driver).await; // Erläuterung gegeben
         submit(&driver).await; // Kunde willigt ein
         answer(&driver, Option(0)).await; // still unemployed

@@ -167,6 +167,7 @@ impl TestApp {
                 (Field::FirstName, "Erika"),
                 (Field::LastName, "Mustermann"),
                 (Field::BirthDate, "1980-05-17"),
+                (Field::Postcode, "46045"),
                 (Field::Status, "unemployed"),
                 (Field::PapCode, pap),
                 (Field::Phone, "+492081234567"),

@@ -1,9 +1,20 @@
 //! Reading form bodies, query strings and path ids without ever answering with
-//! a framework's English rejection, and the field errors forms show.
+//! a framework's English rejection, and the field errors forms show. Every
+//! field's value is checked against its rule ([`fields::rule`]) before a
+//! handler sees the form.
 
 use crate::AppError;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use http_body_util::BodyExt;
+
+mod fields;
+
+/// The largest form body read (a guide's source is the largest form).
+pub const MAX_FORM_BYTES: usize = 1024 * 1024;
+/// A larger body is still read, up to this much, and dropped, so that the
+/// sender reads the German answer before the connection is closed.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// The fields of a submitted form (`application/x-www-form-urlencoded`).
 /// Repeated names (checkbox lists) keep every value.
@@ -55,15 +66,64 @@ impl FormData {
     }
 }
 
+impl FormData {
+    /// The fields of `bytes`, each checked against its rule: the first value
+    /// refused is the answer, naming the field and what is wrong.
+    pub fn checked(bytes: &[u8]) -> Result<FormData, AppError> {
+        let form = FormData::parse(bytes);
+        for (name, value) in &form.0 {
+            let rule = fields::rule(name);
+            let checked = if rule.machine {
+                outreach_core::text::check_length(value, rule.max)
+            } else {
+                outreach_core::text::check(value, rule.max, rule.lines)
+            };
+            if let Err(refusal) = checked {
+                return Err(AppError::Input(refusal.message(rule.label)));
+            }
+        }
+        Ok(form)
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = AppError;
 
     async fn from_request(request: Request, _state: &S) -> Result<FormData, AppError> {
-        let bytes = axum::body::to_bytes(request.into_body(), 1024 * 1024)
-            .await
-            .map_err(|_| AppError::BadRequest("Die gesendeten Daten sind zu groß."))?;
-        Ok(FormData::parse(&bytes))
+        let bytes = read_body(request.into_body(), MAX_FORM_BYTES).await?;
+        FormData::checked(&bytes)
     }
+}
+
+/// The body, at most `limit` bytes. A larger one is read on (up to
+/// [`DRAIN_BYTES`]) and dropped before the German 413 answers it: a
+/// connection closed while the browser still sends loses the answer.
+pub(crate) async fn read_body(
+    mut body: axum::body::Body,
+    limit: usize,
+) -> Result<Vec<u8>, AppError> {
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(AppError::BadRequest(
+                "Die gesendeten Daten kamen nicht vollständig an.",
+            ));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            bytes.extend_from_slice(&data);
+        } else if seen > DRAIN_BYTES {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(AppError::BodyTooLarge);
+    }
+    Ok(bytes)
 }
 
 /// The query string's fields.
@@ -73,9 +133,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryData {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryData, AppError> {
-        Ok(QueryData(FormData::parse(
-            parts.uri.query().unwrap_or("").as_bytes(),
-        )))
+        FormData::checked(parts.uri.query().unwrap_or("").as_bytes()).map(QueryData)
     }
 }
 
