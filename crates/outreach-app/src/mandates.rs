@@ -6,7 +6,8 @@ use crate::{Caller, Error, Result};
 use jiff::civil::Date;
 use outreach_core::access::{Action, Actor, Home, Owner, can_on};
 use outreach_core::audit::AuditAction;
-use outreach_core::mandate::{MandateState, NewMandate};
+use outreach_core::date::format_de_date;
+use outreach_core::mandate::{AgentFiguresAgreement, MandateState, NewMandate};
 use outreach_store::audit::{self, AuditEvent};
 pub use outreach_store::mandate::Mandate;
 use outreach_store::mandate::{self, MandateScope};
@@ -97,6 +98,37 @@ pub async fn change_state(
     let event = AuditEvent::by(by.actor, AuditAction::MandateStateChange, by.client)
         .record("mandate", m.id)
         .fields(&format!("{} → {}", m.state().code(), to.code()));
+    audit::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Switches per-agent figures on for mandate `m` on the staff-council
+/// agreement `agreement`, or off (`None`); audited with the agreement's date
+/// and reference. False when someone changed it meanwhile (nothing changed).
+pub async fn set_agent_figures(
+    db: &Db,
+    by: Caller<'_>,
+    m: &Mandate,
+    agreement: Option<&AgentFiguresAgreement>,
+    now: i64,
+) -> Result<bool> {
+    let scope = RecordScope::of(by.actor).ok_or(Error::NotFound)?;
+    let mut tx = db.begin().await?;
+    if !mandate::set_agent_figures(&mut tx, scope, m.id, agreement).await? {
+        return Ok(false);
+    }
+    let fields = match agreement {
+        Some(a) => format!(
+            "eingeschaltet: Dienstvereinbarung vom {}, {}",
+            format_de_date(a.agreed_on),
+            a.reference
+        ),
+        None => "ausgeschaltet".to_string(),
+    };
+    let event = AuditEvent::by(by.actor, AuditAction::MandateAgentFigures, by.client)
+        .record("mandate", m.id)
+        .fields(&fields);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
     Ok(true)

@@ -21,6 +21,8 @@ pub enum AuditAction {
     OrganisationCreate,
     MandateCreate,
     MandateStateChange,
+    /// Per-agent figures switched on or off for a mandate.
+    MandateAgentFigures,
     CustomerList,
     CustomerRead,
     CustomerWrite,
@@ -60,7 +62,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -72,6 +74,7 @@ impl AuditAction {
         AuditAction::OrganisationCreate,
         AuditAction::MandateCreate,
         AuditAction::MandateStateChange,
+        AuditAction::MandateAgentFigures,
         AuditAction::CustomerList,
         AuditAction::CustomerRead,
         AuditAction::CustomerWrite,
@@ -123,6 +126,7 @@ impl AuditAction {
             AuditAction::OrganisationCreate => "organisation_create",
             AuditAction::MandateCreate => "mandate_create",
             AuditAction::MandateStateChange => "mandate_state_change",
+            AuditAction::MandateAgentFigures => "mandate_agent_figures",
             AuditAction::CustomerList => "customer_list",
             AuditAction::CustomerRead => "customer_read",
             AuditAction::CustomerWrite => "customer_write",
@@ -179,6 +183,7 @@ impl AuditAction {
             AuditAction::OrganisationCreate => "Organisation angelegt",
             AuditAction::MandateCreate => "Auftrag angelegt",
             AuditAction::MandateStateChange => "Auftragsstatus geändert",
+            AuditAction::MandateAgentFigures => "Zahlen je Mitarbeiter/in ein- oder ausgeschaltet",
             AuditAction::CustomerList => "Kundenliste gelesen",
             AuditAction::CustomerRead => "Kundendaten gelesen",
             AuditAction::CustomerWrite => "Kundendaten geändert",

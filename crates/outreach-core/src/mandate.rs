@@ -139,6 +139,48 @@ pub fn transition_problem(
     }
 }
 
+/// The staff-council agreement (*Dienstvereinbarung*) on which a job center
+/// switched per-agent figures on for a mandate: per-agent performance
+/// figures are co-determined personnel data, shown nowhere without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFiguresAgreement {
+    /// The day the agreement was concluded.
+    pub agreed_on: Date,
+    /// Its reference (Aktenzeichen or title), as the job center names it.
+    pub reference: String,
+}
+
+impl AgentFiguresAgreement {
+    /// The agreement from the form's values, or what is wrong with them; the
+    /// date must not lie after `today`.
+    pub fn new(
+        agreed_on: Option<Date>,
+        reference: &str,
+        today: Date,
+    ) -> Result<AgentFiguresAgreement, Vec<MandateProblem>> {
+        let mut problems = Vec::new();
+        if agreed_on.is_some_and(|d| d > today) {
+            problems.push(MandateProblem {
+                field: "agreed_on",
+                message: "Die Dienstvereinbarung kann nicht nach dem heutigen Tag geschlossen sein.",
+            });
+        }
+        if reference.trim().is_empty() {
+            problems.push(MandateProblem {
+                field: "reference",
+                message: "Bitte geben Sie das Aktenzeichen oder die Bezeichnung der Dienstvereinbarung an.",
+            });
+        }
+        match (agreed_on, problems.is_empty()) {
+            (Some(agreed_on), true) => Ok(AgentFiguresAgreement {
+                agreed_on,
+                reference: reference.trim().to_string(),
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +228,29 @@ mod tests {
         assert!(transition_problem(MandateState::Draft, MandateState::Active, false).is_some());
         assert!(transition_problem(MandateState::Draft, MandateState::Active, true).is_none());
         assert!(transition_problem(MandateState::Ended, MandateState::Active, true).is_some());
+    }
+
+    #[test]
+    fn an_agreement_needs_a_past_date_and_a_reference() {
+        let today = date(2026, 12, 2);
+        let ok = AgentFiguresAgreement::new(Some(date(2026, 11, 3)), " DV 2026/04 ", today);
+        assert_eq!(ok.map(|a| a.reference).as_deref(), Ok("DV 2026/04"));
+        let fields = |r: Result<AgentFiguresAgreement, Vec<MandateProblem>>| {
+            r.err()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            fields(AgentFiguresAgreement::new(
+                Some(date(2026, 12, 3)),
+                "",
+                today
+            )),
+            ["agreed_on", "reference"]
+        );
+        // A missing date is the form's to name; nothing is agreed without it.
+        assert!(AgentFiguresAgreement::new(None, "DV 1", today).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use crate::{StoreError, Tx, args};
 use outreach_core::calls::CallingWindow;
 use outreach_core::customer::field_list;
-use outreach_core::mandate::{MandateState, NewMandate};
+use outreach_core::mandate::{AgentFiguresAgreement, MandateState, NewMandate};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Mandate {
@@ -23,6 +23,10 @@ pub struct Mandate {
     pub window_start: String,
     pub window_end: String,
     pub state: String,
+    /// The staff-council agreement's date (ISO) and reference where the job
+    /// center switched per-agent figures on; both `None` when off.
+    pub agent_figures_agreed_on: Option<String>,
+    pub agent_figures_reference: Option<String>,
 }
 
 impl Mandate {
@@ -33,6 +37,11 @@ impl Mandate {
     pub fn state(&self) -> MandateState {
         MandateState::parse(&self.state).unwrap_or(MandateState::Draft)
     }
+
+    /// Whether the job center switched per-agent figures on for it.
+    pub fn agent_figures_on(&self) -> bool {
+        self.agent_figures_agreed_on.is_some() && self.agent_figures_reference.is_some()
+    }
 }
 
 // The columns of [`Mandate`], with the organisations' names.
@@ -40,7 +49,8 @@ macro_rules! mandate_select {
     () => {
         "SELECT m.id, m.job_center_id, j.name AS job_center_name, m.service_center_id, s.name AS service_center_name,
                 m.title, m.allowed_fields, m.period_start, m.period_end, m.deletion_deadline, m.authority_notified_on,
-                m.window_days, m.window_start, m.window_end, m.state
+                m.window_days, m.window_start, m.window_end, m.state,
+                m.agent_figures_agreed_on, m.agent_figures_reference
          FROM mandates m
          JOIN job_centers j ON j.id = m.job_center_id
          JOIN service_centers s ON s.id = m.service_center_id "
@@ -165,6 +175,31 @@ pub async fn set_authority_notified(
                 mandate_in_scope!()
             ),
             args![id, kind, owner, date],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Switches per-agent figures on (with the staff-council agreement's date
+/// and reference) or off (`None`) for a mandate in `scope`; false when it is
+/// not in `scope` or already so.
+pub async fn set_agent_figures(
+    tx: &mut Tx,
+    scope: crate::RecordScope,
+    id: i64,
+    agreement: Option<&AgentFiguresAgreement>,
+) -> Result<bool, StoreError> {
+    let (kind, owner) = scope.args();
+    let agreed_on = agreement.map(|a| a.agreed_on.to_string());
+    let reference = agreement.map(|a| a.reference.clone());
+    let changed = tx
+        .execute(
+            concat!(
+                "UPDATE mandates AS m SET agent_figures_agreed_on = $4, agent_figures_reference = $5
+                 WHERE m.id = $1 AND (m.agent_figures_reference IS NULL) = ($5 IS NOT NULL) AND",
+                mandate_in_scope!()
+            ),
+            args![id, kind, owner, agreed_on, reference],
         )
         .await?;
     Ok(changed == 1)

@@ -19,7 +19,8 @@ use outreach_core::calls::{CallingWindow, WEEKDAYS};
 use outreach_core::customer::{FieldGroup, parse_field_list};
 use outreach_core::date::{format_de_date, iso_to_de, parse_de_date};
 use outreach_core::mandate::{
-    MandateState, NewMandate, default_deletion_deadline, period_problems, transition_problem,
+    AgentFiguresAgreement, MandateState, NewMandate, default_deletion_deadline, period_problems,
+    transition_problem,
 };
 
 pub fn routes() -> Routes {
@@ -31,6 +32,7 @@ pub fn routes() -> Routes {
         .post("/auftraege", manage, create)
         .get("/auftraege/{id}", view, detail)
         .post("/auftraege/{id}/status", manage, change_state)
+        .post("/auftraege/{id}/mitarbeiterzahlen", manage, agent_figures)
 }
 
 /// A mandate as shown: dates in German, state and fields labelled.
@@ -42,6 +44,8 @@ struct MandateView {
     authority_notified_on: String,
     fields: Vec<&'static str>,
     window: String,
+    /// The staff-council agreement where per-agent figures are on; empty when off.
+    agent_figures: String,
 }
 
 impl MandateView {
@@ -64,6 +68,12 @@ impl MandateView {
                 .map(FieldGroup::label)
                 .collect(),
             window: m.window().label(),
+            agent_figures: match (&m.agent_figures_agreed_on, &m.agent_figures_reference) {
+                (Some(on), Some(reference)) => {
+                    format!("Dienstvereinbarung vom {}, {reference}", iso_to_de(on))
+                }
+                _ => String::new(),
+            },
             m,
         }
     }
@@ -289,16 +299,24 @@ struct DetailPage {
     v: MandateView,
     can_manage: bool,
     errors: Errors,
+    form: FormData,
     today_hint: String,
 }
 
-async fn detail_page(state: &AppState, ctx: &Ctx, m: Mandate, errors: Errors) -> DetailPage {
+async fn detail_page(
+    state: &AppState,
+    ctx: &Ctx,
+    m: Mandate,
+    errors: Errors,
+    form: FormData,
+) -> DetailPage {
     let owner = app::owner(&m);
     DetailPage {
         layout: Layout::new(&ctx.user, format!("Auftrag: {}", m.title), "/auftraege"),
         can_manage: can_on(&ctx.user.actor, Action::ManageMandates, owner),
         v: MandateView::new(m),
         errors,
+        form,
         today_hint: format!(
             "TT.MM.JJJJ, z. B. {}",
             format_de_date(outreach_core::date::berlin_date(state.clock.now()))
@@ -312,7 +330,7 @@ async fn detail(
     IdPath(id): IdPath,
 ) -> Result<DetailPage, AppError> {
     let m = app::get(&state.db, &ctx.user.actor, id, Action::ViewMandates).await?;
-    Ok(detail_page(&state, &ctx, m, Errors::default()).await)
+    Ok(detail_page(&state, &ctx, m, Errors::default(), FormData::default()).await)
 }
 
 async fn change_state(
@@ -338,10 +356,55 @@ async fn change_state(
         errors.add("authority_notified_on", "Status", problem);
     }
     if !errors.is_empty() {
-        let page = detail_page(&state, &ctx, m, errors).await;
+        let page = detail_page(&state, &ctx, m, errors, form).await;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     // Changed by someone else meanwhile or not: the page shows the current state.
     app::change_state(&state.db, ctx.caller(), &m, to, notified, state.clock.now()).await?;
     Ok(Redirect::to(&format!("/auftraege/{id}")).into_response())
+}
+
+/// Switches per-agent figures on (with the staff-council agreement's date
+/// and reference) or off.
+async fn agent_figures(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let m = app::get(&state.db, &ctx.user.actor, id, Action::ManageMandates).await?;
+    let now = state.clock.now();
+    let agreement = match form.get("state") {
+        "off" => None,
+        "on" => {
+            let mut errors = Errors::default();
+            let agreed_on = date_field(
+                &form,
+                &mut errors,
+                "agreed_on",
+                "Dienstvereinbarung vom",
+                true,
+            );
+            let today = outreach_core::date::berlin_date(now);
+            match AgentFiguresAgreement::new(agreed_on, form.get("reference"), today) {
+                Ok(a) if errors.is_empty() => Some(a),
+                result => {
+                    for p in result.err().unwrap_or_default() {
+                        let label = match p.field {
+                            "agreed_on" => "Dienstvereinbarung vom",
+                            _ => "Aktenzeichen oder Bezeichnung",
+                        };
+                        errors.add(p.field, label, p.message);
+                    }
+                    let page = detail_page(&state, &ctx, m, errors, form).await;
+                    return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+                }
+            }
+        }
+        // The page's buttons send one of the two; anything else is no user's input.
+        _ => return Err(AppError::BadRequest("Unbekannte Einstellung.")),
+    };
+    // Changed by someone else meanwhile or not: the page shows the current state.
+    app::set_agent_figures(&state.db, ctx.caller(), &m, agreement.as_ref(), now).await?;
+    Ok(Redirect::to(&format!("/auftraege/{id}#mitarbeiterzahlen")).into_response())
 }

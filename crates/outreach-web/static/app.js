@@ -159,7 +159,29 @@
 // field; browser tests wait for the mark instead of for time.
 (function () {
   "use strict";
+  // A table wider than its box scrolls sideways (WCAG 1.4.10 reflow):
+  // keyboard users reach it by Tab to scroll it with the arrow keys (2.1.1),
+  // and a screen reader names it by its caption. One that fits is no stop.
+  function scrollableTables() {
+    var wraps = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i++) {
+      var wrap = wraps[i];
+      var caption = wrap.querySelector("caption");
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (caption ? caption.textContent : "Tabelle").trim() +
+          " (seitlich scrollbar)");
+      } else {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    }
+  }
+  window.addEventListener("resize", scrollableTables);
   function ready() {
+    scrollableTables();
     var first = document.querySelector("[autofocus]");
     if (first && document.activeElement !== first && first.focus) { first.focus(); }
     document.documentElement.setAttribute("data-bereit", "1");

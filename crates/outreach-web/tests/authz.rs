@@ -73,7 +73,9 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         ("GET", "/auftraege") => only(&[JobcenterAdmin, Supervisor]),
         ("GET", "/auftraege/neu") | ("POST", "/auftraege") => only(&[JobcenterAdmin]),
         ("GET", "/auftraege/{id}") => owned(&[JobcenterAdmin, Supervisor]),
-        ("POST", "/auftraege/{id}/status") => owned(&[JobcenterAdmin]),
+        ("POST", "/auftraege/{id}/status" | "/auftraege/{id}/mitarbeiterzahlen") => {
+            owned(&[JobcenterAdmin])
+        }
         ("GET", "/kunden") => only(&[JobcenterAdmin, CaseManager]),
         ("GET", "/kunden/{id}") => owned(&[JobcenterAdmin, CaseManager]),
         ("GET", "/protokoll" | "/protokoll/export.csv") | ("POST", "/protokoll/pruefen") => {

@@ -115,3 +115,56 @@ pub async fn release_by_supervisor(
         .await?
         == 1)
 }
+
+/// One agent's figures in a campaign, in total and since `today_from`:
+/// finished call attempts, conversations (attempts that reached the
+/// customer) and their talk time in seconds (from the call's start to the
+/// result the agent stored, or to the attempt's end where the conversation
+/// broke off). Personnel data: read only where the mandate's job center
+/// switched them on (the caller's duty).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentFigures {
+    pub agent_id: i64,
+    pub display_name: String,
+    pub attempts: i64,
+    pub attempts_today: i64,
+    pub conversations: i64,
+    pub conversations_today: i64,
+    pub talk_seconds: i64,
+    pub talk_seconds_today: i64,
+}
+
+/// Every agent's figures in campaign `campaign_id`, by name; `today_from`
+/// is the start of today (Berlin) in seconds.
+pub async fn agent_figures(
+    tx: &mut Tx,
+    campaign_id: i64,
+    today_from: i64,
+) -> Result<Vec<AgentFigures>, StoreError> {
+    tx.fetch_all(
+        "WITH finished AS (
+           SELECT a.user_id, a.started_at,
+                  CASE WHEN a.result = 'reached' THEN 1 ELSE 0 END AS reached,
+                  CASE WHEN a.result = 'reached'
+                       THEN COALESCE(r.created_at, a.ended_at) - a.started_at ELSE 0 END AS talk
+           FROM attempts a
+           JOIN cases k ON k.id = a.case_id
+           LEFT JOIN results r ON a.result = 'reached' AND r.case_id = a.case_id
+                AND r.created_by = a.user_id AND r.created_at >= a.ended_at
+                AND NOT EXISTS (SELECT 1 FROM attempts b WHERE b.case_id = a.case_id AND b.id <> a.id
+                                  AND b.started_at > a.started_at AND b.started_at <= r.created_at)
+           WHERE k.campaign_id = $1 AND a.ended_at IS NOT NULL AND a.user_id IS NOT NULL)
+         SELECT f.user_id AS agent_id, u.display_name,
+                COUNT(*) AS attempts,
+                CAST(SUM(CASE WHEN f.started_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) AS attempts_today,
+                CAST(SUM(f.reached) AS BIGINT) AS conversations,
+                CAST(SUM(CASE WHEN f.started_at >= $2 THEN f.reached ELSE 0 END) AS BIGINT) AS conversations_today,
+                CAST(SUM(f.talk) AS BIGINT) AS talk_seconds,
+                CAST(SUM(CASE WHEN f.started_at >= $2 THEN f.talk ELSE 0 END) AS BIGINT) AS talk_seconds_today
+         FROM finished f JOIN users u ON u.id = f.user_id
+         GROUP BY f.user_id, u.display_name
+         ORDER BY u.display_name, f.user_id",
+        args![campaign_id, today_from],
+    )
+    .await
+}

@@ -138,6 +138,8 @@ pub fn rule(name: &str) -> FieldRule {
         "period_end" => one("Ende des Zeitraums", SHORT),
         "deletion_deadline" => one("Löschfrist", SHORT),
         "authority_notified_on" => one("Anzeige bei der Aufsichtsbehörde am", SHORT),
+        "agreed_on" => one("Dienstvereinbarung vom", SHORT),
+        "reference" => one("Aktenzeichen oder Bezeichnung der Dienstvereinbarung", NAME),
         "objection_on" => one("Widerspruch eingegangen am", SHORT),
         "rueckruf_datum" => one("Rückruf am", SHORT),
         "rueckruf_zeit" => one("Rückruf um", SHORT),

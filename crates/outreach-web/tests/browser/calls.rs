@@ -149,6 +149,13 @@ async fn an_agent_calls_by_keyboard_alone() {
             .screenshot(&shots.join(format!("{tag}-anruf-ergebnis.png")))
             .await
             .unwrap();
+        // Saved without a choice: the form again, its error named (and
+        // checked by axe, as every page here).
+        press_button(&driver, "Ergebnis speichern").await;
+        assert!(
+            driver.find(By::Id("fehler")).await.is_ok(),
+            "[{tag}] no error for a missing result"
+        );
         keys(&driver, "3").await; // keine Antwort
         press_button(&driver, "Ergebnis speichern").await;
         let notice = driver.find(By::Css("p.notice")).await.unwrap();
@@ -168,6 +175,9 @@ async fn an_agent_calls_by_keyboard_alone() {
         press_button(&driver, "Ergebnis speichern").await;
         assert_eq!(heading(&driver).await, "Begrüßung");
         submit(&driver).await;
+        // A wrong date of birth first: the step again, saying so.
+        state_identity(&driver, &["18.05.1980", "46045"]).await;
+        assert_eq!(heading(&driver).await, "Identitätsprüfung", "[{tag}]");
         state_identity(&driver, &["17.05.1980", "46045"]).await;
         submit(&driver).await; // Erläuterung gegeben
         submit(&driver).await; // Kunde willigt ein
@@ -187,6 +197,12 @@ async fn an_agent_calls_by_keyboard_alone() {
         );
         answer(&driver, Option(0)).await; // available
         answer(&driver, Option(1)).await; // health: nein
+        // A number that is none: the question again, its error named.
+        answer(&driver, Text("abc")).await;
+        assert!(
+            driver.find(By::Id("fehler")).await.is_ok(),
+            "[{tag}] no error for a wrong phone number"
+        );
         answer(&driver, Text("0171 2345678")).await;
         answer(&driver, Skip).await; // e-mail
         answer(&driver, Option(0)).await; // same address

@@ -22,6 +22,9 @@ use tokio::process::{Child, Command};
 
 mod administration;
 use administration::*;
+mod axe;
+use axe::assert_accessible;
+mod accessibility;
 mod calls;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -156,6 +159,7 @@ async fn open_ready(driver: &WebDriver, url: &str) {
     driver.goto(url).await.unwrap();
     let ready = "return document.documentElement.getAttribute('data-bereit') === '1';";
     wait_until(driver, ready, &format!("{url} never ready")).await;
+    assert_accessible(driver, url).await;
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -293,6 +297,7 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
             text.contains("Bitte geben Sie Ihren Benutzernamen ein."),
             "{text}"
         );
+        assert_accessible(&driver, "the login page with its errors").await;
         driver
             .screenshot(&shots.join(format!("{tag}-anmeldung-fehler.png")))
             .await
@@ -379,6 +384,8 @@ async fn each_role_logs_in_by_keyboard_and_sees_its_start_page() {
                         !scrolls_sideways(&driver).await,
                         "[{tag}] {role:?} {href} at {width}px"
                     );
+                    assert_accessible(&driver, &format!("[{tag}] {role:?} {href} at {width}px"))
+                        .await;
                     let name = match href.trim_matches('/') {
                         "" => "start".to_string(),
                         other => other.replace('/', "-"),
@@ -539,6 +546,7 @@ async fn wait_for_next_page(driver: &WebDriver) {
     let next = "return window.__vorher !== true && document.readyState === 'complete'
                 && document.documentElement.getAttribute('data-bereit') === '1';";
     wait_until(driver, next, "no next page").await;
+    assert_accessible(driver, "the page after a submit").await;
 }
 
 /// Types what the customer says into the identity fields — the first has
