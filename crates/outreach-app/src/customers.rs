@@ -72,19 +72,23 @@ const DETAIL_FIELDS: &str = "Kundennummer, BG-Nummer, Anrede, Name, Geburtsdatum
 /// disputed values; audited.
 pub async fn read(db: &Db, by: Caller<'_>, id: i64, today: &str, now: i64) -> Result<Record> {
     let scope = customer_scope(by.actor).ok_or(Error::Forbidden)?;
-    let mut tx = db.begin().await?;
+    // Read beside the writer (no snapshot across the three reads is needed:
+    // they are one customer's), then the event on its own: on SQLite the one
+    // writer is held for the append only, on PostgreSQL no BEGIN/COMMIT
+    // round trips. Nothing is shown unless the event is stored.
+    let mut tx = db.read().await?;
     let customer = customer::get(&mut tx, &scope, today, id)
         .await?
         .ok_or(Error::NotFound)?;
     let changes = customer::changes(&mut tx, &scope, today, id).await?;
     let disputes = subject::disputes(&mut tx, customer.id).await?;
+    tx.commit().await?;
     let event = AuditEvent::by(by.actor, AuditAction::CustomerRead, by.client)
         .record("customer", customer.record.customer_number.as_str())
         .fields(DETAIL_FIELDS)
         .purpose(purpose(by.actor.role))
         .job_center(Some(customer.job_center_id));
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
+    audit::append_alone(db, &event, now).await?;
     Ok(Record {
         customer,
         changes,

@@ -107,6 +107,11 @@ async fn main() {
         measure(&app, &admin, "/", per_task)
             .await
             .print("GET / (start page)");
+        // Before the campaign below, as the builds before measured it.
+        let path = format!("/kunden/{}", app.fixtures.customer_a);
+        measure(&app, &admin, &path, per_task)
+            .await
+            .print("GET /kunden/{id} (read + audit event)");
         // Every role's start page with a running campaign (its work lists).
         common::running_campaign(&app).await;
         for role in [
@@ -120,10 +125,23 @@ async fn main() {
                 .await
                 .print(&format!("GET / ({}, campaign running)", role.code()));
         }
-        let path = format!("/kunden/{}", app.fixtures.customer_a);
-        measure(&app, &admin, &path, per_task)
+        // The team lead's queue page, with per-agent figures off (the
+        // default) and switched on for the campaign's mandate.
+        let lead = username(Role::Supervisor, Side::Own);
+        measure(&app, &lead, "/teamleitung", per_task)
             .await
-            .print("GET /kunden/{id} (read + audit event)");
+            .print("GET /teamleitung (team figures only)");
+        let mut tx = app.state.db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE mandates SET agent_figures_agreed_on = '2026-11-03', agent_figures_reference = 'DV 1' WHERE id = $1",
+            outreach_store::args![app.fixtures.mandate],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        measure(&app, &lead, "/teamleitung", per_task)
+            .await
+            .print("GET /teamleitung (per-agent figures on)");
         let mut tx = app.state.db.begin_read().await.unwrap();
         let v = outreach_store::audit::verify(&mut tx).await.unwrap();
         assert!(v.broken.is_none());

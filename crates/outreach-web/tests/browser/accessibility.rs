@@ -1,8 +1,8 @@
-//! axe-core on what the other browser tests don't reach: every form sent
-//! empty or wrong, showing its errors; the refusal, "not found" and "no
-//! permission" pages; and the DPO's Protokoll when it holds 1,000 events.
-//! (The pages each role's navigation offers, and the agent's case, attempt
-//! and guide pages during a call, are checked where those tests walk them.)
+//! axe-core on every page of the route table for every role that may open
+//! it; every form sent empty or wrong, showing its errors; the refusal, "not
+//! found" and "no permission" pages; and the DPO's Protokoll when it holds
+//! 1,000 events. (The agent's case, attempt and guide pages during a call,
+//! an import and a print job are checked where those tests walk them.)
 
 use super::*;
 use outreach_core::audit::AuditAction;
@@ -253,6 +253,104 @@ async fn every_form_with_its_errors_and_a_long_protokoll_pass_axe() {
             assert!(title.contains(expected), "[{tag}] {page}: {title}");
             assert_accessible(&driver, page).await;
         }
+        driver.quit().await.unwrap();
+        server.stop().await;
+    }
+}
+
+/// Route patterns whose pages the walk tests reach instead (they need state
+/// a plain visit has not: an import job, a leased case, a print job).
+const WALKED_ELSEWHERE: [&str; 4] = [
+    // import_in_the_browser: upload, progress, result.
+    "/kunden/import/{job}",
+    // an_agent_calls_by_keyboard_alone: the leased case, attempt and guide.
+    "/anrufe/fall/{id}",
+    "/anrufe/fall/{id}/gespraech",
+    // campaign_in_the_browser: the print job's progress page.
+    "/aktionen/{id}/stapel/{batch}/druck",
+];
+
+/// Whether a GET route answers with something other than a page
+/// (downloads, JSON, the API, machine endpoints).
+fn not_a_page(path: &str) -> bool {
+    [
+        ".csv",
+        ".pdf",
+        ".json",
+        ".txt",
+        "/zip",
+        "/manifest",
+        "/status",
+        "/vorschau",
+    ]
+    .iter()
+    .any(|end| path.ends_with(end))
+        || path.contains("/teil/")
+        || path.starts_with("/api/")
+        || path.starts_with("/static/")
+        || ["/healthz", "/metrics", "/login"].contains(&path)
+}
+
+/// Every page of the route table, for every role that may open it (the
+/// others get the "no permission" page, checked once in the test above),
+/// passes axe at 1280 px and at 640 px; a page no role could open fails the
+/// test unless a walk test reaches it.
+#[tokio::test]
+async fn every_page_of_every_role_passes_axe() {
+    if !browser_available() {
+        return;
+    }
+    let _one_browser = ONE_BROWSER.lock().await;
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    let routes: Vec<&'static str> = outreach_web::route_table()
+        .into_iter()
+        .filter(|r| r.method == "GET" && !not_a_page(r.path))
+        .map(|r| r.path)
+        .collect();
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let server = Server::start(&app).await;
+        let base = server.base.clone();
+        let driver = browser(driver_port).await;
+        let tag = format!("{backend:?}").to_lowercase();
+        let mut opened = std::collections::BTreeSet::new();
+        for role in Role::ALL {
+            driver.delete_all_cookies().await.unwrap();
+            log_in(&driver, &base, &username(role, Side::Own)).await;
+            for path in &routes {
+                let url = format!("{base}{}", common::concrete(path, &app.fixtures));
+                driver.goto(&url).await.unwrap();
+                let title = driver
+                    .find(By::Tag("h1"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                if ["Keine Berechtigung", "Seite nicht gefunden"]
+                    .iter()
+                    .any(|e| title.contains(e))
+                {
+                    continue;
+                }
+                assert!(
+                    !title.contains("Interner Fehler"),
+                    "[{tag}] {role:?} {path}"
+                );
+                assert_accessible(&driver, &format!("[{tag}] {role:?} {path}")).await;
+                // At 640 px (200 % zoom), loaded anew at that width.
+                driver.set_window_rect(0, 0, 640, 900).await.unwrap();
+                driver.goto(&url).await.unwrap();
+                assert_accessible(&driver, &format!("[{tag}] {role:?} {path} at 640px")).await;
+                driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+                opened.insert(*path);
+            }
+        }
+        let missed: Vec<_> = routes
+            .iter()
+            .filter(|p| !opened.contains(*p) && !WALKED_ELSEWHERE.contains(p))
+            .collect();
+        assert!(missed.is_empty(), "[{tag}] no role opened {missed:?}");
         driver.quit().await.unwrap();
         server.stop().await;
     }
