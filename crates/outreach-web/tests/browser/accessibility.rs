@@ -1,8 +1,8 @@
 //! axe-core on every page of the route table for every role that may open
 //! it; every form sent empty or wrong, showing its errors; the refusal, "not
 //! found" and "no permission" pages; and the DPO's Protokoll when it holds
-//! 1,000 events. (The agent's case, attempt and guide pages during a call,
-//! an import and a print job are checked where those tests walk them.)
+//! 1,000 events. (The agent's case, attempt and guide pages during a call
+//! and an import are also checked where those tests walk them.)
 
 use super::*;
 use outreach_core::audit::AuditAction;
@@ -259,16 +259,9 @@ async fn every_form_with_its_errors_and_a_long_protokoll_pass_axe() {
 }
 
 /// Route patterns whose pages the walk tests reach instead (they need state
-/// a plain visit has not: an import job, a leased case, a print job).
-const WALKED_ELSEWHERE: [&str; 4] = [
-    // import_in_the_browser: upload, progress, result.
-    "/kunden/import/{job}",
-    // an_agent_calls_by_keyboard_alone: the leased case, attempt and guide.
-    "/anrufe/fall/{id}",
-    "/anrufe/fall/{id}/gespraech",
-    // campaign_in_the_browser: the print job's progress page.
-    "/aktionen/{id}/stapel/{batch}/druck",
-];
+/// a plain visit has not): an import job — `import_in_the_browser` uploads,
+/// watches the progress and reads the result, each page under axe.
+const WALKED_ELSEWHERE: [&str; 1] = ["/kunden/import/{job}"];
 
 /// Whether a GET route answers with something other than a page
 /// (downloads, JSON, the API, machine endpoints).

@@ -49,6 +49,7 @@ pub(super) async fn import_in_the_browser(driver: &WebDriver, base: &str, shots:
         body.contains("übernommen\n25") || body.contains("übernommen 25"),
         "[{tag}] {body}"
     );
+    assert_accessible(driver, "the import's trial run").await;
     driver
         .screenshot(&shots.join(format!("{tag}-import-probelauf.png")))
         .await
@@ -69,6 +70,7 @@ pub(super) async fn import_in_the_browser(driver: &WebDriver, base: &str, shots:
         .await
         .unwrap();
     assert!(saved.text().await.unwrap().contains("gespeichert"));
+    assert_accessible(driver, "the stored import").await;
     driver
         .screenshot(&shots.join(format!("{tag}-import-gespeichert.png")))
         .await
@@ -126,6 +128,7 @@ pub(super) async fn campaign_in_the_browser(
         refused.text().await.unwrap().starts_with("Keine Vorschau:"),
         "[{tag}]"
     );
+    assert_accessible(driver, "the campaign form with the preview's refusal").await;
     set_postcodes(String::new()).await;
     driver
         .query(By::XPath(
@@ -179,6 +182,7 @@ pub(super) async fn campaign_in_the_browser(
         .await
         .unwrap();
     assert!(reasons.is_displayed().await.unwrap(), "[{tag}]");
+    assert_accessible(driver, "the campaign with its letter batch").await;
     driver
         .screenshot(&shots.join(format!("{tag}-aktion-stapel.png")))
         .await
@@ -212,6 +216,7 @@ pub(super) async fn campaign_in_the_browser(
             .unwrap_or_default()
             .ends_with("/druck/zip")
     );
+    assert_accessible(driver, "the finished print job").await;
     driver
         .screenshot(&shots.join(format!("{tag}-aktion-druck.png")))
         .await
@@ -236,6 +241,7 @@ pub(super) async fn campaign_in_the_browser(
         .unwrap();
     let text = waiting.text().await.unwrap();
     assert!(!text.contains("noch nicht versandt"), "[{tag}] {text}");
+    assert_accessible(driver, "the campaign after sending").await;
     driver
         .screenshot(&shots.join(format!("{tag}-aktion-versandt.png")))
         .await
