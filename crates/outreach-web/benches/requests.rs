@@ -87,6 +87,14 @@ async fn main() {
     );
     for backend in backends().await {
         let app = TestApp::new(backend).await;
+        // PostgreSQL: appended audit events are sealed by a task, as in
+        // `outreach serve`, not after each request's commit.
+        let sealer = outreach_web::maintenance::spawn_sealer(app.state.db.clone());
+        // SQLite: the write-ahead log is copied into the file beside the
+        // writer, as in `outreach serve`.
+        let checkpointer = outreach_web::maintenance::spawn_checkpointer(app.state.db.clone())
+            .await
+            .unwrap();
         println!("{backend:?}:");
         let admin = username(Role::JobcenterAdmin, Side::Own);
 
@@ -149,5 +157,11 @@ async fn main() {
             "  audit chain after the run: {} events, unbroken",
             v.checked
         );
+        if let Some(sealer) = sealer {
+            sealer.abort();
+        }
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.abort();
+        }
     }
 }

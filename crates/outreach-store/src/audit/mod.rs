@@ -253,8 +253,9 @@ const SEAL_BATCH: i64 = 2000;
 /// Seals the appended events into the hash chain: each committed event not
 /// yet in the chain gets the next place (in the order the events were
 /// appended), its predecessor's hash and its own, and the head moves to the
-/// last — one transaction per batch, holding the head's lock. Readers of the
-/// log call this first; `outreach serve` runs it continuously. SQLite chains
+/// last, and each is attributed to the job center whose data it is about —
+/// one transaction per batch, holding the head's lock. Readers of the log
+/// (and the deletion run, before it deletes cases) call this first; `outreach serve` runs it continuously. SQLite chains
 /// each event as it is appended: nothing to do. Returns the events sealed.
 pub async fn seal(db: &crate::Db) -> Result<u64, StoreError> {
     match db.postgres_pool() {
@@ -327,7 +328,7 @@ pub(crate) async fn seal_postgres(pool: &sqlx::PgPool, wait: bool) -> Result<u64
              FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS v(id, seq, prev_hash, hash)
              WHERE e.id = v.id AND e.seq IS NULL",
         )
-        .bind(ids)
+        .bind(&ids)
         .bind(seqs)
         .bind(prevs)
         .bind(hashes)
@@ -340,6 +341,22 @@ pub(crate) async fn seal_postgres(pool: &sqlx::PgPool, wait: bool) -> Result<u64
                 "sealing: {updated} of {count} events sealed"
             )));
         }
+        // Whose data each event is about, off the request that appended it
+        // (migration 0029); an event appended before that migration is
+        // attributed already.
+        sqlx::query(
+            "INSERT INTO audit_attribution (event_id, job_center_id, service_center_id, customer_id)
+             SELECT e.id, s.job_center_id, e.service_center_id, s.customer_id
+             FROM audit_events e,
+                  LATERAL audit_subject(e.record_type, e.record_id, e.action, e.purpose, e.job_center_id) s
+             WHERE e.id = ANY($1)
+               AND (s.job_center_id IS NOT NULL OR e.service_center_id IS NOT NULL
+                    OR s.customer_id IS NOT NULL)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
             .bind(seq)
             .bind(&prev_hash)
