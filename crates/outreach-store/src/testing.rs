@@ -6,6 +6,8 @@
 //! tests run on SQLite only and say so — unless `CI` or
 //! `OUTREACH_REQUIRE_POSTGRES` is set, where the missing database is an error.
 
+pub mod cluster;
+
 use crate::{Backend, Db, StoreError, Tx, args, random_token};
 use outreach_core::customer::{Field as StoredField, Record};
 use sqlx::Connection;
@@ -17,7 +19,9 @@ fn admin_url() -> String {
     std::env::var("OUTREACH_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
 }
 
-fn postgres_required() -> bool {
+/// Whether PostgreSQL (and what tests start of it) must be there: in CI a
+/// missing one fails the test instead of skipping it.
+pub fn postgres_required() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
         || std::env::var_os("OUTREACH_REQUIRE_POSTGRES").is_some()
 }

@@ -33,6 +33,10 @@ pub enum AppError {
     HeadersTooLarge,
     #[error("too many uploads at once")]
     UploadsBusy,
+    /// The database can't be reached just now (see
+    /// `StoreError::is_unavailable`).
+    #[error("database unavailable")]
+    DatabaseUnavailable,
     /// A failure below the page, with its cause: logged once (with the
     /// chain of causes), never shown.
     #[error("{context}")]
@@ -61,6 +65,7 @@ impl From<outreach_app::Error> for AppError {
         match error {
             outreach_app::Error::NotFound => AppError::NotFound,
             outreach_app::Error::Forbidden => AppError::Forbidden,
+            outreach_app::Error::Store(e) if e.is_unavailable() => AppError::from(e),
             other => AppError::internal("application", other),
         }
     }
@@ -68,6 +73,10 @@ impl From<outreach_app::Error> for AppError {
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            return AppError::DatabaseUnavailable;
+        }
         AppError::internal("store", error)
     }
 }
@@ -122,6 +131,23 @@ impl IntoResponse for AppError {
                 "Zurzeit zu viele Übertragungen",
                 "Gerade werden bereits mehrere Dateien an den Server übertragen. Bitte versuchen Sie es in einer Minute erneut; es wurde nichts gespeichert.",
             ),
+            AppError::DatabaseUnavailable => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorPage {
+                        title: "Datenbank nicht erreichbar",
+                        message: "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es in einer Minute erneut. Falls Sie eben ein Formular gesendet haben, prüfen Sie danach, ob Ihre Eingabe gespeichert ist.".into(),
+                        back_to_form: false,
+                        training: crate::layout::training_banner(),
+                    },
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("10"),
+                );
+                return response;
+            }
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Ungültige Anfrage", *message)
             }

@@ -23,6 +23,7 @@ pub mod maintenance;
 mod mandates;
 mod metrics;
 mod ops;
+pub mod origin;
 pub use outreach_app::password;
 mod letters;
 mod privacy;
@@ -35,6 +36,7 @@ pub mod server;
 mod session;
 mod spool;
 mod supervision;
+pub mod tls;
 mod training;
 
 use axum::Router;
@@ -68,6 +70,8 @@ pub struct WebConfig {
     pub api_rate: rate_limit::Rate,
     /// The server loop's timeouts and bounds.
     pub limits: server::Limits,
+    /// The load balancers whose `X-Forwarded-For`/`-Proto` are believed.
+    pub trusted_proxies: origin::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -81,6 +85,7 @@ impl Default for WebConfig {
             login_rate: rate_limit::Rate::LOGIN,
             api_rate: rate_limit::Rate::API,
             limits: server::Limits::default(),
+            trusted_proxies: origin::TrustedProxies::default(),
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct Inner {
     /// This server's folder for uploads and print archives (`None` when it
     /// could not be made: then uploads and archives are refused).
     spool: Option<spool::Spool>,
+    /// Set when the server begins to shut down: `/readyz` answers 503, so
+    /// that the load balancer moves away before the listener closes.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Shared application state.
@@ -152,6 +160,7 @@ impl AppState {
                     tracing::error!(%error, "no folder for uploads and print archives");
                 })
                 .ok(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
     }
@@ -235,6 +244,10 @@ pub fn app(state: AppState) -> Router {
             server::check_request,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            Arc::new(state.config.trusted_proxies.clone()),
+            origin::resolve,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
@@ -255,4 +268,4 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub use server::serve;
+pub use server::{serve, serve_with};

@@ -9,19 +9,48 @@ use axum::response::{IntoResponse, Response};
 pub fn routes() -> Routes {
     Routes::new()
         .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
         .get("/metrics", Access::Public, metrics_page)
         .get("/static/{file}", Access::Public, asset)
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    if state.db.ping().await {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
+/// Liveness: the process answers (a load balancer or systemd restarts a
+/// server that doesn't). Nothing else is checked, so a database outage
+/// doesn't restart every server at once.
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// Readiness: the database answers, its migrations are this build's, and the
+/// server isn't shutting down; else 503 with the reason, and the load
+/// balancer sends no new requests here.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let unready = |reason: &str| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Datenbank nicht erreichbar\n",
+            [(header::CACHE_CONTROL, "no-store")],
+            format!("nicht bereit: {reason}\n"),
         )
             .into_response()
+    };
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return unready("der Server wird beendet");
+    }
+    let check = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        if !state.db.ping().await {
+            return Err("Datenbank nicht erreichbar");
+        }
+        match state.db.schema_current().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("die Datenbank hat nicht die Migrationen dieses Programms"),
+            Err(_) => Err("Datenbank nicht erreichbar"),
+        }
+    })
+    .await;
+    match check {
+        Ok(Ok(())) => (StatusCode::OK, "bereit\n").into_response(),
+        Ok(Err(reason)) => unready(reason),
+        Err(_) => unready("Datenbank antwortet nicht"),
     }
 }
 

@@ -93,10 +93,13 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     let Some(kind) = limited(&request) else {
         return next.run(request).await;
     };
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip());
+    let address = match crate::origin::of(request.extensions()) {
+        Some(origin) => origin.address,
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip()),
+    };
     let limiter = match kind {
         Limited::Login => &state.rate_limits.login,
         Limited::Api => &state.rate_limits.api,

@@ -16,9 +16,13 @@
 //! - **Uploads at once**: at most [`Limits::uploads_at_once`] imports stream
 //!   in at the same time; more get a German 503 with `Retry-After`.
 //!
+//! - **HTTPS** with rustls when a certificate is given ([`serve_with`]).
+//!
 //! On shutdown the listener closes first, then the requests in flight end.
 
 use crate::AppState;
+use crate::origin::Transport;
+use crate::tls::Tls;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -27,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -60,11 +65,22 @@ impl Default for Limits {
     }
 }
 
-/// Serves the application until `shutdown` completes, then finishes the
-/// requests in flight.
+/// Serves the application over plain HTTP until `shutdown` completes, then
+/// finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over HTTPS when `tls` is given: each connection's handshake
+/// must end within [`Limits::header_read`], like a request's headers.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let limits = state.config.limits;
@@ -92,15 +108,41 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let transport = Transport { tls: tls.is_some() };
         let service =
             hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
+                request.extensions_mut().insert(transport);
                 router.clone().oneshot(request.map(axum::body::Body::new))
             });
-        let io = TokioIo::new(WriteIdle::new(stream, limits.write_idle));
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let result = match acceptor {
+                None => {
+                    let io = TokioIo::new(WriteIdle::new(stream, limits.write_idle));
+                    watcher.watch(http.serve_connection(io, service)).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await;
+                    let stream = match handshake {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let io = TokioIo::new(WriteIdle::new(stream, limits.write_idle));
+                    watcher.watch(http.serve_connection(io, service)).await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });

@@ -39,10 +39,14 @@ pub struct CurrentUser {
 #[derive(Debug, Clone)]
 pub struct Client(pub String);
 
+/// The client's address (behind trusted proxies the one they forwarded).
 fn client_of(parts_ext: &axum::http::Extensions) -> String {
-    parts_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unbekannt".to_string(), |ci| ci.0.ip().to_string())
+    match crate::origin::of(parts_ext) {
+        Some(origin) => origin.address.to_string(),
+        None => parts_ext
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unbekannt".to_string(), |ci| ci.0.ip().to_string()),
+    }
 }
 
 /// How long a server keeps a session it read, at most (see [`SessionCache`]).

@@ -43,7 +43,41 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<ExitCode> {
+/// How `serve_db` listens: HTTPS or HTTP, and how long it drains on SIGTERM.
+#[derive(Default)]
+pub struct Listening {
+    pub tls: Option<std::sync::Arc<outreach_web::tls::Tls>>,
+    pub drain: std::time::Duration,
+}
+
+/// On SIGHUP: reads the certificate and key again.
+fn reload_on_hangup(tls: std::sync::Arc<outreach_web::tls::Tls>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate and key read again"),
+                Err(error) => {
+                    tracing::error!(%error, "TLS certificate not reloaded; the one in use stays")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(tls);
+}
+
+pub async fn serve_db(
+    db: Db,
+    bind: &str,
+    config: WebConfig,
+    listening: Listening,
+) -> anyhow::Result<ExitCode> {
     let clock_start = clock_start(config.training)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -73,7 +107,28 @@ pub async fn serve_db(db: Db, bind: &str, config: WebConfig) -> anyhow::Result<E
     let sealer = outreach_web::maintenance::spawn_sealer(db.clone());
     let sessions = outreach_web::maintenance::spawn_session_watch(state.clone());
     let checkpointer = outreach_web::maintenance::spawn_checkpointer(db.clone()).await?;
-    outreach_web::serve(listener, state, shutdown_signal()).await?;
+    if let Some(tls) = &listening.tls {
+        reload_on_hangup(tls.clone());
+    }
+    // On SIGTERM: first "not ready" for the drain time, so that the load
+    // balancer sends nothing new; then the listener closes and the requests
+    // in flight end.
+    let draining = state.clone();
+    let drain = listening.drain;
+    let shutdown = async move {
+        shutdown_signal().await;
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !drain.is_zero() {
+            tracing::info!(
+                seconds = drain.as_secs(),
+                "not ready: draining before shutdown"
+            );
+            tokio::time::sleep(drain).await;
+        }
+    };
+    outreach_web::serve_with(listener, state, listening.tls, shutdown).await?;
     upkeep.abort();
     if let Some(checkpointer) = checkpointer {
         checkpointer.abort();
@@ -117,6 +172,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         session_minutes = settings.session_minutes,
         "starting"
     );
+    // The certificate first: a wrong file is named before anything else.
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(std::sync::Arc::new(
+            outreach_web::tls::Tls::load(cert, key).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
     let db = open(settings.database_url.expose()).await?;
     let config = WebConfig {
         session_idle_seconds: settings.session_minutes * 60,
@@ -127,9 +189,14 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         training: settings.training,
         login_rate: settings.login_rate,
         api_rate: settings.api_rate,
+        trusted_proxies: settings.trusted_proxies,
         ..WebConfig::default()
     };
-    serve_db(db, &settings.bind, config).await
+    let listening = Listening {
+        tls,
+        drain: settings.drain,
+    };
+    serve_db(db, &settings.bind, config, listening).await
 }
 
 pub async fn migrate(url: &str) -> anyhow::Result<ExitCode> {

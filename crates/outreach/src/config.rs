@@ -15,6 +15,21 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub database_url: Option<String>,
     pub session_minutes: Option<i64>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub behind_proxy: Option<bool>,
+    pub drain_seconds: Option<u16>,
+}
+
+/// The network settings as the command line and environment give them.
+#[derive(Debug, Default)]
+pub struct NetworkGiven {
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub trusted_proxies: Vec<String>,
+    pub behind_proxy: bool,
+    pub drain_seconds: Option<u16>,
 }
 
 impl FileConfig {
@@ -89,6 +104,12 @@ pub struct ServeSettings {
     /// Rate limits per client address of the login form and the API.
     pub login_rate: outreach_web::rate_limit::Rate,
     pub api_rate: outreach_web::rate_limit::Rate,
+    /// HTTPS: the certificate chain's and the key's files.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub trusted_proxies: outreach_web::origin::TrustedProxies,
+    /// How long the server reports "not ready" after SIGTERM before it
+    /// stops accepting connections.
+    pub drain: std::time::Duration,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -107,7 +128,54 @@ impl ServeSettings {
         bind: String,
         database_url: String,
         session_minutes: i64,
+        network: NetworkGiven,
     ) -> anyhow::Result<ServeSettings> {
+        let tls_cert = layered(
+            matches,
+            "tls_cert",
+            network.tls_cert,
+            file.tls_cert.map(Some),
+        )
+        .filter(|v| !v.is_empty());
+        let tls_key = layered(matches, "tls_key", network.tls_key, file.tls_key.map(Some))
+            .filter(|v| !v.is_empty());
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+            (None, None) => None,
+            _ => bail!(
+                "--tls-cert und --tls-key gehören zusammen: für HTTPS braucht der Server das Zertifikat und den Schlüssel"
+            ),
+        };
+        let proxies = layered(
+            matches,
+            "trusted_proxy",
+            network.trusted_proxies,
+            file.trusted_proxies,
+        );
+        let trusted_proxies =
+            outreach_web::origin::TrustedProxies::parse(&proxies).map_err(anyhow::Error::msg)?;
+        let behind_proxy = layered(
+            matches,
+            "behind_proxy",
+            network.behind_proxy,
+            file.behind_proxy,
+        );
+        if behind_proxy && trusted_proxies.is_empty() {
+            bail!(
+                "--behind-proxy braucht mindestens ein --trusted-proxy (die Adresse des Load Balancers): sonst stünde in jedem Protokolleintrag und jeder Anmeldesperre die Adresse des Load Balancers statt die des Clients"
+            );
+        }
+        let drain_seconds = layered(
+            matches,
+            "drain_seconds",
+            network.drain_seconds,
+            file.drain_seconds.map(Some),
+        )
+        .unwrap_or(if behind_proxy || !trusted_proxies.is_empty() {
+            5
+        } else {
+            0
+        });
         let settings = ServeSettings {
             bind: layered(matches, "bind", bind, file.bind),
             database_url: DatabaseUrl::new(layered(
@@ -127,7 +195,16 @@ impl ServeSettings {
             training: false,
             login_rate: outreach_web::rate_limit::Rate::LOGIN,
             api_rate: outreach_web::rate_limit::Rate::API,
+            tls,
+            trusted_proxies,
+            drain: std::time::Duration::from_secs(u64::from(drain_seconds)),
         };
+        if settings.tls.is_none() && !behind_proxy && !binds_loopback_only(&settings.bind) {
+            bail!(
+                "Ohne TLS spricht der Server nur auf einer Loopback-Adresse (wie 127.0.0.1:8080) unverschlüsseltes HTTP, nicht auf {}: über das Netz gingen sonst Passwörter und Sozialdaten im Klartext. Geben Sie --tls-cert und --tls-key an, oder --behind-proxy mit --trusted-proxy, wenn ein Load Balancer davor TLS beendet.",
+                settings.bind
+            );
+        }
         if !(5..=480).contains(&settings.session_minutes) {
             bail!(
                 "session_minutes: {} liegt nicht zwischen 5 und 480 Minuten",
@@ -135,6 +212,16 @@ impl ServeSettings {
             );
         }
         Ok(settings)
+    }
+}
+
+/// Whether every address `bind` stands for is a loopback one (an address
+/// that doesn't resolve is left to the listener to refuse).
+fn binds_loopback_only(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match bind.to_socket_addrs() {
+        Ok(addresses) => addresses.into_iter().all(|a| a.ip().is_loopback()),
+        Err(_) => true,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `outreach demo`: the product with seeded data on an embedded SQLite
 //! file, as a training installation.
 
-use crate::commands::{open, serve_db};
+use crate::commands::{Listening, open, serve_db};
 use outreach_app::demo::Prepared;
 use std::process::ExitCode;
 
@@ -35,5 +35,5 @@ pub async fn run(file: &str, bind: &str) -> anyhow::Result<ExitCode> {
         training: true,
         ..outreach_web::WebConfig::default()
     };
-    serve_db(db, bind, config).await
+    serve_db(db, bind, config, Listening::default()).await
 }

@@ -60,6 +60,8 @@ enum Command {
         training: bool,
         #[command(flatten)]
         rates: RateArgs,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
     /// Legt eine Demo-Datenbank mit Beispieldaten an (oder verwendet sie wieder) und startet den Server.
     Demo {
@@ -187,6 +189,37 @@ struct RateArgs {
     #[arg(long, default_value_t = 60, env = "OUTREACH_API_BURST",
           value_parser = clap::value_parser!(u32).range(1..))]
     api_burst: u32,
+}
+
+/// HTTPS and load balancers (README: "Betrieb mit mehreren Servern").
+#[derive(clap::Args)]
+struct NetworkArgs {
+    /// TLS-Zertifikat (PEM, mit Zwischenzertifikaten); zusammen mit --tls-key
+    /// spricht der Server HTTPS. Auf SIGHUP liest er beide Dateien neu.
+    #[arg(long, env = "OUTREACH_TLS_CERT")]
+    tls_cert: Option<String>,
+    /// Privater Schlüssel zum TLS-Zertifikat (PEM).
+    #[arg(long, env = "OUTREACH_TLS_KEY")]
+    tls_key: Option<String>,
+    /// Netz (CIDR) oder Adresse eines Load Balancers, dessen X-Forwarded-For
+    /// und X-Forwarded-Proto der Server glaubt; mehrfach angebbar (Umgebung:
+    /// durch Kommas getrennt).
+    #[arg(
+        long = "trusted-proxy",
+        env = "OUTREACH_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxy: Vec<String>,
+    /// Der Server steht hinter einem Load Balancer, der TLS beendet: dann
+    /// spricht er HTTP auch auf Adressen außer Loopback (braucht --trusted-proxy).
+    #[arg(long, env = "OUTREACH_BEHIND_PROXY")]
+    behind_proxy: bool,
+    /// Sekunden, die der Server nach SIGTERM „nicht bereit“ meldet, bevor er
+    /// keine Verbindungen mehr annimmt (Vorgabe: 5 hinter einem Load
+    /// Balancer, sonst 0).
+    #[arg(long, env = "OUTREACH_DRAIN_SECONDS",
+          value_parser = clap::value_parser!(u16).range(0..=300))]
+    drain_seconds: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -354,6 +387,7 @@ async fn main() -> std::process::ExitCode {
             retention,
             training,
             rates,
+            network,
         } => {
             let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
             let file = match config.as_deref().map(config::FileConfig::load).transpose() {
@@ -363,12 +397,20 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
+            let given = config::NetworkGiven {
+                tls_cert: network.tls_cert,
+                tls_key: network.tls_key,
+                trusted_proxies: network.trusted_proxy,
+                behind_proxy: network.behind_proxy,
+                drain_seconds: network.drain_seconds,
+            };
             match config::ServeSettings::resolve(
                 serve_matches,
                 file,
                 bind,
                 database.url,
                 session_minutes,
+                given,
             ) {
                 Ok(settings) => {
                     commands::serve(config::ServeSettings {

@@ -107,7 +107,9 @@ pub async fn list(
 }
 
 /// How many events of `action` concerning job center `job_center_id` (all
-/// when `None`) were appended since `since`.
+/// when `None`) were appended since `since`: by its own users, or
+/// attributed to it (PostgreSQL attributes an event when it seals it, so
+/// the event's own job center also counts one not yet sealed).
 pub async fn count_since(
     tx: &mut Tx,
     job_center_id: Option<i64>,
@@ -118,7 +120,8 @@ pub async fn count_since(
         .fetch_one(
             "SELECT COUNT(*) FROM audit_events
              WHERE action = $2 AND at >= $3
-               AND ($1 IS NULL OR EXISTS (SELECT 1 FROM audit_attribution a
+               AND ($1 IS NULL OR audit_events.job_center_id = $1
+                    OR EXISTS (SELECT 1 FROM audit_attribution a
                                           WHERE a.event_id = audit_events.id AND a.job_center_id = $1))",
             args![job_center_id, action.code(), since],
         )

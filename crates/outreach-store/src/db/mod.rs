@@ -3,7 +3,7 @@
 
 use crate::StoreError;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous, SqliteTransactionManager,
@@ -98,7 +98,7 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(postgres_options(url)?)
                 .await?;
             Ok(Db::Postgres(
                 Kept::new(pool),
@@ -241,6 +241,23 @@ impl Db {
                 Tx::PostgresRead(pool.acquire().await?, PgSeal::new(&pool.pool, task))
             }
         })
+    }
+
+    /// Whether the database holds exactly this build's migrations (none
+    /// missing, none of a newer build): a server is ready only then.
+    pub async fn schema_current(&self) -> Result<bool, StoreError> {
+        let latest = match self {
+            Db::Sqlite { .. } => SQLITE_MIGRATIONS.iter().map(|m| m.version).max(),
+            Db::Postgres(..) => POSTGRES_MIGRATIONS.iter().map(|m| m.version).max(),
+        };
+        let mut tx = self.read().await?;
+        let (applied,): (Option<i64>,) = tx
+            .fetch_one(
+                "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+                vec![],
+            )
+            .await?;
+        Ok(applied == latest)
     }
 
     /// Whether the database answers.
@@ -484,3 +501,70 @@ mod memory;
 pub use memory::*;
 mod audit_state;
 pub use audit_state::*;
+
+/// The connection options of a `postgres://` URL. TLS: as the URL's
+/// `sslmode` (or `PGSSLMODE`) says — `require`, `verify-ca` and
+/// `verify-full` never fall back to plain text, `sslrootcert=FILE` names the
+/// CA; without one, `verify-full` for a host on the network and `disable`
+/// for a loopback address or a local socket (libpq's `prefer` would move a
+/// connection onto TLS or off it as the server offers, unverified).
+pub fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    if names_sslmode(url) || std::env::var_os("PGSSLMODE").is_some() {
+        return Ok(options);
+    }
+    let mode = if is_local_host(options.get_host()) {
+        PgSslMode::Disable
+    } else {
+        PgSslMode::VerifyFull
+    };
+    Ok(options.ssl_mode(mode))
+}
+
+/// Whether the URL's query sets `sslmode`.
+fn names_sslmode(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query.split('&').any(|pair| {
+            pair.split('=')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("sslmode"))
+        })
+    })
+}
+
+/// A loopback address, `localhost`, or a Unix socket's folder.
+fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn without_an_sslmode_loopback_is_plain_and_the_network_is_verified() {
+        let mode = |url: &str| {
+            let options = postgres_options(url).map_err(|e| e.to_string());
+            // PgConnectOptions shows its mode only in its Debug output.
+            format!("{options:?}")
+        };
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        assert!(mode("postgres://u@127.0.0.1/db").contains("ssl_mode: Disable"));
+        assert!(mode("postgres://u@localhost:5433/db").contains("ssl_mode: Disable"));
+        assert!(mode("postgres://u@[::1]/db").contains("ssl_mode: Disable"));
+        assert!(mode("postgres://u@db.jobcenter.example/db").contains("ssl_mode: VerifyFull"));
+        assert!(mode("postgres://u@10.1.2.3/db").contains("ssl_mode: VerifyFull"));
+        assert!(mode("postgres://u@10.1.2.3/db?sslmode=require").contains("ssl_mode: Require"));
+        assert!(
+            mode("postgres://u@127.0.0.1/db?application_name=x&sslmode=verify-full")
+                .contains("ssl_mode: VerifyFull")
+        );
+    }
+}
