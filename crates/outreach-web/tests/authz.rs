@@ -35,7 +35,12 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
     use Role::*;
     let Some((role, side)) = who else {
         return Some(match path {
-            "/healthz" | "/metrics" | "/static/{file}" | "/login" | "/api/v1/openapi.json" => Allow,
+            "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/static/{file}"
+            | "/login"
+            | "/api/v1/openapi.json" => Allow,
             // The API wants a bearer token, never a session.
             "/api/v1/ergebnisse" | "/api/v1/kunden/import" => Forbidden,
             _ => Login,
@@ -56,7 +61,7 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
         (true, false) => NotFound,
     };
     Some(match (method, path) {
-        ("GET", "/healthz" | "/metrics" | "/static/{file}" | "/login") => Allow,
+        ("GET", "/healthz" | "/readyz" | "/metrics" | "/static/{file}" | "/login") => Allow,
         ("POST", "/login") => Allow,
         ("GET", "/") | ("POST", "/logout") => Allow,
         ("GET" | "POST", "/konto/passwort") | ("POST", "/sitzung/verlaengern") => Allow,

@@ -281,7 +281,7 @@ fn not_a_page(path: &str) -> bool {
         || path.contains("/teil/")
         || path.starts_with("/api/")
         || path.starts_with("/static/")
-        || ["/healthz", "/metrics", "/login"].contains(&path)
+        || ["/healthz", "/readyz", "/metrics", "/login"].contains(&path)
 }
 
 /// Every page of the route table, for every role that may open it (the
