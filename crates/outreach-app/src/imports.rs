@@ -17,6 +17,8 @@ pub struct Import {
     pub file_name: String,
     /// Read and checked, nothing stored.
     pub dry_run: bool,
+    /// The web job that runs it (see `jobs`), stored with the import.
+    pub job_id: Option<String>,
 }
 
 /// Reads the export from `open` (called again should a second reading be
@@ -44,6 +46,7 @@ where
         today,
         now,
         dry_run: import.dry_run,
+        job_id: import.job_id,
     };
     import_customers(db, request, open, progress).await
 }

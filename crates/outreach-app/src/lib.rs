@@ -16,6 +16,7 @@ pub mod guides;
 pub mod home;
 pub mod imports;
 pub mod invitations;
+pub mod jobs;
 pub mod letters;
 pub mod mandates;
 pub mod password;

@@ -28,6 +28,7 @@ mod error;
 pub mod guide;
 pub mod import;
 pub mod invitation;
+pub mod jobs;
 pub mod letters;
 pub mod mandate;
 pub mod org;

@@ -42,6 +42,7 @@ fn request(jc: i64, dry_run: bool) -> ImportRequest {
         today: date(2026, 11, 25),
         now: NOW,
         dry_run,
+        job_id: None,
     }
 }
 

@@ -195,6 +195,7 @@ async fn import(
         job_center_id: jc,
         file_name,
         dry_run: query.get("probelauf") == "1",
+        job_id: None,
     };
     let by = outreach_app::Source::Token {
         name: &name,

@@ -2,10 +2,9 @@
 //! background into one ZIP archive (every PDF part and the manifest) while
 //! the page shows a progress bar, then downloaded by the job center.
 //!
-//! The archive holds social data, so it lives in the temporary directory only
-//! as long as needed: it is deleted an hour after it was finished, when the
-//! batch is printed again, or when the server stops. Print jobs belong to the
-//! server process that started them (like uploads, see `imports`).
+//! The archive is made by a job in the database (`outreach_app::jobs`): any
+//! server shows its progress and sends it. It holds social data, so it is
+//! kept only an hour after it was finished or last downloaded.
 
 use crate::campaigns::owned_batch;
 use crate::forms::IdsPath;
@@ -18,17 +17,10 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use outreach_app::RecordScope;
 use outreach_app::campaigns::Batch;
+use outreach_app::jobs;
 use outreach_core::access::Action;
 use outreach_core::date::format_de_datetime;
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Finished archives are deleted this long after they were finished.
-pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub fn routes() -> Routes {
     let manage = Access::Action(Action::ManageCampaigns);
@@ -37,78 +29,6 @@ pub fn routes() -> Routes {
         .get("/aktionen/{id}/stapel/{batch}/druck", manage, page)
         .get("/aktionen/{id}/stapel/{batch}/druck/status", manage, status)
         .get("/aktionen/{id}/stapel/{batch}/druck/zip", manage, download)
-}
-
-#[derive(Debug, Clone)]
-enum PrintState {
-    Running,
-    Done { size: u64, changed: usize },
-    Failed(String),
-}
-
-/// The print job of one batch.
-#[derive(Debug)]
-pub struct PrintJob {
-    batch_id: i64,
-    total: usize,
-    done: Arc<AtomicUsize>,
-    path: PathBuf,
-    state: Mutex<PrintState>,
-    started_at: i64,
-    /// When the archive was finished (this server's monotonic clock, never
-    /// the application's, which may be moved).
-    finished_at: Mutex<Option<std::time::Instant>>,
-}
-
-impl PrintJob {
-    fn state(&self) -> PrintState {
-        self.state
-            .lock()
-            .map_or(PrintState::Failed("intern".into()), |s| s.clone())
-    }
-
-    fn file_name(&self) -> String {
-        format!("vorabinformation-stapel-{}.zip", self.batch_id)
-    }
-}
-
-impl Drop for PrintJob {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// The print jobs of this server process, by batch.
-#[derive(Debug, Default)]
-pub struct PrintJobs(Mutex<HashMap<i64, Arc<PrintJob>>>);
-
-impl PrintJobs {
-    /// The batch's job; expired jobs (and their files) go first.
-    fn get(&self, batch_id: i64) -> Option<Arc<PrintJob>> {
-        self.sweep(KEEP_FOR);
-        self.0.lock().ok()?.get(&batch_id).cloned()
-    }
-
-    /// Forgets the jobs finished more than an hour ago; their archives go
-    /// with them (`Drop`). Called by the upkeep too, so that an archive
-    /// nobody asks for again doesn't stay.
-    pub fn sweep(&self, kept: std::time::Duration) {
-        if let Ok(mut jobs) = self.0.lock() {
-            jobs.retain(|_, job| {
-                job.finished_at
-                    .lock()
-                    .ok()
-                    .and_then(|f| *f)
-                    .is_none_or(|at| at.elapsed() < kept)
-            });
-        }
-    }
-
-    fn insert(&self, job: Arc<PrintJob>) {
-        if let Ok(mut jobs) = self.0.lock() {
-            jobs.insert(job.batch_id, job);
-        }
-    }
 }
 
 fn base(ids: &[i64]) -> String {
@@ -125,78 +45,9 @@ async fn start(
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let scope = ctx.scope()?;
-    let now = state.clock.now();
-    if let Some(job) = state.prints.get(b.id)
-        && matches!(job.state(), PrintState::Running)
-    {
-        return Ok(Redirect::to(&base(&ids)).into_response());
-    }
-    let customer_numbers =
-        outreach_app::letters::start_print(&state.db, ctx.caller(), &c, &b, now).await?;
-    let job = Arc::new(PrintJob {
-        batch_id: b.id,
-        total: usize::try_from(b.letter_count).unwrap_or(0),
-        done: Arc::new(AtomicUsize::new(0)),
-        path: state.spool_path("druck", "zip")?,
-        state: Mutex::new(PrintState::Running),
-        started_at: now,
-        finished_at: Mutex::new(None),
-    });
-    state.prints.insert(job.clone());
-    tokio::spawn(run(state.clone(), scope, job, b, customer_numbers));
+    jobs::start_print(&state.db, ctx.caller(), &c, &b, state.clock.now()).await?;
+    state.jobs_wake.notify_one();
     Ok(Redirect::to(&base(&ids)).into_response())
-}
-
-/// Typesets the batch into the job's archive.
-async fn run(
-    state: AppState,
-    scope: RecordScope,
-    job: Arc<PrintJob>,
-    b: Batch,
-    customer_numbers: Vec<String>,
-) {
-    let outcome = write_archive(&state, scope, &job, &b, &customer_numbers).await;
-    let next = match outcome {
-        Ok((size, changed)) => PrintState::Done { size, changed },
-        Err(message) => {
-            tracing::error!(batch = b.id, error = %message, "print job failed");
-            let _ = std::fs::remove_file(&job.path);
-            PrintState::Failed(format!(
-                "Die Druckdateien konnten nicht erzeugt werden: {message}"
-            ))
-        }
-    };
-    if let Ok(mut s) = job.state.lock() {
-        *s = next;
-    }
-    if let Ok(mut f) = job.finished_at.lock() {
-        *f = Some(std::time::Instant::now());
-    }
-}
-
-async fn write_archive(
-    state: &AppState,
-    scope: RecordScope,
-    job: &PrintJob,
-    b: &Batch,
-    customer_numbers: &[String],
-) -> Result<(u64, usize), String> {
-    let file = crate::spool::Spool::create(&job.path).map_err(|e| e.to_string())?;
-    let batch = outreach_app::letters::PrintedBatch {
-        scope,
-        batch: b,
-        count: job.total,
-        customer_numbers,
-    };
-    outreach_app::letters::write_archive(&state.db, batch, file, job.done.clone()).await
-}
-
-fn percent(job: &PrintJob) -> usize {
-    (job.done.load(Ordering::Relaxed) * 100)
-        .checked_div(job.total)
-        .unwrap_or(100)
-        .min(100)
 }
 
 #[derive(Template, WebTemplate)]
@@ -209,8 +60,8 @@ struct PrintPage {
     base: String,
     /// "" (no job yet), "running", "done" or "failed".
     state: &'static str,
-    percent: usize,
-    done: usize,
+    percent: u64,
+    done: i64,
     started: String,
     size: String,
     changed: usize,
@@ -223,12 +74,12 @@ async fn page(
     IdsPath(ids): IdsPath,
 ) -> Result<PrintPage, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let job = state.prints.get(b.id);
-    let (label, size, changed, failure) = match job.as_ref().map(|j| j.state()) {
-        None => ("", 0, 0, String::new()),
-        Some(PrintState::Running) => ("running", 0, 0, String::new()),
-        Some(PrintState::Done { size, changed }) => ("done", size, changed, String::new()),
-        Some(PrintState::Failed(message)) => ("failed", 0, 0, message),
+    let view = jobs::print_view(&state.db, ctx.caller(), &b).await?;
+    let (label, percent, failure) = match view.as_ref().map(|v| &v.progress) {
+        None => ("", 0, String::new()),
+        Some(jobs::Progress::Running(percent)) => ("running", *percent, String::new()),
+        Some(jobs::Progress::Done) => ("done", 100, String::new()),
+        Some(jobs::Progress::Failed(message)) => ("failed", 0, message.clone()),
     };
     Ok(PrintPage {
         layout: Layout::new(
@@ -240,14 +91,18 @@ async fn page(
         campaign_name: c.name,
         base: base(&ids),
         state: label,
-        percent: job.as_deref().map_or(0, percent),
-        done: job.as_ref().map_or(0, |j| j.done.load(Ordering::Relaxed)),
-        started: job
+        percent,
+        done: view.as_ref().map_or(0, |v| v.letters_done),
+        started: view
             .as_ref()
-            .map(|j| format_de_datetime(j.started_at))
+            .map(|v| format_de_datetime(v.created_at))
             .unwrap_or_default(),
-        size: format!("{:.1}", size as f64 / 1_048_576.0).replace('.', ","),
-        changed,
+        size: format!(
+            "{:.1}",
+            view.as_ref().map_or(0, |v| v.size) as f64 / 1_048_576.0
+        )
+        .replace('.', ","),
+        changed: view.as_ref().map_or(0, |v| v.changed),
         failure,
         b,
     })
@@ -256,7 +111,7 @@ async fn page(
 #[derive(serde::Serialize)]
 struct Status {
     running: bool,
-    percent: usize,
+    percent: u64,
     text: String,
 }
 
@@ -267,7 +122,7 @@ async fn status(
     IdsPath(ids): IdsPath,
 ) -> Result<Response, AppError> {
     let (_, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
-    let Some(job) = state.prints.get(b.id) else {
+    let Some(view) = jobs::print_view(&state.db, ctx.caller(), &b).await? else {
         return Ok(axum::Json(Status {
             running: false,
             percent: 0,
@@ -275,12 +130,14 @@ async fn status(
         })
         .into_response());
     };
-    let running = matches!(job.state(), PrintState::Running);
-    let done = job.done.load(Ordering::Relaxed);
+    let (running, percent) = match view.progress {
+        jobs::Progress::Running(percent) => (true, percent),
+        _ => (false, 100),
+    };
     Ok(axum::Json(Status {
         running,
-        percent: if running { percent(&job) } else { 100 },
-        text: format!("{done} von {} Briefen gesetzt", job.total),
+        percent,
+        text: format!("{} von {} Briefen gesetzt", view.letters_done, view.letters),
     })
     .into_response())
 }
@@ -292,27 +149,32 @@ async fn download(
 ) -> Result<Response, AppError> {
     let (c, b) = owned_batch(&state, &ctx.user.actor, &ids).await?;
     let now = state.clock.now();
-    let Some(job) = state.prints.get(b.id) else {
+    let Some(archive) = jobs::archive(&state.db, ctx.caller(), &c, &b, now).await? else {
         return Ok(Redirect::to(&base(&ids)).into_response());
     };
-    let PrintState::Done { size, .. } = job.state() else {
-        return Ok(Redirect::to(&base(&ids)).into_response());
-    };
-    let file = tokio::fs::File::open(&job.path)
-        .await
-        .map_err(|_| AppError::NotFound)?;
-    outreach_app::letters::record_print_download(&state.db, ctx.caller(), &c, &b, now).await?;
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let db = state.db.clone();
+    let (size, file_name) = (archive.size, archive.file_name.clone());
+    // Chunk by chunk from the database: any server sends the archive.
+    let stream = futures_util::stream::unfold(0i64, move |seq| {
+        let (db, archive) = (db.clone(), archive.clone());
+        async move {
+            match jobs::archive_chunk(&db, &archive, seq).await {
+                Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), seq + 1)),
+                Ok(None) => None,
+                Err(error) => Some((Err(std::io::Error::other(error.to_string())), i64::MAX)),
+            }
+        }
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
             (header::CONTENT_LENGTH, size.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", job.file_name()),
+                format!("attachment; filename=\"{file_name}\""),
             ),
         ],
-        body,
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }

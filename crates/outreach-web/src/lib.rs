@@ -120,8 +120,9 @@ pub struct Inner {
     /// Sessions this server read lately (kept only while changes are heard).
     sessions: session::SessionCache,
     metrics: metrics::Metrics,
-    imports: imports::ImportJobs,
-    prints: letters::PrintJobs,
+    /// Wakes this server's job worker when it queued a job (see
+    /// `maintenance::spawn_jobs`).
+    pub jobs_wake: Arc<tokio::sync::Notify>,
     admission: std::sync::Arc<admission::Admission>,
     rate_limits: rate_limit::RateLimits,
     /// Uploads streaming in at once (see `server::check_request`).
@@ -148,8 +149,7 @@ impl AppState {
             clock: Clock::default(),
             sessions: session::SessionCache::default(),
             metrics: metrics::Metrics::default(),
-            imports: imports::ImportJobs::default(),
-            prints: letters::PrintJobs::default(),
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
             admission: admission::Admission::new(at_once),
             rate_limits: rate_limit::RateLimits::new(config.login_rate, config.api_rate),
             uploads: Arc::new(tokio::sync::Semaphore::new(

@@ -96,18 +96,31 @@ pub fn spawn_session_watch(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Forgets ended imports and print jobs, deleting their files: after an
-/// hour each (`older_than` overrides it, for tests).
-pub fn sweep_files(state: &AppState, older_than: Option<Duration>) {
-    state
-        .imports
-        .sweep(older_than.unwrap_or(crate::imports::KEPT_AFTER_END));
-    state
-        .prints
-        .sweep(older_than.unwrap_or(crate::letters::KEEP_FOR));
+/// Deletes the jobs no longer needed with their uploads, archives and
+/// issue lists (`outreach_app::jobs::sweep`).
+pub async fn sweep_jobs(state: &AppState) {
+    match outreach_app::jobs::sweep(&state.db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "ended jobs removed"),
+        Err(error) => tracing::warn!(%error, "removing ended jobs failed"),
+    }
 }
 
-/// The files of uploads and print archives this server holds now.
+/// Runs this server's share of the jobs (imports, print archives) until the
+/// runtime ends.
+pub fn spawn_jobs(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let db = state.db.clone();
+    let wake = state.jobs_wake.clone();
+    tokio::spawn(async move {
+        let heard = wake.clone();
+        let listening = outreach_app::jobs::hear_queued(&db, move || heard.notify_one());
+        let working = outreach_app::jobs::work(db.clone(), outreach_app::jobs::owner_name(), wake);
+        // The listener returns at once on SQLite; the worker runs on.
+        tokio::join!(listening, working);
+    })
+}
+
+/// The files of API uploads this server holds now.
 pub fn spooled_files(state: &AppState) -> Vec<std::path::PathBuf> {
     state
         .spool
@@ -132,7 +145,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 }
             }
             state.rate_limits.forget_idle();
-            sweep_files(&state, None);
+            sweep_jobs(&state).await;
             match remove_idle_sessions(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "idle sessions removed"),

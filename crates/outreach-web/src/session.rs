@@ -224,12 +224,6 @@ impl Ctx {
             client: &self.client,
         }
     }
-
-    /// Whose records the user may read or change; a global account sees no
-    /// job center's records ("not found", so ids reveal nothing).
-    pub fn scope(&self) -> Result<outreach_app::RecordScope, AppError> {
-        outreach_app::RecordScope::of(&self.user.actor).ok_or(AppError::NotFound)
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {

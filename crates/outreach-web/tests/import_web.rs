@@ -205,13 +205,13 @@ async fn bad_uploads_get_german_messages() {
     }
 }
 
-/// Uploads hold social data: a private file (0600) in a folder of the
-/// server's own (0700), gone when the import ends; a dry run's file stays
-/// for its confirmation and goes when nobody confirms it (after an hour;
-/// here the upkeep's sweep is told "now").
+/// Uploads hold social data: stored in the database (any server runs the
+/// import), gone when the import ends; a dry run's upload stays for its
+/// confirmation and goes when nobody confirms it within the hour (the
+/// upkeep's sweep; here the job's end is moved back, not the clock). No
+/// server keeps a file of it.
 #[tokio::test]
-async fn uploaded_files_are_private_and_deleted() {
-    use std::os::unix::fs::MetadataExt;
+async fn uploads_are_kept_in_the_database_only_while_needed() {
     for backend in backends().await {
         let app = TestApp::new(backend).await;
         let mut admin = app.login(&username(Role::JobcenterAdmin, Side::Own)).await;
@@ -223,32 +223,47 @@ async fn uploaded_files_are_private_and_deleted() {
             }
             parts
         };
+        let uploads = || async {
+            let mut tx = app.state.db.read().await.unwrap();
+            let (n,): (i64,) = tx
+                .fetch_one(
+                    "SELECT COUNT(*) FROM job_chunks WHERE part = 'upload'",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            n
+        };
         let up = admin.post_multipart("/kunden/import", &upload(false)).await;
         let job = up.location().to_string();
         finished(&mut admin, &job).await;
-        assert!(
-            outreach_web::maintenance::spooled_files(&app.state).is_empty(),
-            "{backend:?}: the file of an import that ended stays"
+        assert_eq!(
+            uploads().await,
+            0,
+            "{backend:?}: the upload of an import that ended stays"
         );
+        assert!(outreach_web::maintenance::spooled_files(&app.state).is_empty());
 
         let up = admin.post_multipart("/kunden/import", &upload(true)).await;
         let job = up.location().to_string();
         finished(&mut admin, &job).await;
-        let files = outreach_web::maintenance::spooled_files(&app.state);
-        assert_eq!(files.len(), 1, "{backend:?}: the dry run keeps its file");
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
-        assert_eq!(mode(&files[0]), 0o600, "{}", files[0].display());
-        assert_eq!(mode(files[0].parent().unwrap()), 0o700);
-        assert!(!files[0].starts_with("/tmp/outreach-import"), "not shared");
-
-        // Within the hour nothing goes; after it, the file and the job.
-        outreach_web::maintenance::sweep_files(&app.state, None);
         assert_eq!(
-            outreach_web::maintenance::spooled_files(&app.state).len(),
-            1
+            uploads().await,
+            1,
+            "{backend:?}: the dry run keeps its upload"
         );
-        outreach_web::maintenance::sweep_files(&app.state, Some(Duration::ZERO));
         assert!(outreach_web::maintenance::spooled_files(&app.state).is_empty());
+
+        // Within the hour nothing goes; after it, the upload and the job.
+        outreach_web::maintenance::sweep_jobs(&app.state).await;
+        assert_eq!(uploads().await, 1, "{backend:?}");
+        let mut tx = app.state.db.begin().await.unwrap();
+        tx.execute("UPDATE jobs SET finished_at = finished_at - 3601", vec![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        outreach_web::maintenance::sweep_jobs(&app.state).await;
+        assert_eq!(uploads().await, 0, "{backend:?}");
         assert_eq!(
             admin.get(&job).await.status,
             StatusCode::NOT_FOUND,

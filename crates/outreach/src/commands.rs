@@ -106,6 +106,7 @@ pub async fn serve_db(
     let upkeep = outreach_web::maintenance::spawn(state.clone());
     let sealer = outreach_web::maintenance::spawn_sealer(db.clone());
     let sessions = outreach_web::maintenance::spawn_session_watch(state.clone());
+    let jobs = outreach_web::maintenance::spawn_jobs(&state);
     let checkpointer = outreach_web::maintenance::spawn_checkpointer(db.clone()).await?;
     if let Some(tls) = &listening.tls {
         reload_on_hangup(tls.clone());
@@ -134,6 +135,7 @@ pub async fn serve_db(
         checkpointer.abort();
     }
     sessions.abort();
+    jobs.abort();
     if let Some(sealer) = sealer {
         sealer.abort();
         // What the last requests appended.

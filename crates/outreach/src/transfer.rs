@@ -92,6 +92,7 @@ pub async fn import(
         job_center_id,
         file_name: name,
         dry_run,
+        job_id: None,
     };
     let progress = bar.clone();
     // The file opened above first; opened again should the import need a

@@ -383,6 +383,13 @@ pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(bool),
+    Bytes(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Arg {
+        Arg::Bytes(v)
+    }
 }
 
 impl From<i64> for Arg {
@@ -452,6 +459,7 @@ macro_rules! bind_args {
                 Arg::Int(v) => query.bind(v),
                 Arg::Text(v) => query.bind(v),
                 Arg::Bool(v) => query.bind(v),
+                Arg::Bytes(v) => query.bind(v),
             };
         }
         query

@@ -109,7 +109,7 @@ pub(super) const DUPLICATES: &str = "SELECT s.line, s.customer_number, f.first_l
 pub(super) const DELETE_DUPLICATES: &str = "DELETE FROM import_rows WHERE line > (SELECT MIN(t.line) FROM import_rows t WHERE t.customer_number = import_rows.customer_number)";
 pub(super) const INDEX_STAGING: &str =
     "CREATE INDEX import_rows_number ON import_rows (customer_number, line)";
-pub(super) const INSERT_IMPORT: &str = "INSERT INTO imports (job_center_id, file_name, user_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id";
+pub(super) const INSERT_IMPORT: &str = "INSERT INTO imports (job_center_id, file_name, user_id, started_at, job_id) VALUES ($1, $2, $3, $4, $5) RETURNING id";
 pub(super) const FINISH_IMPORT: &str = "UPDATE imports SET finished_at = $2, rows_read = $3, accepted = $4, rejected = $5, inserted = $6, updated = $7,
     unchanged = $8, missing = $9, warnings = $10 WHERE id = $1";
 

@@ -38,6 +38,9 @@ pub struct ImportRequest {
     /// UTC unix seconds.
     pub now: i64,
     pub dry_run: bool,
+    /// The web job that runs this import: stored with the import in its
+    /// transaction, so that a job taken over is applied once.
+    pub job_id: Option<String>,
 }
 
 /// The outcome of an import.
@@ -497,7 +500,13 @@ where
     let (import_id,): (i64,) = tx
         .fetch_one(
             INSERT_IMPORT,
-            args![jc, &request.file_name, request.user_id, request.now],
+            args![
+                jc,
+                &request.file_name,
+                request.user_id,
+                request.now,
+                request.job_id.clone()
+            ],
         )
         .await?;
     let (existing,): (i64,) = tx

@@ -57,6 +57,7 @@ mod sqlite_bulk {
                 crate::Arg::Int(v) => v.to_sql(),
                 crate::Arg::Text(v) => v.to_sql(),
                 crate::Arg::Bool(v) => v.to_sql(),
+                crate::Arg::Bytes(v) => v.to_sql(),
             }
         }
     }
@@ -111,7 +112,7 @@ mod sqlite_bulk {
         let import_id: i64 = tx
             .query_row(
                 INSERT_IMPORT,
-                named_params! {"$1": jc, "$2": request.file_name, "$3": request.user_id, "$4": request.now},
+                named_params! {"$1": jc, "$2": request.file_name, "$3": request.user_id, "$4": request.now, "$5": request.job_id},
                 |row| row.get(0),
             )
             .map_err(failed)?;

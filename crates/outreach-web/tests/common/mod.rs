@@ -59,7 +59,18 @@ pub struct TestApp {
     pub router: Router,
     pub fixtures: Fixtures,
     pub backend: Backend,
+    /// This app's job worker, as `outreach serve` runs one.
+    _jobs: JobWorker,
     _db: TestDb,
+}
+
+/// Stops the job worker with its app.
+pub struct JobWorker(tokio::task::JoinHandle<()>);
+
+impl Drop for JobWorker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The default settings, with the rate limits raised: the authorisation
@@ -294,7 +305,9 @@ impl TestApp {
         .expect("close campaign");
         tx.commit().await.expect("commit");
         let state = AppState::new(db, config);
+        let jobs = JobWorker(outreach_web::maintenance::spawn_jobs(&state));
         TestApp {
+            _jobs: jobs,
             router: app(state.clone()),
             state,
             fixtures: Fixtures {
