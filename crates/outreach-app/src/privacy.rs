@@ -86,19 +86,29 @@ pub async fn disclose(
 ) -> Result<Disclosure> {
     audit::seal(db).await?;
     let mut tx = db.begin().await?;
-    let d = subject::disclosure(&mut tx, job_center_of(by.actor), id)
+    let mut d = subject::disclosure(&mut tx, job_center_of(by.actor), id)
         .await?
         .ok_or(Error::NotFound)?;
+    // The jobs holding the person now: a print archive with their letter,
+    // an import's stored upload with their customer number.
+    let jc = d.customer.job_center_id;
+    d.jobs = outreach_store::jobs::prints_holding(&mut tx, jc, d.customer.id).await?;
+    d.jobs.extend(
+        outreach_store::jobs::imports_holding(db, jc, d.customer.record.customer_number.as_str())
+            .await?,
+    );
+    d.jobs.sort_by_key(|j| j.created_at);
     let event = AuditEvent::by(by.actor, AuditAction::AccessRequest, by.client)
         .record("customer", d.customer.record.customer_number.as_str())
         .fields(&format!(
-            "alle gespeicherten Daten ({form}): Stammdaten, {} Fälle, {} Anrufversuche, {} Ergebnisse, {} Schreiben, {} Einladungen, {} Protokollereignisse",
+            "alle gespeicherten Daten ({form}): Stammdaten, {} Fälle, {} Anrufversuche, {} Ergebnisse, {} Schreiben, {} Einladungen, {} Protokollereignisse, {} laufende Arbeiten",
             d.cases.len(),
             d.attempts.len(),
             d.results.len(),
             d.letters.len(),
             d.invitations.len(),
-            d.audit_events.len()
+            d.audit_events.len(),
+            d.jobs.len()
         ))
         .purpose(ACCESS_PURPOSE)
         .job_center(Some(d.customer.job_center_id));

@@ -186,5 +186,14 @@ pub async fn purge(
         event: crate::Source::CommandLine.event(AuditAction::Purge),
         record_empty: true,
     };
-    Ok(Ok(retention::purge(db, run).await?))
+    let report = retention::purge(db, run).await?;
+    if !purge.dry_run {
+        // Uploads and print archives no longer needed, as the servers'
+        // upkeep deletes them.
+        let jobs = crate::jobs::sweep(db).await?;
+        if jobs > 0 {
+            tracing::info!(jobs, "ended jobs removed with their uploads and archives");
+        }
+    }
+    Ok(Ok(report))
 }

@@ -417,7 +417,7 @@ pub async fn expired(db: &Db, kept: i64) -> Result<Vec<String>, StoreError> {
 }
 
 /// A job that holds a person's data (for the Art. 15 disclosure).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Holding {
     pub id: String,
     pub kind: String,

@@ -156,6 +156,9 @@ pub struct Disclosure {
     /// Audit events about the person (their customer record, their cases,
     /// their invitations), oldest first.
     pub audit_events: Vec<StoredEvent>,
+    /// Jobs whose stored upload or print archive holds the person (filled
+    /// by the application layer; see `jobs::prints_holding`).
+    pub jobs: Vec<crate::jobs::Holding>,
 }
 
 /// Everything stored about customer `id` of a job center the caller may see.
@@ -255,6 +258,7 @@ pub async fn disclosure(
                 args![id],
             )
             .await?,
+        jobs: Vec::new(),
         customer,
     }))
 }

@@ -370,6 +370,33 @@ pub(super) fn disclosure_view(d: Disclosure) -> (Vec<Line>, String, Vec<Table>) 
                 .collect(),
         },
         Table {
+            caption: "Arbeiten, die die Daten gerade enthalten (hochgeladene Exportdateien, Druckdateien)",
+            headers: vec!["Art", "Datei", "Begonnen", "von", "Stand"],
+            rows: d
+                .jobs
+                .iter()
+                .map(|j| {
+                    vec![
+                        match j.kind.as_str() {
+                            "import" => "Kundenimport (hochgeladene Exportdatei)".to_string(),
+                            "print" => "Druckdateien eines Briefstapels (ZIP)".to_string(),
+                            other => other.to_string(),
+                        },
+                        j.file_name.clone(),
+                        format_de_datetime(j.created_at),
+                        j.username.clone(),
+                        match j.state.as_str() {
+                            "queued" => "wartet".to_string(),
+                            "running" => "läuft".to_string(),
+                            "done" => "fertig, bis zur Löschung gespeichert".to_string(),
+                            "failed" => "abgebrochen".to_string(),
+                            other => other.to_string(),
+                        },
+                    ]
+                })
+                .collect(),
+        },
+        Table {
             caption: "Einladungen",
             headers: vec![
                 "Nr.",
