@@ -255,12 +255,23 @@ pub async fn import_view(db: &Db, by: Caller<'_>, id: &str) -> Result<ImportView
 }
 
 /// Chunk `seq` of the CSV of an import's rejected and warned rows (`None`
-/// after the last); "not found" unless the import ended with issues.
+/// after the last; the header alone when there are none); "not found"
+/// unless the import ended.
 pub async fn import_issues(db: &Db, by: Caller<'_>, id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
     let job = owned(db, by, id, Kind::Import).await?;
-    let mut tx = db.read().await?;
-    if seq == 0 && store::chunk_count(&mut tx, &job.id, Part::Issues).await? == 0 {
+    if job.state != "done" {
         return Err(Error::NotFound);
+    }
+    let mut tx = db.read().await?;
+    if store::chunk_count(&mut tx, &job.id, Part::Issues).await? == 0 {
+        // Nothing rejected or warned: the header alone.
+        let empty = crate::imports::ImportReport::default();
+        let file = issues_csv(&empty)?;
+        let bytes = std::fs::read(file.path()).map_err(|source| Error::Io {
+            what: "issues CSV".into(),
+            source,
+        })?;
+        return Ok((seq == 0).then_some(bytes));
     }
     Ok(store::chunk(&mut tx, &job.id, Part::Issues, seq).await?)
 }

@@ -240,6 +240,25 @@ mod tests {
         );
     }
 
+    /// The example an operator copies is a valid configuration.
+    #[test]
+    fn the_deployment_example_is_read() {
+        let text = include_str!("../../../deploy/outreach.toml.example");
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| {
+                panic!("deploy/outreach.toml.example: {e}");
+            });
+        assert_eq!(file.behind_proxy, Some(true));
+        assert_eq!(file.drain_seconds, Some(5));
+        let proxies = file.trusted_proxies.unwrap_or_default();
+        assert!(outreach_web::origin::TrustedProxies::parse(&proxies).is_ok());
+        assert!(
+            file.database_url
+                .is_some_and(|u| u.contains("sslmode=verify-full"))
+        );
+    }
+
     #[test]
     fn file_errors_name_the_line() {
         let dir = std::env::temp_dir().join(format!("outreach-config-{}", std::process::id()));

@@ -497,3 +497,65 @@ async fn while_the_database_is_down_the_server_is_unready_and_says_so_in_german(
         .unwrap();
     assert_eq!(page.status(), 200, "the session survived the outage");
 }
+
+/// The systemd unit an operator copies is valid (`systemd-analyze verify`,
+/// with this build's binary in its place) and hardened: systemd rates its
+/// exposure "OK" (below 2 of 10).
+#[test]
+fn the_systemd_unit_is_valid_and_hardened() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            !postgres_required(),
+            "systemd-analyze fehlt (Debian-Paket systemd)"
+        );
+        eprintln!("HINWEIS: systemd-analyze fehlt; Test übersprungen.");
+        return;
+    }
+    let unit = include_str!("../../../deploy/outreach.service");
+    assert!(
+        unit.contains(
+            "ExecStart=/usr/local/bin/outreach serve --config /etc/outreach/outreach.toml"
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outreach.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/outreach", support::BIN)).unwrap();
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for outreach.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level: {text}"));
+    assert!(score < 2.0, "exposure {score}: {text}");
+    for directive in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(directive), "{directive}");
+    }
+}

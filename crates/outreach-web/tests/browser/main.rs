@@ -129,6 +129,10 @@ async fn browser(driver_port: u16) -> Browser {
     ] {
         caps.add_arg(arg).unwrap();
     }
+    // thirtyfour's HTTP client may be built with rustls but without a
+    // crypto provider (cargo unites reqwest's features across the
+    // workspace's tests): ring, as everywhere.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Browser(Some(
         WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
             .await

@@ -128,6 +128,9 @@ impl Agent {
     /// A client without its own connection pool limits: one keep-alive
     /// connection per agent, as a browser tab would mostly use.
     pub fn client() -> reqwest::Client {
+        // reqwest is built with rustls for the HTTPS tests, without a
+        // crypto provider of its own: ring, as everywhere.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(1024)
