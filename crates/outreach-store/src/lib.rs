@@ -42,7 +42,7 @@ pub mod subject;
 pub mod testing;
 pub mod user;
 
-pub use db::{Arg, Backend, Db, PoolStats, Tx};
+pub use db::{Arg, Backend, Db, PoolStats, Record, Tx};
 pub use error::StoreError;
 pub use scope::RecordScope;
 

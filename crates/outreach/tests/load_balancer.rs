@@ -102,21 +102,47 @@ fn export(rows: usize) -> String {
     file
 }
 
+/// `sql`'s one number; a connection the database's restart left broken is
+/// tried again (the pool drops it).
 async fn count(db: &Db, sql: &'static str) -> i64 {
-    let mut tx = db.read().await.unwrap();
-    let (n,): (i64,) = tx.fetch_one(sql, vec![]).await.unwrap();
+    let (n,): (i64,) = fetch(db, sql).await;
     n
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_server() {
+async fn fetch<T: outreach_store::Record>(db: &Db, sql: &'static str) -> T {
+    let mut last = None;
+    for _ in 0..20 {
+        match async { db.read().await?.fetch_one::<T>(sql, vec![]).await }.await {
+            Ok(row) => return row,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("{sql}: {last:?}")
+}
+
+/// The cluster, three servers and HAProxy in front, with a running campaign
+/// of `cases` cases and `agents` agents (`agent0`, …) and the job center's
+/// administration `jc.admin`, all with [`PASSWORD`]. `None` where HAProxy
+/// or the PostgreSQL server is missing outside CI.
+struct Setup {
+    // Dropped in this order: HAProxy, the servers, then the database.
+    lb: Haproxy,
+    servers: Vec<Server>,
+    db: Db,
+    browser: reqwest::Client,
+    ca: ca::TestCa,
+    cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
     if Command::new("haproxy").arg("-v").output().is_err() {
         assert!(
             !postgres_required(),
             "HAProxy fehlt (Debian-Paket haproxy); in CI ein Fehler"
         );
         eprintln!("HINWEIS: HAProxy fehlt; Test übersprungen.");
-        return;
+        return None;
     }
     let ca = ca::TestCa::new("Outreach Test-CA");
     let db_cert = ca.issue(&["localhost"]);
@@ -127,7 +153,7 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         Ok(c) => c,
         Err(why) if !postgres_required() => {
             eprintln!("HINWEIS: kein eigener PostgreSQL-Cluster ({why}); Test übersprungen.");
-            return;
+            return None;
         }
         Err(why) => panic!("PostgreSQL-Cluster startet nicht (in CI ein Fehler): {why}"),
     };
@@ -140,7 +166,7 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
     );
     let db = Db::open(&url).await.unwrap();
     let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
-    queue_campaign(&db, 40, 4, &hash).await.unwrap();
+    queue_campaign(&db, cases, agents, &hash).await.unwrap();
     let mut tx = db.begin().await.unwrap();
     tx.execute(
         "UPDATE users SET password_hash = $1 WHERE username = 'jc.admin'",
@@ -180,13 +206,6 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
     let browser = client(Some(&ca.cert_pem));
     // HAProxy is up and has seen every server ready.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let before: Vec<f64> = {
-        let mut v = Vec::new();
-        for s in &servers {
-            v.push(requests_served(s).await);
-        }
-        v
-    };
     loop {
         if let Ok(r) = browser.get(format!("{}/login", lb.base)).send().await
             && r.status() == 200
@@ -200,7 +219,36 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Some(Setup {
+        lb,
+        servers,
+        db,
+        browser,
+        ca,
+        cluster,
+        _dir: dir,
+    })
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_server() {
+    let Some(setup) = set_up(40, 4).await else {
+        return;
+    };
+    let Setup {
+        lb,
+        mut servers,
+        db,
+        browser,
+        ..
+    } = setup;
+    let before: Vec<f64> = {
+        let mut v = Vec::new();
+        for s in &servers {
+            v.push(requests_served(s).await);
+        }
+        v
+    };
     // Round-robin: 30 pages in quick succession, 10 on each server (each
     // also answers HAProxy's check every second).
     for _ in 0..30 {
@@ -396,5 +444,239 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         } else {
             "failed, nothing stored"
         }
+    );
+}
+
+#[path = "agent/mod.rs"]
+#[allow(dead_code, reason = "shared with the queue test and benchmark")]
+mod agent;
+
+/// One agent through HAProxy until the queue is empty, as a person would:
+/// a request that fails is sent again (a reload continues the leased case,
+/// which the page says how far it got). Returns the cases it recorded and
+/// the requests that failed.
+async fn work_the_queue(mut agent: agent::Agent) -> (Vec<i64>, Vec<String>) {
+    let (mut recorded, mut failed) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the queue never emptied: {failed:?}"
+        );
+        let leased = match agent.post("/anrufe/naechster", &[]).await {
+            Ok(page) => page,
+            Err(e) => {
+                failed.push(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // The desk again, for a fresh CSRF token.
+                let _ = agent.get("/anrufe").await;
+                continue;
+            }
+        };
+        if leased.location.contains("meldung=leer") {
+            return (recorded, failed);
+        }
+        let Some(case_id) = leased
+            .location
+            .strip_prefix("/anrufe/fall/")
+            .and_then(|id| id.parse::<i64>().ok())
+        else {
+            failed.push(format!("unexpected redirect {}", leased.location));
+            continue;
+        };
+        let case = format!("/anrufe/fall/{case_id}");
+        let step = async {
+            let page = agent.get(&case).await?;
+            if page.body.contains("Anruf starten") {
+                agent
+                    .post(&format!("{case}/start"), &[("nummer", "phone")])
+                    .await?;
+                agent.get(&case).await?;
+            }
+            let done = agent
+                .post(&format!("{case}/ergebnis"), &[("ergebnis", "no_answer")])
+                .await?;
+            Ok::<_, String>(done.location.contains("meldung=erfasst"))
+        };
+        match step.await {
+            Ok(true) => recorded.push(case_id),
+            Ok(false) => failed.push(format!("case {case_id}: result not recorded")),
+            Err(e) => {
+                failed.push(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = agent.get("/anrufe").await;
+            }
+        }
+    }
+}
+
+/// Polls each server's `/readyz` directly until all answer `status`.
+async fn all_ready(servers: &[&Server], status: u16, within: Duration) -> Duration {
+    let started = Instant::now();
+    let plain = client(None);
+    loop {
+        let mut all = true;
+        for s in servers {
+            let got = plain
+                .get(format!("{}/readyz", s.base))
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16());
+            all &= got == status;
+        }
+        if all {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "not all servers answered /readyz {status} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_agents_call_through_a_killed_server_and_a_restarted_database() {
+    const CASES: i64 = 600;
+    const AGENTS: usize = 20;
+    let Some(setup) = set_up(CASES, AGENTS).await else {
+        return;
+    };
+    let Setup {
+        lb,
+        mut servers,
+        db,
+        ca,
+        cluster,
+        ..
+    } = setup;
+    // reqwest without a cookie store: the agent keeps its own cookies.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .tls_backend_preconfigured(support::client_tls(&ca.cert_pem))
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..AGENTS {
+        let (http, base) = (http.clone(), lb.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let name = format!("agent{i}");
+            let agent = agent::Agent::log_in(http, &base, &name, PASSWORD)
+                .await
+                .unwrap();
+            let (recorded, failed) = work_the_queue(agent).await;
+            (name, recorded, failed)
+        }));
+    }
+    let attempts = || async { count(&db, "SELECT COUNT(*) FROM attempts").await };
+    let wait_for = |n: i64| async move {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while attempts().await < n {
+            assert!(
+                Instant::now() < deadline,
+                "the agents got stuck below {n} calls"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // While they call: one server killed.
+    wait_for(60).await;
+    servers[0].signal("KILL");
+    servers[0].wait_exit();
+    // Then PostgreSQL stopped, until every server reports it.
+    wait_for(200).await;
+    let left = [&servers[1], &servers[2]];
+    cluster.stop().unwrap();
+    all_ready(&left, 503, Duration::from_secs(20)).await;
+    // Once HAProxy's checks found no server ready: its own German page,
+    // even for the login page, which needs no database.
+    let visitor = support::client(Some(&ca.cert_pem));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lb_text = loop {
+        let r = visitor
+            .get(format!("{}/login", lb.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            break r.text().await.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HAProxy still sends to unready servers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        lb_text.contains("Outreach ist gerade nicht erreichbar"),
+        "{lb_text}"
+    );
+    cluster.start_again().unwrap();
+    let back = all_ready(&left, 200, Duration::from_secs(10)).await;
+
+    let mut leased_by: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let mut failures = Vec::new();
+    for task in tasks {
+        let (name, recorded, failed) = task.await.unwrap();
+        for case in recorded {
+            leased_by.entry(case).or_default().push(name.clone());
+        }
+        failures.extend(failed);
+    }
+    // Every case called once, by one agent; every result stored once.
+    let twice: Vec<_> = leased_by.iter().filter(|(_, who)| who.len() > 1).collect();
+    assert!(twice.is_empty(), "cases recorded by two agents: {twice:?}");
+    let (attempts_n, cases_called, most): (i64, i64, i64) = fetch(
+        &db,
+        "SELECT (SELECT COUNT(*) FROM attempts),
+                (SELECT COUNT(DISTINCT case_id) FROM attempts),
+                (SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM attempts GROUP BY case_id) x)",
+    )
+    .await;
+    assert_eq!((cases_called, most), (CASES, 1), "{attempts_n} attempts");
+    let lease_holders: i64 = count(
+        &db,
+        "SELECT COUNT(*) FROM (SELECT record_id FROM audit_events WHERE action = 'case_lease'
+                               GROUP BY record_id HAVING COUNT(DISTINCT username) > 1) x",
+    )
+    .await;
+    assert_eq!(lease_holders, 0, "a case leased to two agents");
+    // What failed: the requests in flight on the killed server, and those
+    // sent while the database was down — never an internal error page.
+    assert!(
+        failures.iter().all(|f| !f.starts_with("HTTP 500")),
+        "{:?}",
+        failures
+            .iter()
+            .filter(|f| f.starts_with("HTTP 500"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        failures
+            .iter()
+            .filter(|f| f.starts_with("HTTP 503"))
+            .all(|f| f.contains("nicht erreichbar")),
+        "a 503 without the German page"
+    );
+    // Besides the outage, at most each agent's request in flight on the
+    // killed server failed.
+    let other = failures
+        .iter()
+        .filter(|f| !f.starts_with("HTTP 503"))
+        .count();
+    assert!(
+        other <= AGENTS,
+        "{other} failed requests: {:?}",
+        &failures[..failures.len().min(10)]
+    );
+    eprintln!(
+        "{CASES} cases by {AGENTS} agents through a killed server and a restarted database: {} requests failed ({} of them 503 during the outage); ready again {back:?} after the database",
+        failures.len(),
+        failures
+            .iter()
+            .filter(|f| f.starts_with("HTTP 503"))
+            .count()
     );
 }
