@@ -3,10 +3,12 @@
 //! `outreach serve --training` connected with `sslmode=verify-full`, and
 //! HAProxy from Debian with `deploy/haproxy.cfg` terminating TLS in front of
 //! them, round-robin. Everything goes through HAProxy: the requests land on
-//! every server; a web import with its progress page, whose server is
-//! killed (`kill -9`) while it runs — another server takes it over and it is
-//! stored once; a server stopped with SIGTERM under load — no request
-//! fails.
+//! every server; a batch's print archive of 100 letters with its progress
+//! and download; the pAp's inbox; a web import of 50,000 rows with its
+//! progress page, whose server is killed (`kill -9`) while it runs — another
+//! server takes it over and it is stored once; a server stopped with SIGTERM
+//! under load — no request fails. Then twenty agents call while a server is
+//! killed and PostgreSQL is restarted.
 //!
 //! In CI (`CI`, `OUTREACH_REQUIRE_POSTGRES`) a missing HAProxy or PostgreSQL
 //! server fails the test; elsewhere it is skipped with a message.
@@ -132,6 +134,7 @@ struct Setup {
     browser: reqwest::Client,
     ca: ca::TestCa,
     cluster: Cluster,
+    campaign_id: i64,
     _dir: tempfile::TempDir,
 }
 
@@ -166,7 +169,10 @@ async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
     );
     let db = Db::open(&url).await.unwrap();
     let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
-    queue_campaign(&db, cases, agents, &hash).await.unwrap();
+    let campaign_id = queue_campaign(&db, cases, agents, &hash)
+        .await
+        .unwrap()
+        .campaign_id;
     let mut tx = db.begin().await.unwrap();
     tx.execute(
         "UPDATE users SET password_hash = $1 WHERE username = 'jc.admin'",
@@ -226,13 +232,71 @@ async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
         browser,
         ca,
         cluster,
+        campaign_id,
         _dir: dir,
     })
 }
 
+/// The campaign's advance letters as one batch, and results of ten of its
+/// customers for pAp `pap.test` (Kennung P1, [`PASSWORD`]). Returns the
+/// batch's id.
+async fn batch_and_results(db: &Db, campaign_id: i64) -> i64 {
+    use outreach_core::access::{Home, Role};
+    let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let (jc, agent): (i64, i64) = tx
+        .fetch_one(
+            "SELECT k.job_center_id, (SELECT id FROM users WHERE username = 'agent0')
+             FROM campaigns k WHERE k.id = $1",
+            args![campaign_id],
+        )
+        .await
+        .unwrap();
+    let now = outreach_store::jobs::now(&mut tx).await.unwrap();
+    let (batch, _) = outreach_app::letters::create_advance_batch(
+        &mut tx,
+        outreach_store::RecordScope::Operator,
+        campaign_id,
+        outreach_core::date::berlin_date(now),
+        None,
+        now,
+    )
+    .await
+    .unwrap()
+    .expect("a batch");
+    tx.execute(
+        "UPDATE customers SET pap_code = 'P1' WHERE id IN
+           (SELECT customer_id FROM cases WHERE campaign_id = $1 ORDER BY id LIMIT 10)",
+        args![campaign_id],
+    )
+    .await
+    .unwrap();
+    let closed =
+        outreach_store::testing::demo_results(&mut tx, campaign_id, agent, "P1", now - 86_400)
+            .await
+            .unwrap();
+    assert!(closed > 0);
+    outreach_store::user::create(
+        &mut tx,
+        &outreach_store::user::NewUser {
+            username: "pap.test".into(),
+            display_name: "pAp Test".into(),
+            role: Role::CaseManager,
+            home: Home::JobCenter(jc),
+            pap_code: Some("P1".into()),
+            password_hash: hash,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    batch
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_server() {
-    let Some(setup) = set_up(40, 4).await else {
+    let Some(setup) = set_up(100, 4).await else {
         return;
     };
     let Setup {
@@ -240,8 +304,11 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         mut servers,
         db,
         browser,
+        campaign_id,
+        ca,
         ..
     } = setup;
+    let batch = batch_and_results(&db, campaign_id).await;
     let before: Vec<f64> = {
         let mut v = Vec::new();
         for s in &servers {
@@ -278,6 +345,60 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
     // the next server); its server is killed while it runs.
     let (status, _) = log_in(&browser, &lb.base, "jc.admin", PASSWORD, &[]).await;
     assert_eq!(status, 303, "login through HAProxy");
+    // The batch's print archive: typeset by whichever server's worker took
+    // the job, its progress polled and the ZIP sent by the next servers.
+    let print = format!("{}/aktionen/{campaign_id}/stapel/{batch}/druck", lb.base);
+    let page = browser.get(&print).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the print page through HAProxy");
+    let token = support::csrf_of(&page.text().await.unwrap());
+    let started = browser
+        .post(&print)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let r = browser.get(format!("{print}/status")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let json: serde_json::Value = r.json().await.unwrap();
+        if json["running"] == false {
+            assert!(
+                json["text"].as_str().unwrap_or("").contains("von"),
+                "{json}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the print archive never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let zip = browser.get(format!("{print}/zip")).send().await.unwrap();
+    assert_eq!(zip.status(), 200);
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(b"PK\x03\x04") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
+
+    // The pAp's inbox through HAProxy.
+    let pap = client(Some(&ca.cert_pem));
+    let (status, _) = log_in(&pap, &lb.base, "pap.test", PASSWORD, &[]).await;
+    assert_eq!(status, 303, "the pAp's login through HAProxy");
+    let inbox = pap
+        .get(format!("{}/ergebnisse", lb.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+    let inbox = inbox.text().await.unwrap();
+    assert!(inbox.contains("Erika"), "{inbox}");
+
     let page = browser
         .get(format!("{}/kunden/import", lb.base))
         .send()
