@@ -8,21 +8,7 @@
 mod ca;
 
 use outreach_store::Db;
-use outreach_store::testing::cluster::{Cluster, ServerTls};
-use outreach_store::testing::postgres_required;
-
-/// The cluster, or `None` (with the reason printed) where none can start
-/// outside CI.
-fn cluster(tls: Option<&ServerTls>) -> Option<Cluster> {
-    match Cluster::start(tls) {
-        Ok(cluster) => Some(cluster),
-        Err(why) if !postgres_required() => {
-            eprintln!("HINWEIS: kein eigener PostgreSQL-Cluster ({why}); Test übersprungen.");
-            None
-        }
-        Err(why) => panic!("PostgreSQL-Cluster startet nicht (in CI ein Fehler): {why}"),
-    }
-}
+use outreach_store::testing::cluster::{self, ServerTls};
 
 async fn over_tls(db: &Db) -> bool {
     let mut tx = db.read().await.unwrap();
@@ -44,7 +30,7 @@ async fn verify_full_reaches_a_tls_server_and_nothing_falls_back_to_plain_text()
         cert_pem: issued.cert_pem,
         key_pem: issued.key_pem,
     };
-    let Some(cluster) = cluster(Some(&tls)) else {
+    let Some(cluster) = cluster::for_test(Some(&tls)) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use outreach_store::testing::cluster::{Cluster, ServerTls};
+use outreach_store::testing::cluster::{self, Cluster, ServerTls};
 use outreach_store::testing::{QUEUE_CLOCK, postgres_required, queue_campaign};
 use outreach_store::{Db, args};
 use std::path::Path;
@@ -149,17 +149,10 @@ async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
     }
     let ca = ca::TestCa::new("Outreach Test-CA");
     let db_cert = ca.issue(&["localhost"]);
-    let cluster = match Cluster::start(Some(&ServerTls {
+    let cluster = cluster::for_test(Some(&ServerTls {
         cert_pem: db_cert.cert_pem,
         key_pem: db_cert.key_pem,
-    })) {
-        Ok(c) => c,
-        Err(why) if !postgres_required() => {
-            eprintln!("HINWEIS: kein eigener PostgreSQL-Cluster ({why}); Test übersprungen.");
-            return None;
-        }
-        Err(why) => panic!("PostgreSQL-Cluster startet nicht (in CI ein Fehler): {why}"),
-    };
+    }))?;
     let dir = tempfile::tempdir().unwrap();
     let root = ca.write(dir.path());
     let url = cluster.url(

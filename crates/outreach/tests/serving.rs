@@ -8,7 +8,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use outreach_store::testing::cluster::Cluster;
+use outreach_store::testing::cluster;
 use outreach_store::testing::{TestDb, backends, postgres_required};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -416,13 +416,8 @@ async fn on_sigterm_the_server_turns_unready_first_then_ends() {
 
 #[tokio::test]
 async fn while_the_database_is_down_the_server_is_unready_and_says_so_in_german() {
-    let cluster = match Cluster::start(None) {
-        Ok(c) => c,
-        Err(why) if !postgres_required() => {
-            eprintln!("HINWEIS: kein eigener PostgreSQL-Cluster ({why}); Test übersprungen.");
-            return;
-        }
-        Err(why) => panic!("PostgreSQL-Cluster startet nicht (in CI ein Fehler): {why}"),
+    let Some(cluster) = cluster::for_test(None) else {
+        return;
     };
     let url = cluster.url("127.0.0.1", "postgres", "");
     outreach_store::Db::open(&url).await.unwrap().close().await;

@@ -246,6 +246,23 @@ impl Cluster {
     }
 }
 
+/// [`Cluster::start`] for a test: `None` (the reason printed) where no
+/// cluster can start outside CI; in CI the missing cluster fails the test.
+#[allow(
+    clippy::panic,
+    reason = "test support: a missing database in CI must fail the test"
+)]
+pub fn for_test(tls: Option<&ServerTls>) -> Option<Cluster> {
+    match Cluster::start(tls) {
+        Ok(cluster) => Some(cluster),
+        Err(why) if !super::postgres_required() => {
+            eprintln!("HINWEIS: kein eigener PostgreSQL-Cluster ({why}); Test übersprungen.");
+            None
+        }
+        Err(why) => panic!("PostgreSQL-Cluster startet nicht (in CI ein Fehler): {why}"),
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.stop();
