@@ -19,9 +19,14 @@
 #[path = "../tests/agent/mod.rs"]
 mod agent;
 
+// The tests' support: the benchmark uses HAProxy, the CA and its client.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use agent::{Agent, start_server};
+use outreach_store::testing::cluster::{Cluster, ServerTls};
 use outreach_store::testing::{TestDb, backends, queue_campaign};
-use outreach_store::{Backend, args};
+use outreach_store::{Backend, Db, args};
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,22 +61,41 @@ struct Samples {
     steps: Vec<Vec<Duration>>,
 }
 
-/// Runs the agents against `bases` (agent i on server i mod n) and prints a row.
-async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize, seconds: u64) {
+/// HAProxy with `deploy/haproxy.cfg` in front of the servers: its TLS
+/// certificate and the CA the agents trust.
+struct Balancer {
+    pem: std::path::PathBuf,
+    ca_pem: String,
+    dir: std::path::PathBuf,
+}
+
+/// Runs the agents against the servers (agent i on server i mod n, or all
+/// through `balancer`) and prints a row.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    label: &str,
+    db: &Db,
+    url: &str,
+    servers: usize,
+    cases: i64,
+    agents: usize,
+    seconds: u64,
+    balancer: Option<&Balancer>,
+) {
     let started = Instant::now();
     let hash = outreach_web::password::hash(PASSWORD.into()).await.unwrap();
-    let setup = queue_campaign(&t.db, cases, agents, &hash).await.unwrap();
+    let setup = queue_campaign(db, cases, agents, &hash).await.unwrap();
     eprintln!(
         "{label}: {cases} Fälle und {agents} Agenten angelegt in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    if t.db.backend() == Backend::Postgres {
+    if db.backend() == Backend::Postgres {
         // What the time between loading the cases and calling them brings:
         // the load's dead row versions removed and statistics for the
         // planner (autovacuum is off on this machine), and the load's
         // write-ahead log written out, so that a checkpoint of the set-up
         // doesn't fall into some runs' measured window.
-        let mut tx = t.db.write_once().await.unwrap();
+        let mut tx = db.write_once().await.unwrap();
         for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
             tx.execute(statement, args![]).await.unwrap();
         }
@@ -79,12 +103,43 @@ async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize,
     }
     let mut running = Vec::new();
     for _ in 0..servers {
-        running.push(start_server(&t.url, "error").await);
+        running.push(start_server(url, "error").await);
     }
-    let bases: Vec<String> = running.iter().map(|(_, b)| b.clone()).collect();
+    let mut bases: Vec<String> = running.iter().map(|(_, b)| b.clone()).collect();
+    let mut client = Agent::client();
+    let mut _haproxy = None;
+    if let Some(b) = balancer {
+        let ports: Vec<u16> = bases
+            .iter()
+            .filter_map(|b| b.rsplit(':').next()?.parse().ok())
+            .collect();
+        let lb = support::Haproxy::start(&b.dir, &b.pem, &ports);
+        client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(120))
+            .tls_backend_preconfigured(support::client_tls(&b.ca_pem))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !client
+            .get(format!("{}/login", lb.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "HAProxy not ready: {}",
+                lb.output()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bases = vec![lb.base.clone()];
+        _haproxy = Some(lb);
+    }
 
     // Log everyone in first (Argon2 is deliberately slow), then go.
-    let client = Agent::client();
     let mut logins = Vec::new();
     for (i, name) in setup.agents.iter().enumerate() {
         let base = bases[i % bases.len()].clone();
@@ -144,8 +199,8 @@ async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize,
     // it the servers' cached plans keep reading `attempts` from start to
     // end, as planned while it was empty (BENCHMARKS.md, session 13).
     // `BENCH_NO_ANALYZE=1` leaves it out, for comparison.
-    if t.db.backend() == Backend::Postgres && std::env::var_os("BENCH_NO_ANALYZE").is_none() {
-        let mut tx = t.db.write_once().await.unwrap();
+    if db.backend() == Backend::Postgres && std::env::var_os("BENCH_NO_ANALYZE").is_none() {
+        let mut tx = db.write_once().await.unwrap();
         tx.execute("ANALYZE attempts, audit_events", args![])
             .await
             .unwrap();
@@ -168,6 +223,7 @@ async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize,
         }
         errors += e;
     }
+    drop(_haproxy);
     drop(running);
     let steps: Vec<String> = all
         .steps
@@ -186,7 +242,7 @@ async fn run(label: &str, t: &TestDb, servers: usize, cases: i64, agents: usize,
     all.leases.sort();
     all.cycles.sort();
 
-    let mut tx = t.db.begin().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
     let (audit_doubles,): (i64,) = tx
         .fetch_one(
             "SELECT COUNT(*) FROM (SELECT record_id FROM audit_events WHERE action = 'case_lease'
@@ -323,10 +379,96 @@ async fn main() {
     }
     if part("sqlite") {
         let t = TestDb::new(Backend::Sqlite).await.unwrap();
-        run("SQLite, one server", &t, 1, cases, agents, seconds).await;
+        run(
+            "SQLite, one server",
+            &t.db,
+            &t.url,
+            1,
+            cases,
+            agents,
+            seconds,
+            None,
+        )
+        .await;
     }
     if available.contains(&Backend::Postgres) && part("postgres") {
         let t = TestDb::new(Backend::Postgres).await.unwrap();
-        run("PostgreSQL, two servers", &t, 2, cases, agents, seconds).await;
+        run(
+            "PostgreSQL, two servers",
+            &t.db,
+            &t.url,
+            2,
+            cases,
+            agents,
+            seconds,
+            None,
+        )
+        .await;
+    }
+    if part("balanced") {
+        balanced(cases, agents, seconds).await;
+    }
+}
+
+/// Issue 24: a PostgreSQL cluster of its own with TLS (`verify-full`),
+/// three servers, the agents direct to them and then through HAProxy over
+/// TLS, each on a database of its own in the same cluster; `pgbench` on the
+/// same cluster over TLS as the baseline. The cluster runs with
+/// `fsync = off` (a test cluster): compare within the run.
+async fn balanced(cases: i64, agents: usize, seconds: u64) {
+    let ca = support::ca::TestCa::new("Outreach Bench-CA");
+    let db_cert = ca.issue(&["localhost"]);
+    let Ok(cluster) = Cluster::start(Some(&ServerTls {
+        cert_pem: db_cert.cert_pem,
+        key_pem: db_cert.key_pem,
+    })) else {
+        eprintln!("SKIP balanced: kein eigener PostgreSQL-Cluster");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = ca.write(dir.path());
+    let tls = format!("sslmode=verify-full&sslrootcert={}", root.display());
+    let admin = Db::connect(&cluster.url("localhost", "postgres", &tls))
+        .await
+        .unwrap();
+    for name in ["direkt", "balanciert"] {
+        let mut tx = admin.write_once().await.unwrap();
+        tx.execute(
+            match name {
+                "direkt" => "CREATE DATABASE direkt",
+                _ => "CREATE DATABASE balanciert",
+            },
+            args![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    admin.close().await;
+    pgbench(&cluster.url("localhost", "direkt", &tls), 32, 10);
+    let lb_cert = ca.issue(&["localhost", "127.0.0.1"]);
+    let pem = dir.path().join("lb.pem");
+    std::fs::write(&pem, format!("{}{}", lb_cert.cert_pem, lb_cert.key_pem)).unwrap();
+    let balancer = Balancer {
+        pem,
+        ca_pem: ca.cert_pem.clone(),
+        dir: dir.path().to_path_buf(),
+    };
+    for (name, label, via) in [
+        (
+            "direkt",
+            "PostgreSQL (TLS), three servers, direct (HTTP)",
+            None,
+        ),
+        (
+            "balanciert",
+            "PostgreSQL (TLS), three servers, through HAProxy (HTTPS)",
+            Some(&balancer),
+        ),
+    ] {
+        let url = cluster.url("localhost", name, &tls);
+        let db = Db::open(&url).await.unwrap();
+        run(label, &db, &url, 3, cases, agents, seconds, via).await;
+        db.close().await;
     }
 }

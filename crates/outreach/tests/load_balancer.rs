@@ -21,59 +21,11 @@ use outreach_store::testing::cluster::{self, Cluster, ServerTls};
 use outreach_store::testing::{QUEUE_CLOCK, postgres_required, queue_campaign};
 use outreach_store::{Db, args};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Server, ca, client, free_port, log_in};
+use support::{Haproxy, Server, ca, client, log_in};
 
 const PASSWORD: &str = "ein-langes-test-passwort";
-
-/// HAProxy with `deploy/haproxy.cfg`; killed when dropped.
-struct Haproxy {
-    child: Child,
-    log: std::path::PathBuf,
-    base: String,
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Haproxy {
-    fn start(dir: &Path, pem: &Path, servers: &[&Server]) -> Haproxy {
-        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy.cfg");
-        let errors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/errors");
-        let port = free_port();
-        let log = dir.join("haproxy.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new("haproxy");
-        command
-            .args(["-db", "-f", config])
-            .env("OUTREACH_LB_BIND", format!("127.0.0.1:{port}"))
-            .env("OUTREACH_LB_CERT", pem)
-            .env("OUTREACH_LB_ERRORS", errors)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
-        for (i, server) in servers.iter().enumerate() {
-            command.env(
-                format!("OUTREACH_SERVER_{}", i + 1),
-                format!("127.0.0.1:{}", server.port),
-            );
-        }
-        Haproxy {
-            child: command.spawn().unwrap(),
-            log,
-            base: format!("https://127.0.0.1:{port}"),
-        }
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 /// The requests a server counted (its `/metrics`, asked directly).
 async fn requests_served(server: &Server) -> f64 {
@@ -201,7 +153,8 @@ async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
     let lb_cert = ca.issue(&["localhost", "127.0.0.1"]);
     let pem = dir.path().join("lb.pem");
     std::fs::write(&pem, format!("{}{}", lb_cert.cert_pem, lb_cert.key_pem)).unwrap();
-    let lb = Haproxy::start(dir.path(), &pem, &servers.iter().collect::<Vec<_>>());
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    let lb = Haproxy::start(dir.path(), &pem, &ports);
     let browser = client(Some(&ca.cert_pem));
     // HAProxy is up and has seen every server ready.
     let deadline = Instant::now() + Duration::from_secs(30);

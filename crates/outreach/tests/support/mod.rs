@@ -204,3 +204,54 @@ pub async fn log_in(
         .to_string();
     (response.status().as_u16(), location)
 }
+
+/// HAProxy with `deploy/haproxy.cfg`; killed when dropped.
+pub struct Haproxy {
+    child: Child,
+    log: PathBuf,
+    /// `https://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Haproxy {
+    /// HAProxy before the servers on `ports` of 127.0.0.1, with TLS from
+    /// `pem` (certificate chain and key), logging into `dir`.
+    pub fn start(dir: &Path, pem: &Path, ports: &[u16]) -> Haproxy {
+        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy.cfg");
+        let errors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/errors");
+        let port = free_port();
+        let log = dir.join("haproxy.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new("haproxy");
+        command
+            .args(["-db", "-f", config])
+            .env("OUTREACH_LB_BIND", format!("127.0.0.1:{port}"))
+            .env("OUTREACH_LB_CERT", pem)
+            .env("OUTREACH_LB_ERRORS", errors)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (i, port) in ports.iter().enumerate() {
+            command.env(
+                format!("OUTREACH_SERVER_{}", i + 1),
+                format!("127.0.0.1:{port}"),
+            );
+        }
+        Haproxy {
+            child: command.spawn().unwrap(),
+            log,
+            base: format!("https://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
