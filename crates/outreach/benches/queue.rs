@@ -7,7 +7,10 @@
 //!   - against two `outreach serve` processes on one PostgreSQL database
 //!     (agents split between them),
 //!   - and, as the baseline in the same run, the bare `SKIP LOCKED` dequeue
-//!     of a 1M-row table through `pgbench` at 8 and 32 clients.
+//!     of a 1M-row table through `pgbench` at 8 and 32 clients;
+//!   - `balanced` (issue 24): three servers on a PostgreSQL cluster of its
+//!     own over TLS, the agents direct and then through HAProxy over HTTPS
+//!     (`deploy/haproxy.cfg`), with `pgbench` on that cluster.
 //!
 //! Prints completed cycles per second, p50/p99 of the lease request and of
 //! the whole cycle, and double leases: a case the clients saw twice, and
@@ -355,7 +358,7 @@ async fn main() {
     let cases = setting("BENCH_CASES", 1_000_000) as i64;
     let agents = setting("BENCH_AGENTS", 300) as usize;
     let seconds = setting("BENCH_SECONDS", 30);
-    // `BENCH_ONLY=sqlite|postgres|pgbench` runs one part.
+    // `BENCH_ONLY=sqlite|postgres|pgbench|balanced` runs one part.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let part = |name: &str| only.is_empty() || only == name;
     let available = backends().await;
