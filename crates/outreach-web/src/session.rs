@@ -189,7 +189,10 @@ pub async fn load_session(
     let client = client_of(request.extensions());
     request.extensions_mut().insert(Client(client));
     let path = request.uri().path();
-    let needs_session = !(path.starts_with("/static/") || path == "/healthz" || path == "/metrics");
+    let needs_session = !(path.starts_with("/static/")
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics");
     if needs_session
         && let Some(token) = cookie_value(request.headers(), SESSION_COOKIE)
         && let Some(user) = find_user(&state, &token).await?
