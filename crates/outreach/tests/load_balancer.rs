@@ -4,7 +4,8 @@
 //! HAProxy from Debian with `deploy/haproxy.cfg` terminating TLS in front of
 //! them, round-robin. Everything goes through HAProxy: the requests land on
 //! every server; a batch's print archive of 100 letters with its progress
-//! and download; the pAp's inbox; a web import of 50,000 rows with its
+//! and download; an agent's call through the conversation guide; the pAp's
+//! inbox with it; a web import of 50,000 rows with its
 //! progress page, whose server is killed (`kill -9`) while it runs — another
 //! server takes it over and it is stored once; a server stopped with SIGTERM
 //! under load — no request fails. Then twenty agents call while a server is
@@ -41,6 +42,22 @@ async fn requests_served(server: &Server) -> f64 {
         .filter(|l| l.starts_with("outreach_http_requests_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The page at `url`, which must answer 200.
+async fn page_text(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
+}
+
+/// Each server's [`requests_served`].
+async fn each_served(servers: &[Server]) -> Vec<f64> {
+    let mut served = Vec::new();
+    for server in servers {
+        served.push(requests_served(server).await);
+    }
+    served
 }
 
 /// An export of `rows` customers in the job center's format.
@@ -255,13 +272,7 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         ..
     } = setup;
     let batch = batch_and_results(&db, campaign_id).await;
-    let before: Vec<f64> = {
-        let mut v = Vec::new();
-        for s in &servers {
-            v.push(requests_served(s).await);
-        }
-        v
-    };
+    let before = each_served(&servers).await;
     // Round-robin: 30 pages in quick succession, 10 on each server (each
     // also answers HAProxy's check every second).
     for _ in 0..30 {
@@ -332,18 +343,61 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
         bytes.len()
     );
 
-    // The pAp's inbox through HAProxy.
+    // An agent's call through the guide, through HAProxy: its requests
+    // spread over the three servers, the conversation's state in the
+    // database, not in any one of them.
+    let mut tx = db.begin().await.unwrap();
+    tx.execute(
+        "UPDATE customers SET postcode = '46045', pap_code = 'P1'
+         WHERE id IN (SELECT customer_id FROM cases WHERE campaign_id = $1)",
+        args![campaign_id],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let before = each_served(&servers).await;
+    let mut agent = agent::Agent::log_in(agents_http(&ca), &lb.base, "agent0", PASSWORD)
+        .await
+        .unwrap();
+    let called = call_through_the_guide(&mut agent, &db).await;
+    for (server, before) in servers.iter().zip(&before) {
+        let served = requests_served(server).await - before;
+        assert!(
+            served >= 5.0,
+            "a server got {served} of the call's requests (and HAProxy's checks)"
+        );
+    }
+    let mut tx = db.read().await.unwrap();
+    let (outcome, changes, disposition): (String, String, Option<String>) = tx
+        .fetch_one(
+            "SELECT r.outcome, r.changes, k.final_disposition FROM results r
+             JOIN cases k ON k.id = r.case_id WHERE r.case_id = $1",
+            args![called],
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(
+        (outcome.as_str(), disposition.as_deref()),
+        ("updated", Some("updated"))
+    );
+    assert!(changes.contains("+491712345678"), "{changes}");
+
+    // The pAp's inbox through HAProxy, with the call just made.
     let pap = client(Some(&ca.cert_pem));
     let (status, _) = log_in(&pap, &lb.base, "pap.test", PASSWORD, &[]).await;
     assert_eq!(status, 303, "the pAp's login through HAProxy");
-    let inbox = pap
-        .get(format!("{}/ergebnisse", lb.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(inbox.status(), 200);
-    let inbox = inbox.text().await.unwrap();
+    let inbox = page_text(&pap, &format!("{}/ergebnisse", lb.base)).await;
     assert!(inbox.contains("Erika"), "{inbox}");
+    assert!(
+        inbox.contains(&format!("href=\"/ergebnisse/{called}\"")),
+        "the call just made is in the inbox: {inbox}"
+    );
+    let detail = page_text(&pap, &format!("{}/ergebnisse/{called}", lb.base)).await;
+    assert!(
+        detail.contains("0171 2345678") || detail.contains("+491712345678"),
+        "{detail}"
+    );
 
     let page = browser
         .get(format!("{}/kunden/import", lb.base))
@@ -518,6 +572,120 @@ async fn three_servers_behind_haproxy_over_tls_survive_a_killed_and_a_stopped_se
 #[allow(dead_code, reason = "shared with the queue test and benchmark")]
 mod agent;
 
+/// The agents' client through HAProxy, trusting the test's CA: without a
+/// cookie store (the agent keeps its own cookies).
+fn agents_http(ca: &ca::TestCa) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .tls_backend_preconfigured(support::client_tls(&ca.cert_pem))
+        .build()
+        .unwrap()
+}
+
+/// One step of the conversation guide: the button `fields` posted, its
+/// redirect followed (for the page and its CSRF token).
+async fn say(agent: &mut agent::Agent, talk: &str, fields: &[(&str, &str)]) -> String {
+    let sent = agent.post(talk, fields).await.unwrap();
+    assert_eq!(sent.status, 303, "{fields:?}: {}", sent.body);
+    agent.get(&sent.location).await.unwrap().body
+}
+
+/// An agent's call through HAProxy, the whole way: the next case, "Anruf
+/// starten", "erreicht", then the conversation guide — greeting, identity
+/// (the customer's birth date and postcode as they say them), consent, the
+/// questions with a new mobile number, the read-back — confirmed. Returns
+/// the case's id.
+async fn call_through_the_guide(agent: &mut agent::Agent, db: &Db) -> i64 {
+    let leased = agent.post("/anrufe/naechster", &[]).await.unwrap();
+    let case_id: i64 = leased
+        .location
+        .strip_prefix("/anrufe/fall/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no case leased: {}", leased.location));
+    let case = format!("/anrufe/fall/{case_id}");
+    let page = agent.get(&case).await.unwrap();
+    assert!(page.body.contains("Anruf starten"), "{}", page.body);
+    let started = agent
+        .post(&format!("{case}/start"), &[("nummer", "phone")])
+        .await
+        .unwrap();
+    agent.get(&started.location).await.unwrap();
+    let reached = agent
+        .post(&format!("{case}/ergebnis"), &[("ergebnis", "reached")])
+        .await
+        .unwrap();
+    let talk = format!("{case}/gespraech");
+    assert_eq!(reached.location, talk);
+    let page = agent.get(&talk).await.unwrap().body;
+    assert!(page.contains("Begrüßung"), "{page}");
+    let mut tx = db.read().await.unwrap();
+    let (birth_date, postcode): (String, String) = tx
+        .fetch_one(
+            "SELECT c.birth_date, c.postcode FROM cases k JOIN customers c ON c.id = k.customer_id
+             WHERE k.id = $1",
+            args![case_id],
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    // 1980-01-01 said as "1.1.1980".
+    let said = {
+        let mut parts = birth_date.split('-').map(|p| p.trim_start_matches('0'));
+        let (y, m, d) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        format!("{d}.{m}.{y}")
+    };
+    say(agent, &talk, &[("aktion", "weiter")]).await;
+    let page = say(
+        agent,
+        &talk,
+        &[
+            ("aktion", "identitaet"),
+            ("angabe_birth_date", &said),
+            ("angabe_postcode", &postcode),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("Die Teilnahme an diesem Gespräch ist freiwillig."),
+        "{page}"
+    );
+    say(agent, &talk, &[("aktion", "weiter")]).await;
+    say(agent, &talk, &[("aktion", "einwilligung:ja")]).await;
+    for answer in ["ja", "ja", "no", "0171 2345678"] {
+        say(agent, &talk, &[("aktion", "antwort"), ("antwort", answer)]).await;
+    }
+    let mut page = say(agent, &talk, &[("aktion", "ueberspringen")]).await; // e-mail
+    let mut steps = 0;
+    while !page.contains("Zusammenfassung zum Vorlesen") {
+        steps += 1;
+        assert!(steps < 40, "the guide never reached its read-back: {page}");
+        page = if page.contains("value=\"ueberspringen\"") {
+            say(agent, &talk, &[("aktion", "ueberspringen")]).await
+        } else {
+            say(agent, &talk, &[("aktion", "antwort"), ("antwort", "ja")]).await
+        };
+    }
+    assert!(page.contains("0171 2345678"), "the read-back: {page}");
+    let done = agent
+        .post(&talk, &[("aktion", "bestaetigen")])
+        .await
+        .unwrap();
+    assert_eq!(done.location, "/anrufe?meldung=updated");
+    let desk = agent.get(&done.location).await.unwrap();
+    assert!(
+        desk.body.contains("Gespräch geführt, Daten aktualisiert"),
+        "{}",
+        desk.body
+    );
+    case_id
+}
+
 /// One agent through HAProxy until the queue is empty, as a person would:
 /// a request that fails is sent again (a reload continues the leased case,
 /// which the page says how far it got). Returns the cases it recorded and
@@ -617,14 +785,7 @@ async fn twenty_agents_call_through_a_killed_server_and_a_restarted_database() {
         cluster,
         ..
     } = setup;
-    // reqwest without a cookie store: the agent keeps its own cookies.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
-        .tls_backend_preconfigured(support::client_tls(&ca.cert_pem))
-        .build()
-        .unwrap();
+    let http = agents_http(&ca);
     let mut tasks = Vec::new();
     for i in 0..AGENTS {
         let (http, base) = (http.clone(), lb.base.clone());
