@@ -10,6 +10,7 @@ pub mod calls;
 pub mod campaign;
 pub mod customer;
 pub mod date;
+pub mod directory;
 pub mod guide;
 pub mod import;
 pub mod invitation;
