@@ -3,12 +3,14 @@
 //! included), and unknown, deactivated and locked accounts get the same
 //! work and the same answer as a wrong password.
 
+use crate::directory::{self, SignOn};
 use crate::{Caller, Result, password};
 use outreach_core::access::Actor;
 use outreach_core::account::{LOCKOUT_SECONDS, MAX_FAILED_LOGINS};
 use outreach_core::audit::AuditAction;
 use outreach_store::audit::{self, AuditEvent};
-use outreach_store::{Db, session, user};
+use outreach_store::user::{self, User};
+use outreach_store::{Db, session};
 
 /// The result of a sign-in.
 pub enum SignIn {
@@ -20,12 +22,22 @@ pub enum SignIn {
     },
     /// Refused (the reason is in the audit log, not told to the browser).
     Refused,
+    /// The directory could not be reached: directory accounts can't sign in
+    /// now (local accounts can).
+    DirectoryUnavailable,
+    /// The directory knows the person and their password, but none of their
+    /// groups is mapped to a role here.
+    NoRole,
 }
 
 /// Signs in `username` with `password_given` from `client`; the browser's
-/// earlier session (`old_session`, its hash) ends.
+/// earlier session (`old_session`, its hash) ends. A local account checks
+/// its own password; with a directory configured (`sign_on`), everyone
+/// else signs in with the directory's password and gets the account their
+/// groups give.
 pub async fn sign_in(
     db: &Db,
+    sign_on: Option<&SignOn>,
     client: &str,
     username: &str,
     password_given: String,
@@ -33,66 +45,203 @@ pub async fn sign_in(
     now: i64,
 ) -> Result<SignIn> {
     let mut tx = db.begin_read().await?;
-    let found = user::by_username(&mut tx, username).await?;
-    drop(tx);
-    let audit_name: String = username.chars().take(64).collect();
-    // An active account's password is checked against its hash only in one
-    // of the few checks it allows per window, taken before the check;
-    // unknown, deactivated and locked accounts get the same work (a check
-    // against a dummy hash) and the same answer.
-    let check = match &found {
-        Some(u) if u.active => {
-            let mut tx = db.begin().await?;
-            let check =
-                user::take_login_check(&mut tx, u.id, now, LOCKOUT_SECONDS, MAX_FAILED_LOGINS)
-                    .await?;
-            tx.commit().await?;
-            check
-        }
-        _ => None,
-    };
-    let hash = check.and(found.as_ref().map(|u| u.password_hash.clone()));
-    let verified = password::verify(password_given, hash).await;
-
-    let mut tx = db.begin().await?;
-    // Read again after the check: deactivated or changed meanwhile?
-    let current = match (&found, verified) {
-        (Some(u), true) => user::by_id(&mut tx, u.id).await?,
-        _ => None,
-    };
-    let usable = current
-        .filter(|u| u.active)
-        .and_then(|u| u.actor().map(|a| (u, a)));
-    let (Some((user, actor)), Some(check)) = (usable, check) else {
-        let reason = match (&found, check) {
-            (None, _) => "falsche Anmeldedaten",
-            (Some(u), _) if !u.active => "Konto deaktiviert",
-            (Some(_), None) => "gesperrt",
-            (Some(_), Some(c)) if c.place >= MAX_FAILED_LOGINS => {
-                "falsche Anmeldedaten; Konto gesperrt"
-            }
-            (Some(_), Some(_)) => "falsche Anmeldedaten",
-        };
-        let event = AuditEvent::anonymous(&audit_name, AuditAction::LoginFailure, client)
-            .record("user", &audit_name)
-            .purpose(reason);
-        audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
-        return Ok(SignIn::Refused);
-    };
-    user::clear_login_checks(&mut tx, user.id, check).await?;
-    // A new session id at every login; the old one (if any) ends.
-    if let Some(old) = &old_session {
-        session::delete(&mut tx, old).await?;
+    let mut found = user::by_username(&mut tx, username).await?;
+    if found.is_none() && sign_on.is_some() {
+        // Directory logins are stored as the directory writes them, in
+        // lower case.
+        found = user::by_username(&mut tx, &username.to_lowercase()).await?;
     }
-    let new = session::create(&mut tx, user.id, client, now).await?;
-    let event = AuditEvent::by(&actor, AuditAction::LoginSuccess, client).record("user", user.id);
-    audit::append(&mut tx, &event, now).await?;
-    tx.commit().await?;
-    Ok(SignIn::Started {
-        token: new.token,
-        ended: old_session,
-    })
+    drop(tx);
+    let attempt = Attempt {
+        db,
+        client,
+        audit_name: username.chars().take(64).collect(),
+        old_session,
+        now,
+    };
+    match (found, sign_on) {
+        (Some(u), Some(sign_on)) if u.from_directory() => {
+            attempt
+                .through_directory(sign_on, Some(u), username, password_given)
+                .await
+        }
+        (None, Some(sign_on)) => {
+            attempt
+                .through_directory(sign_on, None, username, password_given)
+                .await
+        }
+        // A local account; or, without a directory configured, an unknown
+        // name or a directory account (whose empty hash matches nothing).
+        (found, _) => attempt.local(found, password_given).await,
+    }
+}
+
+/// One sign-in attempt, in its steps.
+struct Attempt<'a> {
+    db: &'a Db,
+    client: &'a str,
+    audit_name: String,
+    old_session: Option<String>,
+    now: i64,
+}
+
+impl Attempt<'_> {
+    /// Takes one of an active account's few password checks per window;
+    /// `None` when it has used them all (locked).
+    async fn take_check(&self, user: &User) -> Result<Option<user::LoginCheck>> {
+        let mut tx = self.db.begin().await?;
+        let check = user::take_login_check(
+            &mut tx,
+            user.id,
+            self.now,
+            LOCKOUT_SECONDS,
+            MAX_FAILED_LOGINS,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(check)
+    }
+
+    /// Records the refusal with its reason; `answer` is what the browser is
+    /// told.
+    async fn refuse(&self, reason: &str, answer: SignIn) -> Result<SignIn> {
+        let mut tx = self.db.begin().await?;
+        let event = AuditEvent::anonymous(&self.audit_name, AuditAction::LoginFailure, self.client)
+            .record("user", &self.audit_name)
+            .purpose(reason);
+        audit::append(&mut tx, &event, self.now).await?;
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// The reason a wrong password is recorded with.
+    fn wrong(check: Option<user::LoginCheck>) -> &'static str {
+        match check {
+            Some(c) if c.place >= MAX_FAILED_LOGINS => "falsche Anmeldedaten; Konto gesperrt",
+            _ => "falsche Anmeldedaten",
+        }
+    }
+
+    /// A new session for `user` (read again just now); audited.
+    async fn start(
+        self,
+        user: &User,
+        actor: &Actor,
+        check: Option<user::LoginCheck>,
+        how: &str,
+    ) -> Result<SignIn> {
+        let mut tx = self.db.begin().await?;
+        if let Some(check) = check {
+            user::clear_login_checks(&mut tx, user.id, check).await?;
+        }
+        // A new session id at every login; the old one (if any) ends.
+        if let Some(old) = &self.old_session {
+            session::delete(&mut tx, old).await?;
+        }
+        let new = session::create(&mut tx, user.id, self.client, self.now).await?;
+        let event = AuditEvent::by(actor, AuditAction::LoginSuccess, self.client)
+            .record("user", user.id)
+            .purpose(how);
+        audit::append(&mut tx, &event, self.now).await?;
+        tx.commit().await?;
+        Ok(SignIn::Started {
+            token: new.token,
+            ended: self.old_session,
+        })
+    }
+
+    /// A local account: its own password, checked only in one of the few
+    /// checks it allows per window, taken before the check; unknown,
+    /// deactivated and locked accounts get the same work (a check against a
+    /// dummy hash) and the same answer.
+    async fn local(self, found: Option<User>, password_given: String) -> Result<SignIn> {
+        let check = match &found {
+            Some(u) if u.active => self.take_check(u).await?,
+            _ => None,
+        };
+        let hash = check.and(found.as_ref().map(|u| u.password_hash.clone()));
+        let verified = password::verify(password_given, hash).await;
+        // Read again after the check: deactivated or changed meanwhile?
+        let current = match (&found, verified) {
+            (Some(u), true) => {
+                let mut tx = self.db.begin_read().await?;
+                user::by_id(&mut tx, u.id).await?
+            }
+            _ => None,
+        };
+        let usable = current
+            .filter(|u| u.active)
+            .and_then(|u| u.actor().map(|a| (u, a)));
+        match (usable, check) {
+            (Some((user, actor)), Some(check)) => self.start(&user, &actor, Some(check), "").await,
+            _ => {
+                let reason = match (&found, check) {
+                    (None, _) => "falsche Anmeldedaten",
+                    (Some(u), _) if !u.active => "Konto deaktiviert",
+                    (Some(_), None) => "gesperrt",
+                    (Some(_), check) => Self::wrong(check),
+                };
+                self.refuse(reason, SignIn::Refused).await
+            }
+        }
+    }
+
+    /// A directory person: the directory checks the password (search, then
+    /// their own bind); the account is created or brought up to date from
+    /// their groups. A known account's lockout counts these checks too.
+    async fn through_directory(
+        self,
+        sign_on: &SignOn,
+        found: Option<User>,
+        login: &str,
+        password_given: String,
+    ) -> Result<SignIn> {
+        let check = match &found {
+            Some(u) if u.active || u.deactivated_by_sync => match self.take_check(u).await? {
+                Some(check) => Some(check),
+                None => return self.refuse("gesperrt", SignIn::Refused).await,
+            },
+            Some(_) => return self.refuse("Konto deaktiviert", SignIn::Refused).await,
+            None => None,
+        };
+        let person = match sign_on.directory.sign_in(login, &password_given).await {
+            Ok(Some(person)) => person,
+            Ok(None) => return self.refuse(Self::wrong(check), SignIn::Refused).await,
+            Err(outreach_directory::Error::Unreachable(why)) => {
+                tracing::warn!(%why, "directory unreachable at sign-in");
+                return self
+                    .refuse("Verzeichnis nicht erreichbar", SignIn::DirectoryUnavailable)
+                    .await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "directory refused the sign-in");
+                let reason = format!("Verzeichnis: {error}");
+                return self.refuse(&reason, SignIn::DirectoryUnavailable).await;
+            }
+        };
+        let Some(account) = sign_on.account_of(&person) else {
+            return self
+                .refuse(
+                    "in keiner zugeordneten Gruppe des Verzeichnisses",
+                    SignIn::NoRole,
+                )
+                .await;
+        };
+        let user = directory::provision(self.db, &account, self.client, self.now).await?;
+        match user
+            .filter(|u| u.active)
+            .and_then(|u| u.actor().map(|a| (u, a)))
+        {
+            Some((user, actor)) => {
+                // The check taken on the account found by name, if it is
+                // this one.
+                let check = check.filter(|_| found.as_ref().is_some_and(|f| f.id == user.id));
+                self.start(&user, &actor, check, "über das Verzeichnis")
+                    .await
+            }
+            None => self.refuse("Konto deaktiviert", SignIn::Refused).await,
+        }
+    }
 }
 
 /// Ends the caller's session (hash `session_hash`); audited.
@@ -128,6 +277,13 @@ pub async fn change_password(
 ) -> Result<()> {
     let hash = password::hash(new).await?;
     let mut tx = db.begin().await?;
+    // A directory account's password is the directory's.
+    if user::by_id(&mut tx, by.actor.user_id)
+        .await?
+        .is_none_or(|u| u.from_directory())
+    {
+        return Err(crate::Error::Forbidden);
+    }
     user::set_password(&mut tx, by.actor.user_id, &hash, now).await?;
     session::delete_for_user(&mut tx, by.actor.user_id, Some(session_hash)).await?;
     let event = AuditEvent::by(by.actor, AuditAction::PasswordChange, by.client)

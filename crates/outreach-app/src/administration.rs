@@ -114,18 +114,26 @@ pub async fn set_active(db: &Db, by: Caller<'_>, id: i64, active: bool, now: i64
     Ok(target)
 }
 
+/// The account's password is the directory's: it has none here to reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectoryManaged;
+
 /// Resets an account's password to `hash` (of a generated one the caller
 /// shows once): its sessions end, and it must choose a new one at the next
-/// sign-in; audited. Returns the account as it was.
+/// sign-in; audited. Returns the account as it was; `Err(DirectoryManaged)`
+/// (nothing changed) for an account of the directory.
 pub async fn reset_password(
     db: &Db,
     by: Caller<'_>,
     id: i64,
     hash: &str,
     now: i64,
-) -> Result<User> {
+) -> Result<std::result::Result<User, DirectoryManaged>> {
     let mut tx = db.begin().await?;
     let target = user::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if target.from_directory() {
+        return Ok(Err(DirectoryManaged));
+    }
     user::reset_password(&mut tx, id, hash, &by.actor.username, now).await?;
     session::delete_for_user(&mut tx, id, None).await?;
     let event = Source::User(by)
@@ -134,7 +142,7 @@ pub async fn reset_password(
         .job_center(target.job_center_id);
     audit::append(&mut tx, &event, now).await?;
     tx.commit().await?;
-    Ok(target)
+    Ok(Ok(target))
 }
 
 /// The job center with code `code`, if there is one.

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod customers;
 pub mod demo;
+pub mod directory;
 pub mod guides;
 pub mod home;
 pub mod imports;

@@ -59,10 +59,12 @@ pub enum AuditAction {
     AuditExport,
     AuditVerify,
     RetentionChange,
+    UserChange,
+    DirectorySync,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 48] = [
+    pub const ALL: [AuditAction; 50] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -111,6 +113,8 @@ impl AuditAction {
         AuditAction::AuditExport,
         AuditAction::AuditVerify,
         AuditAction::RetentionChange,
+        AuditAction::UserChange,
+        AuditAction::DirectorySync,
     ];
 
     pub fn code(self) -> &'static str {
@@ -163,6 +167,8 @@ impl AuditAction {
             AuditAction::AuditExport => "audit_export",
             AuditAction::AuditVerify => "audit_verify",
             AuditAction::RetentionChange => "retention_change",
+            AuditAction::UserChange => "user_change",
+            AuditAction::DirectorySync => "directory_sync",
         }
     }
 
@@ -220,6 +226,8 @@ impl AuditAction {
             AuditAction::AuditExport => "Protokoll exportiert",
             AuditAction::AuditVerify => "Protokollkette geprüft",
             AuditAction::RetentionChange => "Aufbewahrungsfrist geändert",
+            AuditAction::UserChange => "Rolle oder Organisation aus dem Verzeichnis übernommen",
+            AuditAction::DirectorySync => "Abgleich mit dem Verzeichnis",
         }
     }
 }

@@ -78,10 +78,9 @@ pub fn group(cn: &str, members: &[String]) -> String {
         "dn: {}\nobjectClass: groupOfNames\ncn: {cn}\n",
         group_dn(cn)
     );
-    // groupOfNames needs a member: the service account stands in.
-    if members.is_empty() {
-        text.push_str(&format!("member: {SERVICE_DN}\n"));
-    }
+    // groupOfNames needs a member: the service account stands in, so that
+    // a test can remove every person from a group.
+    text.push_str(&format!("member: {SERVICE_DN}\n"));
     for m in members {
         text.push_str(&format!("member: {m}\n"));
     }

@@ -64,7 +64,8 @@ pub async fn find_with_user(tx: &mut Tx, token: &str) -> Result<Option<SessionUs
     tx.fetch_optional(
         "SELECT s.id_hash, s.user_id, s.csrf_token, s.last_seen_at, u.id, u.username, u.display_name, u.role,
                 u.job_center_id, u.service_center_id, u.pap_code, u.password_hash, u.active, u.failed_logins,
-                u.locked_until, u.must_change_password
+                u.locked_until, u.must_change_password, u.identity_source, u.external_id,
+                u.deactivated_by_sync
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
         args![hash_token(token)],
     )

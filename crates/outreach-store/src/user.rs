@@ -19,9 +19,51 @@ pub struct User {
     /// The system administration reset the password: a new one must be
     /// chosen before anything else.
     pub must_change_password: bool,
+    /// `local`, `ldap` (or `oidc`, reserved): see [`Source`].
+    pub identity_source: String,
+    /// The directory's name for the person (the normalised DN).
+    pub external_id: Option<String>,
+    /// Deactivated by the directory sync, not by the administration.
+    pub deactivated_by_sync: bool,
+}
+
+/// Where an account's identity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Its own password (and second factor) in this database.
+    Local,
+    /// The organisation's LDAP / Active Directory.
+    Ldap,
+    /// An OpenID Connect provider (reserved for the next step).
+    Oidc,
+}
+
+impl Source {
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Ldap => "ldap",
+            Source::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Source> {
+        [Source::Local, Source::Ldap, Source::Oidc]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
 }
 
 impl User {
+    pub fn source(&self) -> Source {
+        Source::parse(&self.identity_source).unwrap_or(Source::Local)
+    }
+
+    /// Whether the account comes from a directory (no password of its own).
+    pub fn from_directory(&self) -> bool {
+        self.source() != Source::Local
+    }
+
     pub fn role(&self) -> Option<Role> {
         Role::parse(&self.role)
     }
@@ -57,6 +99,7 @@ pub struct UserListing {
     pub pap_code: Option<String>,
     pub active: bool,
     pub locked_until: Option<i64>,
+    pub identity_source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +115,7 @@ pub struct NewUser {
 // The columns of [`User`].
 macro_rules! user_select {
     () => {
-        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until, must_change_password FROM users"
+        "SELECT id, username, display_name, role, job_center_id, service_center_id, pap_code, password_hash, active, failed_logins, locked_until, must_change_password, identity_source, external_id, deactivated_by_sync FROM users"
     };
 }
 
@@ -112,7 +155,8 @@ pub async fn by_id(tx: &mut Tx, id: i64) -> Result<Option<User>, StoreError> {
 pub async fn list(tx: &mut Tx) -> Result<Vec<UserListing>, StoreError> {
     tx.fetch_all(
         "SELECT u.id, u.username, u.display_name, u.role,
-                COALESCE(j.name, s.name) AS organisation, u.pap_code, u.active, u.locked_until
+                COALESCE(j.name, s.name) AS organisation, u.pap_code, u.active, u.locked_until,
+                u.identity_source
          FROM users u
          LEFT JOIN job_centers j ON j.id = u.job_center_id
          LEFT JOIN service_centers s ON s.id = u.service_center_id
@@ -251,4 +295,146 @@ pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> Result<bool, Stor
         )
         .await?;
     Ok(changed == 1)
+}
+
+/// A person as the directory describes them, with the role and
+/// organisation their groups give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAccount {
+    pub external_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub home: Home,
+    pub pap_code: Option<String>,
+}
+
+/// The account of a directory person, by their directory name.
+pub async fn by_external_id(
+    tx: &mut Tx,
+    source: Source,
+    external_id: &str,
+) -> Result<Option<User>, StoreError> {
+    tx.fetch_optional(
+        concat!(
+            user_select!(),
+            " WHERE identity_source = $1 AND external_id = $2"
+        ),
+        args![source.code(), external_id],
+    )
+    .await
+}
+
+/// Creates the account of a directory person at their first sign-in: no
+/// password of its own (the empty hash matches none).
+pub async fn provision(
+    tx: &mut Tx,
+    source: Source,
+    account: &DirectoryAccount,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO users (username, display_name, role, job_center_id, service_center_id, pap_code,
+                 password_hash, active, failed_logins, password_changed_at, created_at,
+                 identity_source, external_id)
+             VALUES ($1, $2, $3, $4, $5, $6, '', TRUE, 0, $7, $7, $8, $9) RETURNING id",
+            args![
+                &account.username,
+                &account.display_name,
+                account.role.code(),
+                account.home.job_center(),
+                account.home.service_center(),
+                account.pap_code.clone(),
+                now,
+                source.code(),
+                &account.external_id
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Writes what the directory now says of account `id` (login, name, role,
+/// organisation, pAp-Kennung); an account the sync had deactivated is
+/// active again, one the administration deactivated stays so.
+pub async fn update_from_directory(
+    tx: &mut Tx,
+    id: i64,
+    account: &DirectoryAccount,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET username = $2, display_name = $3, role = $4, job_center_id = $5,
+             service_center_id = $6, pap_code = $7,
+             active = CASE WHEN deactivated_by_sync THEN TRUE ELSE active END,
+             deactivated_by_sync = FALSE
+         WHERE id = $1",
+        args![
+            id,
+            &account.username,
+            &account.display_name,
+            account.role.code(),
+            account.home.job_center(),
+            account.home.service_center(),
+            account.pap_code.clone()
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deactivates a directory account the directory no longer gives a role.
+pub async fn deactivate_by_sync(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET active = FALSE, deactivated_by_sync = TRUE WHERE id = $1 AND active",
+        args![id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every account of `source`, active or not.
+pub async fn managed_by(tx: &mut Tx, source: Source) -> Result<Vec<User>, StoreError> {
+    tx.fetch_all(
+        concat!(user_select!(), " WHERE identity_source = $1 ORDER BY id"),
+        args![source.code()],
+    )
+    .await
+}
+
+/// Claims the periodic directory sync for this server when it is due: the
+/// next run moves `interval` seconds on. `false` when another server
+/// claimed it or it is not due.
+pub async fn claim_directory_sync(
+    tx: &mut Tx,
+    now: i64,
+    interval: i64,
+) -> Result<bool, StoreError> {
+    let claimed = tx
+        .execute(
+            "UPDATE directory_sync SET next_run_at = $1 + $2, last_run_at = $1
+             WHERE id = 1 AND next_run_at <= $1",
+            args![now, interval],
+        )
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// Keeps the last sync's report (German, for the administration).
+pub async fn record_directory_sync(tx: &mut Tx, report: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE directory_sync SET last_report = $1 WHERE id = 1",
+        args![report],
+    )
+    .await?;
+    Ok(())
+}
+
+/// When the sync last ran, and its report.
+pub async fn last_directory_sync(tx: &mut Tx) -> Result<(Option<i64>, String), StoreError> {
+    tx.fetch_one(
+        "SELECT last_run_at, last_report FROM directory_sync WHERE id = 1",
+        vec![],
+    )
+    .await
 }

@@ -482,7 +482,12 @@ async fn reset_password(
     let generated = password::generate();
     let hash = password::hash(generated.clone()).await?;
     let now = state.clock.now();
-    let target = administration::reset_password(&state.db, ctx.caller(), id, &hash, now).await?;
+    let Ok(target) =
+        administration::reset_password(&state.db, ctx.caller(), id, &hash, now).await?
+    else {
+        let notice = "Dieses Konto meldet sich über das Verzeichnis an; sein Passwort wird dort verwaltet, nicht hier.".to_string();
+        return Ok(users_page(&state, &ctx, notice).await?.into_response());
+    };
     Ok(PasswordShownPage {
         layout: Layout::new(&ctx.user, "Passwort zurückgesetzt", "/admin/benutzer"),
         username: target.username,

@@ -51,6 +51,11 @@ struct LoginPage {
 
 /// The one answer to an unknown name, a wrong password and a locked or
 /// deactivated account alike, so that none of them can be told apart.
+/// The directory did not answer: local accounts still sign in.
+const DIRECTORY_UNAVAILABLE: &str = "Die Anmeldung über das Verzeichnis Ihrer Organisation ist gerade nicht möglich, weil das Verzeichnis nicht antwortet. Bitte versuchen Sie es in einigen Minuten erneut; wer schon angemeldet ist, kann weiterarbeiten.";
+/// Known to the directory, but no group of theirs gives a role here (the
+/// message names no group).
+const NO_ROLE: &str = "Ihr Konto im Verzeichnis ist für Outreach nicht freigeschaltet. Bitte wenden Sie sich an die IT Ihrer Organisation, damit sie Ihnen eine Rolle zuordnet.";
 const LOGIN_FAILED: &str = "Die Anmeldung ist fehlgeschlagen: Benutzername oder Passwort ist falsch, oder das Konto ist nach fünf Fehlversuchen für 15 Minuten gesperrt. Bitte versuchen Sie es später erneut oder wenden Sie sich an die Systemadministration.";
 
 fn login_form(
@@ -133,12 +138,30 @@ async fn login(
     }
     let now = state.clock.now();
     let old = cookie_value(&headers, SESSION_COOKIE).map(|old| session::hash_token(&old));
-    let signed_in =
-        accounts::sign_in(&state.db, &ctx.client, &username, password_given, old, now).await?;
-    let SignIn::Started { token, ended } = signed_in else {
-        let mut errors = Errors::default();
-        errors.add("password", "Anmeldung", LOGIN_FAILED);
-        return fail(errors, username, StatusCode::UNPROCESSABLE_ENTITY);
+    let signed_in = accounts::sign_in(
+        &state.db,
+        state.config.sign_on.as_deref(),
+        &ctx.client,
+        &username,
+        password_given,
+        old,
+        now,
+    )
+    .await?;
+    let (token, ended) = match signed_in {
+        SignIn::Started { token, ended } => (token, ended),
+        refused => {
+            let (message, status) = match refused {
+                SignIn::DirectoryUnavailable => {
+                    (DIRECTORY_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE)
+                }
+                SignIn::NoRole => (NO_ROLE, StatusCode::FORBIDDEN),
+                _ => (LOGIN_FAILED, StatusCode::UNPROCESSABLE_ENTITY),
+            };
+            let mut errors = Errors::default();
+            errors.add("password", "Anmeldung", message);
+            return fail(errors, username, status);
+        }
     };
     if let Some(old) = ended {
         state.sessions.changed(Some(&format!("s:{old}")));
@@ -179,6 +202,8 @@ struct PasswordPage {
     changed: bool,
     /// The system administration reset the password: a new one is due.
     forced: bool,
+    /// The password is the directory's: nothing to change here.
+    directory: bool,
 }
 
 async fn password_page(ctx: Ctx) -> PasswordPage {
@@ -187,6 +212,7 @@ async fn password_page(ctx: Ctx) -> PasswordPage {
         errors: Errors::default(),
         changed: false,
         forced: ctx.user.must_change_password,
+        directory: ctx.user.from_directory,
     }
 }
 
@@ -195,6 +221,9 @@ async fn change_password(
     ctx: Ctx,
     form: FormData,
 ) -> Result<Response, AppError> {
+    if ctx.user.from_directory {
+        return Ok((StatusCode::CONFLICT, password_page(ctx).await).into_response());
+    }
     let mut errors = Errors::default();
     let current = form.raw("current").to_string();
     let new = form.raw("new").to_string();
@@ -229,6 +258,7 @@ async fn change_password(
             errors,
             changed: false,
             forced: ctx.user.must_change_password,
+            directory: false,
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
@@ -243,6 +273,7 @@ async fn change_password(
         errors: Errors::default(),
         changed: true,
         forced: false,
+        directory: false,
     }
     .into_response())
 }

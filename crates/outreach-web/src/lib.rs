@@ -72,6 +72,8 @@ pub struct WebConfig {
     pub limits: server::Limits,
     /// The load balancers whose `X-Forwarded-For`/`-Proto` are believed.
     pub trusted_proxies: origin::TrustedProxies,
+    /// The organisation's directory, when accounts sign in through it.
+    pub sign_on: Option<Arc<outreach_app::directory::SignOn>>,
 }
 
 impl Default for WebConfig {
@@ -86,6 +88,7 @@ impl Default for WebConfig {
             api_rate: rate_limit::Rate::API,
             limits: server::Limits::default(),
             trusted_proxies: origin::TrustedProxies::default(),
+            sign_on: None,
         }
     }
 }

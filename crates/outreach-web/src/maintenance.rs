@@ -154,3 +154,24 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Runs the directory sync whenever it is due (one server of several: the
+/// one that claims it), until the runtime ends; `None` without a directory.
+pub fn spawn_directory_sync(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let sign_on = state.config.sign_on.clone()?;
+    let state = state.clone();
+    // Look often enough to keep the interval, at least every minute.
+    let every = std::time::Duration::from_secs(sign_on.sync_interval.clamp(1, 60).unsigned_abs());
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match outreach_app::directory::sync_if_due(&state.db, &sign_on, state.clock.now()).await
+            {
+                Ok(None) => {}
+                Ok(Some(report)) => tracing::info!(report = %report.summary(), "directory sync"),
+                Err(error) => tracing::warn!(%error, "directory sync failed"),
+            }
+        }
+    }))
+}

@@ -33,6 +33,9 @@ pub struct CurrentUser {
     pub idle_seconds: i64,
     /// The password was reset: only the password page until a new one is set.
     pub must_change_password: bool,
+    /// The account signs in through the directory (its password is kept
+    /// there).
+    pub from_directory: bool,
 }
 
 /// Where a request came from, for the audit log.
@@ -170,6 +173,7 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         // Read again next time, with the new last-seen time.
         state.sessions.changed(Some(&format!("s:{}", row.id_hash)));
     }
+    let from_directory = user.from_directory();
     Ok(Some(CurrentUser {
         actor,
         display_name: user.display_name,
@@ -177,6 +181,7 @@ async fn find_user(state: &AppState, token: &str) -> Result<Option<CurrentUser>,
         session_hash: row.id_hash,
         idle_seconds,
         must_change_password: user.must_change_password,
+        from_directory,
     }))
 }
 

@@ -107,6 +107,7 @@ pub async fn serve_db(
     let sealer = outreach_web::maintenance::spawn_sealer(db.clone());
     let sessions = outreach_web::maintenance::spawn_session_watch(state.clone());
     let jobs = outreach_web::maintenance::spawn_jobs(&state);
+    let directory_sync = outreach_web::maintenance::spawn_directory_sync(&state);
     let checkpointer = outreach_web::maintenance::spawn_checkpointer(db.clone()).await?;
     if let Some(tls) = &listening.tls {
         reload_on_hangup(tls.clone());
@@ -136,6 +137,9 @@ pub async fn serve_db(
     }
     sessions.abort();
     jobs.abort();
+    if let Some(sync) = directory_sync {
+        sync.abort();
+    }
     if let Some(sealer) = sealer {
         sealer.abort();
         // What the last requests appended.
@@ -182,7 +186,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let db = open(settings.database_url.expose()).await?;
+    let sign_on = match &settings.directory {
+        Some(directory) => Some(std::sync::Arc::new(sign_on(&db, directory).await?)),
+        None => None,
+    };
     let config = WebConfig {
+        sign_on,
         session_idle_seconds: settings.session_minutes * 60,
         retention: upkeep::Policy {
             audit_months: settings.audit_months,
@@ -199,6 +208,56 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         drain: settings.drain,
     };
     serve_db(db, &settings.bind, config, listening).await
+}
+
+/// The `--database-url` when none is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://outreach.db";
+
+/// The environment variable that holds the directory's service password
+/// (before the file's `bind_password` and `bind_password_file`).
+pub const DIRECTORY_PASSWORD: &str = "OUTREACH_DIRECTORY_PASSWORD";
+
+/// The directory of the `[directory]` section, checked (group table,
+/// organisation codes, transport).
+async fn sign_on(
+    db: &Db,
+    settings: &outreach_directory::Settings,
+) -> anyhow::Result<outreach_app::directory::SignOn> {
+    let password = std::env::var(DIRECTORY_PASSWORD)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(outreach_directory::Secret::new);
+    outreach_app::directory::SignOn::new(db, settings, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("Konfiguration [directory]: {e}"))
+}
+
+/// `outreach directory sync`: compares the directory accounts with the
+/// directory once, now; `dry_run` only reports.
+pub async fn directory_sync(url: &str, config: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let file = crate::config::FileConfig::load(config)?;
+    let Some(settings) = file.directory else {
+        bail!("Die Konfigurationsdatei {config} hat keinen Abschnitt [directory].");
+    };
+    // The file's database unless one was named on the command line or in
+    // the environment (not just the default).
+    let url = match file.database_url {
+        Some(from_file) if url == DEFAULT_DATABASE_URL => from_file,
+        _ => url.to_string(),
+    };
+    let db = open(&url).await?;
+    let sign_on = sign_on(&db, &settings).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let report = outreach_app::directory::sync(&db, &sign_on, dry_run, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("Verzeichnisabgleich nicht möglich, nichts geändert: {e}"))?;
+    db.close().await;
+    println!("{}", report.summary());
+    Ok(if report.stopped.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub async fn migrate(url: &str) -> anyhow::Result<ExitCode> {

@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     pub behind_proxy: Option<bool>,
     pub drain_seconds: Option<u16>,
+    /// Sign-in through the organisation's directory (LDAP / Active
+    /// Directory); without it, every account is local.
+    pub directory: Option<outreach_directory::Settings>,
 }
 
 /// The network settings as the command line and environment give them.
@@ -110,6 +113,8 @@ pub struct ServeSettings {
     /// How long the server reports "not ready" after SIGTERM before it
     /// stops accepting connections.
     pub drain: std::time::Duration,
+    /// The organisation's directory, if accounts sign in through it.
+    pub directory: Option<outreach_directory::Settings>,
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -198,6 +203,7 @@ impl ServeSettings {
             tls,
             trusted_proxies,
             drain: std::time::Duration::from_secs(u64::from(drain_seconds)),
+            directory: file.directory,
         };
         if settings.tls.is_none() && !behind_proxy && !binds_loopback_only(&settings.bind) {
             bail!(

@@ -148,6 +148,29 @@ enum Command {
         #[command(subcommand)]
         command: GuideCommand,
     },
+    /// Anmeldung über das Verzeichnis der Organisation (LDAP, Active Directory).
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Gleicht die Verzeichniskonten jetzt mit dem Verzeichnis ab: deaktiviert,
+    /// wer es verlassen hat oder in keiner zugeordneten Gruppe mehr ist, und
+    /// übernimmt geänderte Rollen. Hält an, statt mehr als den erlaubten Anteil
+    /// zu deaktivieren.
+    Sync {
+        /// Die Konfigurationsdatei mit dem Abschnitt [directory].
+        #[arg(long, env = "OUTREACH_CONFIG")]
+        config: String,
+        /// Nur berichten, was sich ändern würde.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -433,6 +456,14 @@ async fn main() -> std::process::ExitCode {
             }
         }
         Command::Demo { bind, file } => demo::run(&file, &bind).await,
+        Command::Directory {
+            command:
+                DirectoryCommand::Sync {
+                    config,
+                    dry_run,
+                    database,
+                },
+        } => commands::directory_sync(&database.url, &config, dry_run).await,
         Command::Migrate { database } => commands::migrate(&database.url).await,
         Command::User {
             command:

@@ -330,6 +330,26 @@ impl TestApp {
         }
     }
 
+    /// The app with sign-in through the directory of `settings` (the group
+    /// table's organisation codes: `jc-a`, `jc-b`, `sc-x`, `sc-y`).
+    #[allow(dead_code)]
+    pub async fn with_directory(
+        backend: Backend,
+        settings: &outreach_directory::Settings,
+    ) -> TestApp {
+        let mut test = TestApp::new(backend).await;
+        let sign_on = outreach_app::directory::SignOn::new(&test.state.db, settings, None)
+            .await
+            .expect("directory settings");
+        let config = WebConfig {
+            sign_on: Some(std::sync::Arc::new(sign_on)),
+            ..test_config()
+        };
+        test.state = AppState::new(test.state.db.clone(), config);
+        test.router = app(test.state.clone());
+        test
+    }
+
     pub fn client(&self) -> Client {
         Client {
             router: self.router.clone(),
