@@ -239,7 +239,13 @@ impl Attempt<'_> {
                 self.start(&user, &actor, check, "über das Verzeichnis")
                     .await
             }
-            None => self.refuse("Konto deaktiviert", SignIn::Refused).await,
+            None => {
+                self.refuse(
+                    "Konto deaktiviert, oder der Anmeldename gehört einem anderen Konto",
+                    SignIn::Refused,
+                )
+                .await
+            }
         }
     }
 }

@@ -157,7 +157,8 @@ fn rights_change(old: &User, new: &DirectoryAccount) -> bool {
 /// The account of a directory person who just signed in: created at the
 /// first sign-in, otherwise brought up to what the directory says (role,
 /// organisation, name), each step audited. `None` when the administration
-/// deactivated the account (the directory can't undo that).
+/// deactivated the account (the directory can't undo that) or another
+/// account has the login.
 pub async fn provision(
     db: &Db,
     account: &DirectoryAccount,
@@ -171,7 +172,13 @@ pub async fn provision(
     };
     let id = match user::by_external_id(&mut tx, user::Source::Ldap, &account.external_id).await? {
         None => {
-            let id = user::provision(&mut tx, user::Source::Ldap, account, now).await?;
+            let id = match user::provision(&mut tx, user::Source::Ldap, account, now).await {
+                // The login belongs to another account already (a person
+                // renamed in the directory, or someone who left): refused
+                // rather than merged.
+                Err(outreach_store::StoreError::UniqueViolation) => return Ok(None),
+                other => other?,
+            };
             let event = by(AuditAction::UserCreate)
                 .record("user", id)
                 .fields(&format!("Rolle {}", account.role.code()))

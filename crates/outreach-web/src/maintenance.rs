@@ -160,8 +160,10 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 pub fn spawn_directory_sync(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
     let sign_on = state.config.sign_on.clone()?;
     let state = state.clone();
-    // Look often enough to keep the interval, at least every minute.
-    let every = std::time::Duration::from_secs(sign_on.sync_interval.clamp(1, 60).unsigned_abs());
+    // Look a few times per interval (at least every second, at most every
+    // minute), so that a run is late by a fraction of it at most.
+    let every =
+        std::time::Duration::from_secs((sign_on.sync_interval / 4).clamp(1, 60).unsigned_abs());
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {

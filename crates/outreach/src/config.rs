@@ -263,6 +263,14 @@ mod tests {
             file.database_url
                 .is_some_and(|u| u.contains("sslmode=verify-full"))
         );
+        let directory = file.directory.expect("a [directory] section");
+        assert!(directory.url.starts_with("ldaps://"));
+        assert!(
+            directory.bind_password.is_none(),
+            "a password in the example"
+        );
+        let rules = directory.rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules.len(), 3);
     }
 
     #[test]
