@@ -19,5 +19,6 @@ pub mod metrics;
 pub mod phone;
 pub mod privacy;
 pub mod results;
+pub mod second_factor;
 pub mod spreadsheet;
 pub mod text;

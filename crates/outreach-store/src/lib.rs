@@ -37,6 +37,7 @@ pub mod report;
 pub mod results;
 pub mod retention;
 pub mod scope;
+pub mod second_factor;
 pub mod session;
 pub mod subject;
 pub mod testing;
