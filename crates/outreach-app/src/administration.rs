@@ -160,3 +160,11 @@ pub async fn service_center_by_code(db: &Db, code: &str) -> Result<Option<Servic
     tx.commit().await?;
     Ok(sc)
 }
+
+/// When the directory sync last ran (UTC seconds) and its report.
+pub async fn last_directory_sync(db: &Db) -> Result<(Option<i64>, String)> {
+    let mut tx = db.begin_read().await?;
+    let last = user::last_directory_sync(&mut tx).await?;
+    tx.commit().await?;
+    Ok(last)
+}

@@ -346,7 +346,7 @@ pub async fn sync(
         }
         let summary = report.summary();
         if !dry_run {
-            user::record_directory_sync(&mut tx, &summary).await?;
+            user::record_directory_sync(&mut tx, &summary, now).await?;
         }
         let event =
             audit::AuditEvent::anonymous(SYNC, AuditAction::DirectorySync, SYNC).purpose(&summary);
@@ -378,7 +378,7 @@ pub async fn sync_if_due(
             // Recorded for the administration; nothing was changed.
             let text = format!("Abgleich nicht möglich, nichts geändert: {why}");
             if let Ok(mut tx) = db.begin().await {
-                let _ = user::record_directory_sync(&mut tx, &text).await;
+                let _ = user::record_directory_sync(&mut tx, &text, now).await;
                 let _ = tx.commit().await;
             }
             Err(text)

@@ -421,10 +421,10 @@ pub async fn claim_directory_sync(
 }
 
 /// Keeps the last sync's report (German, for the administration).
-pub async fn record_directory_sync(tx: &mut Tx, report: &str) -> Result<(), StoreError> {
+pub async fn record_directory_sync(tx: &mut Tx, report: &str, now: i64) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE directory_sync SET last_report = $1 WHERE id = 1",
-        args![report],
+        "UPDATE directory_sync SET last_report = $1, last_run_at = $2 WHERE id = 1",
+        args![report, now],
     )
     .await?;
     Ok(())

@@ -257,6 +257,8 @@ struct UsersPage {
     layout: Layout,
     users: Vec<UserRow>,
     notice: String,
+    /// With a directory configured: when the sync last ran, and its report.
+    directory_sync: Option<String>,
 }
 
 async fn user_list(State(state): State<AppState>, ctx: Ctx) -> Result<UsersPage, AppError> {
@@ -274,10 +276,25 @@ async fn users_page(state: &AppState, ctx: &Ctx, notice: String) -> Result<Users
             user: u,
         })
         .collect();
+    let directory_sync = match &state.config.sign_on {
+        None => None,
+        Some(_) => Some(
+            match administration::last_directory_sync(&state.db).await? {
+                (Some(at), report) => format!(
+                    "Letzter Abgleich mit dem Verzeichnis: {}. {report}",
+                    outreach_core::date::format_de_datetime(at)
+                ),
+                (None, _) => {
+                    "Der Abgleich mit dem Verzeichnis ist noch nicht gelaufen.".to_string()
+                }
+            },
+        ),
+    };
     Ok(UsersPage {
         layout: Layout::new(&ctx.user, "Benutzer", "/admin/benutzer"),
         users,
         notice,
+        directory_sync,
     })
 }
 

@@ -207,6 +207,12 @@ async fn directory_people_sign_in_with_the_directory_password() {
             .find(|r| r.contains("<td>erika</td>"))
             .unwrap_or_else(|| panic!("erika not listed: {}", list.body));
         assert!(row.contains("<td>Verzeichnis</td>"), "{row}");
+        assert!(
+            list.body
+                .contains("Der Abgleich mit dem Verzeichnis ist noch nicht gelaufen."),
+            "{}",
+            list.body
+        );
         assert!(!row.contains("Passwort zurücksetzen"), "{row}");
         let (erika_id,): (i64,) = {
             let mut tx = app.state.db.begin_read().await.unwrap();
@@ -319,6 +325,15 @@ async fn the_sync_signs_out_leavers_takes_over_roles_and_stops_at_the_guard() {
         assert_eq!(deactivated[0].0, "Verzeichnisabgleich");
         let (_, r) = sign_in(&app, "erika", "erikas-passwort").await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "no group, no sign-in");
+        // The administration sees when the sync ran and what it did.
+        let mut admin = app.login(&username(Role::Admin, Side::Own)).await;
+        let list = admin.get("/admin/benutzer").await;
+        assert!(
+            list.body.contains("Letzter Abgleich mit dem Verzeichnis: ")
+                && list.body.contains("1 deaktiviert (erika)"),
+            "{}",
+            list.body
+        );
 
         // max is no longer a team lead: the sync makes him an agent.
         setup
@@ -350,8 +365,6 @@ async fn the_sync_signs_out_leavers_takes_over_roles_and_stops_at_the_guard() {
         assert_eq!(events(&app, "user_activate", "erika").await.len(), 1);
 
         // Deactivated by the administration: the directory can't undo it.
-        let admin_name = username(Role::Admin, Side::Own);
-        let mut admin = app.login(&admin_name).await;
         let (erika_id,): (i64,) = {
             let mut tx = app.state.db.begin_read().await.unwrap();
             tx.fetch_one("SELECT id FROM users WHERE username = 'erika'", vec![])
