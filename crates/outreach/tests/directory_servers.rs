@@ -163,5 +163,83 @@ precedence = 10
     // And she can't sign in again.
     let again = Agent::log_in(Agent::client(), &a.base, "erika", "erikas-passwort").await;
     assert!(again.is_err(), "{backend:?}: erika signed in again");
+
+    // The operator's command: a dry run reports and changes nothing.
+    let sync = |args: &[&str]| {
+        let output = std::process::Command::new(support::BIN)
+            .args(["directory", "sync", "--config", config_arg])
+            .args(args)
+            .env_remove("OUTREACH_DATABASE_URL")
+            .env("OUTREACH_DIRECTORY_PASSWORD", testing::SERVICE_PASSWORD)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let (ok, text) = sync(&[]);
+    assert!(ok, "{backend:?}: {text}");
+    assert!(
+        text.contains("1 aktive Verzeichniskonten; 0 deaktiviert; 0 geändert."),
+        "{text}"
+    );
+    // max leaves too: all of the active accounts — the guard holds, even
+    // for the command line, and says so.
+    slapd
+        .remove_member("agenten", &person_dn("max"))
+        .await
+        .unwrap();
+    // Exit status 1 when the guard would hold (for a script), dry run or not.
+    let (ok, text) = sync(&["--dry-run"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("1 würden deaktiviert (max)"), "{text}");
+    assert!(text.contains("angehalten"), "{text}");
+    let (ok, text) = sync(&[]);
+    assert!(!ok, "the guard let the sync through: {text}");
+    assert!(
+        text.contains("Abgleich angehalten, nichts geändert"),
+        "{text}"
+    );
+    let mut tx = t.db.begin_read().await.unwrap();
+    let (max_active,): (bool,) = tx
+        .fetch_one("SELECT active FROM users WHERE username = 'max'", vec![])
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(max_active, "{backend:?}: the guard deactivated max");
+    // A configuration without a directory, or with an unknown organisation,
+    // is named in German.
+    let plain = dir.path().join("ohne.toml");
+    std::fs::write(&plain, format!("database_url = \"{}\"\n", t.url)).unwrap();
+    let output = std::process::Command::new(support::BIN)
+        .args(["directory", "sync", "--config", plain.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!output.status.success());
+    assert!(text.contains("keinen Abschnitt [directory]"), "{text}");
+    let wrong = dir.path().join("falsch.toml");
+    std::fs::write(
+        &wrong,
+        std::fs::read_to_string(&config).unwrap().replace(
+            &format!("organisation = \"{code}\""),
+            "organisation = \"SC-NIRGENDS\"",
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(support::BIN)
+        .args(["directory", "sync", "--config", wrong.to_str().unwrap()])
+        .env("OUTREACH_DIRECTORY_PASSWORD", testing::SERVICE_PASSWORD)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!output.status.success());
+    assert!(
+        text.contains("kein Service-Center mit dem Kürzel „SC-NIRGENDS“"),
+        "{text}"
+    );
     true
 }
