@@ -8,7 +8,9 @@ use crate::{Caller, Result, password};
 use outreach_core::access::Actor;
 use outreach_core::account::{LOCKOUT_SECONDS, MAX_FAILED_LOGINS};
 use outreach_core::audit::AuditAction;
+use outreach_core::second_factor as totp;
 use outreach_store::audit::{self, AuditEvent};
+use outreach_store::second_factor;
 use outreach_store::user::{self, User};
 use outreach_store::{Db, session};
 
@@ -247,6 +249,244 @@ impl Attempt<'_> {
                 .await
             }
         }
+    }
+}
+
+/// Which local accounts are asked for the second factor after their
+/// password: every one of `roles` (by default all roles: each sees customer
+/// data, or is the system administration), and, in training mode, only
+/// those that enrolled (the demo's accounts sign in with a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorPolicy {
+    pub roles: Vec<outreach_core::access::Role>,
+    pub training: bool,
+}
+
+impl Default for SecondFactorPolicy {
+    fn default() -> SecondFactorPolicy {
+        SecondFactorPolicy {
+            roles: outreach_core::access::Role::ALL.to_vec(),
+            training: false,
+        }
+    }
+}
+
+impl SecondFactorPolicy {
+    /// Whether an account of `role` is asked (`enrolled`: it has a factor).
+    pub fn asks(&self, role: outreach_core::access::Role, enrolled: bool) -> bool {
+        enrolled || (!self.training && self.roles.contains(&role))
+    }
+}
+
+/// Seconds between the right password and the code.
+pub const CHALLENGE_SECONDS: i64 = 300;
+
+/// `N` random bytes (the process ends rather than go on without them).
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if getrandom::fill(&mut bytes).is_err() {
+        std::process::abort();
+    }
+    bytes
+}
+
+/// The second step of a sign-in, after the right password: its token (the
+/// browser's cookie) and, for an account enrolling now, the secret offered.
+pub async fn ask_second_factor(
+    db: &Db,
+    user_id: i64,
+    enrolled: bool,
+    client: &str,
+    now: i64,
+) -> Result<(String, Option<String>)> {
+    let (purpose, secret) = if enrolled {
+        (second_factor::Purpose::Code, None)
+    } else {
+        let secret = totp::new_secret(random());
+        (second_factor::Purpose::Enrol, Some(secret))
+    };
+    let mut tx = db.begin().await?;
+    second_factor::remove_expired_challenges(&mut tx, now).await?;
+    let token = second_factor::create_challenge(
+        &mut tx,
+        user_id,
+        purpose,
+        secret.as_deref(),
+        client,
+        now,
+        CHALLENGE_SECONDS,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((token, secret))
+}
+
+/// What the sign-in waits for, for the page that asks: enrolment (with
+/// the secret and the account's name for the app) or the code.
+pub async fn pending(db: &Db, token: &str, now: i64) -> Result<Option<Pending>> {
+    let mut tx = db.begin_read().await?;
+    let Some(challenge) = second_factor::challenge(&mut tx, token, now).await? else {
+        return Ok(None);
+    };
+    let Some(user) = user::by_id(&mut tx, challenge.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(match (challenge.purpose(), challenge.secret) {
+        (second_factor::Purpose::Enrol, Some(secret)) => Pending::Enrol {
+            url: totp::otpauth_url(&secret, &user.username).unwrap_or_default(),
+            secret,
+            username: user.username,
+        },
+        _ => Pending::Code,
+    }))
+}
+
+/// A sign-in between the password and the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    Code,
+    Enrol {
+        secret: String,
+        /// The `otpauth://` address for the QR code.
+        url: String,
+        username: String,
+    },
+}
+
+/// The answer to the second step.
+pub enum SecondStep {
+    /// Signed in; after an enrolment with the ten recovery codes (shown once).
+    Started {
+        token: String,
+        ended: Option<String>,
+        recovery_codes: Vec<String>,
+    },
+    /// A wrong, old or used code: the same step may be tried again.
+    Wrong,
+    /// The account used its checks of this window: locked, start afresh later.
+    Locked,
+    /// No such sign-in (expired, or never begun): start with the password.
+    Expired,
+}
+
+/// Answers the second step of sign-in `token` with `code` (the app's six
+/// digits, or a recovery code): each step and each recovery code counts
+/// once, and every try takes one of the account's checks (the lockout of
+/// the password counts these too). Audited.
+pub async fn answer_second_factor(
+    db: &Db,
+    token: &str,
+    code: &str,
+    client: &str,
+    old_session: Option<String>,
+    now: i64,
+) -> Result<SecondStep> {
+    let mut tx = db.begin_read().await?;
+    let challenge = second_factor::challenge(&mut tx, token, now).await?;
+    let found = match &challenge {
+        Some(c) => user::by_id(&mut tx, c.user_id).await?,
+        None => None,
+    };
+    let enrolment = match &found {
+        Some(u) => second_factor::of(&mut tx, u.id).await?,
+        None => None,
+    };
+    drop(tx);
+    let (Some(challenge), Some(found), Some(enrolment)) = (challenge, found, enrolment) else {
+        return Ok(SecondStep::Expired);
+    };
+    let Some(actor) = found.actor().filter(|_| found.active) else {
+        return Ok(SecondStep::Expired);
+    };
+    let attempt = Attempt {
+        db,
+        client,
+        audit_name: found.username.clone(),
+        old_session,
+        now,
+    };
+    let end = |db: &Db, token: &str| {
+        let (db, token) = (db.clone(), token.to_string());
+        async move {
+            let mut tx = db.begin().await?;
+            second_factor::end_challenge(&mut tx, &token).await?;
+            tx.commit().await?;
+            Ok::<_, crate::Error>(())
+        }
+    };
+    let Some(check) = attempt.take_check(&found).await? else {
+        end(db, token).await?;
+        attempt.refuse("gesperrt", SignIn::Refused).await?;
+        return Ok(SecondStep::Locked);
+    };
+    let mut tx = db.begin().await?;
+    let accepted = match challenge.purpose() {
+        second_factor::Purpose::Enrol => {
+            let secret = challenge.secret.clone().unwrap_or_default();
+            match totp::check(&secret, code, now, 0) {
+                Some(step) => {
+                    let codes: Vec<String> = (0..totp::RECOVERY_CODES)
+                        .map(|_| totp::recovery_code(random()))
+                        .collect();
+                    let hashes: Vec<String> =
+                        codes.iter().map(|c| totp::recovery_hash(c)).collect();
+                    second_factor::enrol(&mut tx, found.id, &secret, step, &hashes, now).await?;
+                    let event = AuditEvent::by(&actor, AuditAction::SecondFactorEnrol, client)
+                        .record("user", found.id)
+                        .fields(&format!("{} Wiederherstellungscodes", codes.len()));
+                    audit::append(&mut tx, &event, now).await?;
+                    Some(("mit zweitem Faktor, neu eingerichtet", codes))
+                }
+                None => None,
+            }
+        }
+        second_factor::Purpose::Code => match enrolment.secret() {
+            Some(secret) if totp::is_app_code(code) => {
+                match totp::check(secret, code, now, enrolment.totp_last_step) {
+                    Some(step) if second_factor::accept_step(&mut tx, found.id, step).await? => {
+                        Some(("mit zweitem Faktor", Vec::new()))
+                    }
+                    _ => None,
+                }
+            }
+            Some(_) => {
+                let hash = totp::recovery_hash(code);
+                if second_factor::use_recovery_code(&mut tx, found.id, &hash, now).await? {
+                    Some(("mit Wiederherstellungscode", Vec::new()))
+                } else {
+                    None
+                }
+            }
+            None => None,
+        },
+    };
+    let Some((how, recovery_codes)) = accepted else {
+        drop(tx);
+        let locked = check.place >= MAX_FAILED_LOGINS;
+        if locked {
+            end(db, token).await?;
+        }
+        let reason = if locked {
+            "falscher Code; Konto gesperrt"
+        } else {
+            "falscher Code"
+        };
+        attempt.refuse(reason, SignIn::Refused).await?;
+        return Ok(if locked {
+            SecondStep::Locked
+        } else {
+            SecondStep::Wrong
+        });
+    };
+    second_factor::end_challenge(&mut tx, token).await?;
+    tx.commit().await?;
+    match attempt.start(&found, &actor, Some(check), how).await? {
+        SignIn::Started { token, ended } => Ok(SecondStep::Started {
+            token,
+            ended,
+            recovery_codes,
+        }),
+        _ => Ok(SecondStep::Expired),
     }
 }
 

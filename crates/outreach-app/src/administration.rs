@@ -129,15 +129,33 @@ pub async fn reset_password(
     hash: &str,
     now: i64,
 ) -> Result<std::result::Result<User, DirectoryManaged>> {
+    let by_name = by.actor.username.clone();
+    reset_local(db, by, id, AuditAction::PasswordReset, now, async |tx| {
+        user::reset_password(tx, id, hash, &by_name, now).await
+    })
+    .await
+}
+
+/// A reset of local account `id` by the system administration (`reset`):
+/// its sessions end; audited as `action`. `Err(DirectoryManaged)`, with
+/// nothing changed, for an account of the directory.
+async fn reset_local(
+    db: &Db,
+    by: Caller<'_>,
+    id: i64,
+    action: AuditAction,
+    now: i64,
+    reset: impl AsyncFnOnce(&mut outreach_store::Tx) -> std::result::Result<(), StoreError>,
+) -> Result<std::result::Result<User, DirectoryManaged>> {
     let mut tx = db.begin().await?;
     let target = user::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     if target.from_directory() {
         return Ok(Err(DirectoryManaged));
     }
-    user::reset_password(&mut tx, id, hash, &by.actor.username, now).await?;
+    reset(&mut tx).await?;
     session::delete_for_user(&mut tx, id, None).await?;
     let event = Source::User(by)
-        .event(AuditAction::PasswordReset)
+        .event(action)
         .record("user", id)
         .job_center(target.job_center_id);
     audit::append(&mut tx, &event, now).await?;
@@ -167,4 +185,24 @@ pub async fn last_directory_sync(db: &Db) -> Result<(Option<i64>, String)> {
     let last = user::last_directory_sync(&mut tx).await?;
     tx.commit().await?;
     Ok(last)
+}
+
+/// Removes an account's second factor (a lost phone): it enrols again at
+/// its next sign-in; its sessions end; audited. `Err(DirectoryManaged)` for
+/// an account of the directory (its sign-in is the directory's).
+pub async fn reset_second_factor(
+    db: &Db,
+    by: Caller<'_>,
+    id: i64,
+    now: i64,
+) -> Result<std::result::Result<User, DirectoryManaged>> {
+    reset_local(
+        db,
+        by,
+        id,
+        AuditAction::SecondFactorReset,
+        now,
+        async |tx| outreach_store::second_factor::reset(tx, id).await,
+    )
+    .await
 }

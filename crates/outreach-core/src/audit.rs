@@ -61,10 +61,12 @@ pub enum AuditAction {
     RetentionChange,
     UserChange,
     DirectorySync,
+    SecondFactorEnrol,
+    SecondFactorReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 50] = [
+    pub const ALL: [AuditAction; 52] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -115,6 +117,8 @@ impl AuditAction {
         AuditAction::RetentionChange,
         AuditAction::UserChange,
         AuditAction::DirectorySync,
+        AuditAction::SecondFactorEnrol,
+        AuditAction::SecondFactorReset,
     ];
 
     pub fn code(self) -> &'static str {
@@ -169,6 +173,8 @@ impl AuditAction {
             AuditAction::RetentionChange => "retention_change",
             AuditAction::UserChange => "user_change",
             AuditAction::DirectorySync => "directory_sync",
+            AuditAction::SecondFactorEnrol => "second_factor_enrol",
+            AuditAction::SecondFactorReset => "second_factor_reset",
         }
     }
 
@@ -228,6 +234,8 @@ impl AuditAction {
             AuditAction::RetentionChange => "Aufbewahrungsfrist geändert",
             AuditAction::UserChange => "Rolle oder Organisation aus dem Verzeichnis übernommen",
             AuditAction::DirectorySync => "Abgleich mit dem Verzeichnis",
+            AuditAction::SecondFactorEnrol => "Zweiter Faktor eingerichtet",
+            AuditAction::SecondFactorReset => "Zweiter Faktor zurückgesetzt",
         }
     }
 }

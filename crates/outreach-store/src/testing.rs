@@ -499,3 +499,25 @@ pub async fn tamper_with_audit(db: &Db, statement: &'static str) -> Result<u64, 
     tx.commit().await?;
     Ok(changed)
 }
+
+/// A local system administrator `admin.notfall` (the break-glass account),
+/// created at `now` with a placeholder hash; its id.
+pub async fn break_glass_admin(db: &Db, now: i64) -> Result<i64, StoreError> {
+    use outreach_core::access::{Home, Role};
+    let mut tx = db.begin().await?;
+    let id = crate::user::create(
+        &mut tx,
+        &crate::user::NewUser {
+            username: "admin.notfall".into(),
+            display_name: "Notfall-Administration".into(),
+            role: Role::Admin,
+            home: Home::Global,
+            pap_code: None,
+            password_hash: "x".into(),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -3,32 +3,17 @@
 //! once confirmed; each step and each recovery code is taken once, also
 //! when two requests race; challenges expire; a reset removes it all.
 
-use outreach_core::access::{Home, Role};
 use outreach_core::second_factor as totp;
+use outreach_store::Db;
 use outreach_store::second_factor::{self as store, Purpose};
 use outreach_store::testing::{TestDb, backends};
-use outreach_store::{Db, user};
 
 const NOW: i64 = 1_790_000_000;
 
 async fn account(db: &Db) -> i64 {
-    let mut tx = db.begin().await.unwrap();
-    let id = user::create(
-        &mut tx,
-        &user::NewUser {
-            username: "admin.notfall".into(),
-            display_name: "Notfall-Administration".into(),
-            role: Role::Admin,
-            home: Home::Global,
-            pap_code: None,
-            password_hash: "x".into(),
-        },
-        NOW,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
+    outreach_store::testing::break_glass_admin(db, NOW)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
