@@ -22,6 +22,10 @@ pub enum SignIn {
         token: String,
         ended: Option<String>,
     },
+    /// The password was right; the second factor is asked next (or set up,
+    /// for an account of a role that needs one and has none yet): the
+    /// challenge's token (the browser's short-lived cookie).
+    SecondFactor { token: String },
     /// Refused (the reason is in the audit log, not told to the browser).
     Refused,
     /// The directory could not be reached: directory accounts can't sign in
@@ -36,10 +40,13 @@ pub enum SignIn {
 /// earlier session (`old_session`, its hash) ends. A local account checks
 /// its own password; with a directory configured (`sign_on`), everyone
 /// else signs in with the directory's password and gets the account their
-/// groups give.
+/// groups give. A local account that `policy` asks for its second factor
+/// gets a challenge instead of a session.
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_in(
     db: &Db,
     sign_on: Option<&SignOn>,
+    policy: &SecondFactorPolicy,
     client: &str,
     username: &str,
     password_given: String,
@@ -74,7 +81,7 @@ pub async fn sign_in(
         }
         // A local account; or, without a directory configured, an unknown
         // name or a directory account (whose empty hash matches nothing).
-        (found, _) => attempt.local(found, password_given).await,
+        (found, _) => attempt.local(found, password_given, policy).await,
     }
 }
 
@@ -156,7 +163,12 @@ impl Attempt<'_> {
     /// checks it allows per window, taken before the check; unknown,
     /// deactivated and locked accounts get the same work (a check against a
     /// dummy hash) and the same answer.
-    async fn local(self, found: Option<User>, password_given: String) -> Result<SignIn> {
+    async fn local(
+        self,
+        found: Option<User>,
+        password_given: String,
+        policy: &SecondFactorPolicy,
+    ) -> Result<SignIn> {
         let check = match &found {
             Some(u) if u.active => self.take_check(u).await?,
             _ => None,
@@ -175,7 +187,21 @@ impl Attempt<'_> {
             .filter(|u| u.active)
             .and_then(|u| u.actor().map(|a| (u, a)));
         match (usable, check) {
-            (Some((user, actor)), Some(check)) => self.start(&user, &actor, Some(check), "").await,
+            (Some((user, actor)), Some(check)) => {
+                let mut tx = self.db.begin_read().await?;
+                let enrolled = second_factor::of(&mut tx, user.id)
+                    .await?
+                    .is_some_and(|e| e.secret().is_some());
+                drop(tx);
+                if !policy.asks(actor.role, enrolled) {
+                    return self.start(&user, &actor, Some(check), "").await;
+                }
+                // The checks of this window stay counted until the code is
+                // right too: a right password doesn't buy more code guesses.
+                let (token, _) =
+                    ask_second_factor(self.db, user.id, enrolled, self.client, self.now).await?;
+                Ok(SignIn::SecondFactor { token })
+            }
             _ => {
                 let reason = match (&found, check) {
                     (None, _) => "falsche Anmeldedaten",
@@ -372,7 +398,9 @@ pub enum SecondStep {
 /// Answers the second step of sign-in `token` with `code` (the app's six
 /// digits, or a recovery code): each step and each recovery code counts
 /// once, and every try takes one of the account's checks (the lockout of
-/// the password counts these too). Audited.
+/// the password counts these too). Audited. The code is checked against
+/// `wall`, the real time the person's app follows (in training mode the
+/// application's clock `now` may be moved).
 pub async fn answer_second_factor(
     db: &Db,
     token: &str,
@@ -380,6 +408,7 @@ pub async fn answer_second_factor(
     client: &str,
     old_session: Option<String>,
     now: i64,
+    wall: i64,
 ) -> Result<SecondStep> {
     let mut tx = db.begin_read().await?;
     let challenge = second_factor::challenge(&mut tx, token, now).await?;
@@ -423,7 +452,7 @@ pub async fn answer_second_factor(
     let accepted = match challenge.purpose() {
         second_factor::Purpose::Enrol => {
             let secret = challenge.secret.clone().unwrap_or_default();
-            match totp::check(&secret, code, now, 0) {
+            match totp::check(&secret, code, wall, 0) {
                 Some(step) => {
                     let codes: Vec<String> = (0..totp::RECOVERY_CODES)
                         .map(|_| totp::recovery_code(random()))
@@ -442,7 +471,7 @@ pub async fn answer_second_factor(
         }
         second_factor::Purpose::Code => match enrolment.secret() {
             Some(secret) if totp::is_app_code(code) => {
-                match totp::check(secret, code, now, enrolment.totp_last_step) {
+                match totp::check(secret, code, wall, enrolment.totp_last_step) {
                     Some(step) if second_factor::accept_step(&mut tx, found.id, step).await? => {
                         Some(("mit zweitem Faktor", Vec::new()))
                     }

@@ -47,7 +47,7 @@ fn wrong_code(secret: &str, now: i64) -> String {
 }
 
 async fn answer(db: &Db, token: &str, code: &str, now: i64) -> SecondStep {
-    accounts::answer_second_factor(db, token, code, CLIENT, None, now)
+    accounts::answer_second_factor(db, token, code, CLIENT, None, now, now)
         .await
         .unwrap()
 }

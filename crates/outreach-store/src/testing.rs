@@ -301,7 +301,8 @@ pub struct QueueSetup {
 /// A campaign of `customers` generated customers (bulk, by SQL), activated
 /// and with its advance letters sent on 01.12.2026, so every case is callable
 /// on Tuesday 12.01.2027 inside the calling window; plus `agents` agent
-/// accounts of its service center sharing `password_hash`.
+/// accounts of its service center sharing `password_hash`, each with the
+/// second factor of [`TEST_TOTP_SECRET`].
 pub async fn queue_campaign(
     db: &Db,
     customers: i64,
@@ -346,7 +347,7 @@ pub async fn queue_campaign(
     let mut names = Vec::with_capacity(agents);
     for i in 0..agents {
         let username = format!("agent{i}");
-        user::create(
+        let id = user::create(
             &mut tx,
             &user::NewUser {
                 username: username.clone(),
@@ -359,6 +360,8 @@ pub async fn queue_campaign(
             0,
         )
         .await?;
+        // Signed in with the test secret's codes.
+        crate::second_factor::enrol(&mut tx, id, TEST_TOTP_SECRET, 0, &[], 0).await?;
         names.push(username);
     }
     tx.commit().await?;
@@ -520,4 +523,68 @@ pub async fn break_glass_admin(db: &Db, now: i64) -> Result<i64, StoreError> {
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// The TOTP secret every test account is enrolled with: tests, benchmarks
+/// and the authorisation matrix compute its codes, as a person's app does.
+pub const TEST_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// One recovery code of every test account's second factor.
+pub const TEST_RECOVERY_CODE: &str = "test-wied-erhe-rstl";
+
+/// Enrols account `user_id` with [`TEST_TOTP_SECRET`] and the one recovery
+/// code [`TEST_RECOVERY_CODE`].
+pub async fn enrol_test_second_factor(db: &Db, user_id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let hashes = [outreach_core::second_factor::recovery_hash(
+        TEST_RECOVERY_CODE,
+    )];
+    crate::second_factor::enrol(&mut tx, user_id, TEST_TOTP_SECRET, 0, &hashes, 0).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Enrols account `username` with the test secret (see
+/// [`enrol_test_second_factor`]).
+pub async fn enrol_test_account(db: &Db, username: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin_read().await?;
+    let user = crate::user::by_username(&mut tx, username)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
+    drop(tx);
+    enrol_test_second_factor(db, user.id).await
+}
+
+/// Enrols every local account of the database with the test secret.
+pub async fn enrol_every_test_account(db: &Db) -> Result<(), StoreError> {
+    let mut tx = db.begin_read().await?;
+    let ids: Vec<(i64,)> = tx
+        .fetch_all(
+            "SELECT id FROM users WHERE identity_source = 'local' AND totp_enrolled_at IS NULL",
+            args![],
+        )
+        .await?;
+    drop(tx);
+    for (id,) in ids {
+        enrol_test_second_factor(db, id).await?;
+    }
+    Ok(())
+}
+
+/// The test secret's code now (real time, as the server checks it).
+pub fn test_totp_code() -> String {
+    outreach_core::second_factor::code_at(TEST_TOTP_SECRET, jiff::Timestamp::now().as_second())
+        .unwrap_or_default()
+}
+
+/// Forgets which step account `username` used last, so that a test may
+/// sign in with it twice within one 30-second step (a person can't).
+pub async fn forget_used_code_step(db: &Db, username: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    tx.execute(
+        "UPDATE users SET totp_last_step = 0 WHERE username = $1",
+        args![username],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -100,6 +100,8 @@ pub struct UserListing {
     pub active: bool,
     pub locked_until: Option<i64>,
     pub identity_source: String,
+    /// A local account with a second factor set up.
+    pub second_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +158,7 @@ pub async fn list(tx: &mut Tx) -> Result<Vec<UserListing>, StoreError> {
     tx.fetch_all(
         "SELECT u.id, u.username, u.display_name, u.role,
                 COALESCE(j.name, s.name) AS organisation, u.pap_code, u.active, u.locked_until,
-                u.identity_source
+                u.identity_source, (u.totp_enrolled_at IS NOT NULL) AS second_factor
          FROM users u
          LEFT JOIN job_centers j ON j.id = u.job_center_id
          LEFT JOIN service_centers s ON s.id = u.service_center_id

@@ -110,7 +110,7 @@ async fn main() {
             elapsed: started.elapsed(),
             latencies: logins,
         }
-        .print("login (Argon2id), one after another");
+        .print("login (Argon2id + code), one by one");
 
         measure(&app, &admin, "/", per_task)
             .await

@@ -29,6 +29,11 @@ pub fn routes() -> Routes {
         .post("/admin/benutzer/{id}/deaktivieren", users, deactivate_user)
         .post("/admin/benutzer/{id}/aktivieren", users, activate_user)
         .post("/admin/benutzer/{id}/passwort", users, reset_password)
+        .post(
+            "/admin/benutzer/{id}/zweiter-faktor",
+            users,
+            reset_second_factor,
+        )
 }
 
 use outreach_core::customer::STATES;
@@ -512,4 +517,24 @@ async fn reset_password(
         created: false,
     }
     .into_response())
+}
+
+/// A lost phone: the account sets its second factor up again at its next
+/// sign-in.
+async fn reset_second_factor(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let notice = match administration::reset_second_factor(&state.db, ctx.caller(), id, now)
+        .await?
+    {
+        Ok(target) => format!(
+            "Der zweite Faktor von {} ist zurückgesetzt; seine Sitzungen sind beendet. Bei der nächsten Anmeldung richtet das Konto ihn nach dem Passwort neu ein.",
+            target.username
+        ),
+        Err(_) => "Dieses Konto meldet sich über das Verzeichnis an; seine Anmeldung wird dort geschützt, nicht hier.".to_string(),
+    };
+    Ok(users_page(&state, &ctx, notice).await?.into_response())
 }

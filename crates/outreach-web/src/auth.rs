@@ -47,6 +47,8 @@ struct LoginPage {
     username: String,
     expired: bool,
     logged_out: bool,
+    /// The second step was not taken within its five minutes.
+    timed_out: bool,
 }
 
 /// The one answer to an unknown name, a wrong password and a locked or
@@ -58,7 +60,7 @@ const DIRECTORY_UNAVAILABLE: &str = "Die Anmeldung über das Verzeichnis Ihrer O
 const NO_ROLE: &str = "Ihr Konto im Verzeichnis ist für Outreach nicht freigeschaltet. Bitte wenden Sie sich an die IT Ihrer Organisation, damit sie Ihnen eine Rolle zuordnet.";
 const LOGIN_FAILED: &str = "Die Anmeldung ist fehlgeschlagen: Benutzername oder Passwort ist falsch, oder das Konto ist nach fünf Fehlversuchen für 15 Minuten gesperrt. Bitte versuchen Sie es später erneut oder wenden Sie sich an die Systemadministration.";
 
-fn login_form(
+pub(crate) fn login_form(
     state: &AppState,
     headers: &HeaderMap,
     errors: Errors,
@@ -74,6 +76,7 @@ fn login_form(
         username,
         expired: query.get("abgelaufen") == "1",
         logged_out: query.get("abgemeldet") == "1",
+        timed_out: query.get("zeit") == "1",
     };
     let mut response = (status, page).into_response();
     if existing.is_none() {
@@ -141,6 +144,7 @@ async fn login(
     let signed_in = accounts::sign_in(
         &state.db,
         state.config.sign_on.as_deref(),
+        &state.config.second_factor(),
         &ctx.client,
         &username,
         password_given,
@@ -150,6 +154,14 @@ async fn login(
     .await?;
     let (token, ended) = match signed_in {
         SignIn::Started { token, ended } => (token, ended),
+        SignIn::SecondFactor { token } => {
+            let mut response = Redirect::to(crate::second_factor::PATH).into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                crate::second_factor::challenge_cookie(&state, &token),
+            );
+            return Ok(response);
+        }
         refused => {
             let (message, status) = match refused {
                 SignIn::DirectoryUnavailable => {
@@ -163,20 +175,35 @@ async fn login(
             return fail(errors, username, status);
         }
     };
+    Ok(session_started(
+        &state,
+        Redirect::to("/").into_response(),
+        &token,
+        ended,
+    ))
+}
+
+/// `response` with the new session's cookie (token `token`), the login
+/// form's token gone; the earlier session (`ended`, its hash) forgotten here.
+pub(crate) fn session_started(
+    state: &AppState,
+    mut response: Response,
+    token: &str,
+    ended: Option<String>,
+) -> Response {
     if let Some(old) = ended {
         state.sessions.changed(Some(&format!("s:{old}")));
     }
-    let mut response = Redirect::to("/").into_response();
     let h = response.headers_mut();
     h.append(
         header::SET_COOKIE,
-        cookie(&state, SESSION_COOKIE, &token, None),
+        cookie(state, SESSION_COOKIE, token, None),
     );
     h.append(
         header::SET_COOKIE,
-        cookie(&state, LOGIN_CSRF_COOKIE, "", Some(0)),
+        cookie(state, LOGIN_CSRF_COOKIE, "", Some(0)),
     );
-    Ok(response)
+    response
 }
 
 async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {

@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 pub const SESSION_COOKIE: &str = "outreach_sitzung";
 /// The token that protects the login form (there is no session yet).
 pub const LOGIN_CSRF_COOKIE: &str = "outreach_anmeldung";
+/// The sign-in between the right password and the second factor.
+pub const SECOND_FACTOR_COOKIE: &str = "outreach_zweiter_faktor";
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, and Secure unless
 /// switched off. `max_age` 0 deletes the cookie.

@@ -31,6 +31,7 @@ pub mod rate_limit;
 mod reports;
 mod results;
 mod routes;
+mod second_factor;
 mod security;
 pub mod server;
 mod session;
@@ -74,6 +75,9 @@ pub struct WebConfig {
     pub trusted_proxies: origin::TrustedProxies,
     /// The organisation's directory, when accounts sign in through it.
     pub sign_on: Option<Arc<outreach_app::directory::SignOn>>,
+    /// The roles whose local accounts sign in with a second factor (by
+    /// default all; in training mode only accounts that set one up).
+    pub second_factor_roles: Vec<outreach_core::access::Role>,
 }
 
 impl Default for WebConfig {
@@ -89,6 +93,17 @@ impl Default for WebConfig {
             limits: server::Limits::default(),
             trusted_proxies: origin::TrustedProxies::default(),
             sign_on: None,
+            second_factor_roles: outreach_core::access::Role::ALL.to_vec(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// Which local accounts are asked for a second factor.
+    pub fn second_factor(&self) -> outreach_app::accounts::SecondFactorPolicy {
+        outreach_app::accounts::SecondFactorPolicy {
+            roles: self.second_factor_roles.clone(),
+            training: self.training,
         }
     }
 }
@@ -104,6 +119,12 @@ impl Clock {
     /// UTC unix seconds.
     pub fn now(&self) -> i64 {
         jiff::Timestamp::now().as_second() + self.offset_seconds.load(Ordering::Relaxed)
+    }
+
+    /// The real time, UTC unix seconds, which the authenticator apps
+    /// follow (the training clock may be moved).
+    pub fn wall(&self) -> i64 {
+        jiff::Timestamp::now().as_second()
     }
 
     pub fn advance(&self, seconds: i64) {
@@ -190,6 +211,7 @@ fn all_routes() -> routes::Routes {
     routes::Routes::new()
         .merge(ops::routes())
         .merge(auth::routes())
+        .merge(second_factor::routes())
         .merge(home::routes())
         .merge(admin::routes())
         .merge(mandates::routes())

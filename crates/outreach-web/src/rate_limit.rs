@@ -79,7 +79,7 @@ enum Limited {
 
 fn limited(request: &Request) -> Option<Limited> {
     let path = request.uri().path();
-    if request.method() == Method::POST && path == "/login" {
+    if request.method() == Method::POST && matches!(path, "/login" | "/login/zweiter-faktor") {
         Some(Limited::Login)
     } else if path.starts_with("/api/") {
         Some(Limited::Api)

@@ -143,7 +143,7 @@ pub async fn csrf_check(State(_state): State<AppState>, request: Request, next: 
     }
     let expected = match request.extensions().get::<CurrentUser>() {
         Some(user) => Some(user.csrf_token.clone()),
-        None if request.uri().path() == "/login" => {
+        None if matches!(request.uri().path(), "/login" | "/login/zweiter-faktor") => {
             cookie_value(request.headers(), LOGIN_CSRF_COOKIE)
         }
         // No session (it ended, or never was): nothing is processed; the user

@@ -182,7 +182,10 @@
   window.addEventListener("resize", scrollableTables);
   function ready() {
     scrollableTables();
-    var first = document.querySelector("[autofocus]");
+    // The field marked `autofocus`, else the error summary (also on pages
+    // without a session, such as the sign-in's, where the timer above
+    // doesn't run).
+    var first = document.querySelector("[autofocus]") || document.getElementById("fehler");
     if (first && document.activeElement !== first && first.focus) { first.focus(); }
     document.documentElement.setAttribute("data-bereit", "1");
   }

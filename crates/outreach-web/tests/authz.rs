@@ -40,6 +40,7 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             | "/metrics"
             | "/static/{file}"
             | "/login"
+            | "/login/zweiter-faktor"
             | "/api/v1/openapi.json" => Allow,
             // The API wants a bearer token, never a session.
             "/api/v1/ergebnisse" | "/api/v1/kunden/import" => Forbidden,
@@ -63,6 +64,9 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
     Some(match (method, path) {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/static/{file}" | "/login") => Allow,
         ("POST", "/login") => Allow,
+        // The second step of a sign-in: without its cookie, back to the
+        // password; signed in already, to the start page.
+        ("GET" | "POST", "/login/zweiter-faktor") => Allow,
         ("GET", "/") | ("POST", "/logout") => Allow,
         ("GET" | "POST", "/konto/passwort") | ("POST", "/sitzung/verlaengern") => Allow,
         ("GET", "/admin/organisationen")
@@ -73,7 +77,8 @@ fn expect(method: &str, path: &str, who: Who) -> Option<Expect> {
             "/admin/benutzer"
             | "/admin/benutzer/{id}/deaktivieren"
             | "/admin/benutzer/{id}/aktivieren"
-            | "/admin/benutzer/{id}/passwort",
+            | "/admin/benutzer/{id}/passwort"
+            | "/admin/benutzer/{id}/zweiter-faktor",
         ) => only(&[Admin]),
         ("GET", "/auftraege") => only(&[JobcenterAdmin, Supervisor]),
         ("GET", "/auftraege/neu") | ("POST", "/auftraege") => only(&[JobcenterAdmin]),
@@ -358,6 +363,15 @@ async fn every_state_changing_route_needs_the_csrf_token() {
                 ("/login", _) => {
                     let mut c = app.client();
                     c.get("/login").await;
+                    c
+                }
+                // Between the password and the code.
+                ("/login/zweiter-faktor", _) => {
+                    let mut c = app.client();
+                    let r = c
+                        .password_step(&username(Role::Agent, Side::Own), common::PASSWORD)
+                        .await;
+                    assert_eq!(r.location(), common::SECOND_FACTOR);
                     c
                 }
                 (_, Some((role, side))) => app.login(&username(role, side)).await,

@@ -18,7 +18,7 @@ use outreach_store::testing::backends;
 use outreach_web::route_table;
 
 /// Every field name the application's forms use.
-const FIELDS: [&str; 84] = [
+const FIELDS: [&str; 85] = [
     "action",
     "aktion",
     "ansprechperson",
@@ -28,6 +28,7 @@ const FIELDS: [&str; 84] = [
     "authority_notified_on",
     "benutzer",
     "bis",
+    "code",
     "contact_weeks",
     "current",
     "datei",
@@ -219,7 +220,11 @@ async fn hostile_input_to_every_form_never_breaks_anything() {
                 continue;
             }
             // Logging out or in is not a form with data; the session must stay.
-            if matches!(route.path, "/logout" | "/login" | "/sitzung/verlaengern") {
+            // (The second step of the sign-in has a test of its own.)
+            if matches!(
+                route.path,
+                "/logout" | "/login" | "/login/zweiter-faktor" | "/sitzung/verlaengern"
+            ) {
                 continue;
             }
             let role = allowed_role(route.path);
@@ -320,6 +325,66 @@ async fn hostile_input_to_every_form_never_breaks_anything() {
             }
         }
         assert!(sent >= inputs() * 40, "{sent}");
+    }
+}
+
+/// The sign-in's second step, between the password and the code: hostile
+/// codes and fields never give a session, a 500 or internals; each is
+/// refused with the message at the field (or, once the account is locked,
+/// at the login form), and nothing is stored.
+#[tokio::test]
+async fn hostile_codes_at_the_second_step_of_the_sign_in() {
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut rng = Rng(0x0063_6f64_6531_3233);
+        let agent = username(Role::Agent, Side::Own);
+        let mut client = app.client();
+        for i in 0..inputs() {
+            // A new sign-in every third code (the lockout lets four wrong
+            // codes through per window; the clock moves past it).
+            if i % 3 == 0 {
+                app.state.clock.advance(15 * 60 + 1);
+                client = app.client();
+                let first = client.password_step(&agent, common::PASSWORD).await;
+                assert_eq!(first.location(), common::SECOND_FACTOR, "[{backend:?}]");
+            }
+            let before = stored(&app).await;
+            let mut fields = form_urlencoded::Serializer::new(String::new());
+            fields.append_pair("code", &hostile(&mut rng));
+            let mut bytes = fields.finish().into_bytes();
+            bytes.push(b'&');
+            bytes.extend(body(&mut rng, &client.csrf));
+            let request = Request::post(common::SECOND_FACTOR)
+                .header(header::COOKIE, client.cookie_header())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(bytes))
+                .unwrap();
+            let response = client.send(request).await;
+            assert!(
+                !client.has_session(),
+                "[{backend:?}] a hostile code signed in"
+            );
+            assert_ne!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+            for leak in LEAKS.iter().chain(REFLECTED.iter()) {
+                assert!(
+                    !response.body.contains(leak),
+                    "[{backend:?}] the second step shows {leak}: {}",
+                    response.body
+                );
+            }
+            assert!(
+                response.status.is_client_error(),
+                "[{backend:?}] {}: {}",
+                response.status,
+                response.body
+            );
+            assert!(
+                names_the_problem(response.status, &response.body),
+                "[{backend:?}] names no problem: {}",
+                response.body
+            );
+            assert_eq!(stored(&app).await, before, "[{backend:?}]");
+        }
     }
 }
 

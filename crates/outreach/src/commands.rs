@@ -201,6 +201,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<ExitCode> {
         login_rate: settings.login_rate,
         api_rate: settings.api_rate,
         trusted_proxies: settings.trusted_proxies,
+        second_factor_roles: settings.second_factor_roles,
         ..WebConfig::default()
     };
     let listening = Listening {
@@ -363,6 +364,9 @@ pub async fn user_add(url: &str, spec: UserSpec) -> anyhow::Result<ExitCode> {
     if generated {
         println!("Passwort (wird nur jetzt angezeigt): {password}");
     }
+    println!(
+        "Bei der ersten Anmeldung richtet das Konto nach dem Passwort seinen zweiten Faktor ein (Authenticator-App), wenn die Konfiguration ihn für seine Rolle verlangt (Voreinstellung: für jede Rolle)."
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,9 @@ pub struct FileConfig {
     /// Sign-in through the organisation's directory (LDAP / Active
     /// Directory); without it, every account is local.
     pub directory: Option<outreach_directory::Settings>,
+    /// The roles (codes, such as `admin` or `agent`) whose local accounts
+    /// sign in with a second factor; by default every role.
+    pub second_factor_roles: Option<Vec<String>>,
 }
 
 /// The network settings as the command line and environment give them.
@@ -115,6 +118,30 @@ pub struct ServeSettings {
     pub drain: std::time::Duration,
     /// The organisation's directory, if accounts sign in through it.
     pub directory: Option<outreach_directory::Settings>,
+    /// The roles whose local accounts sign in with a second factor.
+    pub second_factor_roles: Vec<outreach_core::access::Role>,
+}
+
+/// The roles of `second_factor_roles` in the file (all when not given).
+fn second_factor_roles(
+    codes: Option<Vec<String>>,
+) -> anyhow::Result<Vec<outreach_core::access::Role>> {
+    use outreach_core::access::Role;
+    let Some(codes) = codes else {
+        return Ok(Role::ALL.to_vec());
+    };
+    codes
+        .iter()
+        .map(|code| {
+            Role::parse(code).with_context(|| {
+                let known: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
+                format!(
+                    "Konfigurationsdatei: second_factor_roles nennt die unbekannte Rolle „{code}“; bekannt sind {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// A value from the command line or environment, unless only clap's default
@@ -204,6 +231,7 @@ impl ServeSettings {
             trusted_proxies,
             drain: std::time::Duration::from_secs(u64::from(drain_seconds)),
             directory: file.directory,
+            second_factor_roles: second_factor_roles(file.second_factor_roles)?,
         };
         if settings.tls.is_none() && !behind_proxy && !binds_loopback_only(&settings.bind) {
             bail!(
@@ -271,6 +299,18 @@ mod tests {
         );
         let rules = directory.rules().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rules.len(), 3);
+        let roles = second_factor_roles(file.second_factor_roles).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(roles, outreach_core::access::Role::ALL.to_vec());
+    }
+
+    #[test]
+    fn an_unknown_role_for_the_second_factor_is_named() {
+        let error = second_factor_roles(Some(vec!["admin".into(), "chef".into()]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("„chef“"), "{error}");
+        assert!(error.contains("second_factor_roles"), "{error}");
     }
 
     #[test]

@@ -143,6 +143,11 @@ async fn set_up(cases: i64, agents: usize) -> Option<Setup> {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // Signed in with the test secret's codes (training mode asks accounts
+    // that set a factor up).
+    outreach_store::testing::enrol_test_account(&db, "jc.admin")
+        .await
+        .unwrap();
 
     let serve = |dir: &Path| {
         Server::start(
@@ -254,6 +259,9 @@ async fn batch_and_results(db: &Db, campaign_id: i64) -> i64 {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    outreach_store::testing::enrol_test_account(db, "pap.test")
+        .await
+        .unwrap();
     batch
 }
 

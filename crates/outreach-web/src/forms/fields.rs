@@ -109,6 +109,8 @@ pub fn rule(name: &str) -> FieldRule {
         "display_name" => one("Name", NAME),
         "username" | "benutzer" => one("Benutzername", 64),
         "password" => one("Passwort", 200),
+        // Six digits of the app, or a recovery code (`xxxxx-xxxxx`).
+        "code" => one("Code", SHORT),
         "current" => one("Bisheriges Passwort", 200),
         "new" => one("Neues Passwort", 200),
         "repeat" => one("Neues Passwort wiederholen", 200),

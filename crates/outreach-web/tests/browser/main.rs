@@ -218,6 +218,11 @@ fn browser_available() -> bool {
     false
 }
 
+/// Each server's database by its address: a sign-in may reuse the code
+/// step of the last one (see `log_in`).
+static DATABASES: std::sync::Mutex<std::collections::BTreeMap<String, outreach_store::Db>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 /// The application served on a free port of 127.0.0.1 until `stop` is sent.
 struct Server {
     base: String,
@@ -230,6 +235,10 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        DATABASES
+            .lock()
+            .unwrap()
+            .insert(base.clone(), app.state.db.clone());
         let handle = tokio::spawn(outreach_web::serve(listener, app.state.clone(), async {
             let _ = stopped.await;
         }));
@@ -242,6 +251,26 @@ impl Server {
     }
 }
 
+/// The sign-in's first step by keyboard: name, Tab, password, Enter; waits
+/// for the next page.
+async fn password_step(driver: &WebDriver, base: &str, user: &str) {
+    open_ready(driver, &format!("{base}/login")).await;
+    driver
+        .find(By::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    keys(driver, Key::Tab).await;
+    keys(driver, PASSWORD).await;
+    mark_page(driver).await;
+    keys(driver, Key::Enter).await;
+    wait_for_next_page(driver).await;
+}
+
+/// Signs in by keyboard: name, password, Enter; then, on the second step
+/// (the code field has the focus), the test secret's code and Enter.
 async fn log_in(driver: &WebDriver, base: &str, user: &str) {
     driver.goto(format!("{base}/login")).await.unwrap();
     driver
@@ -254,7 +283,29 @@ async fn log_in(driver: &WebDriver, base: &str, user: &str) {
     let password = driver.find(By::Id("password")).await.unwrap();
     password.send_keys(PASSWORD).await.unwrap();
     password.send_keys(Key::Enter).await.unwrap();
+    wait_for_path(driver, common::SECOND_FACTOR).await;
+    let db = DATABASES.lock().unwrap().get(base).cloned().unwrap();
+    outreach_store::testing::forget_used_code_step(&db, user)
+        .await
+        .unwrap();
+    type_code(driver, &outreach_store::testing::test_totp_code()).await;
     wait_for_path(driver, "/").await;
+}
+
+/// Types `code` into the focused field (the code's) and sends it by Enter.
+async fn type_code(driver: &WebDriver, code: &str) {
+    let ready = "return document.documentElement.getAttribute('data-bereit') === '1';";
+    wait_until(driver, ready, "the code page never ready").await;
+    let field = driver.query(By::Id("code")).first().await.unwrap();
+    let focused = driver.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("code"),
+        "the code field has no focus"
+    );
+    field.send_keys(code).await.unwrap();
+    mark_page(driver).await;
+    field.send_keys(Key::Enter).await.unwrap();
 }
 
 /// Whether the page is wider than the window (horizontal scrolling).
@@ -268,6 +319,118 @@ async fn scrolls_sideways(driver: &WebDriver) -> bool {
         .unwrap()
         .convert::<bool>()
         .unwrap()
+}
+
+/// A local account without a second factor (as after the
+/// administration's reset) signs in by keyboard: the password, then the
+/// set-up page with the QR code and the secret, a wrong code (the message
+/// at the field), the app's code, the recovery codes once; the next
+/// sign-in asks for the code of the app set up.
+#[tokio::test]
+async fn a_first_sign_in_sets_the_second_factor_up_by_keyboard() {
+    if !browser_available() {
+        return;
+    }
+    let _one_browser = ONE_BROWSER.lock().await;
+    let (_chromedriver, driver_port) = start_chromedriver().await;
+    for backend in backends().await {
+        let app = TestApp::new(backend).await;
+        let mut tx = app.state.db.begin().await.unwrap();
+        outreach_store::second_factor::reset(&mut tx, app.fixtures.victim)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let server = Server::start(&app).await;
+        let base = server.base.clone();
+        let driver = browser(driver_port).await;
+        let tag = format!("{backend:?}").to_lowercase();
+
+        password_step(&driver, &base, "opfer").await;
+        wait_for_path(&driver, common::SECOND_FACTOR).await;
+        driver
+            .find(By::Css(".qr-code svg[role='img']"))
+            .await
+            .unwrap();
+        let secret = driver
+            .find(By::Css(".secret code"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .replace(' ', "");
+        assert_eq!(secret.len(), 32, "[{tag}] {secret}");
+        driver
+            .screenshot(&screenshot_dir().join(format!("{tag}-zweiter-faktor-einrichten.png")))
+            .await
+            .unwrap();
+
+        // A wrong code: the summary has the focus, the field its message.
+        type_code(&driver, "12345").await;
+        wait_for_next_page(&driver).await;
+        let summary = driver.query(By::Id("fehler")).first().await.unwrap();
+        assert!(
+            summary
+                .text()
+                .await
+                .unwrap()
+                .contains("Der Code stimmt nicht")
+        );
+        // The focus on the summary; Tab: its link to the field, then the
+        // field.
+        let focused = driver.active_element().await.unwrap();
+        assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("fehler"));
+        keys(&driver, Key::Tab).await;
+        keys(&driver, Key::Tab).await;
+        let focused = driver.active_element().await.unwrap();
+        assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("code"));
+        let code =
+            outreach_core::second_factor::code_at(&secret, jiff::Timestamp::now().as_second())
+                .unwrap();
+        keys(&driver, code.as_str()).await;
+        mark_page(&driver).await;
+        keys(&driver, Key::Enter).await;
+        wait_for_next_page(&driver).await;
+        let codes = driver
+            .query(By::Css(".recovery-codes code"))
+            .all_from_selector_required()
+            .await
+            .unwrap();
+        assert_eq!(codes.len(), 10, "[{tag}]");
+        driver
+            .screenshot(&shots_name(&tag, "wiederherstellungscodes"))
+            .await
+            .unwrap();
+        // On to the start page, signed in.
+        driver
+            .find(By::LinkText("Weiter zur Startseite"))
+            .await
+            .unwrap()
+            .focus()
+            .await
+            .unwrap();
+        submit(&driver).await;
+        wait_for_path(&driver, "/").await;
+
+        // Signed out, the next sign-in asks for the app's code.
+        driver.delete_all_cookies().await.unwrap();
+        password_step(&driver, &base, "opfer").await;
+        assert!(
+            driver.find(By::Css(".secret code")).await.is_err(),
+            "[{tag}] the secret shown again"
+        );
+        let next =
+            outreach_core::second_factor::code_at(&secret, jiff::Timestamp::now().as_second() + 30)
+                .unwrap();
+        type_code(&driver, &next).await;
+        wait_for_path(&driver, "/").await;
+        driver.quit().await.unwrap();
+        server.stop().await;
+    }
+}
+
+fn shots_name(tag: &str, what: &str) -> PathBuf {
+    screenshot_dir().join(format!("{tag}-{what}.png"))
 }
 
 #[tokio::test]

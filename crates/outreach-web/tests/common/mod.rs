@@ -23,6 +23,8 @@ use std::collections::HashMap;
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "ein-langes-test-passwort";
+/// The page of the sign-in's second step.
+pub const SECOND_FACTOR: &str = "/login/zweiter-faktor";
 
 /// Which organisation a test user belongs to: the one owning the fixtures, or another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,6 +306,11 @@ impl TestApp {
         .await
         .expect("close campaign");
         tx.commit().await.expect("commit");
+        // Every test account signs in with the test secret's codes, as a
+        // person does with their app.
+        outreach_store::testing::enrol_every_test_account(&db)
+            .await
+            .expect("second factors");
         let state = AppState::new(db, config);
         let jobs = JobWorker(outreach_web::maintenance::spawn_jobs(&state));
         TestApp {
@@ -353,6 +360,7 @@ impl TestApp {
     pub fn client(&self) -> Client {
         Client {
             router: self.router.clone(),
+            db: self.state.db.clone(),
             cookies: HashMap::new(),
             csrf: String::new(),
         }
@@ -403,9 +411,29 @@ impl Response {
 /// Cookie-keeping client calling the router in process.
 pub struct Client {
     router: Router,
+    /// The test's database: a sign-in may reuse the code step of the last.
+    db: outreach_store::Db,
     pub cookies: HashMap<String, String>,
     /// The CSRF token forms of this client carry.
     pub csrf: String,
+}
+
+/// The text between the first `start` and the next `end`, or "".
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    text.find(start)
+        .map(|i| &text[i + start.len()..])
+        .and_then(|rest| rest.find(end).map(|j| &rest[..j]))
+        .unwrap_or("")
+}
+
+/// The recovery codes a page shows.
+pub fn recovery_codes_in(body: &str) -> Vec<String> {
+    between(body, "<ol class=\"recovery-codes\">", "</ol>")
+        .split("<code>")
+        .skip(1)
+        .filter_map(|part| part.split("</code>").next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The value of `<meta name="csrf-token" content="...">` or of the hidden field.
@@ -542,11 +570,58 @@ impl Client {
         self.csrf = csrf_in(&page.body);
     }
 
+    /// Signs in with the password and, when asked, the test secret's code
+    /// (see [`Client::password_step`] for the first step alone).
     pub async fn login(&mut self, username: &str, password: &str) -> Response {
+        let response = self.password_step(username, password).await;
+        if response.location() != SECOND_FACTOR {
+            return response;
+        }
+        self.code_step(username, &outreach_store::testing::test_totp_code())
+            .await
+    }
+
+    /// Signs in an account that has no second factor yet: the password,
+    /// the set-up page's secret (as a person types it into the app) and
+    /// its first code. Returns the last answer, the secret and the
+    /// recovery codes shown.
+    pub async fn login_enrolling(
+        &mut self,
+        username: &str,
+        password: &str,
+    ) -> (Response, String, Vec<String>) {
+        let first = self.password_step(username, password).await;
+        assert_eq!(first.location(), SECOND_FACTOR, "{}", first.body);
+        let page = self.get(SECOND_FACTOR).await;
+        let secret = between(&page.body, "<p class=\"secret\"><code>", "</code>").replace(' ', "");
+        assert!(!secret.is_empty(), "no secret shown: {}", page.body);
+        let code =
+            outreach_core::second_factor::code_at(&secret, jiff::Timestamp::now().as_second())
+                .expect("a secret of the right form");
+        let done = self.post(SECOND_FACTOR, &[("code", &code)]).await;
+        let codes = recovery_codes_in(&done.body);
+        (done, secret, codes)
+    }
+
+    /// The sign-in's first step: the login form with the password.
+    pub async fn password_step(&mut self, username: &str, password: &str) -> Response {
+        // Signed in already, the form isn't shown: the session's token then.
         let page = self.get("/login").await;
-        self.csrf = csrf_in(&page.body);
+        let token = csrf_in(&page.body);
+        if !token.is_empty() {
+            self.csrf = token;
+        }
         self.post("/login", &[("username", username), ("password", password)])
             .await
+    }
+
+    /// The sign-in's second step with `code` (this test's sign-ins may
+    /// share a 30-second step: the account's last step is forgotten).
+    pub async fn code_step(&mut self, username: &str, code: &str) -> Response {
+        outreach_store::testing::forget_used_code_step(&self.db, username)
+            .await
+            .expect("forget the step");
+        self.post(SECOND_FACTOR, &[("code", code)]).await
     }
 
     pub fn has_session(&self) -> bool {

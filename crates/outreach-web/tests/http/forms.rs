@@ -231,10 +231,9 @@ async fn the_admin_creates_users_and_resets_passwords() {
             .collect();
         assert_eq!(password.len(), 24);
         let mut new_user = app.client();
-        assert_eq!(
-            new_user.login("neu.pap", &password).await.status,
-            StatusCode::SEE_OTHER
-        );
+        let (enrolled, _, codes) = new_user.login_enrolling("neu.pap", &password).await;
+        assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
+        assert_eq!(codes.len(), 10, "{}", enrolled.body);
         let start_page = new_user.get("/").await;
         assert!(start_page.body.contains("Meine Kundinnen und Kunden"));
 

@@ -52,12 +52,7 @@ async fn login_renews_the_session_and_logout_ends_it() {
 
         // Logging in again (same browser) gives a new session id; the old one is dead.
         client.refresh_csrf().await;
-        let again = client
-            .post(
-                "/login",
-                &[("username", &jc_admin()), ("password", PASSWORD)],
-            )
-            .await;
+        let again = client.login(&jc_admin(), PASSWORD).await;
         assert_eq!(again.status, StatusCode::SEE_OTHER, "{backend:?}");
         let second = client.cookies["outreach_sitzung"].clone();
         assert_ne!(

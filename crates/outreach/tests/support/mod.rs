@@ -172,8 +172,10 @@ pub fn csrf_of(page: &str) -> String {
         .to_string()
 }
 
-/// Logs `username` in through the login form at `base`; the response's
-/// status and location.
+/// Logs `username` in through the login form at `base`, and through the
+/// second step when asked, with the code of the test secret the account is
+/// enrolled with (or the next step's, when this one was used by the
+/// account's last sign-in). The last response's status and location.
 pub async fn log_in(
     client: &reqwest::Client,
     base: &str,
@@ -181,21 +183,58 @@ pub async fn log_in(
     password: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut request = client.get(format!("{base}/login"));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let page = request.send().await.unwrap().text().await.unwrap();
+    let with = |mut request: reqwest::RequestBuilder| {
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request
+    };
+    let page = with(client.get(format!("{base}/login")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_of(&page);
-    let mut request = client.post(format!("{base}/login")).form(&[
+    let response = with(client.post(format!("{base}/login")).form(&[
         ("csrf", token.as_str()),
         ("username", username),
         ("password", password),
-    ]);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
+    ]))
+    .send()
+    .await
+    .unwrap();
+    let (status, location) = status_and_location(&response);
+    if location != SECOND_FACTOR {
+        return (status, location);
     }
-    let response = request.send().await.unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let codes = [now, now + 30].map(|t| {
+        outreach_core::second_factor::code_at(outreach_store::testing::TEST_TOTP_SECRET, t).unwrap()
+    });
+    let mut last = (0, String::new());
+    for code in codes {
+        let response = with(
+            client
+                .post(format!("{base}{SECOND_FACTOR}"))
+                .form(&[("csrf", token.as_str()), ("code", code.as_str())]),
+        )
+        .send()
+        .await
+        .unwrap();
+        last = status_and_location(&response);
+        if last.0 != 422 {
+            break;
+        }
+    }
+    last
+}
+
+/// The page of a sign-in's second step.
+pub const SECOND_FACTOR: &str = "/login/zweiter-faktor";
+
+fn status_and_location(response: &reqwest::Response) -> (u16, String) {
     let location = response
         .headers()
         .get("location")
