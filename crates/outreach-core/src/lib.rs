@@ -21,4 +21,5 @@ pub mod privacy;
 pub mod results;
 pub mod second_factor;
 pub mod spreadsheet;
+pub mod statistics;
 pub mod text;
