@@ -129,7 +129,7 @@ pub async fn export(
 /// Checks the whole chain now and records the check.
 pub async fn verify(db: &Db, actor: &Actor, now: i64) -> Result<Verification> {
     dpo(actor)?;
-    let result = audit::check_and_record(db, now).await?;
+    let result = audit::check_and_record(db, now, audit::CheckScope::Full).await?;
     if let Some(broken) = &result.broken {
         tracing::error!(seq = broken.seq, "audit chain broken");
     }

@@ -44,7 +44,7 @@ pub async fn daily(db: &Db, settings: &Settings, now: i64) -> Result<()> {
     } else {
         delete_on_schedule(db, settings, now).await?;
     }
-    let verification = audit::check_and_record(db, now).await?;
+    let verification = audit::check_and_record(db, now, audit::CheckScope::Due).await?;
     match verification.broken {
         None => tracing::info!(checked = verification.checked, "audit chain intact"),
         Some(broken) => tracing::error!(

@@ -343,7 +343,9 @@ async fn audit_retention_moves_the_anchor_and_the_chain_still_verifies() {
         );
         drop(tx);
         // The daily check records the verdict for the DPO's banner.
-        let v = audit::check_and_record(&t.db, recent).await.unwrap();
+        let v = audit::check_and_record(&t.db, recent, audit::CheckScope::Full)
+            .await
+            .unwrap();
         assert!(v.broken.is_some());
         let mut tx = t.db.read().await.unwrap();
         let last = audit::latest_check(&mut tx).await.unwrap().unwrap();

@@ -145,9 +145,14 @@ async fn render(
     let last_check = reading.last_check.map(|c| match c.broken_seq {
         None => (
             format!(
-                "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse. {}",
+                "Letzte Prüfung der Protokollkette am {}: unversehrt, {} Ereignisse{}. {}",
                 format_de_datetime(c.checked_at),
                 c.events_checked,
+                if c.full_check {
+                    ""
+                } else {
+                    " seit der vorigen Prüfung (die ganze Kette wird wöchentlich geprüft)"
+                },
                 retention.removed_sentence()
             ),
             true,

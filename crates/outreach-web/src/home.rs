@@ -174,9 +174,10 @@ async fn start(State(state): State<AppState>, ctx: Ctx) -> Result<HomePage, AppE
         work.push(WorkLine {
             text: match &o.last_check {
                 Some(c) if c.broken_seq.is_none() => format!(
-                    "Letzte Prüfung der Protokollkette am {}: {} Ereignisse geprüft, unversehrt.",
+                    "Letzte Prüfung der Protokollkette am {}: {} {}Ereignisse geprüft, unversehrt.",
                     outreach_core::date::format_de_datetime(c.checked_at),
-                    c.events_checked
+                    c.events_checked,
+                    if c.full_check { "" } else { "neue " }
                 ),
                 Some(c) => format!(
                     "Letzte Prüfung der Protokollkette am {}: verletzt ({}).",

@@ -134,6 +134,12 @@ pub async fn count_since(
 pub struct Verification {
     pub checked: u64,
     pub broken: Option<ChainBreak>,
+    /// The last event checked (its place and hash), where the next
+    /// incremental check goes on.
+    pub through: Option<(i64, String)>,
+    /// Checked from the start (or from where retention removed events),
+    /// not from the last check.
+    pub full: bool,
     /// What retention removed before the first event checked.
     pub retention: RetentionState,
 }
@@ -206,6 +212,16 @@ pub async fn retention_state(tx: &mut Tx) -> Result<RetentionState, StoreError> 
 /// The head row must also agree with the last event, so truncating the tail is
 /// found too.
 pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
+    verify_from(tx, None).await
+}
+
+/// Walks the chain from event `from` (its place and hash, as an earlier
+/// intact check ended), or from the start when `from` is `None` or lies
+/// before what retention removed; see [`verify`].
+pub async fn verify_from(
+    tx: &mut Tx,
+    from: Option<(i64, String)>,
+) -> Result<Verification, StoreError> {
     const BATCH: i64 = 1000;
     // Events removed by retention end at the anchor; the first remaining
     // event must follow it, so removing events at the front is found too.
@@ -215,8 +231,12 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
             vec![],
         )
         .await?;
-    let mut after = anchor_seq;
-    let mut verifier = ChainVerifier::new(&anchor_hash, Some(anchor_seq));
+    let (start_seq, start_hash, full) = match from {
+        Some((seq, hash)) if seq > anchor_seq => (seq, hash, false),
+        _ => (anchor_seq, anchor_hash, true),
+    };
+    let mut after = start_seq;
+    let mut verifier = ChainVerifier::new(&start_hash, Some(start_seq));
     let mut last: Option<StoredEvent> = None;
     loop {
         let events: Vec<StoredEvent> = tx
@@ -233,6 +253,8 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
                 return Ok(Verification {
                     checked: verifier.checked,
                     broken: Some(broken),
+                    through: None,
+                    full,
                     retention: retention_state(tx).await?,
                 });
             }
@@ -248,15 +270,22 @@ pub async fn verify(tx: &mut Tx) -> Result<Verification, StoreError> {
         .await?;
     let head_matches = match &last {
         Some(event) => event.seq == head_seq && event.hash == head_hash,
-        None => head_seq == anchor_seq,
+        None => head_seq == start_seq,
     };
     let broken = (!head_matches).then(|| ChainBreak {
-        seq: last.as_ref().map_or(anchor_seq + 1, |e| e.seq + 1),
+        seq: last.as_ref().map_or(start_seq + 1, |e| e.seq + 1),
         reason: outreach_core::audit::BreakReason::Gap,
     });
+    let through = match (&broken, last) {
+        (Some(_), _) => None,
+        (None, Some(event)) => Some((event.seq, event.hash)),
+        (None, None) => Some((head_seq, head_hash)),
+    };
     Ok(Verification {
         checked,
         broken,
+        through,
+        full,
         retention: retention_state(tx).await?,
     })
 }
@@ -268,18 +297,70 @@ pub struct CheckRecord {
     pub events_checked: i64,
     pub broken_seq: Option<i64>,
     pub reason: String,
+    /// From the start, not only the events since the check before.
+    pub full_check: bool,
+}
+
+/// How often the whole chain is checked from the start; in between, the
+/// daily check covers the events since the last intact check, so that its
+/// cost follows the day's events and a change anywhere is still found
+/// within a week.
+pub const FULL_CHECK_SECONDS: i64 = 7 * 86_400;
+
+/// Which check to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckScope {
+    /// The daily check: from the last intact check, or the whole chain
+    /// when the last full check is a week old (or there is none).
+    Due,
+    /// The whole chain now (the DPO's "Jetzt prüfen", the command line).
+    Full,
 }
 
 /// Verifies the chain and stores the verdict (the DPO's banner reads the
 /// latest one).
-pub async fn check_and_record(db: &crate::Db, now: i64) -> Result<Verification, StoreError> {
+pub async fn check_and_record(
+    db: &crate::Db,
+    now: i64,
+    scope: CheckScope,
+) -> Result<Verification, StoreError> {
     seal(db).await?;
     let mut tx = db.begin_read().await?;
-    let verification = verify(&mut tx).await?;
+    let from = match scope {
+        CheckScope::Full => None,
+        CheckScope::Due => {
+            let last_full: Option<(i64,)> = tx
+                .fetch_optional(
+                    "SELECT checked_at FROM audit_checks
+                     WHERE full_check AND broken_seq IS NULL AND through_seq IS NOT NULL
+                     ORDER BY id DESC LIMIT 1",
+                    vec![],
+                )
+                .await?;
+            let from: Option<(i64, String)> = tx
+                .fetch_optional(
+                    "SELECT through_seq, through_hash FROM audit_checks
+                     WHERE broken_seq IS NULL AND through_seq IS NOT NULL AND through_hash IS NOT NULL
+                     ORDER BY id DESC LIMIT 1",
+                    vec![],
+                )
+                .await?;
+            match last_full {
+                Some((at,)) if now - at < FULL_CHECK_SECONDS => from,
+                _ => None,
+            }
+        }
+    };
+    let verification = verify_from(&mut tx, from).await?;
     drop(tx);
     let mut tx = db.begin().await?;
+    let (through_seq, through_hash) = match &verification.through {
+        Some((seq, hash)) => (Some(*seq), Some(hash.clone())),
+        None => (None, None),
+    };
     tx.execute(
-        "INSERT INTO audit_checks (checked_at, events_checked, broken_seq, reason) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO audit_checks (checked_at, events_checked, broken_seq, reason, through_seq, through_hash, full_check)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![
             now,
             i64::try_from(verification.checked).unwrap_or(i64::MAX),
@@ -288,7 +369,10 @@ pub async fn check_and_record(db: &crate::Db, now: i64) -> Result<Verification, 
                 .broken
                 .as_ref()
                 .map(|b| b.reason.label().to_string())
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            through_seq,
+            through_hash,
+            verification.full
         ],
     )
     .await?;
@@ -299,7 +383,7 @@ pub async fn check_and_record(db: &crate::Db, now: i64) -> Result<Verification, 
 /// The latest check's verdict, if any check ran.
 pub async fn latest_check(tx: &mut Tx) -> Result<Option<CheckRecord>, StoreError> {
     tx.fetch_optional(
-        "SELECT checked_at, events_checked, broken_seq, reason FROM audit_checks ORDER BY id DESC LIMIT 1",
+        "SELECT checked_at, events_checked, broken_seq, reason, full_check FROM audit_checks ORDER BY id DESC LIMIT 1",
         vec![],
     )
     .await
